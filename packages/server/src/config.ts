@@ -1,0 +1,97 @@
+import { resolve } from 'node:path';
+import { parseCidr } from '@rampart/core';
+
+/** Everything Rampart reads from the environment, read once, here, at start-up. */
+export interface Config {
+  host: string;
+  port: number;
+  /** Unset: run the embedded PostgreSQL in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Port of the embedded PostgreSQL; 0 picks a free one. */
+  embeddedPgPort: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** CIDRs of reverse proxies whose X-Forwarded-For is believed; empty: use the socket address. */
+  trustedProxies: string[];
+  /** How long a rotated key keeps working. */
+  keyRotationOverlapSeconds: number;
+  /** Requests per minute per API key; 0 disables the limit. */
+  rateLimitPerMinute: number;
+  bodyLimitBytes: number;
+  /** Base URL printed and used in links (widget, docs). */
+  publicUrl: string | undefined;
+  /** Grace period for in-flight requests on shutdown. */
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly variable: string;
+
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.variable = variable;
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected ${min} to ${max}, got ${value}`);
+  return value;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const logLevel = env['LOG_LEVEL'] || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+
+  const databaseUrl = env['DATABASE_URL'] || undefined;
+  if (databaseUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(databaseUrl);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'not a URL (expected postgres://user:password@host:port/database)');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+      throw new ConfigError('DATABASE_URL', `expected a postgres:// URL, got ${url.protocol}`);
+  }
+
+  const trustedProxies = (env['RAMPART_TRUSTED_PROXIES'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const cidr of trustedProxies) {
+    if (!parseCidr(cidr))
+      throw new ConfigError('RAMPART_TRUSTED_PROXIES', `${JSON.stringify(cidr)} is not an IP or CIDR`);
+  }
+
+  const publicUrl = env['RAMPART_PUBLIC_URL'] || undefined;
+  if (publicUrl !== undefined && !URL.canParse(publicUrl))
+    throw new ConfigError('RAMPART_PUBLIC_URL', `not a URL: ${JSON.stringify(publicUrl)}`);
+
+  const host = env['HOST'] || '127.0.0.1';
+  if (/\s/.test(host)) throw new ConfigError('HOST', `not a host name: ${JSON.stringify(host)}`);
+
+  return {
+    host,
+    port: integer(env, 'PORT', 4000, 0, 65_535),
+    databaseUrl,
+    dataDir: resolve(cwd, env['RAMPART_DATA_DIR'] || '.rampart'),
+    embeddedPgPort: integer(env, 'RAMPART_EMBEDDED_PG_PORT', 0, 0, 65_535),
+    logLevel: logLevel as Config['logLevel'],
+    trustedProxies,
+    keyRotationOverlapSeconds: integer(env, 'RAMPART_KEY_ROTATION_OVERLAP_SECONDS', 86_400, 0, 30 * 86_400),
+    rateLimitPerMinute: integer(env, 'RAMPART_RATE_LIMIT_PER_MINUTE', 6_000, 0, 10_000_000),
+    bodyLimitBytes: integer(env, 'RAMPART_BODY_LIMIT_BYTES', 1_048_576, 1_024, 64 * 1_048_576),
+    publicUrl,
+    shutdownGraceMs: integer(env, 'RAMPART_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+  };
+}

@@ -1,0 +1,116 @@
+import { createIdGenerator, Database, migrate, Operators, systemClock } from '@rampart/core';
+import { buildApp } from './app.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { DataDirectoryInUse, type RunningCluster, startEmbeddedPostgres } from './database/embedded.ts';
+
+export interface RunningRampart {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Connects to DATABASE_URL, or starts the embedded cluster in the data directory. */
+export async function openDatabase(config: Config): Promise<{ db: Database; cluster?: RunningCluster }> {
+  if (config.databaseUrl) return { db: new Database({ connectionString: config.databaseUrl }) };
+  const cluster = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
+  return { db: new Database({ connectionString: cluster.url }), cluster };
+}
+
+/**
+ * The composition root: configuration, storage, clock and ids are made here and
+ * handed to everything else.
+ */
+export async function startRampart(
+  config: Config,
+  print: (line: string) => void = console.log,
+): Promise<RunningRampart> {
+  const { db, cluster } = await openDatabase(config);
+  try {
+    await migrate(db);
+    const clock = systemClock;
+    const ids = createIdGenerator();
+    const operators = new Operators(db, ids, clock);
+    const app = await buildApp({ config, db, clock, ids });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+    print(`Rampart API     ${url}`);
+    print(`API reference   ${url}/docs`);
+    print(`Database        ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}`}`);
+    const existing = await operators.list();
+    if (existing.length === 0) {
+      const demo = await operators.create({ name: 'Demo Operator', mode: 'test' });
+      print(`Demo operator   ${demo.operator.id}`);
+      print(`Secret key      ${demo.key.secret}   (shown once; stored only as a hash)`);
+      print(`Try it          curl -H "Authorization: Bearer ${demo.key.secret}" ${url}/v1/operator`);
+    } else {
+      print(
+        `Operators       ${existing.length} (${existing[0]!.id} ...); new key: npm run rampart -- keys create --operator ${existing[0]!.id}`,
+      );
+    }
+
+    let closed: Promise<void> | undefined;
+    return {
+      url,
+      close() {
+        closed ??= (async () => {
+          await app.close();
+          await db.close();
+          await cluster?.stop();
+        })();
+        return closed;
+      },
+    };
+  } catch (error) {
+    await db.close().catch(() => {});
+    await cluster?.stop();
+    throw error;
+  }
+}
+
+/** `npm start`: load configuration, start, and stop cleanly on SIGINT / SIGTERM. */
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`rampart: invalid configuration: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  let running: RunningRampart;
+  try {
+    running = await startRampart(config);
+  } catch (error) {
+    if (error instanceof DataDirectoryInUse) {
+      console.error(`rampart: ${error.message}`);
+      process.exit(3);
+    }
+    throw error;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`rampart: ${signal} received, draining requests and stopping`);
+    const force = setTimeout(() => {
+      console.error('rampart: shutdown grace period over, exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 30_000);
+    force.unref();
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('rampart: error during shutdown', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (import.meta.main) await main();

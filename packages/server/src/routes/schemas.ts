@@ -1,0 +1,55 @@
+/** JSON schemas shared by routes; they also become the OpenAPI components. */
+
+export const idParam = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+  required: ['id'],
+} as const;
+
+export const apiKeySchema = {
+  $id: 'ApiKey',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    object: { type: 'string', const: 'api_key' },
+    mode: { type: 'string', enum: ['test', 'live'] },
+    scope: { type: 'string', enum: ['full', 'read_only'] },
+    status: { type: 'string', enum: ['active', 'expiring', 'expired', 'revoked'] },
+    last4: { type: 'string' },
+    description: { type: ['string', 'null'] },
+    created_at: { type: 'string', format: 'date-time' },
+    expires_at: { type: ['string', 'null'], format: 'date-time' },
+    revoked_at: { type: ['string', 'null'], format: 'date-time' },
+    replaced_by: { type: ['string', 'null'] },
+  },
+  required: ['id', 'object', 'mode', 'scope', 'status', 'last4', 'created_at'],
+} as const;
+
+export const issuedKeySchema = {
+  $id: 'IssuedApiKey',
+  type: 'object',
+  properties: {
+    key: { $ref: 'ApiKey#' },
+    secret: { type: 'string', description: 'Shown once; Rampart stores only its hash.' },
+    previous: { $ref: 'ApiKey#' },
+  },
+  required: ['key', 'secret'],
+} as const;
+
+export const operatorSchema = {
+  $id: 'Operator',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    object: { type: 'string', const: 'operator' },
+    name: { type: 'string' },
+    ip_allowlist: { type: 'array', items: { type: 'string' } },
+    origin_allowlist: { type: 'array', items: { type: 'string' } },
+    created_at: { type: 'string', format: 'date-time' },
+    key: {
+      type: 'object',
+      properties: { id: { type: 'string' }, mode: { type: 'string' }, scope: { type: 'string' } },
+    },
+  },
+  required: ['id', 'object', 'name', 'ip_allowlist', 'origin_allowlist', 'created_at'],
+} as const;

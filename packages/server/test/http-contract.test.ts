@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { errorOf, startTestApp } from './harness.ts';
+
+describe('HTTP contract', async () => {
+  const t = await startTestApp({
+    env: { RAMPART_BODY_LIMIT_BYTES: '2048' },
+    routes: (app) => {
+      app.get('/test/explode', async () => {
+        throw new Error('connection to 10.1.2.3 refused: password=hunter2');
+      });
+    },
+  });
+
+  test('every success carries a generated X-Request-Id', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/health' });
+    assert.equal(response.statusCode, 200);
+    assert.match(String(response.headers['x-request-id']), /^req_[0-9a-z]{26}$/);
+  });
+
+  test('a well-formed inbound X-Request-Id is kept, a malformed one replaced', async () => {
+    const kept = await t.app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'trace-abc-12345' } });
+    assert.equal(kept.headers['x-request-id'], 'trace-abc-12345');
+    const replaced = await t.app.inject({
+      method: 'GET',
+      url: '/health',
+      headers: { 'x-request-id': 'bad id\u00e9<script>' },
+    });
+    assert.match(String(replaced.headers['x-request-id']), /^req_/);
+  });
+
+  test('unknown route answers route_not_found in the catalog envelope', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/nope' });
+    assert.equal(response.statusCode, 404);
+    const error = errorOf(response);
+    assert.equal(error.code, 'route_not_found');
+    assert.equal(error.retryable, false);
+    assert.equal(error.details['path'], '/nope');
+    assert.match(error.doc_url, /#route_not_found$/);
+  });
+
+  test('wrong method on a known path answers method_not_allowed with Allow', async () => {
+    const response = await t.app.inject({ method: 'DELETE', url: '/v1/operator', headers: t.auth });
+    assert.equal(response.statusCode, 405);
+    assert.equal(errorOf(response).code, 'method_not_allowed');
+    assert.match(String(response.headers['allow']), /GET/);
+    assert.match(String(response.headers['allow']), /PATCH/);
+  });
+
+  test('a body type other than JSON answers unsupported_media_type', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: { ...t.auth, 'content-type': 'application/xml' },
+      payload: '<key/>',
+    });
+    assert.equal(response.statusCode, 415);
+    assert.equal(errorOf(response).code, 'unsupported_media_type');
+  });
+
+  test('a body over the limit answers body_too_large', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: { ...t.auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ description: 'x'.repeat(4096) }),
+    });
+    assert.equal(response.statusCode, 413);
+    assert.equal(errorOf(response).code, 'body_too_large');
+  });
+
+  test('undecodable JSON answers body_undecodable', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: { ...t.auth, 'content-type': 'application/json' },
+      payload: '{"scope": "full",',
+    });
+    assert.equal(response.statusCode, 400);
+    assert.equal(errorOf(response).code, 'body_undecodable');
+  });
+
+  test('schema violations answer validation_error with per-field issues', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: t.auth,
+      payload: { scope: 'superuser', description: 42 },
+    });
+    assert.equal(response.statusCode, 400);
+    const error = errorOf(response);
+    assert.equal(error.code, 'validation_error');
+    const fields = (error.details['issues'] as { field: string }[]).map((i) => i.field).sort();
+    assert.deepEqual(fields, ['description', 'scope']);
+  });
+
+  test('an unexpected failure is a bare internal_error that leaks nothing', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/test/explode' });
+    assert.equal(response.statusCode, 500);
+    const error = errorOf(response);
+    assert.equal(error.code, 'internal_error');
+    assert.equal(error.retryable, true);
+    assert.doesNotMatch(response.body, /10\.1\.2\.3|hunter2|refused/);
+    const logged = t.logs
+      .map((line) => JSON.parse(line))
+      .find((entry) => entry.reqId === error.request_id && entry.level === 50);
+    assert.ok(logged, 'the failure is logged with its request id');
+    assert.match(JSON.stringify(logged.err), /connection to 10\.1\.2\.3 refused/);
+  });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createIdGenerator, Database, systemClock } from '@rampart/core';
+import { catalogEntries } from '@rampart/errors';
+import { buildApp, loadConfig } from '../src/index.ts';
+import { errorOf, startTestApp } from './harness.ts';
+
+describe('health, readiness and API reference', async () => {
+  const t = await startTestApp();
+
+  test('health and readiness answer when the database is up', async () => {
+    assert.deepEqual((await t.app.inject({ method: 'GET', url: '/health' })).json(), { status: 'ok' });
+    assert.deepEqual((await t.app.inject({ method: 'GET', url: '/ready' })).json(), { status: 'ready' });
+  });
+
+  test('readiness answers service_unavailable when the database is unreachable', async () => {
+    const unreachable = new Database({ connectionString: 'postgres://nobody:x@127.0.0.1:1/none' });
+    const app = await buildApp({
+      config: loadConfig({ LOG_LEVEL: 'silent' }),
+      db: unreachable,
+      clock: systemClock,
+      ids: createIdGenerator(),
+    });
+    const response = await app.inject({ method: 'GET', url: '/ready' });
+    assert.equal(response.statusCode, 503);
+    const error = errorOf(response);
+    assert.equal(error.code, 'service_unavailable');
+    assert.equal(error.retryable, true);
+    await app.close();
+    await unreachable.close();
+  });
+
+  test('the OpenAPI 3.1 document lists every route, the error envelope and every catalog code', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/openapi.json' });
+    assert.equal(response.statusCode, 200);
+    const document = response.json();
+    assert.equal(document.openapi, '3.1.0');
+    for (const path of [
+      '/v1/operator',
+      '/v1/keys',
+      '/v1/keys/{id}/rotate',
+      '/v1/keys/{id}/revoke',
+      '/health',
+      '/ready',
+    ]) {
+      assert.ok(document.paths[path], path);
+    }
+    const envelope = document.components.schemas.ErrorEnvelope;
+    const codes: string[] = envelope.properties.error.properties.code.enum;
+    const documented = new Set<string>(document['x-rampart-errors'].map((e: { code: string }) => e.code));
+    for (const entry of catalogEntries) {
+      assert.ok(documented.has(entry.code), `x-rampart-errors lacks ${entry.code}`);
+      if (entry.surface === 'server') assert.ok(codes.includes(entry.code), `envelope enum lacks ${entry.code}`);
+    }
+    assert.deepEqual(document.paths['/v1/operator'].get.responses['4XX'], { $ref: '#/components/responses/Error' });
+    assert.deepEqual(document.paths['/v1/operator'].get.security, [{ secretKey: [] }]);
+  });
+
+  test('the API reference page is served at /docs', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(response.statusCode, 200);
+    assert.match(String(response.headers['content-type']), /text\/html/);
+  });
+});
+
+describe('configuration', () => {
+  test('a bad value stops start-up with a message naming the variable', () => {
+    assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT/);
+    assert.throws(() => loadConfig({ PORT: '70000' }), /PORT/);
+    assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL/);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x@y/z' }), /DATABASE_URL/);
+    assert.throws(() => loadConfig({ RAMPART_TRUSTED_PROXIES: '10.0.0.0/33' }), /RAMPART_TRUSTED_PROXIES/);
+  });
+
+  test('safe defaults: loopback only, port 4000, a project-local data directory', () => {
+    const config = loadConfig({}, '/srv/rampart');
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 4000);
+    assert.equal(config.dataDir, '/srv/rampart/.rampart');
+    assert.equal(config.databaseUrl, undefined);
+    assert.deepEqual(config.trustedProxies, []);
+  });
+});
