@@ -1,0 +1,38 @@
+/**
+ * Every event type Rampart emits. Names are stable like error codes: add, never
+ * rename or reuse. `API_VERSION` changes only when a payload changes shape.
+ */
+export const API_VERSION = '2026-11-01';
+
+export const eventTypes = {
+  'session.created': 'A checkout session was created.',
+  'session.exchanged': 'The widget exchanged the session’s init token.',
+  'session.cancelled': 'The operator cancelled the session.',
+  'session.expired': 'The session passed its TTL.',
+  'user.created': 'The operator registered an end user.',
+  'user.updated': 'An end user’s profile changed.',
+  'user.blocked': 'An end user was blocked.',
+  'user.unblocked': 'An end user was unblocked.',
+  'kyc.status_changed': 'An end user’s KYC status changed.',
+  'gate.changed': 'A compliance gate of an end user opened or closed (terms, email, phone).',
+  'payment.created': 'A payment was created.',
+  'payment.pending': 'A payment is waiting for the user or the provider.',
+  'payment.processing': 'The provider is processing a payment.',
+  'payment.completed': 'A payment completed; money moved.',
+  'payment.failed': 'A payment failed; see `failure.code`.',
+  'payment.cancelled': 'A payment was cancelled.',
+  'payment.reversed': 'A completed payment was reversed (ACH return, chargeback).',
+  'withdrawal.approval_requested': 'Rampart asked the operator to approve a withdrawal.',
+  'withdrawal.approved': 'The operator approved a withdrawal.',
+  'withdrawal.declined': 'The operator declined a withdrawal; see `reason_code`.',
+  'ach.returned': 'An ACH debit was returned by the bank; see `return_code`.',
+  'webhook_endpoint.disabled': 'A webhook endpoint was disabled after failing for too long.',
+  'webhook.delivery_exhausted': 'A webhook delivery failed on every attempt.',
+  'webhook.test': 'A test event sent on request.',
+} as const;
+
+export type EventType = keyof typeof eventTypes;
+
+export function isEventType(value: string): value is EventType {
+  return Object.hasOwn(eventTypes, value);
+}
