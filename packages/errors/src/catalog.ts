@@ -525,7 +525,7 @@ const paymentErrors = {
     type: 'invalid_state',
     retryable: false,
     action: 'do_not_retry',
-    message: 'The payment cannot move from {from} to {to}.',
+    message: 'Cannot move from {from} to {to}.',
     description: "The requested change is not allowed from the payment's current status.",
     details: { from: req('string', 'Current status.'), to: req('string', 'Requested status.') },
     seeds: { card_ach_api: [httpOnly(412)] },

@@ -1,9 +1,10 @@
-import { type Clock, type Database, type IdGenerator, Operators } from '@rampart/core';
+import { type Clock, type Database, IdempotencyKeys, type IdGenerator, Operators } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { requireOperator } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
+import { idempotentPosts } from './http/idempotency.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { requestIdFor } from './http/request-id.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -63,10 +64,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   const operators = new Operators(db, ids, clock);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
+  const idempotencyKeys = new IdempotencyKeys(db, clock);
 
   healthRoutes(app, db);
   await app.register(async (partner) => {
     requireOperator(partner, operators, limiter);
+    idempotentPosts(partner, idempotencyKeys, (request) => `${request.operator.operatorId}:${request.operator.mode}`);
     operatorRoutes(partner, operators, clock, config.keyRotationOverlapSeconds);
   });
 

@@ -20,6 +20,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Base URL printed and used in links (widget, docs). */
   publicUrl: string | undefined;
+  /** How long Idempotency-Key answers are kept. */
+  idempotencyTtlSeconds: number;
   /** Grace period for in-flight requests on shutdown. */
   shutdownGraceMs: number;
 }
@@ -92,6 +94,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     rateLimitPerMinute: integer(env, 'RAMPART_RATE_LIMIT_PER_MINUTE', 6_000, 0, 10_000_000),
     bodyLimitBytes: integer(env, 'RAMPART_BODY_LIMIT_BYTES', 1_048_576, 1_024, 64 * 1_048_576),
     publicUrl,
+    idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
     shutdownGraceMs: integer(env, 'RAMPART_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };
 }

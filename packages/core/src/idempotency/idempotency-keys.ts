@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { RampartError } from '@rampart/errors';
+import type { Clock } from '../clock.ts';
+import type { Queryable } from '../storage/database.ts';
+
+export interface StoredResponse {
+  status: number;
+  body: string;
+  contentType: string;
+}
+
+export type Claim = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
+
+/** Keys are opaque to us but bounded, printable, and never empty. */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** JSON with sorted object keys, so `{a,b}` and `{b,a}` are the same request. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function requestFingerprint(method: string, path: string, body: unknown): Buffer {
+  return createHash('sha256')
+    .update(`${method}\n${path}\n${canonicalJson(body ?? null)}`)
+    .digest();
+}
+
+/**
+ * Idempotency-Key bookkeeping. A request claims its key before it runs; a second
+ * request with the same key either replays the stored answer, conflicts (another
+ * body), or is told the first is still running. Exactly one request per key runs.
+ */
+export class IdempotencyKeys {
+  private readonly db: Queryable;
+  private readonly clock: Clock;
+  /** How long a claim protects a running request before another may take it over. */
+  private readonly lockSeconds: number;
+
+  constructor(db: Queryable, clock: Clock, lockSeconds = 60) {
+    this.db = db;
+    this.clock = clock;
+    this.lockSeconds = lockSeconds;
+  }
+
+  static validateKey(key: string): void {
+    if (!KEY_PATTERN.test(key)) {
+      throw new RampartError('invalid_value', {
+        field: 'Idempotency-Key',
+        provided: key.slice(0, 64),
+        expected: '1 to 255 printable ASCII characters',
+      });
+    }
+  }
+
+  async claim(principal: string, key: string, fingerprint: Buffer): Promise<Claim> {
+    IdempotencyKeys.validateKey(key);
+    const now = this.clock.now();
+    const lockedUntil = new Date(now.getTime() + this.lockSeconds * 1000);
+    // One statement: insert, or take over a stale claim of the same request; otherwise
+    // return nothing and look at what is there.
+    const claimed = await this.db.query({
+      name: 'idempotency-claim',
+      text: `INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at, locked_until)
+             VALUES ($1, $2, $3, 'running', $4, $5)
+             ON CONFLICT (principal, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
+               WHERE idempotency_keys.state = 'running'
+                 AND idempotency_keys.locked_until < $4
+                 AND idempotency_keys.request_hash = EXCLUDED.request_hash
+             RETURNING 1`,
+      values: [principal, key, fingerprint, now, lockedUntil],
+    });
+    if (claimed.rowCount === 1) return { kind: 'claimed' };
+
+    const { rows } = await this.db.query<{
+      request_hash: Buffer;
+      state: 'running' | 'done';
+      response_status: number | null;
+      response_body: string | null;
+      response_type: string | null;
+    }>({
+      name: 'idempotency-read',
+      text: `SELECT request_hash, state, response_status, response_body, response_type
+               FROM idempotency_keys WHERE principal = $1 AND key = $2`,
+      values: [principal, key],
+    });
+    const row = rows[0];
+    // Purged between the two statements: treat as the conflict it nearly was.
+    if (!row) throw new RampartError('idempotency_in_progress', { idempotency_key: key });
+    if (!row.request_hash.equals(fingerprint)) throw new RampartError('idempotency_conflict', { idempotency_key: key });
+    if (row.state === 'running') throw new RampartError('idempotency_in_progress', { idempotency_key: key });
+    return {
+      kind: 'replay',
+      response: { status: row.response_status!, body: row.response_body ?? '', contentType: row.response_type ?? '' },
+    };
+  }
+
+  async complete(principal: string, key: string, response: StoredResponse): Promise<void> {
+    await this.db.query({
+      name: 'idempotency-complete',
+      text: `UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4, response_type = $5
+              WHERE principal = $1 AND key = $2`,
+      values: [principal, key, response.status, response.body, response.contentType],
+    });
+  }
+
+  /** The request failed in a way a retry may fix (5xx): forget the claim so a retry runs again. */
+  async release(principal: string, key: string): Promise<void> {
+    await this.db.query('DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND state = $3', [
+      principal,
+      key,
+      'running',
+    ]);
+  }
+
+  /** Background purge, bounded per call so it never holds locks for long. */
+  async purge(olderThanSeconds: number, batch = 1000): Promise<number> {
+    const cutoff = new Date(this.clock.now().getTime() - olderThanSeconds * 1000);
+    const result = await this.db.query(
+      `DELETE FROM idempotency_keys WHERE ctid IN (
+         SELECT ctid FROM idempotency_keys WHERE created_at < $1 AND state = 'done' LIMIT $2)`,
+      [cutoff, batch],
+    );
+    return result.rowCount ?? 0;
+  }
+}

@@ -1,0 +1,59 @@
+import { type IdempotencyKeys, requestFingerprint } from '@rampart/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotency: { principal: string; key: string } | null;
+  }
+}
+
+/**
+ * `Idempotency-Key` on POST routes of the plugin it is added to. Runs after
+ * authentication and validation (preHandler), so only requests that would execute
+ * claim a key. A 5xx releases the claim: the client is told to retry, and the retry
+ * must be able to run. Handlers that move money also record the key in their own
+ * transaction, so even a crash between commit and this bookkeeping cannot apply a
+ * retry twice.
+ */
+export function idempotentPosts(
+  app: FastifyInstance,
+  keys: IdempotencyKeys,
+  principalOf: (request: FastifyRequest) => string,
+): void {
+  app.decorateRequest('idempotency', null);
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.method !== 'POST') return;
+    const header = request.headers['idempotency-key'];
+    if (header === undefined) return;
+    const key = Array.isArray(header) ? header.join(',') : header;
+    const principal = principalOf(request);
+    const path = request.routeOptions.url ?? request.url;
+    const fingerprint = requestFingerprint(request.method, `${path} ${JSON.stringify(request.params)}`, request.body);
+    const claim = await keys.claim(principal, key, fingerprint);
+    if (claim.kind === 'replay') {
+      return reply
+        .code(claim.response.status)
+        .header('idempotent-replayed', 'true')
+        .type(claim.response.contentType || 'application/json; charset=utf-8')
+        .send(claim.response.body);
+    }
+    request.idempotency = { principal, key };
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const claim = request.idempotency;
+    if (!claim) return payload;
+    request.idempotency = null;
+    if (reply.statusCode >= 500) {
+      await keys.release(claim.principal, claim.key);
+    } else {
+      await keys.complete(claim.principal, claim.key, {
+        status: reply.statusCode,
+        body: typeof payload === 'string' ? payload : payload === null || payload === undefined ? '' : String(payload),
+        contentType: String(reply.getHeader('content-type') ?? ''),
+      });
+    }
+    return payload;
+  });
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { IdempotencyKeys, systemClock } from '@rampart/core';
+import { errorOf, startTestApp } from './harness.ts';
+
+describe('Idempotency-Key on POST', async () => {
+  const t = await startTestApp();
+  const createKey = (idempotencyKey: string, payload: Record<string, unknown>) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: { ...t.auth, 'idempotency-key': idempotencyKey },
+      payload,
+    });
+  const keyCount = async () =>
+    Number((await t.db.query('SELECT count(*) AS n FROM api_keys WHERE operator_id = $1', [t.operatorId])).rows[0]!.n);
+
+  test('a replay returns the first response and does the work once', async () => {
+    const before = await keyCount();
+    const first = await createKey('replay-1', { description: 'ci' });
+    const second = await createKey('replay-1', { description: 'ci' });
+    assert.equal(first.statusCode, 201);
+    assert.equal(second.statusCode, 201);
+    assert.equal(second.body, first.body);
+    assert.equal(second.headers['idempotent-replayed'], 'true');
+    assert.equal(await keyCount(), before + 1);
+  });
+
+  test('the same key with a different body answers idempotency_conflict', async () => {
+    await createKey('conflict-1', { description: 'one' });
+    const response = await createKey('conflict-1', { description: 'two' });
+    assert.equal(response.statusCode, 409);
+    const error = errorOf(response);
+    assert.equal(error.code, 'idempotency_conflict');
+    assert.equal(error.retryable, false);
+  });
+
+  test('the same key while the first request runs answers idempotency_in_progress', async () => {
+    // A claim held by a request that has not finished (as on another node).
+    const keys = new IdempotencyKeys(t.db, systemClock);
+    const { requestFingerprint } = await import('@rampart/core');
+    await keys.claim(
+      `${t.operatorId}:test`,
+      'running-1',
+      requestFingerprint('POST', '/v1/keys {}', { description: 'x' }),
+    );
+    const response = await createKey('running-1', { description: 'x' });
+    assert.equal(response.statusCode, 409);
+    const error = errorOf(response);
+    assert.equal(error.code, 'idempotency_in_progress');
+    assert.equal(error.retryable, true);
+  });
+
+  test('50 concurrent identical requests do the work exactly once', async () => {
+    const before = await keyCount();
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => createKey('burst-1', { description: 'burst' })),
+    );
+    const created = responses.filter((r) => r.statusCode === 201);
+    const inProgress = responses.filter((r) => r.statusCode === 409);
+    assert.equal(created.length + inProgress.length, 50);
+    for (const r of inProgress) assert.equal(errorOf(r).code, 'idempotency_in_progress');
+    assert.equal(new Set(created.map((r) => r.json().key.id)).size, 1);
+    assert.equal(await keyCount(), before + 1);
+  });
+
+  test('keys are scoped to the operator: another operator’s identical key runs on its own', async () => {
+    const other = await t.operators.create({ name: 'Other' });
+    const mine = await createKey('shared-key', {});
+    const theirs = await t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: { authorization: `Bearer ${other.key.secret}`, 'idempotency-key': 'shared-key' },
+      payload: {},
+    });
+    assert.equal(theirs.statusCode, 201);
+    assert.notEqual(theirs.json().key.id, mine.json().key.id);
+  });
+
+  test('a malformed key answers invalid_value', async () => {
+    const response = await createKey('x'.repeat(300), {});
+    assert.equal(response.statusCode, 422);
+    assert.equal(errorOf(response).details['field'], 'Idempotency-Key');
+  });
+
+  test('old completed keys are purged by the background job', async () => {
+    await createKey('purge-me', {});
+    await t.db.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'purge-me'");
+    const purged = await new IdempotencyKeys(t.db, systemClock).purge(24 * 3600);
+    assert.ok(purged >= 1);
+    const again = await createKey('purge-me', {});
+    assert.equal(again.headers['idempotent-replayed'], undefined);
+  });
+});
