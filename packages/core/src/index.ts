@@ -1,6 +1,18 @@
 export { type Clock, systemClock } from './clock.ts';
 export { API_VERSION, type EventType, eventTypes, isEventType } from './events/catalog.ts';
 export { type EventInput, EventLog, type StoredEvent } from './events/event-log.ts';
+export { eventSchemas, type JsonSchema } from './events/schemas.ts';
+export { Compliance } from './gates/compliance.ts';
+export {
+  computeGates,
+  computePermissions,
+  enforceGates,
+  type Gate,
+  type GateContext,
+  type GateName,
+  type Permission,
+} from './gates/gates.ts';
+export { type GeoLocator, type Location, matchesJurisdiction } from './gates/location.ts';
 export {
   type Claim,
   canonicalJson,
@@ -9,6 +21,9 @@ export {
   type StoredResponse,
 } from './idempotency/idempotency-keys.ts';
 export { createIdGenerator, type IdGenerator } from './ids.ts';
+export { Kyc, type KycProvider, type KycVerdict } from './kyc/kyc.ts';
+export * from './ledger/index.ts';
+export * from './money/index.ts';
 export { IpAllowlist, normaliseIp, normaliseOrigin, parseCidr } from './operators/allowlist.ts';
 export { type ApiKey, ApiKeys, type IssuedKey, type KeyMode, type KeyScope } from './operators/api-keys.ts';
 export {
@@ -17,5 +32,47 @@ export {
   type OperatorPrincipal,
   Operators,
 } from './operators/operators.ts';
+export {
+  MAX_OPERATOR_TOKEN_LIFETIME_SECONDS,
+  OPERATOR_TOKEN_AUDIENCE,
+  type OperatorTokenClaims,
+  OperatorTokens,
+  type SigningKey,
+} from './sessions/operator-tokens.ts';
+export {
+  assertUsable,
+  INIT_TOKEN_TTL_SECONDS,
+  type Session,
+  type SessionInput,
+  type SessionStatus,
+  Sessions,
+} from './sessions/sessions.ts';
+export {
+  WIDGET_TOKEN_AUDIENCE,
+  WIDGET_TOKEN_ISSUER,
+  WIDGET_TOKEN_TTL_SECONDS,
+  type WidgetClaims,
+  WidgetTokens,
+} from './sessions/widget-tokens.ts';
+export {
+  ACTIONS,
+  type Action,
+  DEFAULT_SETTINGS,
+  type KycPolicy,
+  mergeSettings,
+  type OperatorSettings,
+  OperatorSettingsStore,
+  type ProviderRule,
+} from './settings/operator-settings.ts';
 export { Database, type DatabaseOptions, type Queryable, type Store } from './storage/database.ts';
 export { MIGRATIONS_DIR, migrate } from './storage/migrate.ts';
+export { type EndUser, EndUsers, type KycStatus, normaliseProfile, type UserProfile } from './users/end-users.ts';
+export { normalisePhone } from './users/phone.ts';
+export { Terms, type TermsVersion } from './users/terms.ts';
+export {
+  DEFAULT_VERIFICATION_LIMITS,
+  DevOutbox,
+  type MessageSender,
+  Verification,
+  type VerificationLimits,
+} from './users/verification.ts';

@@ -1,16 +1,47 @@
-import { type Clock, type Database, IdempotencyKeys, type IdGenerator, Operators } from '@rampart/core';
+import { randomBytes } from 'node:crypto';
+import {
+  type Clock,
+  Compliance,
+  type Database,
+  DevOutbox,
+  EndUsers,
+  EventLog,
+  type GeoLocator,
+  IdempotencyKeys,
+  type IdGenerator,
+  Kyc,
+  type KycProvider,
+  type MessageSender,
+  OperatorSettingsStore,
+  Operators,
+  OperatorTokens,
+  Sessions,
+  Terms,
+  Verification,
+  WidgetTokens,
+} from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
+import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
 import { requireOperator } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { idempotentPosts } from './http/idempotency.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { requestIdFor } from './http/request-id.ts';
+import { requireWidgetSession } from './http/widget-auth.ts';
+import type { Job } from './jobs.ts';
 import { registerOpenApi } from './openapi.ts';
+import { complianceConfigRoutes } from './routes/compliance-config.ts';
+import { devRoutes } from './routes/dev.ts';
 import { healthRoutes } from './routes/health.ts';
+import { eventRoutes, eventSchema } from './routes/events.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { apiKeySchema, issuedKeySchema, operatorSchema } from './routes/schemas.ts';
+import { sessionRoutes, sessionSchema } from './routes/sessions.ts';
+import { endUserSchema, kycStatusSchema, userRoutes } from './routes/users.ts';
+import { webhookRoutes, webhookSchemas } from './routes/webhooks.ts';
+import { publicWidgetRoutes, widgetRoutes } from './routes/widget.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -19,6 +50,19 @@ export interface AppDependencies {
   ids: IdGenerator;
   /** Where JSON logs go; tests pass a stream to inspect them. */
   logStream?: NodeJS.WritableStream;
+  /** Master secret widget-token keys are derived from; random (per process) when absent. */
+  masterSecret?: Buffer;
+  geo?: GeoLocator;
+  kycProvider?: KycProvider;
+  /** Mail and SMS transport; the development outbox when absent. */
+  messageSender?: MessageSender;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Background work this app needs run periodically; `main.ts` starts it, tests run it by hand. */
+    jobs: Job[];
+  }
 }
 
 /** The HTTP application, with everything injected; `main.ts` wires the real things. */
@@ -60,18 +104,68 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addSchema(apiKeySchema);
   app.addSchema(issuedKeySchema);
   app.addSchema(operatorSchema);
+  for (const schema of [eventSchema, ...webhookSchemas]) app.addSchema(schema);
+  app.addSchema(kycStatusSchema);
+  app.addSchema(endUserSchema);
+  app.addSchema(sessionSchema);
   await registerOpenApi(app);
 
   const operators = new Operators(db, ids, clock);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const idempotencyKeys = new IdempotencyKeys(db, clock);
+  const events = new EventLog(db, ids, clock);
+  const settings = new OperatorSettingsStore(db);
+  const users = new EndUsers(db, clock, events);
+  const terms = new Terms(db, clock, users);
+  const widgetTokens = new WidgetTokens(deps.masterSecret ?? randomBytes(32), clock);
+  const operatorTokens = new OperatorTokens(db, clock);
+  const sessions = new Sessions({ db, ids, clock, events, settings, widgetTokens, operatorTokens });
+  const outbox = new DevOutbox(db, ids, clock);
+  const verification = new Verification({ db, ids, clock, users, sender: deps.messageSender ?? outbox });
+  const kyc = new Kyc(users, deps.kycProvider);
+  // Links in mail and widget URLs: the configured public URL, else where this server listens.
+  const baseUrl = () => {
+    if (config.publicUrl) return config.publicUrl.replace(/\/$/, '');
+    try {
+      return app.listeningOrigin;
+    } catch {
+      return `http://${config.host}:${config.port}`;
+    }
+  };
+  const ownOrigin = () => (config.publicUrl ? new URL(config.publicUrl).origin : undefined);
+  const compliance = new Compliance({
+    users,
+    settings,
+    terms,
+    geo: deps.geo ?? new GeoIpLiteLocator(),
+    links: { kycUrl: (session) => `${baseUrl()}/widget/?session=${session.id}&step=kyc` },
+  });
+  const widgetDeps = { sessions, operators, compliance, terms, verification, kyc, widgetTokens, baseUrl, ownOrigin };
 
   healthRoutes(app, db);
   await app.register(async (partner) => {
     requireOperator(partner, operators, limiter);
     idempotentPosts(partner, idempotencyKeys, (request) => `${request.operator.operatorId}:${request.operator.mode}`);
     operatorRoutes(partner, operators, clock, config.keyRotationOverlapSeconds);
+    eventRoutes(partner, events);
+    webhookRoutes(partner, { db, ids, clock, config: config.webhooks, masterSecret: deps.masterSecret, configuredKey: config.secretsKey });
+    userRoutes(partner, users, kyc);
+    sessionRoutes(partner, sessions, baseUrl, clock);
+    complianceConfigRoutes(partner, { settings, terms, operatorTokens });
   });
+  publicWidgetRoutes(app, widgetDeps);
+  await app.register(async (widget) => {
+    requireWidgetSession(widget, { sessions, operators, limiter, ownOrigin });
+    idempotentPosts(widget, idempotencyKeys, (request) => request.widget.session.id);
+    widgetRoutes(widget, widgetDeps);
+  });
+  if (config.devTools) devRoutes(app, outbox);
+
+  app.decorate('jobs', [
+    { name: 'purge-idempotency-keys', everyMs: 60_000, run: () => idempotencyKeys.purge(config.idempotencyTtlSeconds) },
+    { name: 'expire-sessions', everyMs: 5_000, run: () => sessions.expireDue() },
+    { name: 'purge-used-token-ids', everyMs: 60_000, run: () => operatorTokens.purgeUsedIds() },
+  ]);
 
   return app;
 }

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseCidr } from '@rampart/core';
+import { parseWebhookConfig, type WebhookConfig } from '@rampart/webhooks';
 
 /** Everything Rampart reads from the environment, read once, here, at start-up. */
 export interface Config {
@@ -20,8 +21,14 @@ export interface Config {
   bodyLimitBytes: number;
   /** Base URL printed and used in links (widget, docs). */
   publicUrl: string | undefined;
+  /** RAMPART_SECRETS_KEY as given (see secrets.ts); unset: a key kept in the data directory. */
+  secretsKey: string | undefined;
+  /** Development pages (mail/SMS outbox). Switch off in production. */
+  devTools: boolean;
   /** How long Idempotency-Key answers are kept. */
   idempotencyTtlSeconds: number;
+  /** Webhook delivery: retry schedule, timeout, disabling, SSRF allow flag, worker size (RAMPART_WEBHOOK_*). */
+  webhooks: WebhookConfig;
   /** Grace period for in-flight requests on shutdown. */
   shutdownGraceMs: number;
 }
@@ -45,6 +52,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(name, `expected ${min} to ${max}, got ${value}`);
   return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -94,7 +109,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     rateLimitPerMinute: integer(env, 'RAMPART_RATE_LIMIT_PER_MINUTE', 6_000, 0, 10_000_000),
     bodyLimitBytes: integer(env, 'RAMPART_BODY_LIMIT_BYTES', 1_048_576, 1_024, 64 * 1_048_576),
     publicUrl,
+    secretsKey: env['RAMPART_SECRETS_KEY'] || undefined,
+    devTools: boolean(env, 'RAMPART_DEV_TOOLS', true),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
+    webhooks: parseWebhookConfig(env, (variable, problem) => {
+      throw new ConfigError(variable, problem);
+    }),
     shutdownGraceMs: integer(env, 'RAMPART_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };
 }

@@ -1,8 +1,9 @@
-import { createIdGenerator, Database, IdempotencyKeys, migrate, Operators, systemClock } from '@rampart/core';
+import { createIdGenerator, Database, migrate, Operators, systemClock } from '@rampart/core';
 import { buildApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirectoryInUse, type RunningCluster, startEmbeddedPostgres } from './database/embedded.ts';
-import { type Job, startJobs } from './jobs.ts';
+import { startJobs } from './jobs.ts';
+import { loadMasterSecret } from './secrets.ts';
 
 export interface RunningRampart {
   url: string;
@@ -30,17 +31,10 @@ export async function startRampart(
     const clock = systemClock;
     const ids = createIdGenerator();
     const operators = new Operators(db, ids, clock);
-    const app = await buildApp({ config, db, clock, ids });
+    const masterSecret = loadMasterSecret(config.secretsKey, config.dataDir);
+    const app = await buildApp({ config, db, clock, ids, masterSecret });
     await app.listen({ host: config.host, port: config.port });
-    const idempotencyKeys = new IdempotencyKeys(db, clock);
-    const jobList: Job[] = [
-      {
-        name: 'purge-idempotency-keys',
-        everyMs: 60_000,
-        run: () => idempotencyKeys.purge(config.idempotencyTtlSeconds),
-      },
-    ];
-    const jobs = startJobs(jobList, (job, error) => app.log.error({ err: error, job }, 'background job failed'));
+    const jobs = startJobs(app.jobs, (job, error) => app.log.error({ err: error, job }, 'background job failed'));
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { catalogEntries } from '@rampart/errors';
+import { openApiWebhooks } from '@rampart/webhooks';
 import type { FastifyInstance } from 'fastify';
 
 type Json = Record<string, unknown>;
@@ -88,6 +89,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         }
       }
       document['x-rampart-errors'] = errorCatalogExtension();
+      // Every event type as Rampart POSTs it to webhook endpoints (OpenAPI 3.1 `webhooks`).
+      document['webhooks'] = openApiWebhooks();
       return document;
     },
   });

@@ -1,0 +1,53 @@
+import type { Session } from '../sessions/sessions.ts';
+import type { OperatorSettingsStore } from '../settings/operator-settings.ts';
+import type { EndUsers } from '../users/end-users.ts';
+import type { Terms } from '../users/terms.ts';
+import type { GateContext } from './gates.ts';
+import type { GeoLocator } from './location.ts';
+
+/**
+ * Gathers what gates are computed from, for a session: the user, the operator's
+ * configuration, the current terms and the location of the end user's IP (the IP the
+ * operator gave at session creation, else the one the widget calls from).
+ */
+export class Compliance {
+  private readonly users: EndUsers;
+  private readonly settings: OperatorSettingsStore;
+  private readonly terms: Terms;
+  private readonly geo: GeoLocator;
+  private readonly links: { kycUrl: (session: Session) => string };
+
+  constructor(deps: {
+    users: EndUsers;
+    settings: OperatorSettingsStore;
+    terms: Terms;
+    geo: GeoLocator;
+    links: { kycUrl: (session: Session) => string };
+  }) {
+    this.users = deps.users;
+    this.settings = deps.settings;
+    this.terms = deps.terms;
+    this.geo = deps.geo;
+    this.links = deps.links;
+  }
+
+  async context(session: Session, requestIp: string | null): Promise<GateContext> {
+    const [user, settings, terms] = await Promise.all([
+      this.users.get(session.operator_id, session.user_id),
+      this.settings.get(session.operator_id),
+      this.terms.current(session.operator_id),
+    ]);
+    const ip = session.client_ip ?? requestIp;
+    const kycUrl = settings.kyc_url ?? this.links.kycUrl(session);
+    return {
+      user,
+      settings,
+      mode: session.mode,
+      currentTerms: terms?.version ?? null,
+      ip,
+      location: ip ? this.geo.locate(ip) : null,
+      kycUrl,
+      verificationUrl: kycUrl,
+    };
+  }
+}

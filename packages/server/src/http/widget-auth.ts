@@ -1,0 +1,50 @@
+import type { Operator, Operators, Session, Sessions, WidgetClaims } from '@rampart/core';
+import { normaliseOrigin } from '@rampart/core';
+import { RampartError } from '@rampart/errors';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RateLimiter } from './rate-limit.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    widget: { session: Session; claims: WidgetClaims };
+  }
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  return match?.[1] ?? (request.headers.authorization ? '!' : undefined);
+}
+
+/**
+ * A browser calling the widget API from a page: Rampart's own widget page, or a page
+ * of the operator whose origin is on its allowlist. Anything else is refused.
+ */
+export async function checkWidgetOrigin(
+  request: FastifyRequest,
+  operatorId: string,
+  ownOrigin: () => string | undefined,
+  operators: Operators,
+): Promise<void> {
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  const normalised = normaliseOrigin(origin);
+  if (normalised !== null && normalised === ownOrigin()) return;
+  const operator: Operator = await operators.get(operatorId);
+  if (normalised === null || !operator.origin_allowlist.includes(normalised)) {
+    throw new RampartError('origin_not_allowed', { origin });
+  }
+}
+
+/** Widget API authentication: a short-lived widget token of an open session. */
+export function requireWidgetSession(
+  app: FastifyInstance,
+  deps: { sessions: Sessions; operators: Operators; limiter: RateLimiter; ownOrigin: () => string | undefined },
+): void {
+  app.decorateRequest('widget', null as unknown as FastifyRequest['widget']);
+  app.addHook('onRequest', async (request) => {
+    const widget = await deps.sessions.authenticate(bearer(request));
+    await checkWidgetOrigin(request, widget.session.operator_id, deps.ownOrigin, deps.operators);
+    deps.limiter.take(widget.session.id);
+    request.widget = widget;
+  });
+}

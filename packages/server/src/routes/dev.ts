@@ -1,0 +1,33 @@
+import type { DevOutbox } from '@rampart/core';
+import type { FastifyInstance } from 'fastify';
+
+const escape = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Development only (RAMPART_DEV_TOOLS): the mail and SMS that would have been sent. */
+export function devRoutes(app: FastifyInstance, outbox: DevOutbox): void {
+  app.get<{ Querystring: { to?: string; format?: string } }>(
+    '/dev/outbox',
+    {
+      schema: {
+        hide: true,
+        querystring: { type: 'object', properties: { to: { type: 'string' }, format: { type: 'string' } } },
+      },
+    },
+    async (request, reply) => {
+      const messages = await outbox.list({ ...(request.query.to ? { to: request.query.to } : {}), limit: 50 });
+      if (request.query.format === 'json') return { data: messages };
+      const rows = messages
+        .map(
+          (m) =>
+            `<tr><td>${m.created_at.toISOString()}</td><td>${m.channel}</td><td>${escape(m.destination)}</td><td>${escape(m.subject ?? '')}</td><td><pre>${escape(m.body)}</pre></td></tr>`,
+        )
+        .join('');
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(
+          `<!doctype html><title>Rampart dev outbox</title><h1>Dev outbox</h1><p>Mail and SMS Rampart would have sent.</p><table border="1" cellpadding="4"><tr><th>time</th><th>channel</th><th>to</th><th>subject</th><th>body</th></tr>${rows}</table>`,
+        );
+    },
+  );
+}

@@ -1,0 +1,194 @@
+import type { EndUser, EndUsers, Kyc, UserProfile } from '@rampart/core';
+import type { FastifyInstance } from 'fastify';
+
+const nullableString = (maxLength: number) => ({ type: ['string', 'null'], maxLength }) as const;
+
+export const endUserSchema = {
+  $id: 'EndUser',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    object: { type: 'string', const: 'user' },
+    email: { type: ['string', 'null'] },
+    email_verified: { type: 'boolean' },
+    phone: { type: ['string', 'null'], description: 'E.164' },
+    phone_verified: { type: 'boolean' },
+    first_name: { type: ['string', 'null'] },
+    last_name: { type: ['string', 'null'] },
+    country: { type: ['string', 'null'] },
+    state: { type: ['string', 'null'] },
+    date_of_birth: { type: ['string', 'null'], format: 'date' },
+    kyc: { $ref: 'KycStatus#' },
+    terms_version: { type: ['string', 'null'] },
+    blocked: { type: 'boolean' },
+    blocked_reason: { type: ['string', 'null'] },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'object', 'kyc', 'blocked'],
+} as const;
+
+export const kycStatusSchema = {
+  $id: 'KycStatus',
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['not_started', 'pending', 'verified', 'failed', 'reverification_required'] },
+    reason: { type: ['string', 'null'] },
+    attested: { type: 'boolean' },
+    updated_at: { type: ['string', 'null'], format: 'date-time' },
+  },
+  required: ['status'],
+} as const;
+
+export function presentKyc(user: EndUser) {
+  return {
+    status: user.kyc_status,
+    reason: user.kyc_reason,
+    attested: user.kyc_attested,
+    updated_at: user.kyc_updated_at,
+  };
+}
+
+export function presentUser(user: EndUser) {
+  return {
+    id: user.id,
+    object: 'user',
+    email: user.email,
+    email_verified: user.email_verified_at !== null,
+    phone: user.phone,
+    phone_verified: user.phone_verified_at !== null,
+    first_name: user.first_name,
+    last_name: user.last_name,
+    country: user.country,
+    state: user.state,
+    date_of_birth: user.date_of_birth,
+    kyc: presentKyc(user),
+    terms_version: user.terms_version,
+    blocked: user.blocked_at !== null,
+    blocked_reason: user.blocked_reason,
+    created_at: user.created_at,
+    updated_at: user.updated_at,
+  };
+}
+
+const userParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+  required: ['id'],
+} as const;
+
+const reasonBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { reason: { type: 'string', maxLength: 500 } },
+} as const;
+
+type Params = { Params: { id: string } };
+
+export function userRoutes(app: FastifyInstance, users: EndUsers, kyc: Kyc): void {
+  app.put<Params & { Body: UserProfile }>(
+    '/v1/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Create or update an end user by your own user id',
+        params: userParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            email: nullableString(320),
+            phone: nullableString(32),
+            first_name: nullableString(100),
+            last_name: nullableString(100),
+            country: nullableString(2),
+            state: nullableString(3),
+            date_of_birth: nullableString(10),
+          },
+        },
+        response: { 200: { $ref: 'EndUser#' }, 201: { $ref: 'EndUser#' } },
+      },
+    },
+    async (request, reply) => {
+      const { user, created } = await users.upsert(request.operator.operatorId, request.params.id, request.body ?? {});
+      return reply.code(created ? 201 : 200).send(presentUser(user));
+    },
+  );
+
+  app.get<Params>(
+    '/v1/users/:id',
+    {
+      schema: { tags: ['users'], summary: 'An end user', params: userParams, response: { 200: { $ref: 'EndUser#' } } },
+    },
+    async (request) => presentUser(await users.get(request.operator.operatorId, request.params.id)),
+  );
+
+  app.get<Params>(
+    '/v1/users/:id/kyc',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'KYC status of an end user',
+        params: userParams,
+        response: { 200: { $ref: 'KycStatus#' } },
+      },
+    },
+    async (request) => presentKyc(await users.get(request.operator.operatorId, request.params.id)),
+  );
+
+  app.post<Params & { Body: { status: 'verified' | 'failed'; reason?: string } }>(
+    '/v1/users/:id/kyc',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Attest KYC done (or failed) on your side',
+        params: userParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['status'],
+          properties: {
+            status: { type: 'string', enum: ['verified', 'failed'] },
+            reason: { type: 'string', maxLength: 500 },
+          },
+        },
+        response: { 200: { $ref: 'KycStatus#' } },
+      },
+    },
+    async (request) => {
+      const user = await kyc.attest(
+        request.operator.operatorId,
+        request.params.id,
+        request.body.status,
+        request.body.reason ?? null,
+      );
+      return presentKyc(user);
+    },
+  );
+
+  const userAction = (
+    path: string,
+    summary: string,
+    act: (operatorId: string, userId: string, reason: string | null) => Promise<EndUser>,
+  ) =>
+    app.post<Params & { Body: { reason?: string } | undefined }>(
+      `/v1/users/:id/${path}`,
+      {
+        schema: {
+          tags: ['users'],
+          summary,
+          params: userParams,
+          body: reasonBody,
+          response: { 200: { $ref: 'EndUser#' } },
+        },
+      },
+      async (request) =>
+        presentUser(await act(request.operator.operatorId, request.params.id, request.body?.reason ?? null)),
+    );
+
+  userAction('block', 'Block an end user from all payments', (o, u, reason) => users.block(o, u, reason));
+  userAction('unblock', 'Lift a block', (o, u) => users.unblock(o, u));
+  userAction('reverification', 'Require the user to verify identity again', (o, u, reason) =>
+    kyc.requireReverification(o, u, reason),
+  );
+}

@@ -1,0 +1,41 @@
+/** Shared steps of widget tests: a session made over the Partner API and exchanged for a widget token. */
+import assert from 'node:assert/strict';
+import type { Clock } from '@rampart/core';
+import type { TestApp } from './harness.ts';
+
+export function manualClock(start = new Date()): Clock & { advance(seconds: number): void } {
+  let now = start.getTime();
+  return { now: () => new Date(now), advance: (seconds) => (now += seconds * 1000) };
+}
+
+export async function createSession(t: TestApp, body: Record<string, unknown> = {}) {
+  const response = await t.app.inject({
+    method: 'POST',
+    url: '/v1/sessions',
+    headers: t.auth,
+    payload: { user_id: 'user-1', operation: 'deposit', ...body },
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  return response.json() as { id: string; init_token: string; expires_at: string; widget_url: string; status: string };
+}
+
+export async function exchange(t: TestApp, credential: Record<string, string>) {
+  return t.app.inject({ method: 'POST', url: '/widget/v1/session/exchange', payload: credential });
+}
+
+/** A session ready for widget calls: returns the Authorization header of its widget token. */
+export async function widgetSession(t: TestApp, body: Record<string, unknown> = {}) {
+  const session = await createSession(t, body);
+  const exchanged = await exchange(t, { init_token: session.init_token });
+  assert.equal(exchanged.statusCode, 200, exchanged.body);
+  return { session, widget: { authorization: `Bearer ${exchanged.json().widget_token}` } };
+}
+
+export function widgetCall(
+  t: TestApp,
+  widget: Record<string, string>,
+  url: string,
+  payload: Record<string, unknown> = {},
+) {
+  return t.app.inject({ method: 'POST', url, headers: widget, payload });
+}
