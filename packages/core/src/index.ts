@@ -2,6 +2,7 @@ export { type Clock, systemClock } from './clock.ts';
 export { API_VERSION, type EventType, eventTypes, isEventType } from './events/catalog.ts';
 export { type EventInput, EventLog, type StoredEvent } from './events/event-log.ts';
 export { eventSchemas, type JsonSchema } from './events/schemas.ts';
+export type { Subject } from './gates/compliance.ts';
 export { Compliance } from './gates/compliance.ts';
 export {
   computeGates,
@@ -33,6 +34,39 @@ export {
   Operators,
 } from './operators/operators.ts';
 export {
+  type ApprovalAnswer,
+  type ApprovalClient,
+  type ApprovalDecision,
+  type ApprovalRequest,
+  decide,
+} from './payments/approval.ts';
+export { type Payment, type PaymentFilter, paymentStore, type Transition } from './payments/payment-store.ts';
+export {
+  type CreatePayment,
+  PAYMENT_STATUS_CHANNEL,
+  Payments,
+  presentPaymentForEvent,
+  redactInstrument,
+} from './payments/payments.ts';
+export {
+  FALLBACK_ERRORS,
+  type NextAction,
+  PAYMENT_METHODS,
+  type PaymentMethod,
+  type PaymentProvider,
+  type ProviderOutcome,
+  type ProviderRequest,
+} from './payments/provider.ts';
+export {
+  assertTransition,
+  canTransition,
+  PAYMENT_STATUSES,
+  type PaymentStatus,
+  reachable,
+  TERMINAL_STATUSES,
+  TRANSITIONS,
+} from './payments/state-machine.ts';
+export {
   MAX_OPERATOR_TOKEN_LIFETIME_SECONDS,
   OPERATOR_TOKEN_AUDIENCE,
   type OperatorTokenClaims,
@@ -54,6 +88,7 @@ export {
   type WidgetClaims,
   WidgetTokens,
 } from './sessions/widget-tokens.ts';
+export type { ApprovalSettings, EnabledCurrency, Limit } from './settings/operator-settings.ts';
 export {
   ACTIONS,
   type Action,

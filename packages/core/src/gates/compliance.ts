@@ -1,9 +1,19 @@
-import type { Session } from '../sessions/sessions.ts';
 import type { OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import type { Terms } from '../users/terms.ts';
 import type { GateContext } from './gates.ts';
 import type { GeoLocator } from './location.ts';
+
+/** Whose gates: a session, or a user the operator names directly (Partner API). */
+export interface Subject {
+  operator_id: string;
+  user_id: string;
+  mode: 'test' | 'live';
+  /** The end user's IP as the operator reported it. */
+  client_ip: string | null;
+  /** The session, when there is one; links lead back into it. */
+  id?: string;
+}
 
 /**
  * Gathers what gates are computed from, for a session: the user, the operator's
@@ -15,14 +25,14 @@ export class Compliance {
   private readonly settings: OperatorSettingsStore;
   private readonly terms: Terms;
   private readonly geo: GeoLocator;
-  private readonly links: { kycUrl: (session: Session) => string };
+  private readonly links: { kycUrl: (subject: Subject) => string };
 
   constructor(deps: {
     users: EndUsers;
     settings: OperatorSettingsStore;
     terms: Terms;
     geo: GeoLocator;
-    links: { kycUrl: (session: Session) => string };
+    links: { kycUrl: (subject: Subject) => string };
   }) {
     this.users = deps.users;
     this.settings = deps.settings;
@@ -31,7 +41,7 @@ export class Compliance {
     this.links = deps.links;
   }
 
-  async context(session: Session, requestIp: string | null): Promise<GateContext> {
+  async context(session: Subject, requestIp: string | null): Promise<GateContext> {
     const [user, settings, terms] = await Promise.all([
       this.users.get(session.operator_id, session.user_id),
       this.settings.get(session.operator_id),

@@ -13,6 +13,35 @@ export interface ProviderRule {
   blocked_jurisdictions: string[];
 }
 
+/** A currency (and network) the operator takes payments in, and who keeps user balances. */
+export interface EnabledCurrency {
+  currency: string;
+  network: string | null;
+  /**
+   * `ledger`: Rampart keeps user balances and refuses to overdraw them.
+   * `record`: Rampart only records movements; the operator decides balances (approval).
+   */
+  balances: 'ledger' | 'record';
+}
+
+/** Amounts as decimal strings in the currency's major unit, e.g. "10.00". */
+export interface Limit {
+  min?: string;
+  max?: string;
+  /** Rolling 24 hours per user. */
+  daily?: string;
+}
+
+export interface ApprovalSettings {
+  /** The operator's endpoint asked to approve each withdrawal; null: no approval step. */
+  url: string | null;
+  timeout_ms: number;
+  /** Further attempts after a failed call (network error, 5xx, timeout). */
+  retries: number;
+  /** What no usable answer means. */
+  on_no_answer: 'decline' | 'approve';
+}
+
 /** An operator's cashier configuration. Stored as JSON; every field has a safe default. */
 export interface OperatorSettings {
   session_ttl_seconds: number;
@@ -27,6 +56,10 @@ export interface OperatorSettings {
   kyc_url: string | null;
   /** Test mode only: allow private and loopback client IPs, which have no location. */
   allow_unlocated_ips_in_test: boolean;
+  currencies: EnabledCurrency[];
+  /** Per action, per currency code. */
+  limits: Record<Action, Record<string, Limit>>;
+  approval: ApprovalSettings;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -49,6 +82,21 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   sell_enabled: false,
   kyc_url: null,
   allow_unlocated_ips_in_test: true,
+  currencies: [
+    { currency: 'USD', network: null, balances: 'ledger' },
+    { currency: 'EUR', network: null, balances: 'ledger' },
+    { currency: 'USDT', network: 'TRC20', balances: 'ledger' },
+    { currency: 'USDT', network: 'ERC20', balances: 'ledger' },
+    { currency: 'BTC', network: 'BITCOIN', balances: 'ledger' },
+    { currency: 'ETH', network: 'ETHEREUM', balances: 'ledger' },
+  ],
+  limits: {
+    deposit: { USD: { min: '1.00', max: '10000.00', daily: '50000.00' } },
+    withdrawal: { USD: { min: '1.00', max: '10000.00', daily: '25000.00' } },
+    buy: {},
+    sell: {},
+  },
+  approval: { url: null, timeout_ms: 3000, retries: 1, on_no_answer: 'decline' },
 };
 
 const JURISDICTION = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/;
@@ -120,6 +168,72 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
         if (typeof value !== 'boolean') invalid(key, value, 'true or false');
         next[key] = value;
         break;
+      case 'currencies': {
+        if (!Array.isArray(value) || value.length > 100) invalid(key, value, 'a list of currencies');
+        next.currencies = value.map((entry: unknown, i) => {
+          const e = entry as Record<string, unknown>;
+          if (typeof e?.['currency'] !== 'string' || !/^[A-Za-z0-9]{2,10}$/.test(e['currency']))
+            invalid(`${key}[${i}].currency`, e?.['currency'], 'a currency code');
+          const network = e['network'] ?? null;
+          if (network !== null && (typeof network !== 'string' || !/^[A-Za-z0-9_]{2,20}$/.test(network)))
+            invalid(`${key}[${i}].network`, network, 'a network such as TRC20, or null');
+          const balances = e['balances'] ?? 'ledger';
+          if (balances !== 'ledger' && balances !== 'record')
+            invalid(`${key}[${i}].balances`, balances, 'ledger or record');
+          return {
+            currency: e['currency'].toUpperCase(),
+            network: network === null ? null : (network as string).toUpperCase(),
+            balances,
+          };
+        });
+        break;
+      }
+      case 'limits': {
+        const limits = value as Record<string, unknown>;
+        if (typeof limits !== 'object' || limits === null) invalid(key, value, 'an object keyed by action');
+        for (const [action, perCurrency] of Object.entries(limits)) {
+          if (!(ACTIONS as readonly string[]).includes(action)) invalid(`${key}.${action}`, action, ACTIONS.join(', '));
+          if (typeof perCurrency !== 'object' || perCurrency === null)
+            invalid(`${key}.${action}`, perCurrency, 'an object keyed by currency');
+          const out: Record<string, Limit> = {};
+          for (const [currency, limit] of Object.entries(perCurrency as Record<string, unknown>)) {
+            const l = limit as Record<string, unknown>;
+            const entry: Limit = {};
+            for (const bound of ['min', 'max', 'daily'] as const) {
+              const v = l?.[bound];
+              if (v === undefined) continue;
+              if (typeof v !== 'string' || !/^\d{1,30}(\.\d{1,18})?$/.test(v))
+                invalid(`${key}.${action}.${currency}.${bound}`, v, 'a decimal string such as 10.00');
+              entry[bound] = v;
+            }
+            out[currency.toUpperCase()] = entry;
+          }
+          next.limits[action as Action] = out;
+        }
+        break;
+      }
+      case 'approval': {
+        const a = value as Record<string, unknown>;
+        if (typeof a !== 'object' || a === null) invalid(key, value, 'an object');
+        for (const [field, v] of Object.entries(a)) {
+          if (field === 'url') {
+            if (v !== null && (typeof v !== 'string' || !/^https?:\/\//.test(v) || !URL.canParse(v)))
+              invalid(`${key}.url`, v, 'an http(s) URL or null');
+            next.approval.url = v as string | null;
+          } else if (field === 'timeout_ms') {
+            if (!Number.isInteger(v) || (v as number) < 100 || (v as number) > 15_000)
+              invalid(`${key}.timeout_ms`, v, '100 to 15000');
+            next.approval.timeout_ms = v as number;
+          } else if (field === 'retries') {
+            if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 3) invalid(`${key}.retries`, v, '0 to 3');
+            next.approval.retries = v as number;
+          } else if (field === 'on_no_answer') {
+            if (v !== 'decline' && v !== 'approve') invalid(`${key}.on_no_answer`, v, 'decline or approve');
+            next.approval.on_no_answer = v;
+          } else invalid(`${key}.${field}`, v, 'url, timeout_ms, retries or on_no_answer');
+        }
+        break;
+      }
       case 'kyc_url':
         if (value !== null && (typeof value !== 'string' || !URL.canParse(value))) invalid(key, value, 'a URL or null');
         next.kyc_url = value as string | null;

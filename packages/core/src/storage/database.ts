@@ -31,8 +31,11 @@ export interface DatabaseOptions {
 
 export class Database implements Store {
   readonly pool: pg.Pool;
+  /** For the few things that need a connection of their own (LISTEN). */
+  readonly connectionString: string;
 
   constructor(options: DatabaseOptions) {
+    this.connectionString = options.connectionString;
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,

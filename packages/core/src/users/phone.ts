@@ -7,7 +7,7 @@ export function normalisePhone(input: string, country: string | null | undefined
     input,
     (country ?? undefined) as Parameters<typeof parsePhoneNumberFromString>[1],
   );
-  if (!parsed || !parsed.isValid()) {
+  if (!parsed?.isValid()) {
     throw new RampartError('invalid_value', {
       field: 'phone',
       provided: input,

@@ -1,7 +1,7 @@
 import type { DevOutbox } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
 
-const escape = (text: string) =>
+const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** Development only (RAMPART_DEV_TOOLS): the mail and SMS that would have been sent. */
@@ -20,7 +20,7 @@ export function devRoutes(app: FastifyInstance, outbox: DevOutbox): void {
       const rows = messages
         .map(
           (m) =>
-            `<tr><td>${m.created_at.toISOString()}</td><td>${m.channel}</td><td>${escape(m.destination)}</td><td>${escape(m.subject ?? '')}</td><td><pre>${escape(m.body)}</pre></td></tr>`,
+            `<tr><td>${m.created_at.toISOString()}</td><td>${m.channel}</td><td>${escapeHtml(m.destination)}</td><td>${escapeHtml(m.subject ?? '')}</td><td><pre>${escapeHtml(m.body)}</pre></td></tr>`,
         )
         .join('');
       return reply

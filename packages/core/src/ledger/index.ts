@@ -1,0 +1,19 @@
+export { LedgerInvariantError } from './invariant.ts';
+export { Ledger } from './ledger.ts';
+export type {
+  AccountInput,
+  AccountKind,
+  Balance,
+  Entry,
+  EntryInput,
+  EntryPage,
+  Hold,
+  HoldInput,
+  HoldStatus,
+  LedgerAccount,
+  Movement,
+  ReverseOptions,
+  Transfer,
+  TransferInput,
+  TransferKind,
+} from './types.ts';

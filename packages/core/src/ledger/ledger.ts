@@ -1,0 +1,650 @@
+import { RampartError } from '@rampart/errors';
+import type { Clock } from '../clock.ts';
+import type { IdGenerator } from '../ids.ts';
+import { formatAmount, getAsset, getCurrency, MAX_AMOUNT } from '../money/index.ts';
+import type { Queryable, Store } from '../storage/database.ts';
+import { ACCOUNT_COLUMNS, BalanceChanges, lockAccounts, toBalance } from './balances.ts';
+import { invariant, LedgerInvariantError } from './invariant.ts';
+import {
+  ACCOUNT_KINDS,
+  type AccountInput,
+  type Balance,
+  type Entry,
+  type EntryInput,
+  type EntryPage,
+  type Hold,
+  type HoldInput,
+  type LedgerAccount,
+  OWNED_ACCOUNT_KINDS,
+  type ReverseOptions,
+  type Transfer,
+  type TransferInput,
+  type TransferKind,
+} from './types.ts';
+
+/** Bounds, so no single call can do unbounded work. */
+const MAX_ENTRIES_PER_TRANSFER = 100;
+const MAX_REFERENCE_LENGTH = 255;
+const MAX_PAGE_SIZE = 500;
+const MAX_EXPIRY_BATCH = 1_000;
+
+const TRANSFER_COLUMNS = 'id, operator_id, kind, reference, hold_id, reverses_id, description, metadata, created_at';
+const ENTRY_COLUMNS = 'id::text AS id, transfer_id, account_id, currency, amount, pending, created_at';
+const HOLD_SELECT = `
+  SELECT h.id, t.reference, h.operator_id, h.debit_account_id, h.credit_account_id, h.currency, h.amount,
+         h.status, h.expires_at, h.posted_amount, p.id AS posting_transfer_id, h.resolved_at, h.created_at
+    FROM ledger_holds h
+    JOIN ledger_transfers t ON t.id = h.id
+    LEFT JOIN ledger_transfers p ON p.hold_id = h.id`;
+
+type TransferRow = Omit<Transfer, 'entries'>;
+
+interface PlannedEntry {
+  accountId: string;
+  currency: string;
+  amount: bigint;
+}
+
+interface TransferPlan {
+  operatorId: string;
+  kind: TransferKind;
+  reference: string | null;
+  holdId: string | null;
+  reversesId: string | null;
+  description: string | null;
+  metadata: Record<string, unknown>;
+  pending: boolean;
+  entries: PlannedEntry[];
+  changes: BalanceChanges;
+}
+
+/**
+ * The double-entry ledger: accounts with balances kept in their rows, transfers whose
+ * entries sum to zero per currency, and holds (pending transfers) that reserve funds
+ * until they are posted, voided or expire.
+ *
+ * Every method that moves money takes the caller's transaction, so a payment can
+ * change its state and move its money atomically. Inside it, the touched accounts
+ * are locked in id order before anything is checked (see `lockAccounts`); the floor
+ * check and the write happen under those locks, so concurrent calls can neither
+ * overdraw an account nor deadlock each other. A transaction that makes several
+ * ledger calls should touch accounts in a consistent order, or `lock` them all first.
+ *
+ * Transfers and entries are append-only; a mistake is corrected with `reverse`.
+ */
+export class Ledger {
+  private readonly db: Store;
+  private readonly ids: IdGenerator;
+  private readonly clock: Clock;
+
+  constructor(db: Store, ids: IdGenerator, clock: Clock) {
+    this.db = db;
+    this.ids = ids;
+    this.clock = clock;
+  }
+
+  /**
+   * Returns the operator's account of this kind, owner, currency and network,
+   * creating it on first use. Safe under concurrent calls: one account results.
+   */
+  async ensureAccount(tx: Queryable, input: AccountInput): Promise<LedgerAccount> {
+    if (!ACCOUNT_KINDS.includes(input.kind))
+      throw new RampartError('invalid_value', {
+        field: 'kind',
+        provided: input.kind,
+        expected: ACCOUNT_KINDS.join(', '),
+      });
+    const owned = OWNED_ACCOUNT_KINDS.includes(input.kind);
+    const ownerRef = input.ownerRef ?? null;
+    if (owned !== (ownerRef !== null) || (ownerRef !== null && (ownerRef.length === 0 || ownerRef.length > 200)))
+      throw new RampartError('invalid_value', {
+        field: 'owner_ref',
+        provided: ownerRef,
+        expected: owned ? `the ${input.kind === 'user' ? 'user' : 'provider'} id, 1 to 200 characters` : 'no owner',
+      });
+    const asset = getAsset(input.currency, input.network);
+    const floor = input.floor === undefined ? (input.kind === 'user' ? 0n : null) : input.floor;
+    if (floor !== null && (typeof floor !== 'bigint' || floor > 0n || floor < -MAX_AMOUNT))
+      throw new RampartError('invalid_value', {
+        field: 'floor',
+        provided: String(floor),
+        expected: 'zero or a negative amount in minor units, or null for no floor',
+      });
+    const identity = [input.operatorId, input.kind, ownerRef, asset.currency.code, asset.network];
+    const inserted = await tx.query<LedgerAccount>(
+      `INSERT INTO ledger_accounts (id, operator_id, kind, owner_ref, currency, network, floor, created_at)
+       VALUES ($6, $1, $2, $3, $4, $5, $7, $8)
+       ON CONFLICT (operator_id, kind, (coalesce(owner_ref, '')), currency, (coalesce(network, ''))) DO NOTHING
+       RETURNING ${ACCOUNT_COLUMNS}`,
+      [...identity, this.ids('acct'), floor, this.clock.now()],
+    );
+    if (inserted.rows[0]) return inserted.rows[0];
+    const { rows } = await tx.query<LedgerAccount>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
+        WHERE operator_id = $1 AND kind = $2 AND coalesce(owner_ref, '') = coalesce($3, '')
+          AND currency = $4 AND coalesce(network, '') = coalesce($5, '')`,
+      identity,
+    );
+    invariant(rows.length === 1, () => `account ${identity.join('/')} neither inserted nor found`);
+    return rows[0]!;
+  }
+
+  /** Changes an account's floor: a negative floor lets it go below zero, null removes the floor. */
+  async setFloor(tx: Queryable, accountId: string, floor: bigint | null): Promise<LedgerAccount> {
+    if (floor !== null && (typeof floor !== 'bigint' || floor > 0n || floor < -MAX_AMOUNT))
+      throw new RampartError('invalid_value', {
+        field: 'floor',
+        provided: String(floor),
+        expected: 'zero or a negative amount in minor units, or null for no floor',
+      });
+    await lockAccounts(tx, null, [accountId]);
+    const { rows } = await tx.query<LedgerAccount>(
+      `UPDATE ledger_accounts SET floor = $2 WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
+      [accountId, floor],
+    );
+    return rows[0]!;
+  }
+
+  async account(accountId: string, tx: Queryable = this.db): Promise<LedgerAccount> {
+    const { rows } = await tx.query<LedgerAccount>(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = $1`, [
+      accountId,
+    ]);
+    if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'ledger_account', id: accountId });
+    return rows[0];
+  }
+
+  /** The account's balance, read from its row (O(1), never summed from history). */
+  async balance(accountId: string, tx: Queryable = this.db): Promise<Balance> {
+    return toBalance(await this.account(accountId, tx));
+  }
+
+  /**
+   * Locks accounts in the ledger's order for the rest of `tx`, for a transaction that
+   * will make several ledger calls and wants them to wait for others only once.
+   */
+  async lock(tx: Queryable, operatorId: string, accountIds: readonly string[]): Promise<LedgerAccount[]> {
+    return [...(await lockAccounts(tx, operatorId, accountIds)).values()];
+  }
+
+  /**
+   * Posts a transfer: `{ from, to, amount }`, or signed `entries` that sum to zero per
+   * currency. Debited accounts must stay at or above their floor, otherwise
+   * `insufficient_balance` and nothing moves.
+   */
+  async transfer(tx: Queryable, input: TransferInput): Promise<Transfer> {
+    const wanted = 'entries' in input ? checkedEntries(input.entries) : movementEntries(input);
+    const reference = checkedReference(input.reference);
+    const accounts = await lockAccounts(
+      tx,
+      input.operatorId,
+      wanted.map((entry) => entry.accountId),
+    );
+    const entries = wanted.map((entry) => ({ ...entry, currency: accounts.get(entry.accountId)!.currency }));
+    assertBalanced(entries);
+    if (reference) {
+      const existing = await this.transferByReference(input.operatorId, reference, tx);
+      if (existing) return replayed(existing, 'transfer', entries);
+    }
+    const changes = new BalanceChanges();
+    for (const entry of entries) changes.add(entry.accountId, { posted: entry.amount });
+    changes.checkFloors(accounts);
+    const { transfer } = await this.write(tx, accounts, {
+      operatorId: input.operatorId,
+      kind: 'transfer',
+      reference,
+      holdId: null,
+      reversesId: null,
+      description: input.description ?? null,
+      metadata: input.metadata ?? {},
+      pending: false,
+      entries,
+      changes,
+    });
+    return transfer;
+  }
+
+  /**
+   * Reserves `amount` on `from` for a later movement to `to`. The reservation counts
+   * against `from`'s available balance at once (`insufficient_balance` if it does not
+   * fit) and lasts until `postHold`, `voidHold` or `expiresAt`.
+   */
+  async hold(tx: Queryable, input: HoldInput): Promise<Hold> {
+    const wanted = movementEntries(input);
+    const reference = checkedReference(input.reference);
+    const now = this.clock.now();
+    if (!(input.expiresAt instanceof Date) || !(input.expiresAt.getTime() > now.getTime()))
+      throw new RampartError('invalid_value', {
+        field: 'expires_at',
+        provided: String(input.expiresAt),
+        expected: 'a time in the future',
+      });
+    const accounts = await lockAccounts(tx, input.operatorId, [input.from, input.to]);
+    const currency = accounts.get(input.from)!.currency;
+    invariant(
+      accounts.get(input.to)!.currency === currency,
+      () => `hold from ${input.from} (${currency}) to ${input.to} (${accounts.get(input.to)!.currency})`,
+    );
+    const entries = wanted.map((entry) => ({ ...entry, currency }));
+    if (reference) {
+      const existing = await this.transferByReference(input.operatorId, reference, tx);
+      if (existing) return this.getHold(replayed(existing, 'hold', entries).id, tx);
+    }
+    const changes = new BalanceChanges()
+      .add(input.from, { pendingDebits: input.amount })
+      .add(input.to, { pendingCredits: input.amount });
+    changes.checkFloors(accounts);
+    const { transfer, created } = await this.write(tx, accounts, {
+      operatorId: input.operatorId,
+      kind: 'hold',
+      reference,
+      holdId: null,
+      reversesId: null,
+      description: input.description ?? null,
+      metadata: input.metadata ?? {},
+      pending: true,
+      entries,
+      changes,
+    });
+    if (!created) return this.getHold(transfer.id, tx);
+    const { rows } = await tx.query<Hold>(
+      `INSERT INTO ledger_holds (id, operator_id, debit_account_id, credit_account_id, currency, amount, status,
+                                 expires_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
+       RETURNING id, $9::text AS reference, operator_id, debit_account_id, credit_account_id, currency, amount, status,
+                 expires_at, posted_amount, NULL::text AS posting_transfer_id, resolved_at, created_at`,
+      [
+        transfer.id,
+        input.operatorId,
+        input.from,
+        input.to,
+        currency,
+        input.amount,
+        input.expiresAt,
+        transfer.created_at,
+        reference,
+      ],
+    );
+    return rows[0]!;
+  }
+
+  /**
+   * Posts a pending hold: `amount` (default: all of it, at most all of it) moves from
+   * the debit to the credit account and the rest of the reservation is released.
+   * Posting an already posted hold again with the same amount returns the same
+   * transfer; a voided or expired hold cannot be posted (`illegal_state_transition`).
+   */
+  async postHold(tx: Queryable, holdId: string, amount?: bigint): Promise<Transfer> {
+    const { hold, accounts } = await this.lockHold(tx, holdId);
+    const currency = getCurrency(hold.currency);
+    if (amount !== undefined && (typeof amount !== 'bigint' || amount <= 0n || amount > hold.amount))
+      throw new RampartError('invalid_amount', {
+        field: 'amount',
+        provided: String(amount),
+        expected: `a positive amount of at most ${formatAmount(hold.amount, currency)} ${currency.code}, the amount held`,
+      });
+    const posted = amount ?? hold.amount;
+    if (hold.status === 'posted' && hold.posted_amount === posted)
+      return this.getTransfer(hold.posting_transfer_id!, tx);
+    this.assertPending(hold, 'posted');
+    const changes = new BalanceChanges()
+      .add(hold.debit_account_id, { posted: -posted, pendingDebits: -hold.amount })
+      .add(hold.credit_account_id, { posted: posted, pendingCredits: -hold.amount });
+    changes.checkFloors(accounts);
+    const { transfer } = await this.write(tx, accounts, {
+      operatorId: hold.operator_id,
+      kind: 'hold_post',
+      reference: null,
+      holdId: hold.id,
+      reversesId: null,
+      description: null,
+      metadata: {},
+      pending: false,
+      entries: [
+        { accountId: hold.debit_account_id, currency: hold.currency, amount: -posted },
+        { accountId: hold.credit_account_id, currency: hold.currency, amount: posted },
+      ],
+      changes,
+    });
+    await tx.query(`UPDATE ledger_holds SET status = 'posted', posted_amount = $2, resolved_at = $3 WHERE id = $1`, [
+      hold.id,
+      posted,
+      transfer.created_at,
+    ]);
+    return transfer;
+  }
+
+  /**
+   * Releases a pending hold without moving money. Voiding a voided or expired hold
+   * returns it unchanged (the funds are already free); a posted hold cannot be voided
+   * (`illegal_state_transition`): reverse its posting instead.
+   */
+  async voidHold(tx: Queryable, holdId: string): Promise<Hold> {
+    const { hold, accounts } = await this.lockHold(tx, holdId);
+    if (hold.status === 'voided' || hold.status === 'expired') return hold;
+    if (hold.status !== 'pending')
+      throw new RampartError('illegal_state_transition', { resource: 'hold', from: hold.status, to: 'voided' });
+    await release(tx, accounts, [hold], 'voided', this.clock.now());
+    return this.getHold(holdId, tx);
+  }
+
+  /**
+   * Background sweep: voids holds whose `expires_at` has passed, at most `batchSize`
+   * per call, in its own transaction. Holds and their accounts are claimed with
+   * `SKIP LOCKED`, so any number of nodes can sweep at once and a sweep never waits
+   * for (or deadlocks with) a payment; whatever is busy is left for the next sweep.
+   * Returns how many holds expired; call again while it returns `batchSize`.
+   */
+  async expireHolds(now: Date = this.clock.now(), batchSize = 100): Promise<number> {
+    invariant(
+      Number.isInteger(batchSize) && batchSize > 0 && batchSize <= MAX_EXPIRY_BATCH,
+      () => `expireHolds batchSize ${batchSize} is not in 1..${MAX_EXPIRY_BATCH}`,
+    );
+    return this.db.transaction(async (tx) => {
+      const claimed = await tx.query<Hold>(
+        `SELECT id, debit_account_id, credit_account_id, amount FROM ledger_holds
+          WHERE status = 'pending' AND expires_at <= $1
+          ORDER BY expires_at, id LIMIT $2
+          FOR UPDATE SKIP LOCKED`,
+        [now, batchSize],
+      );
+      if (claimed.rows.length === 0) return 0;
+      const touched = [...new Set(claimed.rows.flatMap((hold) => [hold.debit_account_id, hold.credit_account_id]))];
+      const locked = await tx.query<LedgerAccount>(
+        `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE SKIP LOCKED`,
+        [touched],
+      );
+      const accounts = new Map(locked.rows.map((row) => [row.id, row]));
+      const expirable = claimed.rows.filter(
+        (hold) => accounts.has(hold.debit_account_id) && accounts.has(hold.credit_account_id),
+      );
+      await release(tx, accounts, expirable, 'expired', now);
+      return expirable.length;
+    });
+  }
+
+  /**
+   * Undoes a posted transfer (or a hold's posting) with a new transfer of mirrored
+   * entries. Idempotent: a transfer is reversed at most once, and reversing it again
+   * returns the existing reversal. The reversal must respect floors unless
+   * `ignoreFloor` (see `ReverseOptions`).
+   */
+  async reverse(tx: Queryable, transferId: string, options: ReverseOptions = {}): Promise<Transfer> {
+    const original = await this.getTransfer(transferId, tx);
+    if (original.kind !== 'transfer' && original.kind !== 'hold_post')
+      throw new RampartError('illegal_state_transition', {
+        resource: 'transfer',
+        from: original.kind === 'hold' ? 'pending' : original.kind,
+        to: 'reversed',
+      });
+    const reference = checkedReference(options.reference);
+    const accounts = await lockAccounts(
+      tx,
+      original.operator_id,
+      original.entries.map((entry) => entry.account_id),
+    );
+    const entries = original.entries.map((entry) => ({
+      accountId: entry.account_id,
+      currency: entry.currency,
+      amount: -entry.amount,
+    }));
+    if (reference) {
+      const existing = await this.transferByReference(original.operator_id, reference, tx);
+      if (existing) {
+        if (existing.reverses_id !== original.id) throw new RampartError('idempotency_conflict');
+        return existing;
+      }
+    }
+    const previous = await tx.query<{ id: string }>('SELECT id FROM ledger_transfers WHERE reverses_id = $1', [
+      original.id,
+    ]);
+    if (previous.rows[0]) return this.getTransfer(previous.rows[0].id, tx);
+    const changes = new BalanceChanges();
+    for (const entry of entries) changes.add(entry.accountId, { posted: entry.amount });
+    if (!options.ignoreFloor) changes.checkFloors(accounts);
+    const { transfer } = await this.write(tx, accounts, {
+      operatorId: original.operator_id,
+      kind: 'reversal',
+      reference,
+      holdId: null,
+      reversesId: original.id,
+      description: options.description ?? null,
+      metadata: options.metadata ?? {},
+      pending: false,
+      entries,
+      changes,
+    });
+    return transfer;
+  }
+
+  async getTransfer(transferId: string, tx: Queryable = this.db): Promise<Transfer> {
+    const { rows } = await tx.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = $1`, [
+      transferId,
+    ]);
+    if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'transfer', id: transferId });
+    const entries = await tx.query<Entry>(
+      `SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE transfer_id = $1 ORDER BY id`,
+      [transferId],
+    );
+    return { ...rows[0], entries: entries.rows };
+  }
+
+  /** The operator's transfer with this reference, or null. */
+  async transferByReference(operatorId: string, reference: string, tx: Queryable = this.db): Promise<Transfer | null> {
+    const { rows } = await tx.query<{ id: string }>(
+      'SELECT id FROM ledger_transfers WHERE operator_id = $1 AND reference = $2',
+      [operatorId, reference],
+    );
+    return rows[0] ? this.getTransfer(rows[0].id, tx) : null;
+  }
+
+  async getHold(holdId: string, tx: Queryable = this.db): Promise<Hold> {
+    const { rows } = await tx.query<Hold>(`${HOLD_SELECT} WHERE h.id = $1`, [holdId]);
+    if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'hold', id: holdId });
+    return rows[0];
+  }
+
+  /**
+   * The account's entries, newest first, `limit` per page. `cursor` is the previous
+   * page's `next_cursor`.
+   */
+  async entries(accountId: string, cursor: string | null = null, limit = 100): Promise<EntryPage> {
+    if (cursor !== null && !/^[1-9]\d{0,18}$/.test(cursor))
+      throw new RampartError('invalid_value', { field: 'cursor', provided: cursor, expected: 'a next_cursor value' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
+      throw new RampartError('invalid_value', { field: 'limit', provided: limit, expected: `1 to ${MAX_PAGE_SIZE}` });
+    await this.account(accountId);
+    const { rows } = await this.db.query<Entry>(
+      `SELECT ${ENTRY_COLUMNS} FROM ledger_entries
+        WHERE account_id = $1 AND ($2::int8 IS NULL OR id < $2::int8)
+        ORDER BY id DESC LIMIT $3`,
+      [accountId, cursor, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    return { entries: page, next_cursor: rows.length > limit ? page[page.length - 1]!.id : null };
+  }
+
+  /** Locks a hold's accounts, then the hold row, in the ledger's lock order. */
+  private async lockHold(tx: Queryable, holdId: string): Promise<{ hold: Hold; accounts: Map<string, LedgerAccount> }> {
+    // The accounts of a hold never change, so an unlocked read is enough to find them.
+    const found = await this.getHold(holdId, tx);
+    const accounts = await lockAccounts(tx, found.operator_id, [found.debit_account_id, found.credit_account_id]);
+    const { rows } = await tx.query<Hold>(`${HOLD_SELECT} WHERE h.id = $1 FOR UPDATE OF h`, [holdId]);
+    return { hold: rows[0]!, accounts };
+  }
+
+  private assertPending(hold: Hold, to: 'posted' | 'voided'): void {
+    const expired = hold.status === 'pending' && hold.expires_at.getTime() <= this.clock.now().getTime();
+    if (hold.status !== 'pending' || expired)
+      throw new RampartError('illegal_state_transition', {
+        resource: 'hold',
+        from: expired ? 'expired' : hold.status,
+        to,
+      });
+  }
+
+  /**
+   * Inserts the transfer, its entries and the balance changes in one statement. When
+   * the reference was taken meanwhile by a concurrent call (which did not touch the
+   * same accounts, or we would have waited for it), the insert does nothing and that
+   * call's transfer is returned if it is the same, else `idempotency_conflict`.
+   */
+  private async write(
+    tx: Queryable,
+    accounts: ReadonlyMap<string, LedgerAccount>,
+    plan: TransferPlan,
+  ): Promise<{ transfer: Transfer; created: boolean }> {
+    plan.changes.checkRange(accounts);
+    const id = this.ids(plan.kind === 'hold' ? 'hold' : 'tr');
+    const now = this.clock.now();
+    const changed = [...plan.changes.byAccount.entries()];
+    const { rows } = await tx.query<Entry>(
+      `WITH transfer AS (
+         INSERT INTO ledger_transfers (id, operator_id, kind, reference, hold_id, reverses_id, description, metadata,
+                                       created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+         ON CONFLICT DO NOTHING
+         RETURNING id
+       ), entries AS (
+         INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
+         SELECT transfer.id, e.account_id, e.currency, e.amount, $10, $9
+           FROM transfer, unnest($11::text[], $12::text[], $13::int8[]) AS e(account_id, currency, amount)
+         RETURNING ${ENTRY_COLUMNS}
+       ), balances AS (
+         UPDATE ledger_accounts a
+            SET posted = a.posted + d.posted,
+                pending_debits = a.pending_debits + d.pending_debits,
+                pending_credits = a.pending_credits + d.pending_credits
+           FROM unnest($14::text[], $15::int8[], $16::int8[], $17::int8[])
+                AS d(id, posted, pending_debits, pending_credits)
+          WHERE a.id = d.id AND EXISTS (SELECT 1 FROM transfer)
+       )
+       SELECT * FROM entries ORDER BY id::int8`,
+      [
+        id,
+        plan.operatorId,
+        plan.kind,
+        plan.reference,
+        plan.holdId,
+        plan.reversesId,
+        plan.description,
+        JSON.stringify(plan.metadata),
+        now,
+        plan.pending,
+        plan.entries.map((entry) => entry.accountId),
+        plan.entries.map((entry) => entry.currency),
+        plan.entries.map((entry) => entry.amount),
+        changed.map(([accountId]) => accountId),
+        changed.map(([, delta]) => delta.posted),
+        changed.map(([, delta]) => delta.pendingDebits),
+        changed.map(([, delta]) => delta.pendingCredits),
+      ],
+    );
+    if (rows.length === 0) {
+      const existing = plan.reference ? await this.transferByReference(plan.operatorId, plan.reference, tx) : null;
+      if (!existing) throw new LedgerInvariantError(`transfer ${id} was not inserted and has no prior reference`);
+      return { transfer: replayed(existing, plan.kind, plan.entries), created: false };
+    }
+    const transfer: Transfer = {
+      id,
+      operator_id: plan.operatorId,
+      kind: plan.kind,
+      reference: plan.reference,
+      hold_id: plan.holdId,
+      reverses_id: plan.reversesId,
+      description: plan.description,
+      metadata: plan.metadata,
+      created_at: now,
+      entries: rows,
+    };
+    return { transfer, created: true };
+  }
+}
+
+/** Releases the reservations of pending holds (void or expiry); no money moves. */
+async function release(
+  tx: Queryable,
+  accounts: ReadonlyMap<string, LedgerAccount>,
+  holds: readonly Pick<Hold, 'id' | 'debit_account_id' | 'credit_account_id' | 'amount'>[],
+  status: 'voided' | 'expired',
+  now: Date,
+): Promise<void> {
+  if (holds.length === 0) return;
+  const changes = new BalanceChanges();
+  for (const hold of holds) {
+    changes.add(hold.debit_account_id, { pendingDebits: -hold.amount });
+    changes.add(hold.credit_account_id, { pendingCredits: -hold.amount });
+  }
+  await tx.query(`UPDATE ledger_holds SET status = $2, resolved_at = $3 WHERE id = ANY($1::text[])`, [
+    holds.map((hold) => hold.id),
+    status,
+    now,
+  ]);
+  await changes.apply(tx, accounts);
+}
+
+function positiveAmount(amount: unknown, field: string): bigint {
+  if (typeof amount !== 'bigint' || amount <= 0n || amount > MAX_AMOUNT)
+    throw new RampartError('invalid_amount', {
+      field,
+      provided: String(amount),
+      expected: 'a positive integer number of minor units, at most 9223372036854775807',
+    });
+  return amount;
+}
+
+function movementEntries(input: { from: string; to: string; amount: bigint }): EntryInput[] {
+  const amount = positiveAmount(input.amount, 'amount');
+  invariant(input.from !== input.to, () => `transfer from account ${input.from} to itself`);
+  return [
+    { accountId: input.from, amount: -amount },
+    { accountId: input.to, amount },
+  ];
+}
+
+function checkedEntries(entries: readonly EntryInput[]): EntryInput[] {
+  invariant(
+    entries.length >= 2 && entries.length <= MAX_ENTRIES_PER_TRANSFER,
+    () => `a transfer has 2 to ${MAX_ENTRIES_PER_TRANSFER} entries, not ${entries.length}`,
+  );
+  const seen = new Set<string>();
+  return entries.map((entry, index) => {
+    const amount = entry.amount;
+    if (typeof amount !== 'bigint' || amount === 0n || amount > MAX_AMOUNT || amount < -MAX_AMOUNT)
+      throw new RampartError('invalid_amount', {
+        field: `entries[${index}].amount`,
+        provided: String(amount),
+        expected: 'a non-zero integer number of minor units (positive credits, negative debits)',
+      });
+    invariant(!seen.has(entry.accountId), () => `account ${entry.accountId} appears twice in one transfer`);
+    seen.add(entry.accountId);
+    return { accountId: entry.accountId, amount };
+  });
+}
+
+function checkedReference(reference: string | undefined): string | null {
+  if (reference === undefined) return null;
+  if (typeof reference !== 'string' || reference.length === 0 || reference.length > MAX_REFERENCE_LENGTH)
+    throw new RampartError('invalid_value', {
+      field: 'reference',
+      provided: reference,
+      expected: `1 to ${MAX_REFERENCE_LENGTH} characters`,
+    });
+  return reference;
+}
+
+/** Zero-sum, checked here so a bug fails loudly before the database's own check at commit. */
+function assertBalanced(entries: readonly PlannedEntry[]): void {
+  const sums = new Map<string, bigint>();
+  for (const entry of entries) sums.set(entry.currency, (sums.get(entry.currency) ?? 0n) + entry.amount);
+  for (const [currency, sum] of sums)
+    invariant(sum === 0n, () => `transfer does not balance: its ${currency} entries sum to ${sum}`);
+}
+
+/** A replay by reference returns the first transfer if it is the same request. */
+function replayed(existing: Transfer, kind: TransferKind, entries: readonly PlannedEntry[]): Transfer {
+  const key = (accountId: string, amount: bigint) => `${accountId}:${amount}`;
+  const want = entries.map((entry) => key(entry.accountId, entry.amount)).sort();
+  const have = existing.entries.map((entry) => key(entry.account_id, entry.amount)).sort();
+  if (existing.kind !== kind || want.join(',') !== have.join(',')) throw new RampartError('idempotency_conflict');
+  return existing;
+}

@@ -1,0 +1,11 @@
+export { formatAmount, MAX_AMOUNT, parseAmount, parseMinorUnits } from './amount.ts';
+export {
+  type Asset,
+  CURRENCIES,
+  type Currency,
+  type CurrencyKind,
+  findCurrency,
+  getAsset,
+  getCurrency,
+  type Network,
+} from './currencies.ts';

@@ -1,0 +1,43 @@
+import { declineCodeForReason, type ErrorCode } from '@rampart/errors';
+
+export interface ApprovalRequest {
+  operatorId: string;
+  url: string;
+  timeoutMs: number;
+  retries: number;
+  body: Record<string, unknown>;
+}
+
+/** What came back from the operator's approval endpoint. */
+export type ApprovalAnswer =
+  | { kind: 'approved' }
+  | { kind: 'declined'; reason: number | string | null; message?: string }
+  | { kind: 'no_answer'; detail: string };
+
+/** Calls the operator's approval endpoint (signed, bounded); implemented over HTTP by the server. */
+export interface ApprovalClient {
+  ask(request: ApprovalRequest): Promise<ApprovalAnswer>;
+}
+
+export type ApprovalDecision =
+  | { approved: true; source: 'operator' | 'default' }
+  | { approved: false; code: ErrorCode; reasonCode: number; source: 'operator' | 'default'; message?: string };
+
+/** Declines map their numeric reason (1–9) onto the catalog; no answer falls back to the configured default. */
+export function decide(answer: ApprovalAnswer, onNoAnswer: 'decline' | 'approve'): ApprovalDecision {
+  if (answer.kind === 'approved') return { approved: true, source: 'operator' };
+  if (answer.kind === 'declined') {
+    const code = declineCodeForReason(answer.reason);
+    const reasonCode = Number(answer.reason);
+    return {
+      approved: false,
+      code,
+      reasonCode: Number.isInteger(reasonCode) && reasonCode >= 1 && reasonCode <= 9 ? reasonCode : 1,
+      source: 'operator',
+      ...(answer.message ? { message: answer.message } : {}),
+    };
+  }
+  if (onNoAnswer === 'approve') return { approved: true, source: 'default' };
+  // No answer is a decline as "withdrawals unavailable" (reason 3), never a silent approval.
+  return { approved: false, code: 'withdrawal_unavailable', reasonCode: 3, source: 'default' };
+}

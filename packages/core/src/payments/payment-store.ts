@@ -1,0 +1,132 @@
+import { RampartError } from '@rampart/errors';
+import type { Queryable } from '../storage/database.ts';
+import type { NextAction, PaymentMethod } from './provider.ts';
+import type { PaymentStatus } from './state-machine.ts';
+
+export interface Payment {
+  id: string;
+  operator_id: string;
+  mode: 'test' | 'live';
+  user_id: string;
+  session_id: string | null;
+  kind: 'deposit' | 'withdrawal' | 'buy' | 'sell';
+  method: PaymentMethod;
+  provider: string;
+  status: PaymentStatus;
+  currency: string;
+  network: string | null;
+  amount: bigint;
+  reference: string | null;
+  idempotency_key: string | null;
+  destination: Record<string, unknown>;
+  provider_ref: string | null;
+  next_action: NextAction | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  hold_id: string | null;
+  approval: Record<string, unknown> | null;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Transition {
+  seq: number;
+  from_status: PaymentStatus | null;
+  to_status: PaymentStatus;
+  cause: string;
+  data: Record<string, unknown>;
+  at: Date;
+}
+
+export const PAYMENT_COLUMNS = `id, operator_id, mode, user_id, session_id, kind, method, provider, status, currency, network,
+  amount, reference, idempotency_key, destination, provider_ref, next_action, failure_code, failure_message, hold_id,
+  approval, metadata, created_at, updated_at`;
+
+export interface PaymentFilter {
+  status?: PaymentStatus;
+  kind?: Payment['kind'];
+  userId?: string;
+  /** Id of the last payment of the previous page; pages go newest first. */
+  before?: string;
+  limit?: number;
+}
+
+/** SQL of payments, always scoped by operator: another operator's payment does not exist. */
+export const paymentStore = {
+  async get(db: Queryable, operatorId: string, id: string, lock = false): Promise<Payment> {
+    const { rows } = await db.query<Payment>({
+      name: lock ? 'payment-get-lock' : 'payment-get',
+      text: `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE operator_id = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      values: [operatorId, id],
+    });
+    if (!rows[0]) throw new RampartError('payment_not_found', { payment_id: id });
+    return rows[0];
+  },
+
+  async byReference(db: Queryable, operatorId: string, reference: string): Promise<Payment> {
+    const { rows } = await db.query<Payment>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE operator_id = $1 AND reference = $2`,
+      [operatorId, reference],
+    );
+    if (!rows[0]) throw new RampartError('payment_not_found', { reference });
+    return rows[0];
+  },
+
+  async byIdempotencyKey(db: Queryable, operatorId: string, mode: string, key: string): Promise<Payment | undefined> {
+    const { rows } = await db.query<Payment>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE operator_id = $1 AND mode = $2 AND idempotency_key = $3`,
+      [operatorId, mode, key],
+    );
+    return rows[0];
+  },
+
+  async byProviderRef(
+    db: Queryable,
+    provider: string,
+    providerRef: string,
+    lock = false,
+  ): Promise<Payment | undefined> {
+    const { rows } = await db.query<Payment>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE provider = $1 AND provider_ref = $2${lock ? ' FOR UPDATE' : ''}`,
+      [provider, providerRef],
+    );
+    return rows[0];
+  },
+
+  async list(db: Queryable, operatorId: string, filter: PaymentFilter): Promise<Payment[]> {
+    const limit = Math.min(Math.max(filter.limit ?? 25, 1), 100);
+    const { rows } = await db.query<Payment>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments
+        WHERE operator_id = $1
+          AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR kind = $3)
+          AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR id < $5)
+        ORDER BY id DESC LIMIT $6`,
+      [operatorId, filter.status ?? null, filter.kind ?? null, filter.userId ?? null, filter.before ?? null, limit],
+    );
+    return rows;
+  },
+
+  async timeline(db: Queryable, paymentId: string): Promise<Transition[]> {
+    const { rows } = await db.query<Transition>(
+      'SELECT seq, from_status, to_status, cause, data, at FROM payment_transitions WHERE payment_id = $1 ORDER BY seq',
+      [paymentId],
+    );
+    return rows;
+  },
+
+  /** Amount of a user's payments of a kind and currency since `since`, excluding failed and cancelled. */
+  async usedSince(
+    db: Queryable,
+    p: { operatorId: string; userId: string; kind: string; currency: string; since: Date },
+  ) {
+    const { rows } = await db.query<{ used: bigint | null }>({
+      name: 'payments-used-since',
+      text: `SELECT sum(amount)::bigint AS used FROM payments
+              WHERE operator_id = $1 AND user_id = $2 AND kind = $3 AND currency = $4 AND created_at > $5
+                AND status NOT IN ('failed', 'cancelled')`,
+      values: [p.operatorId, p.userId, p.kind, p.currency, p.since],
+    });
+    return rows[0]?.used ?? 0n;
+  },
+};

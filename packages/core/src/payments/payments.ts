@@ -1,0 +1,602 @@
+import { type ErrorCode, isRampartError, RampartError } from '@rampart/errors';
+import type { Clock } from '../clock.ts';
+import type { EventType } from '../events/catalog.ts';
+import type { EventLog } from '../events/event-log.ts';
+import { enforceGates, type GateContext } from '../gates/gates.ts';
+import type { IdGenerator } from '../ids.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { type Currency, formatAmount, getAsset, parseAmount } from '../money/index.ts';
+import type { Action, OperatorSettings } from '../settings/operator-settings.ts';
+import type { Queryable, Store } from '../storage/database.ts';
+import { type ApprovalClient, decide } from './approval.ts';
+import { type Payment, paymentStore } from './payment-store.ts';
+import {
+  FALLBACK_ERRORS,
+  type PaymentMethod,
+  type PaymentProvider,
+  type ProviderOutcome,
+  type ProviderRequest,
+} from './provider.ts';
+import { assertTransition, canTransition, type PaymentStatus } from './state-machine.ts';
+
+export interface CreatePayment {
+  operatorId: string;
+  mode: 'test' | 'live';
+  kind: Action;
+  method: PaymentMethod;
+  /** Decimal string in the currency's major unit ("25.00"). */
+  amount: string;
+  currency: string;
+  network?: string | null;
+  /** Ask for one provider; otherwise the operator's order is followed, with fallback. */
+  provider?: string;
+  sessionId?: string | null;
+  reference?: string | null;
+  idempotencyKey?: string | null;
+  instrument?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  returnUrl?: string | null;
+  /** The user, the operator's settings and the user's location: see Compliance. */
+  gates: GateContext;
+}
+
+/** PostgreSQL NOTIFY channel carrying every payment status change. */
+export const PAYMENT_STATUS_CHANNEL = 'rampart_payment_status';
+
+/** Withdrawal holds outlive any provider's settlement; an expired hold frees the money. */
+const HOLD_TTL_MS = 7 * 86_400_000;
+const DAY_MS = 86_400_000;
+const PAY_OUT: readonly Action[] = ['withdrawal', 'sell'];
+
+const failureOf = (kind: Action): ErrorCode => (PAY_OUT.includes(kind) ? 'withdrawal_failed' : 'deposit_failed');
+
+/**
+ * Payments: deposits, withdrawals, buys and sells. Every change of status goes
+ * through `transition`, which checks the state machine, records the timeline and the
+ * event, and moves the money — all in one transaction with the payment row locked.
+ */
+export class Payments {
+  private readonly db: Store;
+  private readonly ids: IdGenerator;
+  private readonly clock: Clock;
+  private readonly events: EventLog;
+  private readonly ledger: Ledger;
+  private readonly providers: ReadonlyMap<string, PaymentProvider>;
+  private readonly approvals: ApprovalClient;
+
+  constructor(deps: {
+    db: Store;
+    ids: IdGenerator;
+    clock: Clock;
+    events: EventLog;
+    ledger: Ledger;
+    providers: readonly PaymentProvider[];
+    approvals: ApprovalClient;
+  }) {
+    this.db = deps.db;
+    this.ids = deps.ids;
+    this.clock = deps.clock;
+    this.events = deps.events;
+    this.ledger = deps.ledger;
+    this.providers = new Map(deps.providers.map((p) => [p.id, p]));
+    this.approvals = deps.approvals;
+  }
+
+  get(operatorId: string, id: string) {
+    return paymentStore.get(this.db, operatorId, id);
+  }
+
+  byReference(operatorId: string, reference: string) {
+    return paymentStore.byReference(this.db, operatorId, reference);
+  }
+
+  list(operatorId: string, filter: Parameters<typeof paymentStore.list>[2]) {
+    return paymentStore.list(this.db, operatorId, filter);
+  }
+
+  timeline(paymentId: string) {
+    return paymentStore.timeline(this.db, paymentId);
+  }
+
+  /** Validates currency, amount and limits, in the order a client can fix them. */
+  private validate(input: CreatePayment): {
+    currency: Currency;
+    network: string | null;
+    amount: bigint;
+    balances: 'ledger' | 'record';
+  } {
+    const asset = getAsset(input.currency, input.network);
+    const settings = input.gates.settings;
+    const enabled = settings.currencies.filter((c) => c.currency === asset.currency.code);
+    if (enabled.length === 0) throw new RampartError('currency_not_enabled', { currency: asset.currency.code });
+    const pair = enabled.find((c) => c.network === asset.network);
+    if (!pair)
+      throw new RampartError('wallet_not_supported', { currency: asset.currency.code, network: input.network ?? null });
+    if (input.kind === 'sell' && !settings.sell_enabled) throw new RampartError('offramp_not_enabled');
+    const amount = parseAmount(input.amount, asset.currency);
+    const limit = settings.limits[input.kind][asset.currency.code];
+    const bound = (value: string | undefined) =>
+      value === undefined ? undefined : parseAmount(value, asset.currency, 'limit');
+    const min = bound(limit?.min);
+    const max = bound(limit?.max);
+    const details = (expected: string) => ({
+      field: 'amount',
+      provided: input.amount,
+      expected,
+      currency: asset.currency.code,
+    });
+    if (min !== undefined && amount < min)
+      throw new RampartError('amount_below_minimum', details(`>= ${formatAmount(min, asset.currency)}`));
+    if (max !== undefined && amount > max)
+      throw new RampartError('amount_above_maximum', details(`<= ${formatAmount(max, asset.currency)}`));
+    return { currency: asset.currency, network: asset.network, amount, balances: pair.balances };
+  }
+
+  /** Providers that are permitted (gates), configured and able to take this method and currency, in order. */
+  private route(input: CreatePayment, currency: string, network: string | null): PaymentProvider[] {
+    const permitted = enforceGates(input.gates, input.kind, input.provider);
+    const able = permitted
+      .map((id) => this.providers.get(id))
+      .filter((p): p is PaymentProvider => p?.supports(input.kind, input.method, currency, network) === true);
+    if (able.length === 0) {
+      throw new RampartError('action_not_permitted', {
+        action: input.kind,
+        ...(input.provider ? { provider: input.provider } : {}),
+        denyReason: `No provider offers ${input.method} for ${currency}`,
+      });
+    }
+    return able;
+  }
+
+  async create(input: CreatePayment): Promise<Payment> {
+    if (input.idempotencyKey) {
+      const existing = await paymentStore.byIdempotencyKey(this.db, input.operatorId, input.mode, input.idempotencyKey);
+      if (existing) return existing;
+    }
+    const { currency, network, amount, balances } = this.validate(input);
+    const route = this.route(input, currency.code, network);
+    let payment = await this.insert(input, { currency, network, amount, balances, provider: route[0]!.id });
+    if (PAY_OUT.includes(input.kind)) {
+      payment = await this.approve(payment, input.gates.settings);
+    }
+    return this.submit(payment, route, input);
+  }
+
+  private async insert(
+    input: CreatePayment,
+    p: { currency: Currency; network: string | null; amount: bigint; balances: 'ledger' | 'record'; provider: string },
+  ): Promise<Payment> {
+    const now = this.clock.now();
+    const userId = input.gates.user.id;
+    try {
+      return await this.db.transaction(async (tx) => {
+        // One payment at a time per user: daily limits and the balance are checked under this lock.
+        await tx.query('SELECT 1 FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE', [
+          input.operatorId,
+          userId,
+        ]);
+        const daily = input.gates.settings.limits[input.kind][p.currency.code]?.daily;
+        if (daily !== undefined) {
+          const limit = parseAmount(daily, p.currency, 'limit');
+          const used = await paymentStore.usedSince(tx, {
+            operatorId: input.operatorId,
+            userId,
+            kind: input.kind,
+            currency: p.currency.code,
+            since: new Date(now.getTime() - DAY_MS),
+          });
+          if (used + p.amount > limit) {
+            throw new RampartError('daily_limit_exceeded', {
+              limit: formatAmount(limit, p.currency),
+              used: formatAmount(used, p.currency),
+              requested: formatAmount(p.amount, p.currency),
+              currency: p.currency.code,
+            });
+          }
+        }
+        const id = this.ids('pay');
+        let holdId: string | null = null;
+        if (PAY_OUT.includes(input.kind)) {
+          const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
+          const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code);
+          const hold = await this.ledger.hold(tx, {
+            operatorId: input.operatorId,
+            from: from.id,
+            to: to.id,
+            amount: p.amount,
+            reference: `${id}:hold`,
+            expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
+            description: `${input.kind} ${id}`,
+          });
+          holdId = hold.id;
+        }
+        const { rows } = await tx.query<Payment>(
+          `INSERT INTO payments (id, operator_id, mode, user_id, session_id, kind, method, provider, status, currency,
+             network, amount, reference, idempotency_key, destination, hold_id, metadata, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+           RETURNING *`,
+          [
+            id,
+            input.operatorId,
+            input.mode,
+            userId,
+            input.sessionId ?? null,
+            input.kind,
+            input.method,
+            p.provider,
+            p.currency.code,
+            p.network,
+            p.amount,
+            input.reference ?? null,
+            input.idempotencyKey ?? null,
+            JSON.stringify(redactInstrument(input.instrument ?? {})),
+            holdId,
+            JSON.stringify(input.metadata ?? {}),
+            now,
+          ],
+        );
+        const payment = rows[0]!;
+        await this.record(tx, payment, null, 'created', 'created', {});
+        return payment;
+      });
+    } catch (error) {
+      throw this.translateUniqueViolation(error, input);
+    }
+  }
+
+  private translateUniqueViolation(error: unknown, input: CreatePayment): unknown {
+    const constraint =
+      (error as { constraint?: string; code?: string }).code === '23505'
+        ? (error as { constraint?: string }).constraint
+        : undefined;
+    if (constraint === 'payments_one_withdrawal_in_progress')
+      return new RampartError('withdrawal_in_progress', { user_id: input.gates.user.id });
+    if (constraint === 'payments_reference')
+      return new RampartError('resource_exists', { resource: 'payment', reference: input.reference });
+    if (constraint === 'payments_idempotency')
+      return new RampartError('idempotency_in_progress', { idempotency_key: input.idempotencyKey });
+    return error;
+  }
+
+  private userAccount(
+    tx: Queryable,
+    operatorId: string,
+    userId: string,
+    currency: string,
+    balances: 'ledger' | 'record',
+  ) {
+    // In `record` mode the operator owns the balance decision: the user account has no floor.
+    return this.ledger.ensureAccount(tx, {
+      operatorId,
+      kind: 'user',
+      ownerRef: userId,
+      currency,
+      floor: balances === 'ledger' ? 0n : null,
+    });
+  }
+
+  private clearingAccount(tx: Queryable, operatorId: string, provider: string, currency: string) {
+    return this.ledger.ensureAccount(tx, { operatorId, kind: 'provider_clearing', ownerRef: provider, currency });
+  }
+
+  /** Asks the operator to approve a withdrawal; a decline fails the payment and frees its hold. */
+  private async approve(payment: Payment, settings: OperatorSettings): Promise<Payment> {
+    const approval = settings.approval;
+    if (!approval.url) return payment;
+    await this.emit(this.db, payment, 'withdrawal.approval_requested', {});
+    const answer = await this.approvals.ask({
+      operatorId: payment.operator_id,
+      url: approval.url,
+      timeoutMs: approval.timeout_ms,
+      retries: approval.retries,
+      body: {
+        type: 'withdrawal.approval_requested',
+        payment_id: payment.id,
+        user_id: payment.user_id,
+        amount: payment.amount.toString(),
+        currency: payment.currency,
+        network: payment.network,
+        method: payment.method,
+        reference: payment.reference,
+      },
+    });
+    const decision = decide(answer, approval.on_no_answer);
+    const record = decision.approved
+      ? { approved: true, source: decision.source }
+      : { approved: false, source: decision.source, reason_code: decision.reasonCode, code: decision.code };
+    if (decision.approved) {
+      return this.transition(payment.operator_id, payment.id, 'pending', 'operator approved', {
+        set: { approval: record },
+        event: { type: 'withdrawal.approved', data: { source: decision.source } },
+      });
+    }
+    await this.transition(payment.operator_id, payment.id, 'failed', 'operator declined', {
+      set: { approval: record, failure_code: decision.code, failure_message: decision.message ?? null },
+      event: { type: 'withdrawal.declined', data: { reason_code: decision.reasonCode, code: decision.code } },
+    });
+    throw new RampartError(decision.code, { reason_code: decision.reasonCode, payment_id: payment.id });
+  }
+
+  /**
+   * Sends the payment to the first provider that takes it. A provider that fails before
+   * anything can have moved (unreachable, error answer, garbage) gives way to the next;
+   * a timeout leaves the payment pending for reconciliation — never a second charge.
+   */
+  private async submit(payment: Payment, route: readonly PaymentProvider[], input: CreatePayment): Promise<Payment> {
+    let lastError: RampartError | undefined;
+    for (const provider of route) {
+      if (provider.id !== payment.provider) {
+        payment = await this.switchProvider(payment, provider.id, lastError);
+      }
+      const request: ProviderRequest = {
+        paymentId: payment.id,
+        kind: payment.kind,
+        method: payment.method,
+        amount: payment.amount,
+        currency: payment.currency,
+        network: payment.network,
+        user: input.gates.user,
+        returnUrl: input.returnUrl ?? null,
+        instrument: input.instrument ?? {},
+        idempotencyKey: payment.id,
+      };
+      try {
+        const outcome = PAY_OUT.includes(payment.kind) ? await provider.payOut(request) : await provider.payIn(request);
+        return await this.applyOutcome(payment.operator_id, payment.id, outcome, `${provider.id} answered`);
+      } catch (error) {
+        if (!isRampartError(error)) throw error;
+        if (error.code === 'upstream_timeout') {
+          // The provider may have acted: keep the payment open and let reconciliation find out.
+          return this.transition(payment.operator_id, payment.id, 'pending', 'provider timed out; outcome unknown', {
+            set: { failure_code: null },
+            event: { type: 'payment.pending', data: { reason: 'provider_timeout' } },
+          });
+        }
+        if (FALLBACK_ERRORS.includes(error.code)) {
+          lastError = error;
+          continue;
+        }
+        await this.fail(payment, error);
+        throw new RampartError(failureOf(payment.kind), {
+          payment_id: payment.id,
+          reason: error.code,
+          provider: provider.id,
+        });
+      }
+    }
+    await this.fail(payment, lastError!);
+    throw new RampartError(lastError!.code, { ...lastError!.details, payment_id: payment.id });
+  }
+
+  private async switchProvider(payment: Payment, provider: string, cause: RampartError | undefined): Promise<Payment> {
+    return this.db.transaction(async (tx) => {
+      const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      const { rows } = await tx.query<Payment>(
+        'UPDATE payments SET provider = $2, updated_at = $3 WHERE id = $1 RETURNING *',
+        [current.id, provider, this.clock.now()],
+      );
+      if (current.hold_id) {
+        // The hold pointed at the first provider's clearing account; move it to the new one.
+        await this.ledger.voidHold(tx, current.hold_id);
+        const to = await this.clearingAccount(tx, current.operator_id, provider, current.currency);
+        const hold = await this.ledger.getHold(current.hold_id, tx);
+        const moved = await this.ledger.hold(tx, {
+          operatorId: current.operator_id,
+          from: hold.debit_account_id,
+          to: to.id,
+          amount: current.amount,
+          reference: `${current.id}:hold:${provider}`,
+          expiresAt: hold.expires_at,
+        });
+        await tx.query('UPDATE payments SET hold_id = $2 WHERE id = $1', [current.id, moved.id]);
+        rows[0]!.hold_id = moved.id;
+      }
+      await this.recordOnly(tx, current, `fell back from ${current.provider} to ${provider}`, {
+        error: cause?.code ?? null,
+      });
+      return rows[0]!;
+    });
+  }
+
+  private fail(payment: Payment, error: RampartError): Promise<Payment> {
+    return this.transition(payment.operator_id, payment.id, 'failed', `provider: ${error.code}`, {
+      set: { failure_code: error.code, failure_message: error.message },
+    });
+  }
+
+  /**
+   * Applies what a provider says (answer, webhook or reconciliation). Stale or
+   * out-of-order news never moves a payment backwards: an update that is not a legal
+   * transition from the current status is ignored.
+   */
+  async applyOutcome(operatorId: string, paymentId: string, outcome: ProviderOutcome, cause: string): Promise<Payment> {
+    return this.db.transaction(async (tx) => {
+      const payment = await paymentStore.get(tx, operatorId, paymentId, true);
+      const set: Record<string, unknown> = {};
+      if (payment.provider_ref === null) set['provider_ref'] = outcome.providerRef;
+      if (outcome.nextAction !== undefined) set['next_action'] = outcome.nextAction;
+      if (outcome.status === payment.status || !canTransition(payment.status, outcome.status)) {
+        if (Object.keys(set).length > 0) await this.update(tx, payment.id, set);
+        return { ...payment, ...set } as Payment;
+      }
+      if (outcome.failure) {
+        set['failure_code'] = outcome.failure.code;
+        set['failure_message'] = outcome.failure.message ?? null;
+      }
+      return this.transitionIn(tx, payment, outcome.status, cause, { set });
+    });
+  }
+
+  async cancel(operatorId: string, id: string): Promise<Payment> {
+    return this.transition(operatorId, id, 'cancelled', 'cancelled by request', {});
+  }
+
+  /** A completed payment undone (ACH return, chargeback): the money goes back, even into debt. */
+  async reverse(
+    operatorId: string,
+    id: string,
+    cause: string,
+    failure: { code: ErrorCode; details: Record<string, unknown> },
+  ) {
+    return this.transition(operatorId, id, 'reversed', cause, {
+      set: { failure_code: failure.code, failure_message: cause },
+      event: { type: 'payment.reversed', data: failure.details },
+    });
+  }
+
+  async transition(
+    operatorId: string,
+    id: string,
+    to: PaymentStatus,
+    cause: string,
+    extra: { set?: Record<string, unknown>; event?: { type: EventType; data: Record<string, unknown> } },
+  ): Promise<Payment> {
+    return this.db.transaction(async (tx) => {
+      const payment = await paymentStore.get(tx, operatorId, id, true);
+      return this.transitionIn(tx, payment, to, cause, extra);
+    });
+  }
+
+  private async transitionIn(
+    tx: Queryable,
+    payment: Payment,
+    to: PaymentStatus,
+    cause: string,
+    extra: { set?: Record<string, unknown>; event?: { type: EventType; data: Record<string, unknown> } },
+  ): Promise<Payment> {
+    assertTransition(payment.status, to);
+    await this.moveMoney(tx, payment, to);
+    const updated = await this.update(tx, payment.id, { ...extra.set, status: to });
+    await this.record(tx, updated, payment.status, to, cause, extra.set ?? {});
+    if (extra.event) await this.emit(tx, updated, extra.event.type, extra.event.data);
+    return updated;
+  }
+
+  /** The ledger side of each transition. */
+  private async moveMoney(tx: Queryable, payment: Payment, to: PaymentStatus): Promise<void> {
+    const payOut = PAY_OUT.includes(payment.kind);
+    if (payOut && payment.hold_id) {
+      if (to === 'completed') await this.ledger.postHold(tx, payment.hold_id);
+      if (to === 'failed' || to === 'cancelled') {
+        const hold = await this.ledger.getHold(payment.hold_id, tx);
+        if (hold.status === 'pending') await this.ledger.voidHold(tx, payment.hold_id);
+      }
+      if (to === 'reversed') {
+        const hold = await this.ledger.getHold(payment.hold_id, tx);
+        if (hold.posting_transfer_id)
+          await this.ledger.reverse(tx, hold.posting_transfer_id, { reference: `${payment.id}:reversal` });
+      }
+      return;
+    }
+    if (payOut) return;
+    const settings = await tx.query<{ balances: string }>(
+      `SELECT coalesce((SELECT c->>'balances' FROM jsonb_array_elements(settings->'currencies') c
+                         WHERE c->>'currency' = $2 LIMIT 1), 'ledger') AS balances
+         FROM operators WHERE id = $1`,
+      [payment.operator_id, payment.currency],
+    );
+    const balances = settings.rows[0]?.balances === 'record' ? 'record' : 'ledger';
+    if (to === 'completed') {
+      const user = await this.userAccount(tx, payment.operator_id, payment.user_id, payment.currency, balances);
+      const clearing = await this.clearingAccount(tx, payment.operator_id, payment.provider, payment.currency);
+      await this.ledger.transfer(tx, {
+        operatorId: payment.operator_id,
+        from: clearing.id,
+        to: user.id,
+        amount: payment.amount,
+        reference: `${payment.id}:credit`,
+        description: `${payment.kind} ${payment.id}`,
+      });
+    }
+    if (to === 'reversed') {
+      const credit = await this.ledger.transferByReference(payment.operator_id, `${payment.id}:credit`, tx);
+      if (credit) {
+        await this.ledger.reverse(tx, credit.id, { reference: `${payment.id}:reversal`, ignoreFloor: true });
+      }
+    }
+  }
+
+  private async update(tx: Queryable, id: string, set: Record<string, unknown>): Promise<Payment> {
+    const entries = Object.entries({ ...set, updated_at: this.clock.now() });
+    const assignments = entries.map(([column], i) => `${column} = $${i + 2}`).join(', ');
+    const { rows } = await tx.query<Payment>(`UPDATE payments SET ${assignments} WHERE id = $1 RETURNING *`, [
+      id,
+      ...entries.map(([, value]) =>
+        value !== null && typeof value === 'object' && !(value instanceof Date) ? JSON.stringify(value) : value,
+      ),
+    ]);
+    return rows[0]!;
+  }
+
+  private async record(
+    tx: Queryable,
+    payment: Payment,
+    from: PaymentStatus | null,
+    to: PaymentStatus,
+    cause: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await tx.query(
+      `INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
+       VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1), $2, $3, $4, $5, $6)`,
+      [payment.id, from, to, cause, JSON.stringify(data), this.clock.now()],
+    );
+    await this.emit(tx, payment, `payment.${to}` as EventType, {});
+    // Delivered on commit to every node LISTENing: the WebSocket status streams.
+    await tx.query('SELECT pg_notify($1, $2)', [
+      PAYMENT_STATUS_CHANNEL,
+      JSON.stringify({
+        operator_id: payment.operator_id,
+        payment_id: payment.id,
+        user_id: payment.user_id,
+        status: to,
+      }),
+    ]);
+  }
+
+  /** A timeline entry that is not a status change (e.g. a provider fallback). */
+  private async recordOnly(tx: Queryable, payment: Payment, cause: string, data: Record<string, unknown>) {
+    await tx.query(
+      `INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
+       VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1), $2, $2, $3, $4, $5)`,
+      [payment.id, payment.status, cause, JSON.stringify(data), this.clock.now()],
+    );
+  }
+
+  private emit(tx: Queryable, payment: Payment, type: EventType, data: Record<string, unknown>) {
+    return this.events.record(tx, {
+      operatorId: payment.operator_id,
+      type,
+      subjectId: payment.id,
+      data: { payment: presentPaymentForEvent(payment), ...data },
+    });
+  }
+}
+
+/** Card numbers and account numbers are never stored whole. */
+export function redactInstrument(instrument: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(instrument)) {
+    if (typeof value === 'string' && /^(card_number|account_number|cvc|cvv)$/.test(key)) {
+      out[key === 'cvc' || key === 'cvv' ? key : `${key}_last4`] =
+        key === 'cvc' || key === 'cvv' ? '[redacted]' : value.slice(-4);
+    } else out[key] = value;
+  }
+  return out;
+}
+
+export function presentPaymentForEvent(payment: Payment) {
+  return {
+    id: payment.id,
+    status: payment.status,
+    kind: payment.kind,
+    method: payment.method,
+    provider: payment.provider,
+    user_id: payment.user_id,
+    amount: payment.amount.toString(),
+    currency: payment.currency,
+    network: payment.network,
+    reference: payment.reference,
+    failure_code: payment.failure_code,
+  };
+}

@@ -1,0 +1,63 @@
+import type { ErrorCode } from '@rampart/errors';
+import type { Action } from '../settings/operator-settings.ts';
+import type { EndUser } from '../users/end-users.ts';
+
+export const PAYMENT_METHODS = ['bank', 'card', 'ach', 'crypto'] as const;
+export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
+
+/** What the user must do next for a pending payment. */
+export type NextAction =
+  | { type: 'redirect'; url: string }
+  | { type: 'crypto_address'; address: string; network: string; amount: string };
+
+/** A provider's view of a payment, already mapped onto Rampart's statuses by the connector. */
+export interface ProviderOutcome {
+  providerRef: string;
+  status: 'pending' | 'processing' | 'completed' | 'failed';
+  nextAction?: NextAction | null;
+  failure?: { code: ErrorCode; message?: string; details?: Record<string, unknown> };
+}
+
+export interface ProviderRequest {
+  paymentId: string;
+  kind: Action;
+  method: PaymentMethod;
+  /** Minor units, with the currency's exponent. */
+  amount: bigint;
+  currency: string;
+  network: string | null;
+  user: EndUser;
+  /** Where the provider sends the user back to, and where it reports status changes. */
+  returnUrl: string | null;
+  /** Card, bank account or crypto address details the user gave. */
+  instrument: Record<string, unknown>;
+  /** Sent as the provider's idempotency key: a retried call never moves money twice. */
+  idempotencyKey: string;
+}
+
+/**
+ * A payment provider as payments need it. Connectors implement it over HTTP and map
+ * the provider's wire statuses and errors exhaustively; anything they cannot map is
+ * an internal error. Upstream faults are thrown as `upstream_*` RampartErrors.
+ */
+export interface PaymentProvider {
+  readonly id: string;
+  supports(kind: Action, method: PaymentMethod, currency: string, network: string | null): boolean;
+  /** Deposits and buys. */
+  payIn(request: ProviderRequest): Promise<ProviderOutcome>;
+  /** Withdrawals and sells. */
+  payOut(request: ProviderRequest): Promise<ProviderOutcome>;
+  /** The provider's current view, for reconciliation after an unknown outcome. */
+  fetch(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome>;
+}
+
+/**
+ * Errors after which nothing can have moved at the provider, so another provider may
+ * be tried. A timeout is not one of them: the request may have been processed.
+ */
+export const FALLBACK_ERRORS: readonly ErrorCode[] = [
+  'upstream_unavailable',
+  'upstream_error',
+  'upstream_invalid_response',
+  'provider_error',
+];

@@ -1,0 +1,98 @@
+import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
+import type { ApprovalAnswer, ApprovalClient, ApprovalRequest, Clock } from '@rampart/core';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The operator's signing secret for approval requests, derived from the master
+ * secret so every node computes the same one and nothing is stored. It is shown to
+ * the operator (GET /v1/operator/approval_secret) in Standard Webhooks form.
+ */
+export function approvalSecret(master: Buffer, operatorId: string): string {
+  const key = Buffer.from(hkdfSync('sha256', master, 'rampart approval', operatorId, 32));
+  return `whsec_${key.toString('base64')}`;
+}
+
+/** Reads the decline reason wherever an operator put it: `reason`, `code`, or inside `error`. */
+function reasonOf(body: unknown): number | string | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const b = body as Record<string, unknown>;
+  for (const value of [
+    b['reason'],
+    b['reason_code'],
+    b['code'],
+    (b['error'] as Record<string, unknown> | undefined)?.['code'],
+  ]) {
+    if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) return value;
+  }
+  return null;
+}
+
+/**
+ * Asks the operator's approval endpoint, synchronously and bounded: a short timeout
+ * per attempt, a few retries on faults, and a signature (Standard Webhooks: HMAC of
+ * `id.timestamp.body`) so the operator knows it is Rampart asking.
+ *
+ * Answers: 2xx `{"approved": true}` approves; 2xx `{"approved": false, "reason": N}`
+ * or any 4xx (with an optional numeric `code`/`reason`) declines; 5xx, timeouts and
+ * network errors are retried, then count as no answer.
+ */
+export class HttpApprovalClient implements ApprovalClient {
+  private readonly master: Buffer;
+  private readonly clock: Clock;
+
+  constructor(master: Buffer, clock: Clock) {
+    this.master = master;
+    this.clock = clock;
+  }
+
+  async ask(request: ApprovalRequest): Promise<ApprovalAnswer> {
+    const body = JSON.stringify(request.body);
+    const id = `apr_${randomUUID()}`;
+    const secret = Buffer.from(approvalSecret(this.master, request.operatorId).slice('whsec_'.length), 'base64');
+    let detail = 'no attempt made';
+    for (let attempt = 0; attempt <= request.retries; attempt++) {
+      if (attempt > 0) await sleep(100 * 2 ** (attempt - 1));
+      const timestamp = Math.floor(this.clock.now().getTime() / 1000).toString();
+      const signature = createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64');
+      try {
+        const response = await fetch(request.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': id,
+            'webhook-timestamp': timestamp,
+            'webhook-signature': `v1,${signature}`,
+          },
+          body,
+          redirect: 'error',
+          signal: AbortSignal.timeout(request.timeoutMs),
+        });
+        const text = await response.text();
+        let parsed: unknown = null;
+        try {
+          parsed = text ? JSON.parse(text) : null;
+        } catch {
+          parsed = null;
+        }
+        if (response.status >= 500) {
+          detail = `status ${response.status}`;
+          continue;
+        }
+        if (response.status >= 400) {
+          return { kind: 'declined', reason: reasonOf(parsed) };
+        }
+        const approved = (parsed as { approved?: unknown } | null)?.approved;
+        if (approved === true) return { kind: 'approved' };
+        if (approved === false) {
+          const message = (parsed as { message?: unknown }).message;
+          return { kind: 'declined', reason: reasonOf(parsed), ...(typeof message === 'string' ? { message } : {}) };
+        }
+        detail = 'answer without a boolean "approved"';
+      } catch (error) {
+        detail = error instanceof Error ? error.name : 'network error';
+      }
+    }
+    return { kind: 'no_answer', detail };
+  }
+}

@@ -1,0 +1,127 @@
+import type {} from '@fastify/websocket';
+import { PAYMENT_STATUS_CHANNEL, type Payments } from '@rampart/core';
+import { RampartError } from '@rampart/errors';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import type { WebSocket } from 'ws';
+import { presentPayment } from './payments.ts';
+
+interface Subscriber {
+  socket: WebSocket;
+  operatorId: string;
+  paymentId?: string;
+  userId?: string;
+}
+
+interface Notice {
+  operator_id: string;
+  payment_id: string;
+  user_id: string;
+  status: string;
+}
+
+/** Per node, a bound on open streams: each holds a socket and memory. */
+const MAX_SUBSCRIBERS = 10_000;
+
+/**
+ * Status changes of payments pushed over WebSocket to operator servers. One LISTEN
+ * connection per node receives every change (PostgreSQL NOTIFY, sent on commit by
+ * the transaction that changed the payment), so any node can serve any stream.
+ */
+export class PaymentStream {
+  private readonly subscribers = new Set<Subscriber>();
+  private listener: pg.Client | undefined;
+  private readonly connectionString: string;
+  private readonly payments: Payments;
+
+  constructor(connectionString: string, payments: Payments) {
+    this.connectionString = connectionString;
+    this.payments = payments;
+  }
+
+  private async listen(): Promise<void> {
+    if (this.listener) return;
+    const client = new pg.Client({ connectionString: this.connectionString });
+    this.listener = client;
+    client.on('error', () => {
+      // Reconnect on the next subscription; open sockets are told to resubscribe.
+      this.listener = undefined;
+      for (const s of this.subscribers) s.socket.close(1011, 'stream interrupted; reconnect');
+    });
+    client.on('notification', (message) => {
+      if (message.channel !== PAYMENT_STATUS_CHANNEL || !message.payload) return;
+      void this.dispatch(JSON.parse(message.payload) as Notice);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${PAYMENT_STATUS_CHANNEL}`);
+  }
+
+  private async dispatch(notice: Notice): Promise<void> {
+    const targets = [...this.subscribers].filter(
+      (s) =>
+        s.operatorId === notice.operator_id &&
+        (s.paymentId === notice.payment_id || (s.userId !== undefined && s.userId === notice.user_id)),
+    );
+    if (targets.length === 0) return;
+    const payment = await this.payments.get(notice.operator_id, notice.payment_id).catch(() => undefined);
+    if (!payment) return;
+    const message = JSON.stringify({ type: 'payment.status', payment: presentPayment(payment) });
+    for (const target of targets) if (target.socket.readyState === target.socket.OPEN) target.socket.send(message);
+  }
+
+  async subscribe(subscriber: Subscriber): Promise<void> {
+    if (this.subscribers.size >= MAX_SUBSCRIBERS)
+      throw new RampartError('service_unavailable', { reason: 'too many streams' });
+    await this.listen();
+    this.subscribers.add(subscriber);
+    subscriber.socket.on('close', () => this.subscribers.delete(subscriber));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subscribers) s.socket.close(1001, 'server shutting down');
+    this.subscribers.clear();
+    await this.listener?.end().catch(() => {});
+    this.listener = undefined;
+  }
+}
+
+export function paymentStreamRoutes(app: FastifyInstance, deps: { stream: PaymentStream; payments: Payments }): void {
+  app.get<{ Querystring: { payment_id?: string; user_id?: string } }>(
+    '/v1/payments/stream',
+    {
+      websocket: true,
+      schema: {
+        tags: ['payments'],
+        summary: 'WebSocket: status changes of one payment (payment_id) or of all of a user’s payments (user_id)',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          properties: { payment_id: { type: 'string', maxLength: 64 }, user_id: { type: 'string', maxLength: 128 } },
+        },
+      },
+    },
+    async (socket, request) => {
+      const operatorId = request.operator.operatorId;
+      const { payment_id: paymentId, user_id: userId } = request.query;
+      try {
+        // The current state first, so a client that connects late misses nothing.
+        if (paymentId) {
+          const payment = await deps.payments.get(operatorId, paymentId);
+          socket.send(JSON.stringify({ type: 'payment.status', payment: presentPayment(payment) }));
+        }
+        await deps.stream.subscribe({
+          socket,
+          operatorId,
+          ...(paymentId ? { paymentId } : {}),
+          ...(userId ? { userId } : {}),
+        });
+      } catch (error) {
+        const code = error instanceof RampartError ? error.code : 'internal_error';
+        socket.send(JSON.stringify({ type: 'error', error: { code, request_id: request.id } }));
+        socket.close(1008, code);
+      }
+    },
+  );
+}

@@ -1,0 +1,363 @@
+import {
+  type Compliance,
+  type CreatePayment,
+  findCurrency,
+  formatAmount,
+  PAYMENT_METHODS,
+  PAYMENT_STATUSES,
+  type Payment,
+  type PaymentMethod,
+  type PaymentStatus,
+  type Payments,
+  type Subject,
+} from '@rampart/core';
+import { RampartError } from '@rampart/errors';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { idParam } from './schemas.ts';
+
+export const paymentSchema = {
+  $id: 'Payment',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    object: { type: 'string', const: 'payment' },
+    kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
+    method: { type: 'string', enum: [...PAYMENT_METHODS] },
+    status: { type: 'string', enum: [...PAYMENT_STATUSES] },
+    provider: { type: 'string' },
+    user_id: { type: 'string' },
+    session_id: { type: ['string', 'null'] },
+    amount: { type: 'string', description: 'Decimal, in the currency’s major unit' },
+    amount_minor: { type: 'string', description: 'Integer minor units (string: may exceed 2^53)' },
+    currency: { type: 'string' },
+    network: { type: ['string', 'null'] },
+    reference: { type: ['string', 'null'] },
+    next_action: { type: ['object', 'null'], additionalProperties: true },
+    failure: {
+      type: ['object', 'null'],
+      properties: { code: { type: 'string' }, message: { type: ['string', 'null'] } },
+    },
+    approval: { type: ['object', 'null'], additionalProperties: true },
+    destination: { type: 'object', additionalProperties: true },
+    metadata: { type: 'object', additionalProperties: true },
+    timeline: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          from: { type: ['string', 'null'] },
+          to: { type: 'string' },
+          cause: { type: 'string' },
+          at: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'object', 'kind', 'status', 'amount', 'currency'],
+} as const;
+
+export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<Payments['timeline']>>) {
+  const currency = findCurrency(payment.currency);
+  return {
+    id: payment.id,
+    object: 'payment',
+    kind: payment.kind,
+    method: payment.method,
+    status: payment.status,
+    provider: payment.provider,
+    user_id: payment.user_id,
+    session_id: payment.session_id,
+    amount: currency ? formatAmount(payment.amount, currency) : payment.amount.toString(),
+    amount_minor: payment.amount.toString(),
+    currency: payment.currency,
+    network: payment.network,
+    reference: payment.reference,
+    next_action: payment.next_action,
+    failure: payment.failure_code ? { code: payment.failure_code, message: payment.failure_message } : null,
+    approval: payment.approval,
+    destination: payment.destination,
+    metadata: payment.metadata,
+    ...(timeline
+      ? { timeline: timeline.map((t) => ({ from: t.from_status, to: t.to_status, cause: t.cause, at: t.at })) }
+      : {}),
+    created_at: payment.created_at,
+    updated_at: payment.updated_at,
+  };
+}
+
+const createBody = (partner: boolean) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    required: ['method', 'amount', 'currency', ...(partner ? ['user_id', 'kind'] : [])],
+    properties: {
+      ...(partner
+        ? { user_id: { type: 'string', minLength: 1, maxLength: 128 }, client_ip: { type: 'string', maxLength: 45 } }
+        : {}),
+      kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
+      method: { type: 'string', enum: [...PAYMENT_METHODS] },
+      amount: { type: 'string', maxLength: 50, description: 'Decimal string in the major unit, e.g. "25.00"' },
+      currency: { type: 'string', pattern: '^[A-Za-z0-9]{2,10}$' },
+      network: { type: 'string', pattern: '^[A-Za-z0-9_]{2,20}$' },
+      provider: { type: 'string', pattern: '^[a-z0-9_]{1,32}$' },
+      reference: { type: 'string', minLength: 1, maxLength: 128 },
+      return_url: { type: 'string', maxLength: 2048 },
+      instrument: {
+        type: 'object',
+        maxProperties: 20,
+        additionalProperties: { type: ['string', 'number', 'boolean'] },
+      },
+      metadata: { type: 'object', maxProperties: 50 },
+    },
+  }) as const;
+
+interface CreateBody {
+  user_id?: string;
+  client_ip?: string;
+  kind?: CreatePayment['kind'];
+  method: PaymentMethod;
+  amount: string;
+  currency: string;
+  network?: string;
+  provider?: string;
+  reference?: string;
+  return_url?: string;
+  instrument?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+}
+
+function idempotencyKeyOf(request: FastifyRequest): string | null {
+  const header = request.headers['idempotency-key'];
+  return typeof header === 'string' ? header : null;
+}
+
+async function createFrom(
+  request: FastifyRequest,
+  body: CreateBody,
+  subject: Subject & { kind: CreatePayment['kind'] },
+  deps: { payments: Payments; compliance: Compliance },
+) {
+  const gates = await deps.compliance.context(subject, request.ip);
+  return deps.payments.create({
+    operatorId: subject.operator_id,
+    mode: subject.mode,
+    kind: subject.kind,
+    method: body.method,
+    amount: body.amount,
+    currency: body.currency,
+    network: body.network ?? null,
+    ...(body.provider ? { provider: body.provider } : {}),
+    sessionId: subject.id ?? null,
+    reference: body.reference ?? null,
+    idempotencyKey: idempotencyKeyOf(request),
+    instrument: body.instrument ?? {},
+    metadata: body.metadata ?? {},
+    returnUrl: body.return_url ?? null,
+    gates,
+  });
+}
+
+export function partnerPaymentRoutes(app: FastifyInstance, deps: { payments: Payments; compliance: Compliance }): void {
+  app.post<{ Body: CreateBody }>(
+    '/v1/payments',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Create a deposit, withdrawal, buy or sell for an end user',
+        body: createBody(true),
+        response: { 201: { $ref: 'Payment#' } },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const payment = await createFrom(
+        request,
+        body,
+        {
+          operator_id: request.operator.operatorId,
+          user_id: body.user_id!,
+          mode: request.operator.mode,
+          client_ip: body.client_ip ?? null,
+          kind: body.kind!,
+        },
+        deps,
+      );
+      return reply.code(201).send(presentPayment(payment));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/payments/:id',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'A payment with its timeline',
+        params: idParam,
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) => {
+      const payment = await deps.payments.get(request.operator.operatorId, request.params.id);
+      return presentPayment(payment, await deps.payments.timeline(payment.id));
+    },
+  );
+
+  app.get<{ Params: { reference: string } }>(
+    '/v1/payments/by_reference/:reference',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'A payment by your own reference',
+        params: {
+          type: 'object',
+          required: ['reference'],
+          properties: { reference: { type: 'string', maxLength: 128 } },
+        },
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) => {
+      const payment = await deps.payments.byReference(request.operator.operatorId, request.params.reference);
+      return presentPayment(payment, await deps.payments.timeline(payment.id));
+    },
+  );
+
+  app.get<{
+    Querystring: {
+      status?: PaymentStatus;
+      kind?: Payment['kind'];
+      user_id?: string;
+      starting_after?: string;
+      limit?: number;
+    };
+  }>(
+    '/v1/payments',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Payments, newest first, cursor-paginated',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            status: { type: 'string', enum: [...PAYMENT_STATUSES] },
+            kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
+            user_id: { type: 'string', maxLength: 128 },
+            starting_after: { type: 'string', maxLength: 64 },
+            limit: { type: 'integer', minimum: 1, maximum: 100 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = q.limit ?? 25;
+      const rows = await deps.payments.list(request.operator.operatorId, {
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.kind ? { kind: q.kind } : {}),
+        ...(q.user_id ? { userId: q.user_id } : {}),
+        ...(q.starting_after ? { before: q.starting_after } : {}),
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      return {
+        object: 'list',
+        data: page.map((p) => presentPayment(p)),
+        has_more: rows.length > limit,
+        next_cursor: rows.length > limit ? page.at(-1)!.id : null,
+      };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/payments/:id/cancel',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Cancel a payment not yet with the provider',
+        params: idParam,
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) => presentPayment(await deps.payments.cancel(request.operator.operatorId, request.params.id)),
+  );
+}
+
+export function widgetPaymentRoutes(app: FastifyInstance, deps: { payments: Payments; compliance: Compliance }): void {
+  app.post<{ Body: CreateBody }>(
+    '/widget/v1/payments',
+    {
+      schema: {
+        tags: ['widget'],
+        summary: 'The user starts the session’s operation (deposit, withdrawal, buy, sell)',
+        body: createBody(false),
+        response: { 201: { $ref: 'Payment#' } },
+      },
+    },
+    async (request, reply) => {
+      const { session } = request.widget;
+      const body = request.body;
+      if (body.kind !== undefined && body.kind !== session.operation)
+        throw new RampartError('invalid_value', { field: 'kind', provided: body.kind, expected: session.operation });
+      // Fields the operator locked on the session cannot be changed by the user.
+      for (const field of ['currency', 'network', 'amount'] as const) {
+        const locked = session.locks[field] && session[field] !== null;
+        if (locked && body[field] !== undefined && body[field]?.toUpperCase() !== session[field]?.toUpperCase())
+          throw new RampartError('invalid_value', { field, provided: body[field], expected: session[field] });
+      }
+      const payment = await createFrom(request, body, { ...session, kind: session.operation }, deps);
+      return reply.code(201).send(presentPayment(payment));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/widget/v1/payments/:id',
+    {
+      schema: {
+        tags: ['widget'],
+        summary: 'Status of a payment of this session',
+        params: idParam,
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) => presentPayment(await ownPayment(request, deps.payments, request.params.id)),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/widget/v1/payments/:id/finalize',
+    {
+      schema: {
+        tags: ['widget'],
+        summary: 'After the provider flow: is the deposit completed? deposit_not_completed if not (do not retry)',
+        params: idParam,
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) => {
+      const payment = await ownPayment(request, deps.payments, request.params.id);
+      if (payment.status === 'failed') {
+        throw new RampartError(
+          payment.kind === 'withdrawal' || payment.kind === 'sell' ? 'withdrawal_failed' : 'deposit_failed',
+          {
+            payment_id: payment.id,
+            reason: payment.failure_code ?? 'failed',
+          },
+        );
+      }
+      if (payment.status !== 'completed') {
+        throw new RampartError('deposit_not_completed', { payment_id: payment.id, status: payment.status });
+      }
+      return presentPayment(payment);
+    },
+  );
+}
+
+/** The widget sees only its own session's payments. */
+async function ownPayment(request: FastifyRequest, payments: Payments, id: string): Promise<Payment> {
+  const { session } = request.widget;
+  const payment = await payments.get(session.operator_id, id);
+  if (payment.session_id !== session.id) throw new RampartError('payment_not_found', { payment_id: id });
+  return payment;
+}
