@@ -1,0 +1,202 @@
+import { unixAt } from '../clock.ts';
+import type { ProviderContext } from '../context.ts';
+import { MAGIC_CENTS } from '../magic.ts';
+import type { CardDetails } from './card.ts';
+import type { CustomerRef } from './customers.ts';
+import { publishCardsEvent } from './events.ts';
+import { type CardBehaviour, cardBehaviour } from './magic.ts';
+
+export type CardPaymentStatus =
+  | 'requires_action'
+  | 'processing'
+  | 'requires_capture'
+  | 'succeeded'
+  | 'failed'
+  | 'canceled';
+
+const TRANSITIONS: Record<CardPaymentStatus, readonly CardPaymentStatus[]> = {
+  requires_action: ['processing', 'requires_capture', 'succeeded', 'failed', 'canceled'],
+  processing: ['requires_capture', 'succeeded', 'failed'],
+  requires_capture: ['succeeded', 'canceled'],
+  succeeded: [],
+  failed: [],
+  canceled: [],
+};
+
+export interface CardPayment {
+  id: string;
+  status: CardPaymentStatus;
+  amount: number;
+  amountCaptured: number;
+  currency: string;
+  captureMethod: 'automatic' | 'manual';
+  card: CardDetails;
+  threeDSecure: null | 'required' | 'authenticated' | 'failed';
+  customer: CustomerRef | null;
+  returnUrl: string | null;
+  magic: number;
+  failureCode: string | null;
+  declineCode: string | null;
+  failureMessage: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function serializeCardPayment(payment: CardPayment, publicUrl: string) {
+  return {
+    id: payment.id,
+    object: 'payment',
+    amount: payment.amount,
+    amount_captured: payment.amountCaptured,
+    currency: payment.currency,
+    status: payment.status,
+    capture_method: payment.captureMethod,
+    payment_method: {
+      type: 'card',
+      card: {
+        brand: payment.card.brand,
+        last4: payment.card.last4,
+        exp_month: payment.card.exp_month,
+        exp_year: payment.card.exp_year,
+        three_d_secure: payment.threeDSecure,
+      },
+    },
+    customer: payment.customer,
+    next_action:
+      payment.status === 'requires_action'
+        ? {
+            type: 'redirect_to_url',
+            redirect_url: `${publicUrl}/cards/3ds/${payment.id}`,
+            return_url: payment.returnUrl,
+          }
+        : null,
+    failure_code: payment.failureCode,
+    decline_code: payment.declineCode,
+    failure_message: payment.failureMessage,
+    description: payment.description,
+    metadata: payment.metadata,
+    created: unixAt(payment.createdAt),
+    updated: unixAt(payment.updatedAt),
+  };
+}
+
+/** Why the issuer refuses this payment, if it does: magic amounts first, then the card. */
+function declineOf(
+  payment: CardPayment,
+  behaviour: CardBehaviour,
+): { code: string; declineCode: string | null; message: string } | undefined {
+  if (payment.magic === MAGIC_CENTS.insufficientFunds) {
+    return { code: 'card_declined', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.' };
+  }
+  if (behaviour.kind === 'decline') {
+    return { code: 'card_declined', declineCode: behaviour.declineCode, message: behaviour.message };
+  }
+  if (behaviour.kind === 'processing_error' || payment.magic === MAGIC_CENTS.flowError) {
+    return { code: 'processing_error', declineCode: null, message: 'An error occurred while processing your card.' };
+  }
+  return undefined;
+}
+
+/** Card payments: authorisation (with 3-D Secure when the card needs it), capture, cancel. */
+export class CardPayments {
+  readonly #context: ProviderContext;
+  #payments = new Map<string, CardPayment>();
+
+  constructor(context: ProviderContext) {
+    this.#context = context;
+  }
+
+  get(id: string): CardPayment | undefined {
+    return this.#payments.get(id);
+  }
+
+  create(
+    input: Pick<
+      CardPayment,
+      'amount' | 'currency' | 'captureMethod' | 'card' | 'customer' | 'returnUrl' | 'magic' | 'description' | 'metadata'
+    >,
+  ): CardPayment {
+    const now = this.#context.clock.nowMs();
+    const behaviour = cardBehaviour(input.card.number);
+    const payment: CardPayment = {
+      id: this.#context.newId('pay'),
+      status: behaviour.kind === 'three_d_secure' ? 'requires_action' : 'processing',
+      amountCaptured: 0,
+      threeDSecure: behaviour.kind === 'three_d_secure' ? 'required' : null,
+      failureCode: null,
+      declineCode: null,
+      failureMessage: null,
+      createdAt: now,
+      updatedAt: now,
+      ...input,
+    };
+    this.#payments.set(payment.id, payment);
+    if (payment.status === 'requires_action') this.#notify(payment);
+    else this.authorize(payment, behaviour);
+    return payment;
+  }
+
+  /**
+   * The issuer's answer. `processing` is only the state while it is being asked:
+   * a card payment leaves it at once unless a magic amount keeps it there.
+   */
+  authorize(payment: CardPayment, behaviour: CardBehaviour = cardBehaviour(payment.card.number)): void {
+    const now = this.#context.clock.nowMs();
+    const decline = declineOf(payment, behaviour);
+    if (decline) {
+      this.fail(payment, decline.code, decline.declineCode, decline.message, now);
+      return;
+    }
+    if (payment.magic === MAGIC_CENTS.pendingForever || payment.magic === MAGIC_CENTS.failsLater) {
+      if (payment.status !== 'processing') this.move(payment, 'processing', now);
+      else this.#notify(payment);
+      if (payment.magic === MAGIC_CENTS.failsLater) {
+        this.#context.timeline.at(now + this.#context.settleDelayMs, (at) => {
+          if (payment.status === 'processing') {
+            this.fail(payment, 'card_declined', 'do_not_honor', 'The issuer reversed the authorisation.', at);
+          }
+        });
+      }
+      return;
+    }
+    if (payment.captureMethod === 'manual') {
+      this.move(payment, 'requires_capture', now);
+      return;
+    }
+    payment.amountCaptured = payment.amount;
+    this.move(payment, 'succeeded', now);
+  }
+
+  fail(payment: CardPayment, code: string, declineCode: string | null, message: string, at: number): void {
+    payment.failureCode = code;
+    payment.declineCode = declineCode;
+    payment.failureMessage = message;
+    this.move(payment, 'failed', at);
+  }
+
+  canMove(payment: CardPayment, to: CardPaymentStatus): boolean {
+    return TRANSITIONS[payment.status].includes(to);
+  }
+
+  move(payment: CardPayment, to: CardPaymentStatus, at: number): void {
+    if (!this.canMove(payment, to)) throw new Error(`card payment ${payment.id}: ${payment.status} → ${to} is illegal`);
+    payment.status = to;
+    payment.updatedAt = at;
+    this.#notify(payment);
+  }
+
+  #notify(payment: CardPayment): void {
+    publishCardsEvent(
+      this.#context,
+      `payment.${payment.status}`,
+      payment.updatedAt,
+      serializeCardPayment(payment, this.#context.publicUrl()),
+    );
+  }
+
+  clear(): void {
+    this.#payments.clear();
+  }
+}

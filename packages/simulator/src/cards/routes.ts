@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import type { ProviderContext, SimulatedProvider } from '../context.ts';
+import { AchDebits } from './ach-debits.ts';
+import { registerAchAdmin, registerAchRoutes } from './ach-routes.ts';
+import { CardCustomers } from './customers.ts';
+import { registerHostedPages } from './hosted-routes.ts';
+import { registerPaymentRoutes } from './payment-routes.ts';
+import { CardPayments } from './payments.ts';
+import { registerPayoutRoutes } from './payout-routes.ts';
+import { CardPayouts } from './payouts.ts';
+import type { CardsProcessor } from './request.ts';
+
+/** Card and ACH processor: card payments with 3-D Secure, ACH debits that settle and return, payouts. */
+export function createCardsProvider(context: ProviderContext): SimulatedProvider {
+  const processor: CardsProcessor = {
+    context,
+    customers: new CardCustomers(context),
+    payments: new CardPayments(context),
+    debits: new AchDebits(context),
+    payouts: new CardPayouts(context),
+  };
+  return {
+    provider: 'cards',
+    register(app: FastifyInstance) {
+      registerPaymentRoutes(app, processor);
+      registerHostedPages(app, processor);
+      registerAchRoutes(app, processor);
+      registerPayoutRoutes(app, processor);
+    },
+    registerAdmin(app: FastifyInstance) {
+      registerAchAdmin(app, processor);
+    },
+    reset() {
+      processor.customers.clear();
+      processor.payments.clear();
+      processor.debits.clear();
+      processor.payouts.clear();
+    },
+  };
+}

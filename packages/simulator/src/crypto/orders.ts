@@ -1,0 +1,129 @@
+import { isoAt } from '../clock.ts';
+import type { ProviderContext } from '../context.ts';
+import { MAGIC_CENTS } from '../magic.ts';
+import { formatMinor } from '../money.ts';
+import { newAddress } from './addresses.ts';
+import { type ChainTx, fateOf, serializeTx, simulateTransfer } from './chain.ts';
+import { publishRampEvent } from './events.ts';
+import type { Quote } from './quotes.ts';
+
+export type OrderStatus = 'processing' | 'awaiting_deposit' | 'confirming' | 'completed' | 'failed';
+
+export interface Order {
+  id: string;
+  quote: Quote;
+  status: OrderStatus;
+  destinationAddress: string | null;
+  depositAddress: string | null;
+  customerRef: string | null;
+  tx: ChainTx | null;
+  failureReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function serializeOrder(order: Order) {
+  const { quote } = order;
+  return {
+    order_id: order.id,
+    side: quote.side,
+    status: order.status,
+    quote_id: quote.id,
+    asset: quote.asset.asset,
+    network: quote.asset.network,
+    fiat_currency: 'USD',
+    fiat_amount: formatMinor(quote.fiatCents, 2),
+    crypto_amount: formatMinor(quote.cryptoMinor, quote.asset.decimals),
+    rate: formatMinor(quote.asset.usdCents, 2),
+    fee: formatMinor(quote.feeCents, 2),
+    destination_address: order.destinationAddress,
+    deposit_address: order.depositAddress,
+    customer_ref: order.customerRef,
+    failure_reason: order.failureReason,
+    transaction: serializeTx(order.tx),
+    created_at: isoAt(order.createdAt),
+    updated_at: isoAt(order.updatedAt),
+  };
+}
+
+/**
+ * Buy orders deliver crypto to the user's address; sell orders wait for the user's
+ * crypto at a ramp address and settle fiat once it confirms. The quote's magic
+ * amount decides stuck (…04) and failed (…05) orders.
+ */
+export class Orders {
+  readonly #context: ProviderContext;
+  #orders = new Map<string, Order>();
+
+  constructor(context: ProviderContext) {
+    this.#context = context;
+  }
+
+  get(id: string): Order | undefined {
+    return this.#orders.get(id);
+  }
+
+  create(quote: Quote, input: { destinationAddress: string | null; customerRef: string | null }): Order {
+    const now = this.#context.clock.nowMs();
+    const order: Order = {
+      id: this.#context.newId('ord'),
+      quote,
+      status: quote.side === 'buy' ? 'processing' : 'awaiting_deposit',
+      destinationAddress: input.destinationAddress,
+      depositAddress: quote.side === 'sell' ? newAddress(quote.asset.chain) : null,
+      customerRef: input.customerRef,
+      tx: null,
+      failureReason: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    quote.orderId = order.id;
+    this.#orders.set(order.id, order);
+    this.#notify(order);
+    if (quote.magic === MAGIC_CENTS.pendingForever) return order;
+    this.#context.timeline.at(now + this.#context.settleDelayMs, (at) => this.#transfer(order, at));
+    return order;
+  }
+
+  /** Buy: the ramp sends the crypto. Sell: the user's crypto arrives at the deposit address. */
+  #transfer(order: Order, at: number): void {
+    const { quote } = order;
+    if (quote.side === 'buy' && quote.magic === MAGIC_CENTS.failsLater) {
+      order.failureReason = 'liquidity_provider_rejected';
+      this.#move(order, 'failed', at);
+      return;
+    }
+    simulateTransfer(
+      this.#context,
+      quote.asset,
+      {
+        amount: formatMinor(quote.cryptoMinor, quote.asset.decimals),
+        fate: quote.side === 'sell' ? fateOf(quote.magic) : 'confirm',
+        at,
+      },
+      (tx, when) => {
+        order.tx = tx;
+        if (tx.state === 'dropped') {
+          order.failureReason = 'deposit_dropped';
+          this.#move(order, 'failed', when);
+        } else if (tx.state === 'confirmed') this.#move(order, 'completed', when);
+        else if (order.status !== 'confirming') this.#move(order, 'confirming', when);
+      },
+    );
+  }
+
+  #move(order: Order, status: OrderStatus, at: number): void {
+    if (order.status === 'completed' || order.status === 'failed') return;
+    order.status = status;
+    order.updatedAt = at;
+    this.#notify(order);
+  }
+
+  #notify(order: Order): void {
+    publishRampEvent(this.#context, `order.${order.status}`, order.updatedAt, serializeOrder(order));
+  }
+
+  clear(): void {
+    this.#orders.clear();
+  }
+}

@@ -1,0 +1,236 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { adminError } from '../admin/routes.ts';
+import type { ProviderContext, SimulatedProvider } from '../context.ts';
+import { endpoint } from '../http/endpoint.ts';
+import { Fields } from '../http/fields.ts';
+import { requestFingerprint } from '../http/fingerprint.ts';
+import { failIfMagicError, MAGIC_CENTS } from '../magic.ts';
+import { formatMinor, magicCentsOfDecimal, parseDecimal } from '../money.ts';
+import { isValidAddress } from './addresses.ts';
+import { ASSETS, type AssetOnNetwork, findAsset } from './assets.ts';
+import { DepositWatches, serializeWatch } from './deposits.ts';
+import { Orders, serializeOrder } from './orders.ts';
+import { MIN_FIAT_CENTS, price, Quotes, serializeQuote } from './quotes.ts';
+import { cryptoDialect, invalidCryptoField, ok, rampError } from './wire.ts';
+import { serializeWithdrawal, Withdrawals } from './withdrawals.ts';
+
+const DEFAULT_WATCH_TTL_SECONDS = 3600;
+
+function paramOf(request: FastifyRequest, name: string): string {
+  return (request.params as Record<string, string>)[name]!;
+}
+
+function readAsset(fields: Fields): AssetOnNetwork {
+  const asset = fields.string('asset', { max: 10 });
+  const network = fields.string('network', { max: 10 });
+  const found = findAsset(asset, network);
+  if (!found) {
+    const supported = ASSETS.map((a) => `${a.asset}/${a.network}`).join(', ');
+    throw rampError('unsupported_asset', `${asset} on ${network} is not supported; supported: ${supported}`, 'network');
+  }
+  return found;
+}
+
+function readAddress(fields: Fields, name: string, asset: AssetOnNetwork): string {
+  const address = fields.string(name, { max: 100 });
+  if (!isValidAddress(asset.chain, address)) {
+    throw rampError('invalid_address', `${name} is not a valid ${asset.network} address`, name);
+  }
+  return address;
+}
+
+function readAmount(fields: Fields, name: string, decimals: number): { minor: bigint; magic: number } {
+  const value = fields.string(name, { max: 40 });
+  const minor = parseDecimal(value, decimals);
+  if (minor === undefined)
+    throw fields.fail(name, `${name} must be a positive decimal string with at most ${decimals} decimals`);
+  return { minor, magic: magicCentsOfDecimal(value) };
+}
+
+/** Crypto on/off-ramp: quotes, buy and sell orders, deposit-address watching, withdrawals. */
+export function createCryptoProvider(context: ProviderContext): SimulatedProvider {
+  const quotes = new Quotes(context);
+  const orders = new Orders(context);
+  const watches = new DepositWatches(context);
+  const withdrawals = new Withdrawals(context);
+  const { kit } = context;
+  const magicError = (request: FastifyRequest, magic: number) =>
+    failIfMagicError(magic, requestFingerprint('POST', request.url, request.body), context, cryptoDialect);
+
+  return {
+    provider: 'crypto',
+    register(app: FastifyInstance) {
+      app.get(
+        '/crypto/v1/assets',
+        endpoint(kit, cryptoDialect, () =>
+          ok(
+            200,
+            ASSETS.map((a) => ({
+              asset: a.asset,
+              network: a.network,
+              decimals: a.decimals,
+              rate: formatMinor(a.usdCents, 2),
+              required_confirmations: a.confirmations,
+            })),
+          ),
+        ),
+      );
+
+      app.post(
+        '/crypto/v1/quotes',
+        endpoint(
+          kit,
+          cryptoDialect,
+          (request) => {
+            const fields = new Fields(request.body, invalidCryptoField);
+            const side = fields.oneOf('side', ['buy', 'sell'] as const);
+            const asset = readAsset(fields);
+            fields.oneOf('fiat_currency', ['USD'] as const, 'USD');
+            const { minor, magic } =
+              side === 'buy'
+                ? readAmount(fields, 'fiat_amount', 2)
+                : readAmount(fields, 'crypto_amount', asset.decimals);
+            const priced = price(side, asset, minor);
+            if (priced.fiatCents < MIN_FIAT_CENTS || priced.cryptoMinor <= 0n || priced.fiatCents > 100_000_000n) {
+              throw rampError(
+                'amount_out_of_range',
+                'Amount must be worth 1.00 to 1000000.00 USD',
+                side === 'buy' ? 'fiat_amount' : 'crypto_amount',
+              );
+            }
+            magicError(request, magic);
+            const quote = quotes.create({ side, asset, magic, ...priced });
+            return { ...ok(201, serializeQuote(quote)), createdId: quote.id };
+          },
+          { idempotent: true },
+        ),
+      );
+
+      app.post(
+        '/crypto/v1/orders',
+        endpoint(
+          kit,
+          cryptoDialect,
+          (request) => {
+            const fields = new Fields(request.body, invalidCryptoField);
+            const quote = quotes.get(fields.string('quote_id', { max: 60 }));
+            if (!quote) throw cryptoDialect.error('not_found', 'No such quote', { field: 'quote_id' });
+            const destinationAddress =
+              quote.side === 'buy' ? readAddress(fields, 'destination_address', quote.asset) : null;
+            const customerRef = fields.optionalString('customer_ref', { max: 100 }) ?? null;
+            if (quote.orderId)
+              throw rampError('quote_already_used', `Quote already used by order ${quote.orderId}`, 'quote_id');
+            if (quote.expiresAt <= context.clock.nowMs())
+              throw rampError('quote_expired', 'Quote has expired', 'quote_id');
+            magicError(request, quote.magic);
+            if (quote.magic === MAGIC_CENTS.insufficientFunds) {
+              throw rampError('insufficient_liquidity', 'Not enough liquidity to fill this order');
+            }
+            const order = orders.create(quote, { destinationAddress, customerRef });
+            return { ...ok(201, serializeOrder(order)), createdId: order.id };
+          },
+          { idempotent: true },
+        ),
+      );
+
+      app.get(
+        '/crypto/v1/orders/:order_id',
+        endpoint(kit, cryptoDialect, (request) => {
+          const order = orders.get(paramOf(request, 'order_id'));
+          if (!order) throw cryptoDialect.error('not_found', 'No such order');
+          return ok(200, serializeOrder(order));
+        }),
+      );
+
+      app.post(
+        '/crypto/v1/deposit-watches',
+        endpoint(
+          kit,
+          cryptoDialect,
+          (request) => {
+            const fields = new Fields(request.body, invalidCryptoField);
+            const asset = readAsset(fields);
+            const address = readAddress(fields, 'address', asset);
+            const { minor, magic } = readAmount(fields, 'expected_amount', asset.decimals);
+            const reference = fields.string('reference', { max: 100 });
+            const ttl = fields.has('expires_in_seconds')
+              ? fields.integer('expires_in_seconds', { min: 60, max: 7 * 86_400 })
+              : DEFAULT_WATCH_TTL_SECONDS;
+            if (watches.openOn(address, asset.network)) {
+              throw rampError('address_already_watched', 'This address already has an open watch', 'address');
+            }
+            magicError(request, magic);
+            const watch = watches.create({ address, asset, expectedMinor: minor, reference, magic }, ttl * 1000);
+            return { ...ok(201, serializeWatch(watch)), createdId: watch.id };
+          },
+          { idempotent: true },
+        ),
+      );
+
+      app.get(
+        '/crypto/v1/deposit-watches/:watch_id',
+        endpoint(kit, cryptoDialect, (request) => {
+          const watch = watches.get(paramOf(request, 'watch_id'));
+          if (!watch) throw cryptoDialect.error('not_found', 'No such deposit watch');
+          return ok(200, serializeWatch(watch));
+        }),
+      );
+
+      app.post(
+        '/crypto/v1/withdrawals',
+        endpoint(
+          kit,
+          cryptoDialect,
+          (request) => {
+            const fields = new Fields(request.body, invalidCryptoField);
+            const asset = readAsset(fields);
+            const address = readAddress(fields, 'address', asset);
+            const { minor, magic } = readAmount(fields, 'amount', asset.decimals);
+            const reference = fields.string('reference', { max: 100 });
+            magicError(request, magic);
+            if (magic === MAGIC_CENTS.insufficientFunds) {
+              throw rampError('insufficient_balance', 'The ramp hot wallet cannot cover this withdrawal');
+            }
+            const withdrawal = withdrawals.create({ asset, address, amountMinor: minor, reference, magic });
+            return { ...ok(201, serializeWithdrawal(withdrawal)), createdId: withdrawal.id };
+          },
+          { idempotent: true },
+        ),
+      );
+
+      app.get(
+        '/crypto/v1/withdrawals/:withdrawal_id',
+        endpoint(kit, cryptoDialect, (request) => {
+          const withdrawal = withdrawals.get(paramOf(request, 'withdrawal_id'));
+          if (!withdrawal) throw cryptoDialect.error('not_found', 'No such withdrawal');
+          return ok(200, serializeWithdrawal(withdrawal));
+        }),
+      );
+    },
+
+    registerAdmin(app: FastifyInstance) {
+      // A person running `npm start` cannot send real coins: this sends them for them.
+      app.post('/admin/crypto/deposits', async (request, reply) => {
+        const body = (request.body ?? {}) as { address?: unknown; network?: unknown; amount?: unknown };
+        if (typeof body.address !== 'string' || typeof body.network !== 'string') {
+          return adminError(reply, 400, 'address and network are required');
+        }
+        const watch = watches.openOn(body.address, body.network);
+        if (!watch) return adminError(reply, 404, 'no open deposit watch on that address and network');
+        const amount =
+          typeof body.amount === 'string' && parseDecimal(body.amount, watch.asset.decimals) !== undefined
+            ? body.amount
+            : formatMinor(watch.expectedMinor, watch.asset.decimals);
+        watches.arrive(watch, amount, 'confirm', context.clock.nowMs());
+        return serializeWatch(watch);
+      });
+    },
+
+    reset() {
+      quotes.clear();
+      orders.clear();
+      watches.clear();
+      withdrawals.clear();
+    },
+  };
+}
