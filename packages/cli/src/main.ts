@@ -3,6 +3,7 @@ import { isRampartError } from '@rampart/errors';
 import { ConfigError, loadConfig, runServer } from '@rampart/server';
 import { Command, Option } from 'commander';
 import { withDatabase } from './database.ts';
+import { webhooksCommand } from './webhooks.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -164,6 +165,7 @@ export function buildProgram(): Command {
     .action(runServer);
   operatorsCommand(program);
   keysCommand(program);
+  webhooksCommand(program);
   return program;
 }
 

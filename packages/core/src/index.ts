@@ -22,7 +22,7 @@ export {
   type StoredResponse,
 } from './idempotency/idempotency-keys.ts';
 export { createIdGenerator, type IdGenerator } from './ids.ts';
-export { Kyc, type KycProvider, type KycVerdict } from './kyc/kyc.ts';
+export { Kyc, type KycProvider } from './kyc/kyc.ts';
 export * from './ledger/index.ts';
 export * from './money/index.ts';
 export { IpAllowlist, normaliseIp, normaliseOrigin, parseCidr } from './operators/allowlist.ts';
@@ -54,9 +54,12 @@ export {
   PAYMENT_METHODS,
   type PaymentMethod,
   type PaymentProvider,
+  type ProviderNotice,
   type ProviderOutcome,
   type ProviderRequest,
+  type WebhookSource,
 } from './payments/provider.ts';
+export { ProviderEvents } from './payments/provider-events.ts';
 export {
   assertTransition,
   canTransition,

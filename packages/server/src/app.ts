@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import fastifyWebsocket from '@fastify/websocket';
 import {
+  type ApprovalClient,
   type Clock,
   Compliance,
   type Database,
@@ -11,17 +13,23 @@ import {
   type IdGenerator,
   Kyc,
   type KycProvider,
+  Ledger,
   type MessageSender,
   OperatorSettingsStore,
   Operators,
   OperatorTokens,
+  type PaymentProvider,
+  Payments,
+  ProviderEvents,
   Sessions,
   Terms,
   Verification,
+  type WebhookSource,
   WidgetTokens,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { approvalSecret, HttpApprovalClient } from './approval/http-approval-client.ts';
 import type { Config } from './config.ts';
 import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
 import { requireOperator } from './http/auth.ts';
@@ -34,9 +42,12 @@ import type { Job } from './jobs.ts';
 import { registerOpenApi } from './openapi.ts';
 import { complianceConfigRoutes } from './routes/compliance-config.ts';
 import { devRoutes } from './routes/dev.ts';
-import { healthRoutes } from './routes/health.ts';
 import { eventRoutes, eventSchema } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { PaymentStream, paymentStreamRoutes } from './routes/payment-stream.ts';
+import { partnerPaymentRoutes, paymentSchema, widgetPaymentRoutes } from './routes/payments.ts';
+import { providerWebhookRoutes } from './routes/provider-webhooks.ts';
 import { apiKeySchema, issuedKeySchema, operatorSchema } from './routes/schemas.ts';
 import { sessionRoutes, sessionSchema } from './routes/sessions.ts';
 import { endUserSchema, kycStatusSchema, userRoutes } from './routes/users.ts';
@@ -56,6 +67,12 @@ export interface AppDependencies {
   kycProvider?: KycProvider;
   /** Mail and SMS transport; the development outbox when absent. */
   messageSender?: MessageSender;
+  /** Payment provider connectors, by id. */
+  providers?: PaymentProvider[];
+  /** Connectors whose inbound webhooks are accepted at /v1/provider-webhooks/{id}. */
+  webhookSources?: WebhookSource[];
+  /** How withdrawal approvals are asked; signed HTTP when absent. */
+  approvals?: ApprovalClient;
 }
 
 declare module 'fastify' {
@@ -97,6 +114,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       throw new RampartError('service_unavailable', { reason: 'shutting down' });
     }
   });
+  // A POST without a body is a POST with `{}`: optional bodies validate, fingerprints agree.
+  app.addHook('preValidation', async (request) => {
+    if (request.method === 'POST' && request.body === undefined) request.body = {};
+  });
   // JSON only: any other body type is refused with a catalog error, never half-parsed.
   app.removeContentTypeParser('text/plain');
 
@@ -108,6 +129,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addSchema(kycStatusSchema);
   app.addSchema(endUserSchema);
   app.addSchema(sessionSchema);
+  app.addSchema(paymentSchema);
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await registerOpenApi(app);
 
   const operators = new Operators(db, ids, clock);
@@ -117,7 +140,25 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const settings = new OperatorSettingsStore(db);
   const users = new EndUsers(db, clock, events);
   const terms = new Terms(db, clock, users);
-  const widgetTokens = new WidgetTokens(deps.masterSecret ?? randomBytes(32), clock);
+  const masterSecret = deps.masterSecret ?? randomBytes(32);
+  const widgetTokens = new WidgetTokens(masterSecret, clock);
+  const ledger = new Ledger(db, ids, clock);
+  const payments = new Payments({
+    db,
+    ids,
+    clock,
+    events,
+    ledger,
+    providers: deps.providers ?? [],
+    approvals: deps.approvals ?? new HttpApprovalClient(masterSecret, clock),
+  });
+  const paymentStream = new PaymentStream(db.connectionString, payments);
+  const providerEvents = new ProviderEvents({ db, clock, payments, users, events });
+  // Apply a recorded webhook right away; the background job retries what this misses.
+  const applyProviderEvents = () => {
+    providerEvents.processPending().catch((error: unknown) => app.log.error({ err: error }, 'provider events failed'));
+  };
+  app.addHook('onClose', () => paymentStream.close());
   const operatorTokens = new OperatorTokens(db, clock);
   const sessions = new Sessions({ db, ids, clock, events, settings, widgetTokens, operatorTokens });
   const outbox = new DevOutbox(db, ids, clock);
@@ -138,7 +179,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     settings,
     terms,
     geo: deps.geo ?? new GeoIpLiteLocator(),
-    links: { kycUrl: (session) => `${baseUrl()}/widget/?session=${session.id}&step=kyc` },
+    links: { kycUrl: (subject) => `${baseUrl()}/widget/?${subject.id ? `session=${subject.id}&` : ''}step=kyc` },
   });
   const widgetDeps = { sessions, operators, compliance, terms, verification, kyc, widgetTokens, baseUrl, ownOrigin };
 
@@ -148,20 +189,43 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     idempotentPosts(partner, idempotencyKeys, (request) => `${request.operator.operatorId}:${request.operator.mode}`);
     operatorRoutes(partner, operators, clock, config.keyRotationOverlapSeconds);
     eventRoutes(partner, events);
-    webhookRoutes(partner, { db, ids, clock, config: config.webhooks, masterSecret: deps.masterSecret, configuredKey: config.secretsKey });
+    webhookRoutes(partner, {
+      db,
+      ids,
+      clock,
+      config: config.webhooks,
+      masterSecret: deps.masterSecret,
+      configuredKey: config.secretsKey,
+    });
     userRoutes(partner, users, kyc);
     sessionRoutes(partner, sessions, baseUrl, clock);
     complianceConfigRoutes(partner, { settings, terms, operatorTokens });
+    partnerPaymentRoutes(partner, { payments, compliance, users });
+    paymentStreamRoutes(partner, { stream: paymentStream, payments });
+    partner.get(
+      '/v1/operator/approval_secret',
+      { schema: { tags: ['operator'], summary: 'Secret that signs withdrawal approval requests (Standard Webhooks)' } },
+      async (request) => ({ secret: approvalSecret(masterSecret, request.operator.operatorId) }),
+    );
   });
   publicWidgetRoutes(app, widgetDeps);
+  await providerWebhookRoutes(app, {
+    sources: deps.webhookSources ?? [],
+    events: providerEvents,
+    onRecorded: applyProviderEvents,
+  });
   await app.register(async (widget) => {
     requireWidgetSession(widget, { sessions, operators, limiter, ownOrigin });
     idempotentPosts(widget, idempotencyKeys, (request) => request.widget.session.id);
     widgetRoutes(widget, widgetDeps);
+    widgetPaymentRoutes(widget, { payments, compliance });
   });
   if (config.devTools) devRoutes(app, outbox);
 
   app.decorate('jobs', [
+    { name: 'process-provider-events', everyMs: 1_000, run: () => providerEvents.processPending() },
+    { name: 'reconcile-payments', everyMs: 30_000, run: () => payments.reconcile() },
+    { name: 'expire-holds', everyMs: 30_000, run: () => ledger.expireHolds() },
     { name: 'purge-idempotency-keys', everyMs: 60_000, run: () => idempotencyKeys.purge(config.idempotencyTtlSeconds) },
     { name: 'expire-sessions', everyMs: 5_000, run: () => sessions.expireDue() },
     { name: 'purge-used-token-ids', everyMs: 60_000, run: () => operatorTokens.purgeUsedIds() },

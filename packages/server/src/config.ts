@@ -23,6 +23,10 @@ export interface Config {
   publicUrl: string | undefined;
   /** RAMPART_SECRETS_KEY as given (see secrets.ts); unset: a key kept in the data directory. */
   secretsKey: string | undefined;
+  /** Start the sandbox providers (the simulator) beside the API and route payments to them. */
+  simulator: boolean;
+  /** Port of the simulator; 0 picks a free one. */
+  simulatorPort: number;
   /** Development pages (mail/SMS outbox). Switch off in production. */
   devTools: boolean;
   /** How long Idempotency-Key answers are kept. */
@@ -110,6 +114,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     bodyLimitBytes: integer(env, 'RAMPART_BODY_LIMIT_BYTES', 1_048_576, 1_024, 64 * 1_048_576),
     publicUrl,
     secretsKey: env['RAMPART_SECRETS_KEY'] || undefined,
+    simulator: boolean(env, 'RAMPART_SIMULATOR', true),
+    simulatorPort: integer(env, 'RAMPART_SIMULATOR_PORT', 4100, 0, 65_535),
     devTools: boolean(env, 'RAMPART_DEV_TOOLS', true),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
     webhooks: parseWebhookConfig(env, (variable, problem) => {

@@ -2,3 +2,4 @@ export { type AppDependencies, buildApp } from './app.ts';
 export { type Config, ConfigError, loadConfig } from './config.ts';
 export { DataDirectoryInUse, runningClusterUrl, startEmbeddedPostgres } from './database/embedded.ts';
 export { main as runServer, openDatabase, type RunningRampart, startRampart } from './main.ts';
+export { loadMasterSecret } from './secrets.ts';

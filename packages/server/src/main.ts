@@ -1,8 +1,11 @@
 import { createIdGenerator, Database, migrate, Operators, systemClock } from '@rampart/core';
+import { startSimulator } from '@rampart/simulator';
+import { SecretBox, WebhookWorker } from '@rampart/webhooks';
 import { buildApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirectoryInUse, type RunningCluster, startEmbeddedPostgres } from './database/embedded.ts';
 import { startJobs } from './jobs.ts';
+import { SANDBOX_WEBHOOK_PATHS, sandboxProviders } from './providers.ts';
 import { loadMasterSecret } from './secrets.ts';
 
 export interface RunningRampart {
@@ -32,15 +35,43 @@ export async function startRampart(
     const ids = createIdGenerator();
     const operators = new Operators(db, ids, clock);
     const masterSecret = loadMasterSecret(config.secretsKey, config.dataDir);
-    const app = await buildApp({ config, db, clock, ids, masterSecret });
+    let simulatorUrl = '';
+    const sandbox = config.simulator ? sandboxProviders({ simulatorUrl: () => simulatorUrl, clock }) : undefined;
+    const app = await buildApp({
+      config,
+      db,
+      clock,
+      ids,
+      masterSecret,
+      ...(sandbox ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources } : {}),
+      ...(sandbox?.kyc ? { kycProvider: sandbox.kyc } : {}),
+    });
     await app.listen({ host: config.host, port: config.port });
     const jobs = startJobs(app.jobs, (job, error) => app.log.error({ err: error, job }, 'background job failed'));
+    // Delivers webhooks from this node; any number of nodes may run one (RAMPART_WEBHOOK_CONCURRENCY=0: none).
+    const secrets = SecretBox.forWebhookSecrets(masterSecret);
+    const webhooks = new WebhookWorker({ db, ids, clock, config: config.webhooks, secrets, log: app.log }).start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
+    const simulator = config.simulator
+      ? await startSimulator({
+          port: config.simulatorPort,
+          host: config.host,
+          clock,
+          webhookTargets: Object.fromEntries(
+            Object.entries(SANDBOX_WEBHOOK_PATHS).map(([provider, id]) => [
+              provider,
+              `${url}/v1/provider-webhooks/${id}`,
+            ]),
+          ),
+        })
+      : undefined;
+    if (simulator) simulatorUrl = simulator.url;
     print(`Rampart API     ${url}`);
     print(`API reference   ${url}/docs`);
+    if (simulator) print(`Sandbox         ${simulator.url} (simulated bank, card/ACH, crypto and KYC providers)`);
     print(`Database        ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}`}`);
     const existing = await operators.list();
     if (existing.length === 0) {
@@ -60,7 +91,9 @@ export async function startRampart(
       close() {
         closed ??= (async () => {
           await jobs.stop();
+          await webhooks.stop();
           await app.close();
+          await simulator?.close();
           await db.close();
           await cluster?.stop();
         })();

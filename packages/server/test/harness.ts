@@ -8,7 +8,9 @@ import { after } from 'node:test';
 import { type Clock, createIdGenerator, Database, Operators, systemClock } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { startSimulator } from '../../simulator/src/index.ts';
 import { buildApp, type Config, loadConfig } from '../src/index.ts';
+import { SANDBOX_WEBHOOK_PATHS, sandboxProviders } from '../src/providers.ts';
 
 const adminUrl = process.env['RAMPART_TEST_DATABASE_URL'];
 const template = process.env['RAMPART_TEST_TEMPLATE'];
@@ -58,6 +60,9 @@ export interface TestApp {
   operatorId: string;
   secret: string;
   auth: { authorization: string };
+  /** With `sandbox: true`: the simulator the connectors talk to, and where the app listens. */
+  simulator?: Awaited<ReturnType<typeof startSimulator>>;
+  url?: string;
 }
 
 export async function startTestApp(
@@ -67,6 +72,9 @@ export async function startTestApp(
     database?: Database;
     /** Extra routes registered before the app is ready (e.g. one that throws). */
     routes?: (app: FastifyInstance) => void;
+    /** Start the simulator, wire the sandbox connectors, and listen on a port for its webhooks. */
+    sandbox?: boolean | { timeoutMs?: number; settleDelayMs?: number };
+    approvals?: Parameters<typeof buildApp>[0]['approvals'];
   } = {},
 ): Promise<TestApp> {
   const db = options.database ?? (await createTestDatabase()).db;
@@ -76,10 +84,44 @@ export async function startTestApp(
   logStream.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
   const clock = options.clock ?? systemClock;
   const ids = createIdGenerator();
-  const app = await buildApp({ config, db, clock, ids, logStream });
+  let simulatorUrl = '';
+  const sandboxOptions = typeof options.sandbox === 'object' ? options.sandbox : {};
+  const sandbox = options.sandbox
+    ? sandboxProviders({
+        simulatorUrl: () => simulatorUrl,
+        clock,
+        ...(sandboxOptions.timeoutMs ? { timeoutMs: sandboxOptions.timeoutMs } : {}),
+      })
+    : undefined;
+  const app = await buildApp({
+    config,
+    db,
+    clock,
+    ids,
+    logStream,
+    ...(sandbox ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources } : {}),
+    ...(sandbox?.kyc ? { kycProvider: sandbox.kyc } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
+  });
   options.routes?.(app);
   await app.ready();
   after(() => app.close());
+  let simulator: TestApp['simulator'];
+  let url: string | undefined;
+  if (sandbox) {
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    simulator = await startSimulator({
+      port: 0,
+      settleDelayMs: sandboxOptions.settleDelayMs ?? 50,
+      webhookRetryDelaysMs: [20, 50, 100, 200],
+      webhookTargets: Object.fromEntries(
+        Object.entries(SANDBOX_WEBHOOK_PATHS).map(([provider, id]) => [provider, `${url}/v1/provider-webhooks/${id}`]),
+      ),
+      onError: () => {},
+    });
+    simulatorUrl = simulator.url;
+    after(() => simulator!.close());
+  }
   const operators = new Operators(db, ids, clock);
   const { operator, key } = await operators.create({ name: 'Test Operator' });
   return {
@@ -91,6 +133,8 @@ export async function startTestApp(
     operatorId: operator.id,
     secret: key.secret,
     auth: { authorization: `Bearer ${key.secret}` },
+    ...(simulator ? { simulator } : {}),
+    ...(url ? { url } : {}),
   };
 }
 

@@ -12,14 +12,6 @@ export interface KycProvider {
   }): Promise<{ applicantId: string; verificationUrl: string }>;
 }
 
-/** A provider's verdict, already mapped to Rampart's statuses by its connector. */
-export interface KycVerdict {
-  provider: string;
-  applicantId: string;
-  status: Exclude<KycStatus, 'not_started'>;
-  reason?: string | null;
-}
-
 /** Identity verification of end users: through a provider, or attested by the operator. */
 export class Kyc {
   private readonly users: EndUsers;
@@ -47,20 +39,6 @@ export class Kyc {
       applicantId: applicant.applicantId,
     });
     return { status: updated.kyc_status, verification_url: applicant.verificationUrl };
-  }
-
-  /** Applies a provider verdict to whichever user the applicant belongs to. */
-  async applyVerdict(
-    verdict: KycVerdict,
-    findByApplicant: (provider: string, applicantId: string) => Promise<EndUser | undefined>,
-  ) {
-    const user = await findByApplicant(verdict.provider, verdict.applicantId);
-    if (!user) throw new RampartError('user_not_found', { applicant_id: verdict.applicantId });
-    return this.users.setKyc(user.operator_id, user.id, {
-      status: verdict.status,
-      reason: verdict.reason ?? null,
-      attested: false,
-    });
   }
 
   /** The operator verified the user itself (or revokes that). */

@@ -330,6 +330,7 @@ export class Payments {
       }
       const request: ProviderRequest = {
         paymentId: payment.id,
+        operatorId: payment.operator_id,
         kind: payment.kind,
         method: payment.method,
         amount: payment.amount,
@@ -342,9 +343,19 @@ export class Payments {
       };
       try {
         const outcome = PAY_OUT.includes(payment.kind) ? await provider.payOut(request) : await provider.payIn(request);
-        return await this.applyOutcome(payment.operator_id, payment.id, outcome, `${provider.id} answered`);
+        const after = await this.applyOutcome(payment.operator_id, payment.id, outcome, `${provider.id} answered`);
+        if (after.status === 'failed') {
+          throw new RampartError(failureOf(payment.kind), {
+            payment_id: payment.id,
+            reason: after.failure_code ?? 'failed',
+            provider: provider.id,
+            ...(outcome.failure?.details ?? {}),
+          });
+        }
+        return after;
       } catch (error) {
         if (!isRampartError(error)) throw error;
+        if (error.details['payment_id'] === payment.id) throw error; // already settled above
         if (error.code === 'upstream_timeout') {
           // The provider may have acted: keep the payment open and let reconciliation find out.
           return this.transition(payment.operator_id, payment.id, 'pending', 'provider timed out; outcome unknown', {
@@ -357,6 +368,10 @@ export class Payments {
           continue;
         }
         await this.fail(payment, error);
+        // The provider's compliance verdicts (blocked, KYC, re-verification) and bad input keep their own codes.
+        if (error.entry.type === 'compliance' || error.entry.type === 'invalid_request') {
+          throw new RampartError(error.code, { ...error.details, payment_id: payment.id });
+        }
         throw new RampartError(failureOf(payment.kind), {
           payment_id: payment.id,
           reason: error.code,
@@ -425,6 +440,37 @@ export class Payments {
       }
       return this.transitionIn(tx, payment, outcome.status, cause, { set });
     });
+  }
+
+  /**
+   * Background reconciliation: asks providers about payments that have been open for
+   * a while (a webhook may have been lost) and applies what they say.
+   */
+  async reconcile(olderThanMs = 30_000, batch = 50): Promise<number> {
+    const { rows } = await this.db.query<Payment>(
+      `SELECT * FROM payments WHERE status IN ('pending', 'processing') AND provider_ref IS NOT NULL
+          AND updated_at < $1 ORDER BY updated_at LIMIT $2`,
+      [new Date(this.clock.now().getTime() - olderThanMs), batch],
+    );
+    let changed = 0;
+    for (const payment of rows) {
+      const provider = this.providers.get(payment.provider);
+      if (!provider) continue;
+      try {
+        const outcome = await provider.fetch(payment.provider_ref!, payment.kind, payment.method);
+        const after = await this.applyOutcome(
+          payment.operator_id,
+          payment.id,
+          outcome,
+          `reconciled with ${provider.id}`,
+        );
+        if (after.status !== payment.status) changed++;
+        else await this.update(this.db, payment.id, {}); // looked at: back of the queue
+      } catch {
+        // Still unknown; the next run asks again.
+      }
+    }
+    return changed;
   }
 
   async cancel(operatorId: string, id: string): Promise<Payment> {

@@ -20,6 +20,7 @@ export interface ProviderOutcome {
 
 export interface ProviderRequest {
   paymentId: string;
+  operatorId: string;
   kind: Action;
   method: PaymentMethod;
   /** Minor units, with the currency's exponent. */
@@ -61,3 +62,31 @@ export const FALLBACK_ERRORS: readonly ErrorCode[] = [
   'upstream_invalid_response',
   'provider_error',
 ];
+
+/** A provider webhook, verified and mapped by its connector. */
+export interface ProviderNotice {
+  /** The provider's event id: redeliveries carry the same one and are applied once. */
+  eventId: string;
+  subject: /** `paymentId`: Rampart's id echoed by the provider, to match a payment whose create call timed out. */
+    | { type: 'payment'; providerRef: string; paymentId?: string; outcome: ProviderOutcome }
+    /** A completed debit returned by the bank (ACH), with its NACHA return code. */
+    | { type: 'payment_return'; providerRef: string; returnCode: string; description: string | null }
+    | {
+        type: 'kyc';
+        applicantId: string;
+        status: 'pending' | 'verified' | 'failed' | 'reverification_required';
+        reason: string | null;
+      }
+    /** An event Rampart has no use for (e.g. an intermediate state it does not track). */
+    | { type: 'ignored'; reason: string };
+}
+
+/** Verifies and reads a provider's inbound webhooks. */
+export interface WebhookSource {
+  readonly id: string;
+  /**
+   * Checks the signature over the exact raw body and maps the event. A bad or stale
+   * signature throws `invalid_token`; a body it cannot read throws `validation_error`.
+   */
+  readWebhook(headers: Readonly<Record<string, string | string[] | undefined>>, rawBody: string): ProviderNotice;
+}

@@ -57,6 +57,11 @@ export interface OperatorSettings {
   /** Test mode only: allow private and loopback client IPs, which have no location. */
   allow_unlocated_ips_in_test: boolean;
   currencies: EnabledCurrency[];
+  /**
+   * Extended public keys (BIP32) per network that deposit addresses are derived from,
+   * one address per user. Only public keys: no private key ever lives in Rampart.
+   */
+  crypto_xpubs: Record<string, string>;
   /** Per action, per currency code. */
   limits: Record<Action, Record<string, Limit>>;
   approval: ApprovalSettings;
@@ -90,6 +95,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
     { currency: 'BTC', network: 'BITCOIN', balances: 'ledger' },
     { currency: 'ETH', network: 'ETHEREUM', balances: 'ledger' },
   ],
+  crypto_xpubs: {},
   limits: {
     deposit: { USD: { min: '1.00', max: '10000.00', daily: '50000.00' } },
     withdrawal: { USD: { min: '1.00', max: '10000.00', daily: '25000.00' } },
@@ -186,6 +192,22 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
             balances,
           };
         });
+        break;
+      }
+      case 'crypto_xpubs': {
+        const xpubs = value as Record<string, unknown>;
+        if (typeof xpubs !== 'object' || xpubs === null) invalid(key, value, 'an object keyed by network');
+        const out: Record<string, string> = {};
+        for (const [network, xpub] of Object.entries(xpubs)) {
+          if (typeof xpub !== 'string' || !/^[xt]pub[1-9A-HJ-NP-Za-km-z]{100,112}$/.test(xpub))
+            invalid(
+              `${key}.${network}`,
+              typeof xpub === 'string' && xpub.startsWith('xprv') ? '[private key refused]' : xpub,
+              'an extended public key (xpub…); never a private key',
+            );
+          out[network.toUpperCase()] = xpub;
+        }
+        next.crypto_xpubs = out;
         break;
       }
       case 'limits': {

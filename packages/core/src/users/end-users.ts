@@ -118,6 +118,16 @@ export class EndUsers {
     return rows[0];
   }
 
+  /** The user, created bare if the operator never registered it (sessions and payments may name new users). */
+  async ensure(operatorId: string, userId: string, tx: Queryable = this.db): Promise<void> {
+    if (!/^[\x21-\x7e]{1,128}$/.test(userId)) invalid('user_id', userId, '1 to 128 printable ASCII characters');
+    const now = this.clock.now();
+    await tx.query(
+      'INSERT INTO end_users (operator_id, id, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING',
+      [operatorId, userId, now],
+    );
+  }
+
   async get(operatorId: string, userId: string, tx: Queryable = this.db): Promise<EndUser> {
     const user = await this.find(operatorId, userId, tx);
     if (!user) throw new RampartError('user_not_found', { user_id: userId });
@@ -229,6 +239,22 @@ export class EndUsers {
         ? { set: { blocked_at: null, blocked_reason: null }, event: { type: 'user.unblocked', data: {} } }
         : null,
     );
+  }
+
+  /** A KYC provider's verdict, for whichever user the applicant belongs to. */
+  async applyKycVerdict(
+    provider: string,
+    applicantId: string,
+    status: Exclude<KycStatus, 'not_started'>,
+    reason: string | null,
+  ) {
+    const { rows } = await this.db.query<{ operator_id: string; id: string }>(
+      'SELECT operator_id, id FROM end_users WHERE kyc_provider = $1 AND kyc_applicant_id = $2',
+      [provider, applicantId],
+    );
+    const user = rows[0];
+    if (!user) throw new RampartError('user_not_found', { applicant_id: applicantId });
+    return this.setKyc(user.operator_id, user.id, { status, reason, attested: false });
   }
 
   /** Moves KYC status; one place so every change emits `kyc.status_changed`. */

@@ -14,7 +14,8 @@ export function eventRoutes(app: FastifyInstance, events: EventLog): void {
       schema: {
         tags: ['events'],
         summary: 'List events, oldest first',
-        description: 'Page with `after` = `next_cursor`. The payload of each type is under `webhooks` in this document.',
+        description:
+          'Page with `after` = `next_cursor`. The payload of each type is under `webhooks` in this document.',
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -1,6 +1,7 @@
 import {
   type Compliance,
   type CreatePayment,
+  type EndUsers,
   findCurrency,
   formatAmount,
   PAYMENT_METHODS,
@@ -159,7 +160,10 @@ async function createFrom(
   });
 }
 
-export function partnerPaymentRoutes(app: FastifyInstance, deps: { payments: Payments; compliance: Compliance }): void {
+export function partnerPaymentRoutes(
+  app: FastifyInstance,
+  deps: { payments: Payments; compliance: Compliance; users: EndUsers },
+): void {
   app.post<{ Body: CreateBody }>(
     '/v1/payments',
     {
@@ -172,6 +176,7 @@ export function partnerPaymentRoutes(app: FastifyInstance, deps: { payments: Pay
     },
     async (request, reply) => {
       const body = request.body;
+      await deps.users.ensure(request.operator.operatorId, body.user_id!);
       const payment = await createFrom(
         request,
         body,
@@ -246,14 +251,14 @@ export function partnerPaymentRoutes(app: FastifyInstance, deps: { payments: Pay
             kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
             user_id: { type: 'string', maxLength: 128 },
             starting_after: { type: 'string', maxLength: 64 },
-            limit: { type: 'integer', minimum: 1, maximum: 100 },
+            limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100' },
           },
         },
       },
     },
     async (request) => {
       const q = request.query;
-      const limit = q.limit ?? 25;
+      const limit = q.limit ? Number(q.limit) : 25;
       const rows = await deps.payments.list(request.operator.operatorId, {
         ...(q.status ? { status: q.status } : {}),
         ...(q.kind ? { kind: q.kind } : {}),

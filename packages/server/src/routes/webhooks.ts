@@ -3,8 +3,8 @@ import type { Clock, IdGenerator, Store } from '@rampart/core';
 import {
   type DeliveryStatus,
   type EndpointStatus,
-  presentDelivery,
   parseSecretsKey,
+  presentDelivery,
   presentEndpoint,
   SecretBox,
   type WebhookConfig,
@@ -224,8 +224,7 @@ export function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDependenci
         response: { 200: { $ref: 'WebhookEndpoint#' } },
       },
     },
-    async (request) =>
-      presentEndpoint(await endpoints.update(caller(request), request.params.id, request.body ?? {})),
+    async (request) => presentEndpoint(await endpoints.update(caller(request), request.params.id, request.body ?? {})),
   );
 
   app.delete<{ Params: { id: string } }>(
@@ -295,9 +294,7 @@ export function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDependenci
       },
     },
     async (request, reply) =>
-      reply
-        .code(201)
-        .send(presentDelivery(await deliveries.sendTest(request.operator.operatorId, request.params.id))),
+      reply.code(201).send(presentDelivery(await deliveries.sendTest(request.operator.operatorId, request.params.id))),
   );
 
   app.get<{

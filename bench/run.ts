@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: every figure beside a baseline measured in the same run, as a
+ * ratio, because the machine is shared and noisy and only ratios travel.
+ *
+ *   npm run bench                 embedded PostgreSQL in a temporary directory
+ *   DATABASE_URL=… npm run bench  another PostgreSQL (a scratch database is used)
+ *   BENCH_DURATION=5              seconds per HTTP measurement (default 10)
+ *
+ * Servers and load generator run as separate processes on 127.0.0.1.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres } from '@rampart/server';
+import pg from 'pg';
+import { benchPayments } from './payments.ts';
+import { benchWebhooks } from './webhooks.ts';
+
+const duration = Number(process.env['BENCH_DURATION'] ?? 10);
+const here = new URL('.', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+export interface Figure {
+  name: string;
+  rps: number;
+  p99: number;
+  baseline: string;
+  baselineRps: number;
+  target?: string;
+}
+
+/** Runs a child node process and resolves with its first stdout line parsed as JSON, or every line. */
+export function child(
+  args: string[],
+  env: Record<string, string> = {},
+  waitFor?: RegExp,
+): Promise<{ proc: ChildProcess; output: () => string }> {
+  const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!waitFor || waitFor.test(output)) resolve({ proc, output: () => output });
+    });
+    proc.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${output}`)));
+  });
+}
+
+export async function load(
+  spec: Record<string, unknown>,
+): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
+  const { proc, output } = await child([join(here, 'load.ts'), JSON.stringify({ duration, ...spec })], {}, /\n/);
+  await new Promise((r) => proc.once('exit', r));
+  const result = JSON.parse(output().trim().split('\n').at(-1)!);
+  if (result.errors > 0 || result.non2xx > 0)
+    console.warn(`  warning: ${result.errors} errors, ${result.non2xx} non-2xx for ${spec['url']}`);
+  return result;
+}
+
+export async function pgBaseline(url: string, connections: number): Promise<{ rps: number; p99: number }> {
+  const { proc, output } = await child(
+    [join(here, 'pg-roundtrip.ts'), JSON.stringify({ url, connections, duration })],
+    {},
+    /\n/,
+  );
+  await new Promise((r) => proc.once('exit', r));
+  return JSON.parse(output().trim());
+}
+
+async function main(): Promise<void> {
+  const external = process.env['DATABASE_URL'];
+  const tempDir = external ? undefined : mkdtempSync(join(tmpdir(), 'rampart-bench-'));
+  const cluster = tempDir ? await startEmbeddedPostgres({ dataDir: tempDir }) : undefined;
+  const base = external ?? cluster!.url;
+  const database = `rampart_bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  const databaseUrl = url.toString();
+
+  const figures: Figure[] = [];
+  try {
+    const hello = await child([join(here, 'hello.ts')], {}, /\n/);
+    const helloUrl = `http://127.0.0.1:${JSON.parse(hello.output()).port}/`;
+    const rampart = await child(
+      [join(here, '..', 'packages/server/src/main.ts')],
+      {
+        DATABASE_URL: databaseUrl,
+        PORT: '0',
+        RAMPART_SIMULATOR_PORT: '0',
+        LOG_LEVEL: 'warn',
+        RAMPART_RATE_LIMIT_PER_MINUTE: '0',
+        RAMPART_DATA_DIR: join(tmpdir(), `rampart-bench-data-${process.pid}`),
+      },
+      /Secret key\s+rk_test_\w+/,
+    );
+    const apiUrl = /Rampart API\s+(\S+)/.exec(rampart.output())![1]!;
+    const secret = /Secret key\s+(rk_test_\w+)/.exec(rampart.output())![1]!;
+    const auth = { authorization: `Bearer ${secret}` };
+
+    console.log(`measuring ${duration}s per figure…`);
+    const helloRun = await load({ url: helloUrl });
+    const pgRun = await pgBaseline(databaseUrl, 16);
+    const operator = await load({ url: `${apiUrl}/v1/operator`, headers: auth });
+    figures.push({
+      name: 'GET /v1/operator (authenticated)',
+      rps: operator.rps,
+      p99: operator.p99,
+      baseline: 'fastify hello-world',
+      baselineRps: helloRun.rps,
+    });
+    figures.push({
+      name: 'raw PostgreSQL SELECT 1 (baseline)',
+      rps: pgRun.rps,
+      p99: pgRun.p99,
+      baseline: '-',
+      baselineRps: pgRun.rps,
+    });
+    figures.push(...(await benchPayments({ apiUrl, auth, helloRps: helloRun.rps, pgRps: pgRun.rps })));
+    rampart.proc.kill('SIGTERM');
+    hello.proc.kill('SIGTERM');
+
+    const webhooks = await benchWebhooks({ databaseUrl: base });
+    figures.push({
+      name: `webhook deliveries (${webhooks.events} events)`,
+      rps: webhooks.rampartPerSecond,
+      p99: Number.NaN,
+      baseline: 'raw HTTP POSTs, same receiver',
+      baselineRps: webhooks.baselinePerSecond,
+      target: `>= ${webhooks.target}/s`,
+    });
+  } finally {
+    for (const proc of children) if (proc.exitCode === null) proc.kill('SIGKILL');
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+    await cluster?.stop();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  }
+
+  console.log('');
+  console.log('| benchmark | req/s | p99 ms | baseline | baseline req/s | ratio | target |');
+  console.log('|---|---:|---:|---|---:|---:|---|');
+  for (const f of figures) {
+    const ratio = f.baselineRps > 0 ? (f.rps / f.baselineRps).toFixed(2) : '-';
+    console.log(
+      `| ${f.name} | ${f.rps.toFixed(0)} | ${Number.isNaN(f.p99) ? '-' : f.p99.toFixed(1)} | ${f.baseline} | ${f.baselineRps.toFixed(0)} | ${ratio} | ${f.target ?? ''} |`,
+    );
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,203 @@
+import type {
+  Action,
+  PaymentMethod,
+  PaymentProvider,
+  ProviderNotice,
+  ProviderOutcome,
+  ProviderRequest,
+  WebhookSource,
+} from '@rampart/core';
+import { RampartError } from '@rampart/errors';
+import { type ConnectorOptions, HttpConnector } from '../connector.ts';
+import type { ProviderAnswer } from '../http.ts';
+import { parseWebhookBody, verifySimSignature } from '../sim-signature.ts';
+import { type AchDebit, type CardError, type CardPayment, outcomeOf, type Payout } from './wire.ts';
+
+const CARD_CURRENCIES = ['USD', 'EUR', 'GBP'];
+
+function field(request: ProviderRequest, name: string): string {
+  const value = request.instrument[name];
+  if (typeof value !== 'string' && typeof value !== 'number')
+    throw new RampartError('missing_parameter', { field: `instrument.${name}` });
+  return String(value);
+}
+
+/** Card and ACH processor (the sandbox `cards` provider). */
+export class SimCardConnector extends HttpConnector implements PaymentProvider, WebhookSource {
+  constructor(options: ConnectorOptions, id = 'simcard') {
+    super(id, options);
+  }
+
+  supports(kind: Action, method: PaymentMethod, currency: string): boolean {
+    if (kind !== 'deposit' && kind !== 'withdrawal') return false;
+    if (method === 'card') return CARD_CURRENCIES.includes(currency);
+    if (method === 'ach') return currency === 'USD';
+    return false;
+  }
+
+  private headers(request: ProviderRequest) {
+    return { authorization: `Bearer ${this.options.apiKey}`, 'idempotency-key': request.idempotencyKey };
+  }
+
+  /** 4xx answers: declines become failed outcomes; compliance blocks and bad input become errors. */
+  private answer(answer: ProviderAnswer, request: ProviderRequest): ProviderOutcome {
+    if (answer.status < 300) return outcomeOf(answer.body as CardPayment | AchDebit | Payout);
+    const { error } = answer.body as CardError;
+    const details = error?.details ?? {};
+    switch (error?.code) {
+      case 'customer_blocked':
+        throw new RampartError('customer_blocked', { provider: this.id });
+      case 'reverification_required':
+        throw new RampartError('reverification_required', {
+          verification_url: String(details['verification_url'] ?? ''),
+        });
+      case 'kyc_required':
+        throw new RampartError('kyc_required', { kyc_url: String(details['kyc_url'] ?? '') });
+      case 'card_declined':
+      case 'incorrect_number':
+      case 'processing_error':
+      case 'insufficient_balance':
+        if (error.payment) return outcomeOf(error.payment);
+        return {
+          providerRef: `${this.id}:${request.paymentId}`,
+          status: 'failed',
+          failure: {
+            code:
+              error.code === 'processing_error'
+                ? 'provider_error'
+                : request.kind === 'withdrawal'
+                  ? 'withdrawal_failed'
+                  : 'payment_declined',
+            details: { provider_code: error.code, decline_code: error.decline_code ?? null },
+          },
+        };
+      case 'parameter_invalid':
+        throw new RampartError('invalid_value', {
+          field: `instrument.${error.param ?? 'unknown'}`,
+          provided: null,
+          expected: error.message ?? 'a valid value',
+        });
+      default:
+        // An answer we have no mapping for is ours to fix, not the client's.
+        throw new RampartError('upstream_invalid_response', {
+          provider: this.id,
+          status: answer.status,
+          provider_code: error?.code ?? null,
+        });
+    }
+  }
+
+  async payIn(request: ProviderRequest): Promise<ProviderOutcome> {
+    const customer = { id: request.user.id, ...(request.user.email ? { email: request.user.email } : {}) };
+    if (request.method === 'ach') {
+      const answer = await this.call({
+        method: 'POST',
+        path: '/cards/v1/ach_debits',
+        headers: this.headers(request),
+        body: {
+          amount: Number(request.amount),
+          currency: 'usd',
+          bank_account: {
+            routing_number: field(request, 'routing_number'),
+            account_number: field(request, 'account_number'),
+            account_holder_name: field(request, 'account_holder_name'),
+            account_type: request.instrument['account_type'] ?? 'checking',
+          },
+          customer,
+        },
+      });
+      return this.answer(answer, request);
+    }
+    const answer = await this.call({
+      method: 'POST',
+      path: '/cards/v1/payments',
+      headers: this.headers(request),
+      body: {
+        amount: Number(request.amount),
+        currency: request.currency.toLowerCase(),
+        payment_method: {
+          type: 'card',
+          card: {
+            number: field(request, 'card_number'),
+            exp_month: Number(field(request, 'exp_month')),
+            exp_year: Number(field(request, 'exp_year')),
+            cvc: field(request, 'cvc'),
+          },
+        },
+        capture_method: 'automatic',
+        customer,
+        ...(request.returnUrl ? { return_url: request.returnUrl } : {}),
+        metadata: { rampart_payment_id: request.paymentId },
+      },
+    });
+    return this.answer(answer, request);
+  }
+
+  async payOut(request: ProviderRequest): Promise<ProviderOutcome> {
+    const destination =
+      request.method === 'card'
+        ? {
+            type: 'card',
+            card: {
+              number: field(request, 'card_number'),
+              exp_month: Number(field(request, 'exp_month')),
+              exp_year: Number(field(request, 'exp_year')),
+            },
+          }
+        : {
+            type: 'bank_account',
+            bank_account: {
+              routing_number: field(request, 'routing_number'),
+              account_number: field(request, 'account_number'),
+              account_holder_name: field(request, 'account_holder_name'),
+            },
+          };
+    const answer = await this.call({
+      method: 'POST',
+      path: '/cards/v1/payouts',
+      headers: this.headers(request),
+      body: { amount: Number(request.amount), currency: request.currency.toLowerCase(), destination },
+    });
+    return this.answer(answer, request);
+  }
+
+  async fetch(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome> {
+    const collection = kind === 'withdrawal' ? 'payouts' : method === 'ach' ? 'ach_debits' : 'payments';
+    const answer = await this.call({
+      method: 'GET',
+      path: `/cards/v1/${collection}/${encodeURIComponent(providerRef)}`,
+      headers: { authorization: `Bearer ${this.options.apiKey}` },
+    });
+    if (answer.status >= 300) throw new RampartError('upstream_error', { provider: this.id, status: answer.status });
+    return outcomeOf(answer.body as CardPayment | AchDebit | Payout);
+  }
+
+  readWebhook(headers: Readonly<Record<string, string | string[] | undefined>>, rawBody: string): ProviderNotice {
+    verifySimSignature(headers['x-sim-signature'], rawBody, this.options.webhookSecret, this.nowSeconds());
+    const body = parseWebhookBody(rawBody);
+    const object = (body['data'] as { object?: CardPayment | AchDebit | Payout } | undefined)?.object;
+    if (typeof body['id'] !== 'string' || !object || typeof object.id !== 'string')
+      throw new RampartError('validation_error', { issues: [{ field: 'data.object', message: 'missing' }] });
+    if (object.object === 'ach_debit' && object.status === 'returned' && object.return_code) {
+      return {
+        eventId: body['id'],
+        subject: {
+          type: 'payment_return',
+          providerRef: object.id,
+          returnCode: object.return_code,
+          description: object.return_description ?? null,
+        },
+      };
+    }
+    const paymentId = object.object === 'payment' ? object.metadata?.['rampart_payment_id'] : undefined;
+    return {
+      eventId: body['id'],
+      subject: {
+        type: 'payment',
+        providerRef: object.id,
+        ...(paymentId ? { paymentId } : {}),
+        outcome: outcomeOf(object),
+      },
+    };
+  }
+}

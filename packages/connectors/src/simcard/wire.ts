@@ -1,0 +1,97 @@
+/**
+ * Wire types of the sandbox card and ACH processor (`/cards`): integer cents,
+ * lower-case currencies and statuses, errors as `{ error: { type, code, … } }`.
+ * Every status it can send is mapped here, exhaustively.
+ */
+
+import type { ProviderOutcome } from '@rampart/core';
+import type { ErrorCode } from '@rampart/errors';
+import { errorCodeForAchReturn } from '@rampart/errors';
+
+export type CardPaymentStatus =
+  | 'requires_action'
+  | 'processing'
+  | 'requires_capture'
+  | 'succeeded'
+  | 'failed'
+  | 'canceled';
+export type AchDebitStatus = 'pending' | 'settled' | 'returned' | 'failed';
+export type PayoutStatus = 'pending' | 'paid' | 'failed';
+
+export interface CardPayment {
+  id: string;
+  object: 'payment';
+  metadata?: Record<string, string>;
+  status: CardPaymentStatus;
+  next_action: { type: 'redirect_to_url'; redirect_url: string } | null;
+  failure_code: string | null;
+  decline_code: string | null;
+  failure_message: string | null;
+}
+
+export interface AchDebit {
+  id: string;
+  object: 'ach_debit';
+  status: AchDebitStatus;
+  return_code: string | null;
+  return_description?: string | null;
+}
+
+export interface Payout {
+  id: string;
+  object: 'payout';
+  status: PayoutStatus;
+  failure_code: string | null;
+}
+
+export interface CardError {
+  error: {
+    type: string;
+    code: string;
+    decline_code?: string | null;
+    message?: string;
+    param?: string | null;
+    payment?: CardPayment;
+    details?: Record<string, unknown>;
+  };
+}
+
+const STATUS: Record<CardPaymentStatus | AchDebitStatus | PayoutStatus, ProviderOutcome['status']> = {
+  requires_action: 'pending',
+  processing: 'processing',
+  requires_capture: 'processing',
+  succeeded: 'completed',
+  failed: 'failed',
+  canceled: 'failed',
+  pending: 'processing',
+  settled: 'completed',
+  // A return after settlement arrives as its own notice (see `returnNotice`); as a status
+  // seen before completion it means the debit never settled.
+  returned: 'failed',
+  paid: 'completed',
+};
+
+function failureFor(object: CardPayment | AchDebit | Payout): ProviderOutcome['failure'] {
+  if (object.status !== 'failed' && object.status !== 'canceled' && object.status !== 'returned') return undefined;
+  if (object.object === 'ach_debit') {
+    const code: ErrorCode = object.return_code ? errorCodeForAchReturn(object.return_code) : 'deposit_failed';
+    return { code, details: { return_code: object.return_code } };
+  }
+  if (object.object === 'payout') return { code: 'withdrawal_failed', details: { provider_code: object.failure_code } };
+  if (object.status === 'canceled') return { code: 'deposit_failed', details: { provider_code: 'canceled' } };
+  return {
+    code: object.failure_code === 'processing_error' ? 'provider_error' : 'payment_declined',
+    ...(object.failure_message ? { message: object.failure_message } : {}),
+    details: { provider_code: object.failure_code, decline_code: object.decline_code },
+  };
+}
+
+export function outcomeOf(object: CardPayment | AchDebit | Payout): ProviderOutcome {
+  const status = STATUS[object.status];
+  const failure = failureFor(object);
+  const nextAction =
+    object.object === 'payment' && object.next_action
+      ? { type: 'redirect' as const, url: object.next_action.redirect_url }
+      : null;
+  return { providerRef: object.id, status, nextAction, ...(failure ? { failure } : {}) };
+}

@@ -1,0 +1,149 @@
+import type { EventType } from './catalog.ts';
+
+/**
+ * JSON Schema (2020-12, as OpenAPI 3.1 uses it) of the `data` of every event type. They
+ * become the OpenAPI document's `webhooks`. A type's payload may gain fields (receivers
+ * must ignore unknown ones); removing or changing one needs a new API_VERSION.
+ * The module that records an event owns its schema: tighten it together with the payload.
+ */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+const id = (description: string): JsonSchema => ({ type: 'string', description });
+const nullable = (type: string, description: string): JsonSchema => ({ type: [type, 'null'], description });
+const timestamp = (description: string): JsonSchema => ({ type: 'string', format: 'date-time', description });
+
+function object(properties: Record<string, JsonSchema>, required: readonly string[]): JsonSchema {
+  return { type: 'object', properties, required, additionalProperties: true };
+}
+
+const session = object(
+  {
+    session_id: id('The session, `ses_…`.'),
+    user_id: id("The end user, the operator's own id."),
+    operation: { type: 'string', description: 'deposit, withdrawal, buy or sell (on session.created).' },
+    source: { type: 'string', description: 'How it was created: server or operator_token (on session.created).' },
+  },
+  ['session_id', 'user_id'],
+);
+
+const user = object(
+  {
+    user_id: id("The end user, the operator's own id."),
+    reason: nullable('string', 'Why, on user.blocked.'),
+  },
+  ['user_id'],
+);
+
+/** The payment as it is after the change; the same object in every payment and withdrawal event. */
+const paymentObject = object(
+  {
+    id: id('The payment, `pay_…`.'),
+    status: { type: 'string', description: 'The payment status after the change (one enum for every channel).' },
+    kind: { type: 'string', description: 'deposit, withdrawal, buy or sell.' },
+    method: { type: 'string', description: 'Payment method, e.g. bank, card, ach, crypto.' },
+    provider: nullable('string', 'The provider handling it.'),
+    user_id: id("The end user, the operator's own id."),
+    amount: { type: 'string', pattern: '^-?\\d+$', description: 'Minor units of `currency`, as a decimal string.' },
+    currency: { type: 'string', description: 'ISO 4217 or asset code.' },
+    network: nullable('string', 'Crypto network, where there is one.'),
+    reference: nullable('string', "The operator's reference."),
+    failure_code: nullable('string', 'The catalog error code, on payment.failed and payment.reversed.'),
+  },
+  ['id', 'status', 'kind', 'amount', 'currency'],
+);
+
+const payment = object(
+  {
+    payment: paymentObject,
+    reason: {
+      type: 'string',
+      description: 'Why, where the change has one (e.g. provider_timeout on payment.pending).',
+    },
+  },
+  ['payment'],
+);
+
+const withdrawalApproval = object(
+  {
+    payment: paymentObject,
+    source: { type: 'string', description: 'On approval: who approved it.' },
+    reason_code: { type: 'integer', minimum: 1, maximum: 9, description: "On decline: the operator's reason (1-9)." },
+    code: { type: 'string', description: 'On decline: the catalog error code the reason maps to.' },
+  },
+  ['payment'],
+);
+
+export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
+  'session.created': session,
+  'session.exchanged': session,
+  'session.cancelled': session,
+  'session.expired': session,
+  'user.created': user,
+  'user.updated': user,
+  'user.blocked': user,
+  'user.unblocked': user,
+  'kyc.status_changed': object(
+    {
+      user_id: id("The end user, the operator's own id."),
+      from: { type: 'string', description: 'The KYC status before.' },
+      to: {
+        type: 'string',
+        enum: ['not_started', 'pending', 'verified', 'failed', 'reverification_required'],
+        description: 'The KYC status after the change.',
+      },
+      reason: nullable('string', 'Why, where the provider said.'),
+    },
+    ['user_id', 'from', 'to'],
+  ),
+  'gate.changed': object(
+    {
+      user_id: id("The end user, the operator's own id."),
+      gate: { type: 'string', description: 'terms, email-verify or phone-verify.' },
+      completed: { type: 'boolean', description: 'Whether the user has now passed the gate.' },
+      version: { type: 'string', description: 'On terms: the version accepted.' },
+    },
+    ['user_id', 'gate', 'completed'],
+  ),
+  'payment.created': payment,
+  'payment.pending': payment,
+  'payment.processing': payment,
+  'payment.completed': payment,
+  'payment.failed': payment,
+  'payment.cancelled': payment,
+  'payment.reversed': payment,
+  'withdrawal.approval_requested': withdrawalApproval,
+  'withdrawal.approved': withdrawalApproval,
+  'withdrawal.declined': withdrawalApproval,
+  'ach.returned': object(
+    {
+      payment: paymentObject,
+      payment_id: id('The returned payment.'),
+      return_code: { type: 'string', pattern: '^R\\d{2}$', description: 'NACHA return code, e.g. R01.' },
+    },
+    ['return_code'],
+  ),
+  'webhook_endpoint.disabled': object(
+    {
+      endpoint_id: id('The endpoint, `we_…`.'),
+      url: { type: 'string', format: 'uri' },
+      reason: { type: 'string', enum: ['failing'], description: 'Every attempt failed for the configured period.' },
+      failing_since: timestamp('The first failed attempt of the streak.'),
+    },
+    ['endpoint_id', 'url', 'reason', 'failing_since'],
+  ),
+  'webhook.delivery_exhausted': object(
+    {
+      delivery_id: id('The delivery, `dlv_…`.'),
+      endpoint_id: id('The endpoint, `we_…`.'),
+      event_id: id('The event that was not delivered.'),
+      event_type: { type: 'string' },
+      attempts: { type: 'integer', minimum: 1 },
+      last_status_code: nullable('integer', 'HTTP status of the last attempt; null when none came.'),
+      last_error: nullable('string', 'Why the last attempt failed without a response.'),
+    },
+    ['delivery_id', 'endpoint_id', 'event_id', 'event_type', 'attempts'],
+  ),
+  'webhook.test': object({ endpoint_id: id('The endpoint tested, `we_…`.'), message: { type: 'string' } }, [
+    'endpoint_id',
+  ]),
+};

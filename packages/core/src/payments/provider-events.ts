@@ -1,0 +1,134 @@
+import { errorCodeForAchReturn, isRampartError, RampartError } from '@rampart/errors';
+import type { Clock } from '../clock.ts';
+import type { EventLog } from '../events/event-log.ts';
+import type { Store } from '../storage/database.ts';
+import type { EndUsers } from '../users/end-users.ts';
+import { paymentStore } from './payment-store.ts';
+import type { Payments } from './payments.ts';
+import type { ProviderNotice } from './provider.ts';
+
+/** After this many tries an event that cannot be applied (e.g. for an unknown payment) is set aside. */
+const MAX_ATTEMPTS = 20;
+
+/**
+ * Inbound provider webhooks. `record` makes a notice durable (deduplicated by the
+ * provider's event id) and is all that happens before the 2xx; `processPending`
+ * applies recorded notices. Application is idempotent (the state machine refuses to
+ * move backwards, ledger postings carry references), so a notice applied again after
+ * a crash changes nothing: each event takes effect once.
+ */
+export class ProviderEvents {
+  private readonly db: Store;
+  private readonly clock: Clock;
+  private readonly payments: Payments;
+  private readonly users: EndUsers;
+  private readonly events: EventLog;
+
+  constructor(deps: { db: Store; clock: Clock; payments: Payments; users: EndUsers; events: EventLog }) {
+    this.db = deps.db;
+    this.clock = deps.clock;
+    this.payments = deps.payments;
+    this.users = deps.users;
+    this.events = deps.events;
+  }
+
+  /** Returns false for a redelivery of an event already recorded. */
+  async record(provider: string, notice: ProviderNotice): Promise<boolean> {
+    const result = await this.db.query(
+      `INSERT INTO provider_events (provider, event_id, notice, received_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (provider, event_id) DO NOTHING`,
+      [provider, notice.eventId, JSON.stringify(notice), this.clock.now()],
+    );
+    return result.rowCount === 1;
+  }
+
+  /** Applies unprocessed events, oldest first; safe on any number of nodes at once. */
+  async processPending(batch = 50): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ provider: string; event_id: string; notice: ProviderNotice; attempts: number }>(
+        `SELECT provider, event_id, notice, attempts FROM provider_events
+          WHERE processed_at IS NULL AND attempts < $1
+          ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [MAX_ATTEMPTS, batch],
+      );
+      let applied = 0;
+      for (const row of rows) {
+        try {
+          await this.apply(row.provider, row.notice);
+          await tx.query(
+            'UPDATE provider_events SET processed_at = $3, attempts = attempts + 1 WHERE provider = $1 AND event_id = $2',
+            [row.provider, row.event_id, this.clock.now()],
+          );
+          applied++;
+        } catch (error) {
+          const message = isRampartError(error) ? error.code : error instanceof Error ? error.message : String(error);
+          await tx.query(
+            'UPDATE provider_events SET attempts = attempts + 1, last_error = $3 WHERE provider = $1 AND event_id = $2',
+            [row.provider, row.event_id, message.slice(0, 500)],
+          );
+        }
+      }
+      return applied;
+    });
+  }
+
+  private async apply(provider: string, notice: ProviderNotice): Promise<void> {
+    const subject = notice.subject;
+    switch (subject.type) {
+      case 'ignored':
+        return;
+      case 'kyc': {
+        await this.users.applyKycVerdict(provider, subject.applicantId, subject.status, subject.reason);
+        return;
+      }
+      case 'payment': {
+        let payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
+        if (!payment && subject.paymentId) {
+          // The create call timed out before Rampart learnt the provider's id: match by ours.
+          const candidate = await this.db.query<{ operator_id: string }>(
+            'SELECT operator_id FROM payments WHERE id = $1 AND provider = $2',
+            [subject.paymentId, provider],
+          );
+          if (candidate.rows[0])
+            payment = await paymentStore.get(this.db, candidate.rows[0].operator_id, subject.paymentId);
+        }
+        if (!payment) throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        await this.payments.applyOutcome(
+          payment.operator_id,
+          payment.id,
+          subject.outcome,
+          `${provider} webhook ${notice.eventId}`,
+        );
+        return;
+      }
+      case 'payment_return': {
+        const payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
+        if (!payment) throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        const code = errorCodeForAchReturn(subject.returnCode);
+        const details = { return_code: subject.returnCode, code, description: subject.description };
+        if (payment.status === 'completed') {
+          await this.payments.reverse(payment.operator_id, payment.id, `ACH return ${subject.returnCode}`, {
+            code,
+            details,
+          });
+          await this.db.transaction((tx) =>
+            this.events.record(tx, {
+              operatorId: payment.operator_id,
+              type: 'ach.returned',
+              subjectId: payment.id,
+              data: { payment_id: payment.id, ...details },
+            }),
+          );
+        } else if (payment.status !== 'reversed') {
+          await this.payments.applyOutcome(
+            payment.operator_id,
+            payment.id,
+            { providerRef: subject.providerRef, status: 'failed', failure: { code, details } },
+            `ACH return ${subject.returnCode} before settlement`,
+          );
+        }
+        return;
+      }
+    }
+  }
+}

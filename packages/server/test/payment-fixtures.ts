@@ -1,0 +1,65 @@
+/** Steps shared by payment tests: an operator configured for payments and helpers to drive them. */
+import assert from 'node:assert/strict';
+import type { TestApp } from './harness.ts';
+
+export const CARD_OK = { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' };
+
+/** Gates off (other tests cover them) so payment rules are what is exercised. */
+export async function openForPayments(t: TestApp, extra: Record<string, unknown> = {}) {
+  const response = await t.app.inject({
+    method: 'PATCH',
+    url: '/v1/operator/settings',
+    headers: t.auth,
+    payload: {
+      required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
+      providers: {
+        deposit: [
+          { provider: 'simcard', blocked_jurisdictions: [] },
+          { provider: 'simbank', blocked_jurisdictions: [] },
+        ],
+        withdrawal: [
+          { provider: 'simbank', blocked_jurisdictions: [] },
+          { provider: 'simcard', blocked_jurisdictions: [] },
+        ],
+      },
+      ...extra,
+    },
+  });
+  assert.equal(response.statusCode, 200, response.body);
+}
+
+export function createPayment(t: TestApp, payload: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return t.app.inject({
+    method: 'POST',
+    url: '/v1/payments',
+    headers: { ...t.auth, ...headers },
+    payload: { user_id: 'payer', kind: 'deposit', method: 'card', currency: 'USD', instrument: CARD_OK, ...payload },
+  });
+}
+
+/** Polls the payment until its status is one of `statuses` (webhooks arrive asynchronously). */
+export async function waitForStatus(t: TestApp, id: string, statuses: string[], timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const payment = (await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth })).json();
+    if (statuses.includes(payment.status)) return payment;
+    if (Date.now() > deadline) assert.fail(`payment ${id} is ${payment.status}, expected ${statuses.join('|')}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The user's balance in the ledger as a decimal string, or "0" when there is no account yet. */
+export async function balance(t: TestApp, userId: string, currency = 'USD'): Promise<bigint> {
+  const { rows } = await t.db.query(
+    "SELECT posted, pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = $2 AND currency = $3",
+    [t.operatorId, userId, currency],
+  );
+  return rows[0] ? BigInt(rows[0].posted) : 0n;
+}
+
+/** A completed card deposit, so the user has money to withdraw. */
+export async function fund(t: TestApp, userId: string, amount: string) {
+  const response = await createPayment(t, { user_id: userId, amount });
+  assert.equal(response.statusCode, 201, response.body);
+  assert.equal(response.json().status, 'completed');
+}

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { errorOf, startTestApp } from './harness.ts';
+import { balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+
+describe('deposits through the card processor', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+
+  test('an approved card deposit completes, credits the user in the ledger and records its timeline and events', async () => {
+    const response = await createPayment(t, { amount: '25.00', reference: 'order-1' });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.match(payment.id, /^pay_/);
+    assert.equal(payment.status, 'completed');
+    assert.equal(payment.amount, '25.00');
+    assert.equal(payment.amount_minor, '2500');
+    assert.equal(payment.provider, 'simcard');
+    assert.equal(payment.destination.card_number_last4, '4242');
+    assert.doesNotMatch(response.body, /4242424242424242/, 'the card number is never stored or echoed');
+    assert.equal(await balance(t, 'payer'), 2500n);
+    const fetched = (
+      await t.app.inject({ method: 'GET', url: '/v1/payments/by_reference/order-1', headers: t.auth })
+    ).json();
+    assert.deepEqual(
+      fetched.timeline.map((s: { to: string }) => s.to),
+      ['created', 'completed'],
+    );
+    const { rows } = await t.db.query('SELECT type, sequence FROM events WHERE subject_id = $1 ORDER BY sequence', [
+      payment.id,
+    ]);
+    assert.deepEqual(
+      rows.map((r) => r.type),
+      ['payment.created', 'payment.completed'],
+    );
+  });
+
+  test('3-D Secure leaves the deposit pending with a redirect, and the challenge result completes it by webhook', async () => {
+    const response = await createPayment(t, {
+      amount: '30.00',
+      instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      return_url: 'https://operator.example/back',
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.status, 'pending');
+    assert.equal(payment.next_action.type, 'redirect');
+    const challenge = await fetch(payment.next_action.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=pass',
+      redirect: 'manual',
+    });
+    assert.equal(challenge.status, 303);
+    const done = await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(done.status, 'completed');
+    assert.equal(await balance(t, 'payer'), 5500n);
+  });
+
+  test('a declined card answers deposit_failed with the provider’s reason, and the payment is failed', async () => {
+    const response = await createPayment(t, {
+      amount: '10.00',
+      instrument: { ...CARD_OK, card_number: '4000000000000002' },
+    });
+    assert.equal(response.statusCode, 402);
+    const error = errorOf(response);
+    assert.equal(error.code, 'deposit_failed');
+    assert.equal(error.retryable, true);
+    assert.equal(error.details['reason'], 'payment_declined');
+    assert.equal(error.details['decline_code'], 'generic_decline');
+    const failed = (
+      await t.app.inject({ method: 'GET', url: `/v1/payments/${error.details['payment_id']}`, headers: t.auth })
+    ).json();
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.failure.code, 'payment_declined');
+  });
+
+  test('a fraud block from the provider answers customer_blocked', async () => {
+    const response = await createPayment(t, {
+      user_id: 'fraudster',
+      amount: '10.00',
+      instrument: { ...CARD_OK, card_number: '4100000000000019' },
+    });
+    assert.equal(response.statusCode, 403);
+    assert.equal(errorOf(response).code, 'customer_blocked');
+  });
+
+  test('a processing error of the provider answers deposit_failed with reason provider_error', async () => {
+    const response = await createPayment(t, {
+      amount: '10.00',
+      instrument: { ...CARD_OK, card_number: '4000000000000119' },
+    });
+    assert.equal(errorOf(response).code, 'deposit_failed');
+    assert.equal(errorOf(response).details['reason'], 'provider_error');
+  });
+
+  test('invalid amounts answer invalid_amount with field, provided and expected', async () => {
+    for (const amount of ['0', '0.00', '-5.00', '1.234', 'ten', '1e3', '']) {
+      const response = await createPayment(t, { amount });
+      assert.equal(response.statusCode, 422, amount);
+      const error = errorOf(response);
+      assert.equal(error.code, 'invalid_amount', amount);
+      assert.equal(error.details['field'], 'amount');
+      assert.equal(error.details['provided'], amount);
+      assert.match(String(error.details['expected']), /USD/);
+    }
+  });
+
+  test('a currency the operator has not enabled, or an unsupported network, is refused', async () => {
+    const jpy = await createPayment(t, { amount: '1000', currency: 'JPY' });
+    assert.equal(jpy.statusCode, 400);
+    assert.equal(errorOf(jpy).code, 'currency_not_enabled');
+    assert.equal(errorOf(jpy).details['currency'], 'JPY');
+    const bep20 = await createPayment(t, { amount: '10', currency: 'USDT', network: 'BEP20', method: 'crypto' });
+    assert.equal(bep20.statusCode, 400);
+    assert.equal(errorOf(bep20).code, 'wallet_not_supported');
+    assert.equal(errorOf(bep20).details['network'], 'BEP20');
+  });
+
+  test('sell without the off-ramp enabled answers offramp_not_enabled', async () => {
+    const response = await createPayment(t, {
+      kind: 'sell',
+      method: 'crypto',
+      currency: 'USDT',
+      network: 'TRC20',
+      amount: '10',
+    });
+    assert.equal(response.statusCode, 403);
+    assert.equal(errorOf(response).code, 'offramp_not_enabled');
+  });
+
+  test('amounts outside the operator’s limits answer below minimum / above maximum with details', async () => {
+    const low = await createPayment(t, { amount: '0.50' });
+    assert.equal(low.statusCode, 422);
+    assert.equal(errorOf(low).code, 'amount_below_minimum');
+    assert.deepEqual(
+      { ...errorOf(low).details },
+      { field: 'amount', provided: '0.50', expected: '>= 1.00', currency: 'USD' },
+    );
+    const high = await createPayment(t, { amount: '10000.01' });
+    assert.equal(errorOf(high).code, 'amount_above_maximum');
+    assert.equal(errorOf(high).details['expected'], '<= 10000.00');
+  });
+
+  test('another operator’s payment, or an unknown id, answers payment_not_found', async () => {
+    const mine = (await createPayment(t, { amount: '5.00' })).json();
+    const other = await t.operators.create({ name: 'Other' });
+    for (const headers of [{ authorization: `Bearer ${other.key.secret}` }, t.auth]) {
+      const id = headers === t.auth ? 'pay_nope' : mine.id;
+      const response = await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers });
+      assert.equal(response.statusCode, 404);
+      assert.equal(errorOf(response).code, 'payment_not_found');
+    }
+  });
+
+  test('cancelling a completed payment answers illegal_state_transition', async () => {
+    const done = (await createPayment(t, { amount: '5.00' })).json();
+    const response = await t.app.inject({ method: 'POST', url: `/v1/payments/${done.id}/cancel`, headers: t.auth });
+    assert.equal(response.statusCode, 412);
+    const error = errorOf(response);
+    assert.equal(error.code, 'illegal_state_transition');
+    assert.deepEqual([error.details['from'], error.details['to']], ['completed', 'cancelled']);
+  });
+
+  test('payments list newest first with a cursor', async () => {
+    const first = (
+      await t.app.inject({ method: 'GET', url: '/v1/payments?limit=2&status=completed', headers: t.auth })
+    ).json();
+    assert.equal(first.data.length, 2);
+    assert.equal(first.has_more, true);
+    const second = (
+      await t.app.inject({
+        method: 'GET',
+        url: `/v1/payments?limit=2&status=completed&starting_after=${first.next_cursor}`,
+        headers: t.auth,
+      })
+    ).json();
+    assert.ok(second.data.every((p: { id: string }) => p.id < first.data[1].id));
+  });
+});
+
+describe('daily limits and idempotent creation', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t, { limits: { deposit: { USD: { min: '1.00', max: '500.00', daily: '100.00' } } } });
+
+  test('the rolling 24-hour limit per user answers daily_limit_exceeded', async () => {
+    assert.equal((await createPayment(t, { user_id: 'daily', amount: '60.00' })).statusCode, 201);
+    const response = await createPayment(t, { user_id: 'daily', amount: '50.00' });
+    assert.equal(response.statusCode, 422);
+    const error = errorOf(response);
+    assert.equal(error.code, 'daily_limit_exceeded');
+    assert.deepEqual({ ...error.details }, { limit: '100.00', used: '60.00', requested: '50.00', currency: 'USD' });
+    assert.equal((await createPayment(t, { user_id: 'daily-other', amount: '50.00' })).statusCode, 201, 'per user');
+  });
+
+  test('50 concurrent identical requests with one Idempotency-Key create one payment', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        createPayment(t, { user_id: 'burst', amount: '7.00' }, { 'idempotency-key': 'same-key' }),
+      ),
+    );
+    const ids = new Set(responses.filter((r) => r.statusCode === 201).map((r) => r.json().id));
+    for (const r of responses) assert.ok(r.statusCode === 201 || errorOf(r).code === 'idempotency_in_progress', r.body);
+    assert.equal(ids.size, 1);
+    const { rows } = await t.db.query("SELECT count(*)::int AS n FROM payments WHERE user_id = 'burst'");
+    assert.equal(rows[0]!.n, 1);
+    const replay = await createPayment(t, { user_id: 'burst', amount: '7.00' }, { 'idempotency-key': 'same-key' });
+    assert.equal(replay.json().id, [...ids][0]);
+    const conflict = await createPayment(t, { user_id: 'burst', amount: '8.00' }, { 'idempotency-key': 'same-key' });
+    assert.equal(errorOf(conflict).code, 'idempotency_conflict');
+  });
+});

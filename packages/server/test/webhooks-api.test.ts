@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createIdGenerator, EventLog, systemClock } from '@rampart/core';
+import { FanOut } from '@rampart/webhooks';
+import type { InjectOptions } from 'fastify';
+import { errorOf } from './harness.ts';
+import { eventually, startReceiver, startWebhookApp, startWorker } from './webhooks-fixtures.ts';
+
+const ids = createIdGenerator();
+
+describe('webhook endpoints API', async () => {
+  const t = await startWebhookApp();
+  const receiver = await startReceiver();
+  const post = (url: string, payload?: Record<string, unknown>, headers = t.auth) => {
+    const options: InjectOptions = { method: 'POST', url, headers };
+    if (payload !== undefined) options.payload = payload;
+    return t.app.inject(options);
+  };
+  const get = (url: string, headers = t.auth) => t.app.inject({ method: 'GET', url, headers });
+  const record = (type: 'payment.created' | 'payment.completed', subjectId: string, clock = systemClock) =>
+    t.db.transaction((tx) =>
+      new EventLog(t.db, ids, clock).record(tx, {
+        operatorId: t.operatorId,
+        type,
+        subjectId,
+        data: { payment_id: subjectId },
+      }),
+    );
+
+  test('register, read, list, change and delete an endpoint; the secret is shown only on creation', async () => {
+    const created = await post('/v1/webhook_endpoints', {
+      url: receiver.url,
+      enabled_events: ['payment.completed', 'payment.failed'],
+      description: 'ledger sync',
+    });
+    assert.equal(created.statusCode, 201);
+    const endpoint = created.json();
+    assert.match(endpoint.id, /^we_/);
+    assert.equal(endpoint.object, 'webhook_endpoint');
+    assert.equal(endpoint.status, 'enabled');
+    assert.match(endpoint.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+    assert.deepEqual(endpoint.enabled_events, ['payment.completed', 'payment.failed']);
+
+    const fetched = (await get(`/v1/webhook_endpoints/${endpoint.id}`)).json();
+    assert.equal(fetched.secret, undefined, 'never shown again');
+    assert.equal(fetched.description, 'ledger sync');
+    const { rows } = await t.db.query<{ secret: Buffer }>('SELECT secret FROM webhook_endpoints WHERE id = $1', [
+      endpoint.id,
+    ]);
+    assert.ok(!rows[0]!.secret.toString('latin1').includes(endpoint.secret.slice(6)), 'encrypted at rest');
+
+    const listed = (await get('/v1/webhook_endpoints')).json();
+    assert.equal(listed.object, 'list');
+    assert.ok(listed.data.some((e: { id: string }) => e.id === endpoint.id));
+
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/webhook_endpoints/${endpoint.id}`,
+      headers: t.auth,
+      payload: { enabled_events: ['*'], description: null, status: 'disabled' },
+    });
+    assert.equal(patched.statusCode, 200);
+    assert.deepEqual(patched.json().enabled_events, ['*']);
+    assert.equal(patched.json().description, null);
+    assert.equal(patched.json().status, 'disabled');
+    assert.equal(patched.json().disabled_reason, 'operator');
+
+    const deleted = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/webhook_endpoints/${endpoint.id}`,
+      headers: t.auth,
+    });
+    assert.deepEqual(deleted.json(), { id: endpoint.id, object: 'webhook_endpoint', deleted: true });
+    const gone = await get(`/v1/webhook_endpoints/${endpoint.id}`);
+    assert.equal(gone.statusCode, 404);
+    assert.equal(errorOf(gone).code, 'resource_not_found');
+  });
+
+  test('unknown event types and bad URLs are refused with invalid_value', async () => {
+    const badType = await post('/v1/webhook_endpoints', { url: receiver.url, enabled_events: ['payment.teleported'] });
+    assert.equal(badType.statusCode, 422);
+    assert.equal(errorOf(badType).code, 'invalid_value');
+    assert.equal(errorOf(badType).details['field'], 'enabled_events[0]');
+    const badUrl = await post('/v1/webhook_endpoints', { url: 'ftp://example.com/hook' });
+    assert.equal(errorOf(badUrl).code, 'invalid_value');
+    assert.equal(errorOf(badUrl).details['field'], 'url');
+    const missing = await post('/v1/webhook_endpoints', {});
+    assert.equal(errorOf(missing).code, 'missing_parameter');
+  });
+
+  test('a live key cannot register private, loopback or link-local URLs (SSRF); a test key can', async () => {
+    const live = await t.operators.keys.issue(t.operatorId, { mode: 'live', scope: 'full' });
+    const liveAuth = { authorization: `Bearer ${live.secret}` };
+    for (const url of [receiver.url, 'http://localhost:8080/x', 'http://169.254.169.254/latest', 'http://[::1]/x']) {
+      const refused = await post('/v1/webhook_endpoints', { url }, liveAuth);
+      assert.equal(refused.statusCode, 422, url);
+      assert.equal(errorOf(refused).code, 'invalid_value');
+      assert.equal(errorOf(refused).details['field'], 'url');
+    }
+    const created = await post('/v1/webhook_endpoints', { url: receiver.url });
+    assert.equal(created.statusCode, 201, 'test mode may use 127.0.0.1');
+    const metadata = await post('/v1/webhook_endpoints', { url: 'http://169.254.169.254/latest/meta-data' });
+    assert.equal(errorOf(metadata).code, 'invalid_value', 'but not link-local, where cloud metadata lives');
+    const moved = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/webhook_endpoints/${created.json().id}`,
+      headers: liveAuth,
+      payload: { url: 'http://10.0.0.8/hook' },
+    });
+    assert.equal(errorOf(moved).code, 'invalid_value', 'changing the URL is checked too');
+  });
+
+  test('the allow flag lets live keys register private URLs', async () => {
+    const open = await startWebhookApp({ RAMPART_WEBHOOK_ALLOW_PRIVATE_URLS: 'true' });
+    const live = await open.operators.keys.issue(open.operatorId, { mode: 'live', scope: 'full' });
+    const created = await open.app.inject({
+      method: 'POST',
+      url: '/v1/webhook_endpoints',
+      headers: { authorization: `Bearer ${live.secret}` },
+      payload: { url: 'http://10.1.2.3/hook' },
+    });
+    assert.equal(created.statusCode, 201);
+  });
+
+  test('send test event: recorded, delivered signed to that endpoint alone, attempts in the delivery log', async () => {
+    const endpoint = (await post('/v1/webhook_endpoints', { url: `${receiver.url}?test` })).json();
+    receiver.secret.value = endpoint.secret;
+    const queued = await post(`/v1/webhook_endpoints/${endpoint.id}/test`);
+    assert.equal(queued.statusCode, 201);
+    const delivery = queued.json();
+    assert.equal(delivery.object, 'webhook_delivery');
+    assert.equal(delivery.reason, 'test');
+    assert.equal(delivery.event_type, 'webhook.test');
+    assert.equal(delivery.status, 'pending');
+
+    const before = receiver.received.length;
+    const worker = startWorker(t.db);
+    const done = await eventually(
+      'test delivered',
+      async () => (await get(`/v1/deliveries/${delivery.id}`)).json(),
+      (d) => d.status === 'succeeded',
+    );
+    await worker.stop();
+    assert.equal(done.attempts.length, 1);
+    assert.equal(done.attempts[0].status_code, 200);
+    assert.equal(done.attempts[0].response_excerpt, 'thanks');
+    assert.ok(done.attempts[0].latency_ms >= 0);
+    const arrived = receiver.received.slice(before);
+    assert.equal(arrived.length, 1, 'only to this endpoint');
+    assert.equal(arrived[0]!.path, '/webhooks?test');
+    assert.equal(arrived[0]!.event.type, 'webhook.test');
+    assert.equal(arrived[0]!.event.id, delivery.event_id);
+    assert.ok(arrived[0]!.valid, 'verifies with standardwebhooks');
+
+    const events = (await get('/v1/events?type=webhook.test')).json();
+    assert.ok(
+      events.data.some((e: { id: string }) => e.id === delivery.event_id),
+      'listed in /v1/events',
+    );
+    const log = (await get(`/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json();
+    assert.deepEqual(
+      log.data.map((d: { id: string }) => d.id),
+      [delivery.id],
+    );
+  });
+
+  test('replay queues exactly the events of the time range, in order; a reversed range is refused', async () => {
+    const at = (iso: string) => ({ now: () => new Date(iso) });
+    const early = await record('payment.created', 'pay_replay', at('2026-03-01T10:00:00Z'));
+    const inside = await record('payment.completed', 'pay_replay', at('2026-03-01T11:00:00Z'));
+    const late = await record('payment.created', 'pay_replay_2', at('2026-03-01T12:00:00Z'));
+    // Fanned out before the endpoint exists: nobody got them.
+    while ((await new FanOut({ db: t.db, ids, clock: systemClock }).dispatchBatch()) > 0);
+
+    const endpoint = (await post('/v1/webhook_endpoints', { url: `${receiver.url}?replay` })).json();
+    receiver.secret.value = endpoint.secret;
+    const replay = await post(`/v1/webhook_endpoints/${endpoint.id}/replay`, {
+      from: '2026-03-01T10:00:00Z',
+      to: '2026-03-01T12:00:00Z',
+    });
+    assert.equal(replay.statusCode, 202);
+    assert.equal(replay.json().deliveries, 2);
+
+    const before = receiver.received.length;
+    const worker = startWorker(t.db);
+    const toReplay = () => receiver.received.slice(before).filter((r) => r.path === '/webhooks?replay');
+    await eventually(
+      'replayed',
+      () => toReplay().length,
+      (n) => n >= 2,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await worker.stop();
+    const replayed = toReplay();
+    assert.deepEqual(
+      replayed.map((r) => r.event.id),
+      [early.id, inside.id],
+      'the range, in sequence order, and not the event after it',
+    );
+    assert.ok(replayed.every((r) => r.valid));
+    assert.ok(!replayed.some((r) => r.event.id === late.id));
+    const log = (await get(`/v1/webhook_endpoints/${endpoint.id}/deliveries?status=succeeded`)).json();
+    assert.deepEqual(
+      log.data.map((d: { reason: string }) => d.reason),
+      ['replay', 'replay'],
+    );
+
+    const reversed = await post(`/v1/webhook_endpoints/${endpoint.id}/replay`, {
+      from: '2026-03-01T12:00:00Z',
+      to: '2026-03-01T10:00:00Z',
+    });
+    assert.equal(errorOf(reversed).code, 'invalid_value');
+    assert.equal(errorOf(reversed).details['field'], 'to');
+  });
+
+  test('redeliver sends an event again with the same webhook-id, to one endpoint or to all that want it', async () => {
+    const endpoint = (await post('/v1/webhook_endpoints', { url: `${receiver.url}?redeliver` })).json();
+    receiver.secret.value = endpoint.secret;
+    const event = await record('payment.completed', 'pay_redeliver');
+    const one = await post(`/v1/events/${event.id}/redeliver`, { endpoint_id: endpoint.id });
+    assert.equal(one.statusCode, 201);
+    assert.equal(one.json().data.length, 1);
+    assert.equal(one.json().data[0].reason, 'redeliver');
+    const before = receiver.received.length;
+    const worker = startWorker(t.db);
+    await eventually(
+      'redelivered',
+      () =>
+        receiver.received
+          .slice(before)
+          .filter((r) => r.path === '/webhooks?redeliver' && r.headers['webhook-id'] === event.id && r.valid).length,
+      (n) => n >= 2,
+    );
+    await worker.stop();
+    const all = await post(`/v1/events/${event.id}/redeliver`);
+    assert.equal(all.statusCode, 201);
+    assert.ok(all.json().data.every((d: { event_id: string }) => d.event_id === event.id));
+    assert.ok(all.json().data.some((d: { endpoint_id: string }) => d.endpoint_id === endpoint.id));
+  });
+
+  test('rotating the secret returns a new one and keeps the old one signing for the overlap', async () => {
+    const endpoint = (await post('/v1/webhook_endpoints', { url: receiver.url })).json();
+    const rotated = await post(`/v1/webhook_endpoints/${endpoint.id}/rotate_secret`, { overlap_seconds: 600 });
+    assert.equal(rotated.statusCode, 200);
+    assert.notEqual(rotated.json().secret, endpoint.secret);
+    const overlapEnds = Date.parse(rotated.json().previous_secret_expires_at);
+    assert.ok(Math.abs(overlapEnds - (Date.now() + 600_000)) < 10_000);
+    const immediate = await post(`/v1/webhook_endpoints/${endpoint.id}/rotate_secret`, { overlap_seconds: 0 });
+    assert.equal(immediate.json().previous_secret_expires_at, null);
+    const byDefault = await post(`/v1/webhook_endpoints/${endpoint.id}/rotate_secret`);
+    assert.ok(Date.parse(byDefault.json().previous_secret_expires_at) > Date.now() + 23 * 3_600_000, '24 h default');
+  });
+
+  test('a disabled endpoint refuses test, replay and targeted redelivery with illegal_state_transition', async () => {
+    const endpoint = (await post('/v1/webhook_endpoints', { url: receiver.url })).json();
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/webhook_endpoints/${endpoint.id}`,
+      headers: t.auth,
+      payload: { status: 'disabled' },
+    });
+    const event = await record('payment.created', 'pay_disabled');
+    for (const [url, payload] of [
+      [`/v1/webhook_endpoints/${endpoint.id}/test`, undefined],
+      [`/v1/webhook_endpoints/${endpoint.id}/replay`, { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' }],
+      [`/v1/events/${event.id}/redeliver`, { endpoint_id: endpoint.id }],
+    ] as const) {
+      const refused = await post(url, payload);
+      assert.equal(refused.statusCode, 412, url);
+      assert.equal(errorOf(refused).code, 'illegal_state_transition');
+      assert.equal(errorOf(refused).details['from'], 'disabled');
+    }
+  });
+
+  test("another operator's endpoints, deliveries and events are not found (404), never revealed", async () => {
+    const endpoint = (await post('/v1/webhook_endpoints', { url: receiver.url })).json();
+    const delivery = (await post(`/v1/webhook_endpoints/${endpoint.id}/test`)).json();
+    const event = await record('payment.created', 'pay_private');
+    const other = await t.operators.create({ name: 'Someone Else' });
+    const theirs = { authorization: `Bearer ${other.key.secret}` };
+    const attempts = [
+      t.app.inject({ method: 'GET', url: `/v1/webhook_endpoints/${endpoint.id}`, headers: theirs }),
+      t.app.inject({
+        method: 'PATCH',
+        url: `/v1/webhook_endpoints/${endpoint.id}`,
+        headers: theirs,
+        payload: { description: 'mine now' },
+      }),
+      t.app.inject({ method: 'DELETE', url: `/v1/webhook_endpoints/${endpoint.id}`, headers: theirs }),
+      post(`/v1/webhook_endpoints/${endpoint.id}/rotate_secret`, undefined, theirs),
+      post(`/v1/webhook_endpoints/${endpoint.id}/test`, undefined, theirs),
+      get(`/v1/webhook_endpoints/${endpoint.id}/deliveries`, theirs),
+      post(
+        `/v1/webhook_endpoints/${endpoint.id}/replay`,
+        { from: '2026-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z' },
+        theirs,
+      ),
+      get(`/v1/deliveries/${delivery.id}`, theirs),
+      get(`/v1/events/${event.id}`, theirs),
+      post(`/v1/events/${event.id}/redeliver`, undefined, theirs),
+    ];
+    for (const response of await Promise.all(attempts)) {
+      assert.equal(response.statusCode, 404, response.body);
+      assert.equal(errorOf(response).code, 'resource_not_found');
+    }
+    const list = (await get('/v1/webhook_endpoints', theirs)).json();
+    assert.equal(list.data.length, 0);
+    assert.equal((await get(`/v1/webhook_endpoints/${endpoint.id}`)).json().description, null, 'unchanged');
+  });
+});

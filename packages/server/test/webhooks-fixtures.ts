@@ -1,0 +1,77 @@
+/**
+ * What webhook API tests share: an app whose signing secrets a test worker can open,
+ * a receiver that verifies with the reference `standardwebhooks` library, and a worker
+ * on a fast retry schedule.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after } from 'node:test';
+import { createIdGenerator, type Database, systemClock } from '@rampart/core';
+import { defaultWebhookConfig, SecretBox, WebhookWorker } from '@rampart/webhooks';
+import { Webhook } from 'standardwebhooks';
+import { startTestApp, type TestApp } from './harness.ts';
+
+export const SECRETS_KEY = '5a'.repeat(32);
+
+export async function startWebhookApp(env: Record<string, string> = {}): Promise<TestApp> {
+  return startTestApp({ env: { RAMPART_SECRETS_KEY: SECRETS_KEY, ...env } });
+}
+
+export function startWorker(db: Database): WebhookWorker {
+  const worker = new WebhookWorker({
+    db,
+    ids: createIdGenerator(),
+    clock: systemClock,
+    config: { ...defaultWebhookConfig, retrySchedule: [0, 30, 30], pollIntervalMs: 20, timeoutMs: 2_000 },
+    secrets: SecretBox.forWebhookSecrets(Buffer.from(SECRETS_KEY, 'hex')),
+  }).start();
+  after(() => worker.stop());
+  return worker;
+}
+
+export interface Delivered {
+  /** Path and query the request was sent to; tests give each endpoint its own. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  event: { id: string; type: string; subject_id: string; sequence: number; data: Record<string, unknown> };
+  valid: boolean;
+}
+
+/** Answers 200 "thanks"; checks every signature against `secret`. */
+export async function startReceiver(): Promise<{ url: string; received: Delivered[]; secret: { value: string } }> {
+  const received: Delivered[] = [];
+  const secret = { value: '' };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      let valid = false;
+      try {
+        new Webhook(secret.value).verify(body, req.headers as Record<string, string>);
+        valid = true;
+      } catch {}
+      received.push({ path: req.url ?? '', headers: req.headers, body, event: JSON.parse(body), valid });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`, received, secret };
+}
+
+export async function eventually<T>(what: string, probe: () => T | Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = await probe();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

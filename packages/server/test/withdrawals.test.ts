@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { errorOf, startTestApp, type TestApp } from './harness.ts';
+import { balance, createPayment, fund, openForPayments, waitForStatus } from './payment-fixtures.ts';
+
+const BANK = { account_holder_name: 'Ada Lovelace', account_number: '000123456789', routing_number: '021000021' };
+
+function withdraw(t: TestApp, userId: string, amount: string, instrument: Record<string, unknown> = BANK) {
+  return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument });
+}
+
+/** The operator's approval endpoint: answers with whatever the test sets, and keeps what it was sent. */
+async function approvalEndpoint(): Promise<{
+  url: string;
+  answer: { status: number; body: unknown };
+  seen: { headers: Record<string, unknown>; body: string }[];
+}> {
+  const state = {
+    answer: { status: 200, body: { approved: true } as unknown },
+    seen: [] as { headers: Record<string, unknown>; body: string }[],
+  };
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (c: Buffer) => (body += c));
+    request.on('end', () => {
+      state.seen.push({ headers: request.headers, body });
+      response.writeHead(state.answer.status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(state.answer.body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}/approve`,
+    get answer() {
+      return state.answer;
+    },
+    set answer(value) {
+      state.answer = value;
+    },
+    seen: state.seen,
+  };
+}
+
+describe('withdrawals', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+
+  test('a withdrawal above the user’s balance answers insufficient_balance', async () => {
+    await fund(t, 'poor', '10.00');
+    const response = await withdraw(t, 'poor', '25.00');
+    assert.equal(response.statusCode, 402);
+    const error = errorOf(response);
+    assert.equal(error.code, 'insufficient_balance');
+    assert.deepEqual(
+      [error.details['available'], error.details['requested'], error.details['currency']],
+      ['10.00', '25.00', 'USD'],
+    );
+  });
+
+  test('a bank payout holds the amount, then posts it when the bank pays', async () => {
+    await fund(t, 'rich', '100.00');
+    const response = await withdraw(t, 'rich', '30.00');
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.status, 'processing');
+    const { rows } = await t.db.query(
+      "SELECT pending_debits FROM ledger_accounts WHERE owner_ref = 'rich' AND kind = 'user'",
+    );
+    assert.equal(BigInt(rows[0]!.pending_debits), 3000n, 'held while the bank works');
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await balance(t, 'rich'), 7000n);
+  });
+
+  test('one withdrawal in progress per user: a second answers withdrawal_in_progress', async () => {
+    await fund(t, 'eager', '100.00');
+    const first = await withdraw(t, 'eager', '10.04'); // .04: the bank never finishes it
+    assert.equal(first.statusCode, 201, first.body);
+    const second = await withdraw(t, 'eager', '5.00');
+    assert.equal(second.statusCode, 409);
+    assert.equal(errorOf(second).code, 'withdrawal_in_progress');
+  });
+
+  test('200 concurrent withdrawals from one balance never overdraw it and leave exactly one hold', async () => {
+    await fund(t, 'crowd', '50.00');
+    const responses = await Promise.all(Array.from({ length: 200 }, () => withdraw(t, 'crowd', '40.04')));
+    const accepted = responses.filter((r) => r.statusCode === 201);
+    assert.equal(accepted.length, 1);
+    for (const r of responses)
+      if (r.statusCode !== 201)
+        assert.ok(['withdrawal_in_progress', 'insufficient_balance'].includes(errorOf(r).code), r.body);
+    const { rows } = await t.db.query(
+      "SELECT posted, pending_debits FROM ledger_accounts WHERE owner_ref = 'crowd' AND kind = 'user'",
+    );
+    assert.equal(BigInt(rows[0]!.posted), 5000n);
+    assert.equal(BigInt(rows[0]!.pending_debits), 4004n);
+    const holds = await t.db.query(
+      "SELECT count(*)::int AS n FROM ledger_holds h JOIN ledger_accounts a ON a.id = h.debit_account_id WHERE a.owner_ref = 'crowd' AND h.status = 'pending'",
+    );
+    assert.equal(holds.rows[0]!.n, 1);
+  });
+
+  test('a failed payout releases the hold', async () => {
+    await fund(t, 'unlucky', '20.00');
+    const response = await withdraw(t, 'unlucky', '10.05'); // .05: accepted, then fails
+    const payment = response.json();
+    const failed = await waitForStatus(t, payment.id, ['failed']);
+    assert.equal(failed.failure.code, 'withdrawal_failed');
+    const { rows } = await t.db.query(
+      "SELECT posted, pending_debits FROM ledger_accounts WHERE owner_ref = 'unlucky' AND kind = 'user'",
+    );
+    assert.deepEqual([BigInt(rows[0]!.posted), BigInt(rows[0]!.pending_debits)], [2000n, 0n]);
+  });
+});
+
+describe('operator approval of withdrawals', async () => {
+  const t = await startTestApp({ sandbox: true });
+  const endpoint = await approvalEndpoint();
+  await openForPayments(t, { approval: { url: endpoint.url, timeout_ms: 500, retries: 1, on_no_answer: 'decline' } });
+  const secret = (await t.app.inject({ method: 'GET', url: '/v1/operator/approval_secret', headers: t.auth })).json()
+    .secret;
+
+  test('an approval request is signed so the operator can verify it with standardwebhooks', async () => {
+    await fund(t, 'approved', '50.00');
+    endpoint.answer = { status: 200, body: { approved: true } };
+    const response = await withdraw(t, 'approved', '10.00');
+    assert.equal(response.statusCode, 201, response.body);
+    assert.equal(response.json().approval.approved, true);
+    const request = endpoint.seen.at(-1)!;
+    const verified = new Webhook(secret).verify(request.body, request.headers as Record<string, string>) as {
+      payment_id: string;
+    };
+    assert.equal(verified.payment_id, response.json().id);
+  });
+
+  const declines: [number, string][] = [
+    [1, 'withdrawal_declined'],
+    [2, 'withdrawal_insufficient_balance'],
+    [3, 'withdrawal_unavailable'],
+    [4, 'withdrawal_user_not_eligible'],
+    [5, 'withdrawal_daily_limit_exceeded'],
+    [6, 'withdrawal_amount_too_low'],
+    [7, 'withdrawal_amount_too_high'],
+    [8, 'withdrawal_verification_required'],
+    [9, 'withdrawal_suspended'],
+  ];
+  for (const [reason, code] of declines) {
+    test(`a decline with reason ${reason} answers ${code} and frees the hold`, async () => {
+      const user = `declined-${reason}`;
+      await fund(t, user, '50.00');
+      endpoint.answer = {
+        status: reason % 2 === 0 ? 400 : 200,
+        body: reason % 2 === 0 ? { code: reason } : { approved: false, reason },
+      };
+      const response = await withdraw(t, user, '10.00');
+      assert.equal(response.statusCode, 402);
+      const error = errorOf(response);
+      assert.equal(error.code, code);
+      assert.equal(error.retryable, false);
+      assert.equal(error.details['reason_code'], reason);
+      const { rows } = await t.db.query(
+        "SELECT pending_debits FROM ledger_accounts WHERE owner_ref = $1 AND kind = 'user'",
+        [user],
+      );
+      assert.equal(BigInt(rows[0]!.pending_debits), 0n);
+    });
+  }
+
+  test('no usable answer declines as withdrawals unavailable (the configured default)', async () => {
+    await fund(t, 'silent', '50.00');
+    endpoint.answer = { status: 503, body: {} };
+    const response = await withdraw(t, 'silent', '10.00');
+    assert.equal(errorOf(response).code, 'withdrawal_unavailable');
+    assert.equal(errorOf(response).details['reason_code'], 3);
+  });
+});

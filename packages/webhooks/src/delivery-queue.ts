@@ -1,0 +1,257 @@
+import { type Clock, EventLog, type EventType, type IdGenerator, type Queryable, type Store } from '@rampart/core';
+import type { WebhookConfig } from './config.ts';
+import { nextRetryDelay, parseRetryAfter } from './retry-schedule.ts';
+import { isSuccess, type PostResult } from './transport.ts';
+
+/** A delivery a worker holds a lease on, with all it needs to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  operator_id: string;
+  endpoint_id: string;
+  /** This attempt's number (1-based); also the fencing token of the lease. */
+  attempt_count: number;
+  url: string;
+  allow_private: boolean;
+  secret: Buffer;
+  previous_secret: Buffer | null;
+  previous_secret_expires_at: Date | null;
+  event_id: string;
+  type: EventType;
+  api_version: string;
+  subject_id: string;
+  sequence: bigint;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
+
+export interface Completion {
+  delivery: ClaimedDelivery;
+  startedAt: Date;
+  result: PostResult;
+  /** False when the attempt failed through no fault of the endpoint (e.g. undecryptable secret). */
+  endpointAtFault: boolean;
+}
+
+/**
+ * The delivery queue in PostgreSQL. Claiming takes a lease (`next_attempt_at` moves past
+ * the request timeout) instead of holding a transaction open during HTTP, so a worker
+ * that dies mid-request only delays its deliveries until the lease ends.
+ *
+ * Ordering: a delivery is claimable only when no earlier delivery (lower sequence) of the
+ * same subject to the same endpoint is still pending — in flight, or waiting for a retry —
+ * and no earlier event of the subject is still waiting in the fan-out queue. So sequence n+1
+ * reaches an endpoint only after n succeeded or was exhausted; a failing delivery holds
+ * back later ones of the same subject (not other subjects) until it resolves.
+ */
+export class DeliveryQueue {
+  private readonly db: Store;
+  private readonly ids: IdGenerator;
+  private readonly clock: Clock;
+  private readonly config: WebhookConfig;
+  private readonly random: () => number;
+  private readonly events: EventLog;
+
+  constructor(deps: { db: Store; ids: IdGenerator; clock: Clock; config: WebhookConfig; random?: () => number }) {
+    this.db = deps.db;
+    this.ids = deps.ids;
+    this.clock = deps.clock;
+    this.config = deps.config;
+    this.random = deps.random ?? Math.random;
+    this.events = new EventLog(deps.db, deps.ids, deps.clock);
+  }
+
+  async claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    const now = this.clock.now();
+    return this.db.transaction(async (tx) => {
+      // A claim lost in a database crash just makes the delivery claimable again at once.
+      await tx.query('SET LOCAL synchronous_commit = off');
+      const { rows } = await tx.query<ClaimedDelivery>({
+        name: 'webhooks-claim',
+        text: `WITH due AS (
+               SELECT d.id FROM webhook_deliveries d
+                WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+                  AND EXISTS (SELECT 1 FROM webhook_endpoints w
+                               WHERE w.id = d.endpoint_id AND w.status = 'enabled' AND w.deleted_at IS NULL)
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                                   WHERE p.endpoint_id = d.endpoint_id AND p.subject_id = d.subject_id
+                                     AND p.status = 'pending' AND p.sequence < d.sequence)
+                  AND NOT EXISTS (SELECT 1 FROM webhook_fanout_queue q
+                                   WHERE q.subject_id = d.subject_id AND q.sequence < d.sequence)
+                ORDER BY d.next_attempt_at
+                LIMIT $2
+                FOR UPDATE OF d SKIP LOCKED)
+             UPDATE webhook_deliveries d SET attempt_count = d.attempt_count + 1, next_attempt_at = $3
+               FROM due, events e, webhook_endpoints w
+              WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
+             RETURNING d.id, d.operator_id, d.endpoint_id, d.attempt_count, w.url, w.allow_private, w.secret,
+                       w.previous_secret, w.previous_secret_expires_at, e.id AS event_id, e.type, e.api_version,
+                       e.subject_id, e.sequence, e.data, e.created_at`,
+        values: [now, limit, new Date(now.getTime() + leaseMs)],
+      });
+      return rows;
+    });
+  }
+
+  /**
+   * Records a batch of finished attempts in one transaction: the attempt log, each
+   * delivery's new state (success, retry time, or exhausted), the endpoints' failure
+   * record, and the events that report exhaustion and disabling. Results whose lease
+   * was lost (another worker took the delivery over) are logged but change nothing.
+   */
+  async complete(completions: readonly Completion[]): Promise<void> {
+    if (completions.length === 0) return;
+    const now = this.clock.now();
+    const plans = completions.map((c) => {
+      const ok = isSuccess(c.result);
+      const delay = ok
+        ? undefined
+        : nextRetryDelay(c.delivery.attempt_count, this.config.retrySchedule, {
+            retryAfterMs:
+              c.result.statusCode === 429 || c.result.statusCode === 503
+                ? parseRetryAfter(c.result.retryAfter, now)
+                : undefined,
+            retryAfterMaxMs: this.config.retryAfterMaxMs,
+            random: this.random,
+          });
+      const status = ok ? 'succeeded' : delay === undefined ? 'exhausted' : 'pending';
+      return { completion: c, ok, status, nextAttemptAt: delay === undefined ? null : new Date(now.getTime() + delay) };
+    });
+
+    const failing = new Set<string>();
+    for (const p of plans) if (!p.ok && p.completion.endpointAtFault) failing.add(p.completion.delivery.endpoint_id);
+    const healthy = [...new Set(plans.filter((p) => p.ok).map((p) => p.completion.delivery.endpoint_id))].filter(
+      (id) => !failing.has(id),
+    );
+
+    await this.db.transaction(async (tx) => {
+      // Losing this commit in a database crash only means sending again (the leases
+      // lapse), never losing a delivery: no need to wait for the WAL flush.
+      await tx.query('SET LOCAL synchronous_commit = off');
+      // Row locks on endpoints in id order: concurrent batches cannot deadlock on them.
+      if (failing.size > 0)
+        await tx.query('SELECT 1 FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE', [
+          [...failing, ...healthy],
+        ]);
+      // One statement: the attempt log, each delivery's new state, and any success
+      // clearing its endpoint's failure record.
+      const { rows: applied } = await tx.query<{ id: string }>({
+        name: 'webhooks-complete',
+        text: `WITH u AS (
+                 SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::boolean[],
+                                      $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+                     AS u(delivery_id, attempt, started_at, latency_ms, status_code, succeeded, excerpt, error,
+                          status, next_attempt_at)),
+               logged AS (
+                 INSERT INTO webhook_attempts (delivery_id, attempt, started_at, latency_ms, status_code, succeeded,
+                                               response_excerpt, error)
+                 SELECT delivery_id, attempt, started_at, latency_ms, status_code, succeeded, excerpt, error FROM u
+                 ON CONFLICT DO NOTHING),
+               recovered AS (
+                 UPDATE webhook_endpoints SET failing_since = NULL
+                  WHERE id IN (SELECT id FROM webhook_endpoints WHERE id = ANY($12) AND failing_since IS NOT NULL
+                                ORDER BY id FOR NO KEY UPDATE))
+             UPDATE webhook_deliveries d
+                SET status = u.status, next_attempt_at = u.next_attempt_at, last_attempt_at = u.started_at,
+                    last_status_code = u.status_code, last_error = u.error,
+                    completed_at = CASE WHEN u.status = 'pending' THEN NULL ELSE $11::timestamptz END
+               FROM u
+              WHERE d.id = u.delivery_id AND d.attempt_count = u.attempt AND d.status = 'pending'
+              RETURNING d.id`,
+        values: [
+          plans.map((p) => p.completion.delivery.id),
+          plans.map((p) => p.completion.delivery.attempt_count),
+          plans.map((p) => p.completion.startedAt),
+          plans.map((p) => p.completion.result.latencyMs),
+          plans.map((p) => p.completion.result.statusCode),
+          plans.map((p) => p.ok),
+          plans.map((p) => p.completion.result.excerpt),
+          plans.map((p) => p.completion.result.error),
+          plans.map((p) => p.status),
+          plans.map((p) => p.nextAttemptAt),
+          now,
+          healthy,
+        ],
+      });
+      const current = new Set(applied.map((r) => r.id));
+      const live = plans.filter((p) => current.has(p.completion.delivery.id));
+
+      const disabled = failing.size > 0 ? await this.recordFailures(tx, [...failing].sort(), now) : [];
+
+      // Operator events, in subject order so concurrent batches lock sequences alike.
+      const notices: { subject: string; type: EventType; operatorId: string; data: Record<string, unknown> }[] = [];
+      for (const endpoint of disabled) {
+        notices.push({
+          subject: endpoint.id,
+          type: 'webhook_endpoint.disabled',
+          operatorId: endpoint.operator_id,
+          data: {
+            endpoint_id: endpoint.id,
+            url: endpoint.url,
+            reason: 'failing',
+            failing_since: endpoint.failing_since.toISOString(),
+          },
+        });
+      }
+      for (const plan of live) {
+        const d = plan.completion.delivery;
+        // Exhausting a notice about deliveries does not make another notice (no loops).
+        if (plan.status !== 'exhausted' || d.type.startsWith('webhook')) continue;
+        notices.push({
+          subject: d.endpoint_id,
+          type: 'webhook.delivery_exhausted',
+          operatorId: d.operator_id,
+          data: {
+            delivery_id: d.id,
+            endpoint_id: d.endpoint_id,
+            event_id: d.event_id,
+            event_type: d.type,
+            attempts: d.attempt_count,
+            last_status_code: plan.completion.result.statusCode,
+            last_error: plan.completion.result.error,
+          },
+        });
+      }
+      notices.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
+      for (const notice of notices) {
+        await this.events.record(tx, {
+          operatorId: notice.operatorId,
+          type: notice.type,
+          subjectId: notice.subject,
+          data: notice.data,
+        });
+      }
+    });
+  }
+
+  /**
+   * A failure starts an endpoint's failure record (a success in the same batch already
+   * cleared it). An endpoint whose failures go back further than the configured period
+   * is disabled.
+   */
+  private async recordFailures(
+    tx: Queryable,
+    failing: readonly string[],
+    now: Date,
+  ): Promise<{ id: string; operator_id: string; url: string; failing_since: Date }[]> {
+    const { rows } = await tx.query<{
+      id: string;
+      operator_id: string;
+      url: string;
+      failing_since: Date;
+      just_disabled: boolean;
+    }>(
+      `WITH next AS (SELECT id, status = 'enabled' AND COALESCE(failing_since, $2) <= $3 AS disable
+                       FROM webhook_endpoints WHERE id = ANY($1) AND deleted_at IS NULL)
+       UPDATE webhook_endpoints w
+          SET failing_since = COALESCE(w.failing_since, $2),
+              status = CASE WHEN next.disable THEN 'disabled' ELSE w.status END,
+              disabled_reason = CASE WHEN next.disable THEN 'failing' ELSE w.disabled_reason END,
+              updated_at = CASE WHEN next.disable THEN $2 ELSE w.updated_at END
+         FROM next
+        WHERE w.id = next.id
+        RETURNING w.id, w.operator_id, w.url, w.failing_since, next.disable AS just_disabled`,
+      [failing, now, new Date(now.getTime() - this.config.disableAfterMs)],
+    );
+    return rows.filter((r) => r.just_disabled);
+  }
+}

@@ -1,0 +1,181 @@
+import { type LookupAddress, type LookupOptions, lookup } from 'node:dns';
+import { lookup as lookupAsync } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { RampartError } from '@rampart/errors';
+
+/**
+ * Addresses a webhook must not reach unless private networks are allowed: loopback,
+ * RFC 1918, link-local (cloud metadata at 169.254.169.254), CGNAT, unique-local,
+ * multicast, reserved and documentation ranges, and IPv4 embedded in IPv6.
+ */
+const privateRanges = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  privateRanges.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  privateRanges.addSubnet(network, prefix, 'ipv6');
+}
+
+/** `::ffff:127.0.0.1` or `::ffff:7f00:1` → `127.0.0.1`. */
+function embeddedIpv4(address: string): string | undefined {
+  const match = /^(?:0{0,4}:){0,5}:?ffff:(.+)$/i.exec(address);
+  if (!match) return undefined;
+  const rest = match[1]!;
+  if (isIP(rest) === 4) return rest;
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(rest);
+  if (!hex) return undefined;
+  const [high, low] = [Number.parseInt(hex[1]!, 16), Number.parseInt(hex[2]!, 16)];
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+}
+
+/**
+ * Link-local (where clouds serve instance metadata and credentials) and unspecified
+ * addresses: refused even to test-mode endpoints, which may otherwise use private networks.
+ */
+const neverRanges = new BlockList();
+neverRanges.addSubnet('0.0.0.0', 8, 'ipv4');
+neverRanges.addSubnet('169.254.0.0', 16, 'ipv4');
+neverRanges.addSubnet('::', 128, 'ipv6');
+neverRanges.addSubnet('fe80::', 10, 'ipv6');
+
+/**
+ * Where an endpoint may connect: `public` addresses only (live mode); also `private`
+ * networks and loopback (test mode), but never link-local; or `any` (the allow flag).
+ */
+export type NetworkPolicy = 'public' | 'private' | 'any';
+
+export function networkPolicy(allowPrivate: boolean, allowAnyByConfig: boolean): NetworkPolicy {
+  return allowAnyByConfig ? 'any' : allowPrivate ? 'private' : 'public';
+}
+
+export function addressAllowed(address: string, policy: NetworkPolicy): boolean {
+  if (policy === 'any' || isIP(address) === 0) return true;
+  if (policy === 'public') return !isPrivateAddress(address);
+  const v4 = isIP(address) === 6 ? embeddedIpv4(address) : undefined;
+  return v4 ? !neverRanges.check(v4, 'ipv4') : !neverRanges.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6');
+}
+
+export function isPrivateAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (family === 6) {
+    // IPv4-mapped IPv6 reaches the IPv4 host: judge that one.
+    const v4 = embeddedIpv4(address);
+    if (v4) return privateRanges.check(v4, 'ipv4');
+  }
+  return privateRanges.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** `[::1]` → `::1`; URL keeps the brackets of IPv6 literals. */
+export function hostOf(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+}
+
+const RESOLVE_TIMEOUT_MS = 3_000;
+
+type Resolve = (host: string) => Promise<string[]>;
+
+const systemResolve: Resolve = async (host) => (await lookupAsync(host, { all: true })).map((a) => a.address);
+
+function refuse(url: string, expected: string): never {
+  throw new RampartError('invalid_value', { field: 'url', provided: url, expected });
+}
+
+/**
+ * Checks an endpoint URL when it is registered or changed. A host that is, or resolves to,
+ * an address the policy does not allow is refused. A host that does not resolve now is
+ * accepted: delivery checks the address again on every connection (DNS can change).
+ */
+export async function checkEndpointUrl(
+  raw: string,
+  options: { policy: NetworkPolicy; resolve?: Resolve },
+): Promise<string> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return refuse(raw, 'an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') refuse(raw, 'an http:// or https:// URL');
+  if (url.username || url.password) refuse(raw, 'a URL without user name or password');
+  if (raw.length > 2_048) refuse(raw, 'a URL of at most 2048 characters');
+  if (options.policy === 'any') return url.toString();
+
+  const host = hostOf(url);
+  const expected =
+    options.policy === 'public'
+      ? 'a URL on a public address (private, loopback and link-local addresses need a test-mode key)'
+      : 'a URL not on a link-local address';
+  if (isIP(host)) {
+    if (!addressAllowed(host, options.policy)) refuse(raw, expected);
+    return url.toString();
+  }
+  if (options.policy === 'public' && (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local')))
+    refuse(raw, expected);
+  const resolve = options.resolve ?? systemResolve;
+  let addresses: string[] = [];
+  try {
+    addresses = await Promise.race([
+      resolve(host),
+      new Promise<string[]>((_, reject) => setTimeout(reject, RESOLVE_TIMEOUT_MS, new Error('timeout')).unref()),
+    ]);
+  } catch {
+    // Unresolvable today; the connection-time check still applies.
+  }
+  if (addresses.some((address) => !addressAllowed(address, options.policy))) refuse(raw, expected);
+  return url.toString();
+}
+
+/** A connection was refused by the SSRF guard; recorded as the attempt's error. */
+export class PrivateAddressRefused extends Error {
+  readonly code = 'EPRIVATEADDRESS';
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * `lookup` for outgoing connections under a policy: resolves, then refuses addresses the
+ * policy does not allow, so a host re-pointed at 127.0.0.1 or 169.254.169.254 after
+ * registration (DNS rebinding) is still not reached.
+ */
+export function guardedLookup(policy: NetworkPolicy) {
+  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const bad = addresses.find((a) => !addressAllowed(a.address, policy));
+      if (bad)
+        return callback(
+          new PrivateAddressRefused(`${hostname} resolves to ${bad.address}, which this endpoint may not reach`),
+          [],
+        );
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0];
+      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
+      callback(null, first.address, first.family);
+    });
+  };
+}

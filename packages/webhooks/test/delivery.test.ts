@@ -1,0 +1,328 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { createIdGenerator, type Database, EventLog, type EventType, systemClock } from '@rampart/core';
+import {
+  defaultWebhookConfig,
+  SecretBox,
+  type WebhookConfig,
+  WebhookDeliveries,
+  WebhookEndpoints,
+  WebhookWorker,
+} from '../src/index.ts';
+import { createOperator, createTestDatabase } from './fixtures/database.ts';
+import { eventually, TestReceiver } from './fixtures/receiver.ts';
+
+const ids = createIdGenerator();
+const clock = systemClock;
+
+/** Retries in tens of milliseconds, so schedules play out within a test. */
+const fast: WebhookConfig = {
+  ...defaultWebhookConfig,
+  retrySchedule: [0, 30, 30, 30, 30],
+  timeoutMs: 2_000,
+  pollIntervalMs: 20,
+  concurrency: 16,
+};
+
+async function world(config: Partial<WebhookConfig> = {}) {
+  const { db } = await createTestDatabase();
+  const operatorId = await createOperator(db);
+  const secrets = SecretBox.forWebhookSecrets(Buffer.alloc(32, 7));
+  const merged = { ...fast, ...config };
+  const endpoints = new WebhookEndpoints({ db, ids, clock, secrets, config: merged });
+  const deliveries = new WebhookDeliveries({ db, ids, clock, endpoints });
+  const events = new EventLog(db, ids, clock);
+  const receiver = await new TestReceiver().start();
+  const caller = { operatorId, allowPrivate: true };
+  let worker: WebhookWorker | undefined;
+  after(() => worker?.stop());
+  return {
+    db,
+    operatorId,
+    endpoints,
+    deliveries,
+    events,
+    receiver,
+    caller,
+    startWorker() {
+      worker = new WebhookWorker({ db, ids, clock, config: merged, secrets }).start();
+      return worker;
+    },
+    record(type: EventType, subjectId: string, data: Record<string, unknown> = {}) {
+      return db.transaction((tx) => events.record(tx, { operatorId, type, subjectId, data }));
+    },
+  };
+}
+
+async function eventsOfType(db: Database, type: string) {
+  const { rows } = await db.query<{ subject_id: string; data: Record<string, unknown> }>(
+    'SELECT subject_id, data FROM events WHERE type = $1 ORDER BY id',
+    [type],
+  );
+  return rows;
+}
+
+const settle = (ms = 250) => new Promise((r) => setTimeout(r, ms));
+
+describe('delivery', () => {
+  test('a receiver failing the first 3 attempts gets the event once as a success, validly signed every time', async () => {
+    const w = await world();
+    const { endpoint, secret } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    w.receiver.secrets = [secret];
+    w.receiver.respond = (_, index) => (index < 3 ? { status: 500, body: `boom ${index}` } : { status: 204 });
+    const event = await w.record('payment.completed', 'pay_1', { payment_id: 'pay_1', amount: 1000 });
+    w.startWorker();
+
+    await eventually(
+      'one success',
+      () => w.receiver.successes().length,
+      (n) => n === 1,
+    );
+    await settle();
+    assert.equal(w.receiver.received.length, 4, 'three failures, one success, nothing after');
+    assert.equal(w.receiver.successes().length, 1);
+    for (const request of w.receiver.received) {
+      assert.deepEqual(request.verifiedWith, [0], 'signature valid per standardwebhooks on every attempt');
+      assert.equal(request.webhookId, event.id, 'webhook-id is stable across retries');
+      assert.equal(request.event.id, event.id);
+      assert.equal(request.event.sequence, 1);
+      assert.equal(request.headers['content-type'], 'application/json');
+    }
+
+    const [logged] = await w.deliveries.listForEndpoint(w.operatorId, endpoint.id);
+    const delivery = await w.deliveries.get(w.operatorId, logged!.id);
+    assert.equal(delivery.status, 'succeeded');
+    assert.equal(delivery.attempt_count, 4);
+    assert.deepEqual(
+      delivery.attempts.map((a) => [a.attempt, a.status_code, a.succeeded, a.response_excerpt]),
+      [
+        [1, 500, false, 'boom 0'],
+        [2, 500, false, 'boom 1'],
+        [3, 500, false, 'boom 2'],
+        [4, 204, true, null],
+      ],
+    );
+    assert.ok(delivery.attempts.every((a) => a.latency_ms >= 0 && a.error === null));
+    assert.equal((await w.endpoints.get(w.operatorId, endpoint.id)).failing_since, null, 'success clears failures');
+  });
+
+  test('Retry-After pushes the retry later, clamped to the configured maximum', async () => {
+    const w = await world({ retryAfterMaxMs: 800 });
+    const { secret } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    w.receiver.secrets = [secret];
+    w.receiver.respond = (_, index) =>
+      index === 0 ? { status: 429, headers: { 'retry-after': '3600' } } : { status: 200 };
+    await w.record('payment.created', 'pay_ra');
+    w.startWorker();
+    await eventually(
+      'success',
+      () => w.receiver.successes().length,
+      (n) => n === 1,
+    );
+    const [first, second] = w.receiver.received;
+    const gap = second!.at - first!.at;
+    assert.ok(gap >= 750, `waited for Retry-After (${gap} ms)`);
+    assert.ok(gap < 3_000, `but no longer than the clamp (${gap} ms)`);
+  });
+
+  test('after the last scheduled attempt the delivery is exhausted and an event says so', async () => {
+    const w = await world({ retrySchedule: [0, 20, 20] });
+    const { endpoint, secret } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    const { endpoint: watcher } = await w.endpoints.create(w.caller, {
+      url: `${w.receiver.url}?watcher`,
+      enabled_events: ['webhook.delivery_exhausted'],
+    });
+    w.receiver.secrets = [secret];
+    w.receiver.respond = (request) =>
+      request.event.type === 'webhook.delivery_exhausted' ? { status: 200 } : { status: 503, body: 'down' };
+    const event = await w.record('payment.failed', 'pay_x');
+    w.startWorker();
+
+    const [notice] = await eventually(
+      'exhaustion event',
+      () => eventsOfType(w.db, 'webhook.delivery_exhausted'),
+      (rows) => rows.length === 1,
+    );
+    assert.equal(notice!.subject_id, endpoint.id);
+    assert.equal(notice!.data['event_id'], event.id);
+    assert.equal(notice!.data['attempts'], 3);
+    assert.equal(notice!.data['last_status_code'], 503);
+    const [delivery] = await w.deliveries.listForEndpoint(w.operatorId, endpoint.id);
+    assert.equal(delivery!.status, 'exhausted');
+    assert.equal(delivery!.attempt_count, 3);
+    assert.ok(delivery!.completed_at);
+
+    // The notice reaches the endpoint that subscribes to it, and never the failing one itself.
+    await eventually(
+      'notice delivered',
+      () => w.receiver.successes().length,
+      (n) => n === 1,
+    );
+    await settle();
+    const toFailing = w.receiver.received.filter((r) => r.event.id === event.id);
+    assert.equal(toFailing.length, 3, 'three attempts, then no more');
+    assert.equal(w.receiver.successes()[0]!.event.type, 'webhook.delivery_exhausted');
+    assert.equal((await w.deliveries.listForEndpoint(w.operatorId, watcher.id)).length, 1);
+    assert.equal((await w.deliveries.listForEndpoint(w.operatorId, endpoint.id)).length, 1);
+  });
+
+  test('an endpoint failing every delivery for the configured period is disabled, with an event; enabling resumes', async () => {
+    const w = await world({ retrySchedule: [0, 60, 60, 60, 60, 60, 60, 60, 60, 60], disableAfterMs: 200 });
+    const { endpoint, secret } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    w.receiver.secrets = [secret];
+    w.receiver.respond = () => ({ status: 500 });
+    await w.record('payment.pending', 'pay_d');
+    w.startWorker();
+
+    const disabled = await eventually(
+      'endpoint disabled',
+      () => w.endpoints.get(w.operatorId, endpoint.id),
+      (e) => e.status === 'disabled',
+    );
+    assert.equal(disabled.disabled_reason, 'failing');
+    assert.ok(disabled.failing_since);
+    const [notice] = await eventually(
+      'disabled event',
+      () => eventsOfType(w.db, 'webhook_endpoint.disabled'),
+      (rows) => rows.length === 1,
+    );
+    assert.equal(notice!.subject_id, endpoint.id);
+    assert.equal(notice!.data['reason'], 'failing');
+    assert.ok(w.receiver.received.length >= 3, 'it failed for the whole period first');
+    assert.ok(
+      w.receiver.received.at(-1)!.at - w.receiver.received[0]!.at >= 150,
+      'failures spanned the disabling period',
+    );
+
+    const seen = w.receiver.received.length;
+    await settle(300);
+    assert.equal(w.receiver.received.length, seen, 'no attempts while disabled');
+    const [pending] = await w.deliveries.listForEndpoint(w.operatorId, endpoint.id);
+    assert.equal(pending!.status, 'pending', 'the delivery waits, it is not dropped');
+
+    w.receiver.respond = () => ({ status: 200 });
+    const enabled = await w.endpoints.update(w.caller, endpoint.id, { status: 'enabled' });
+    assert.equal(enabled.failing_since, null);
+    assert.equal(enabled.disabled_reason, null);
+    await eventually(
+      'resumed delivery',
+      () => w.receiver.successes().length,
+      (n) => n === 1,
+    );
+  });
+
+  test('a failing delivery holds back later events of its subject only, which then arrive in sequence order', async () => {
+    const w = await world();
+    const { secret } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    w.receiver.secrets = [secret];
+    let failuresLeft = 3;
+    w.receiver.respond = (request) => {
+      if (request.event.subject_id === 'pay_a' && request.event.sequence === 1 && failuresLeft > 0) {
+        failuresLeft--;
+        return { status: 500 };
+      }
+      return { status: 200 };
+    };
+    for (let i = 0; i < 3; i++) await w.record('payment.processing', 'pay_a');
+    await w.record('payment.created', 'pay_b');
+    w.startWorker();
+
+    await eventually(
+      'all four delivered',
+      () => w.receiver.successes().length,
+      (n) => n === 4,
+    );
+    const a = w.receiver.received.filter((r) => r.event.subject_id === 'pay_a');
+    assert.deepEqual(
+      a.map((r) => [r.event.sequence, r.status]),
+      [
+        [1, 500],
+        [1, 500],
+        [1, 500],
+        [1, 200],
+        [2, 200],
+        [3, 200],
+      ],
+      'sequence 2 was not sent before 1 succeeded',
+    );
+    const bAt = w.receiver.received.findIndex((r) => r.event.subject_id === 'pay_b');
+    const aDoneAt = w.receiver.received.findIndex((r) => r.event.subject_id === 'pay_a' && r.status === 200);
+    assert.ok(bAt < aDoneAt, 'another subject was not held back');
+  });
+
+  test('after a rotation both signatures are sent during the overlap, then only the new one', async () => {
+    const w = await world();
+    const created = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    const rotated = await w.endpoints.rotateSecret(w.operatorId, created.endpoint.id, 3_600_000);
+    assert.notEqual(rotated.secret, created.secret);
+    assert.match(rotated.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+    assert.ok(rotated.endpoint.previous_secret_expires_at! > new Date());
+    w.receiver.secrets = [created.secret, rotated.secret];
+    await w.record('session.created', 'ses_1');
+    w.startWorker();
+
+    const [first] = await eventually(
+      'delivered',
+      () => w.receiver.successes(),
+      (r) => r.length === 1,
+    );
+    assert.equal(first!.signatures.length, 2);
+    assert.ok(first!.signatures.every((s) => s.startsWith('v1,')));
+    assert.deepEqual(first!.verifiedWith, [0, 1], 'verifies with the old secret and with the new one');
+
+    const again = await w.endpoints.rotateSecret(w.operatorId, created.endpoint.id, 0);
+    w.receiver.secrets = [created.secret, rotated.secret, again.secret];
+    await w.record('session.created', 'ses_2');
+    const [, second] = await eventually(
+      'delivered',
+      () => w.receiver.successes(),
+      (r) => r.length === 2,
+    );
+    assert.equal(second!.signatures.length, 1);
+    assert.deepEqual(second!.verifiedWith, [2], 'only the newest secret without an overlap');
+  });
+
+  test('the SSRF guard refuses private addresses at connection time when the endpoint may not use them', async () => {
+    const w = await world({ retrySchedule: [0] });
+    const literal = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    const named = await w.endpoints.create(w.caller, { url: w.receiver.url.replace('127.0.0.1', 'localhost') });
+    // As if both had been registered by a live key, and DNS then moved to loopback.
+    await w.db.query('UPDATE webhook_endpoints SET allow_private = false');
+    await w.record('payment.created', 'pay_ssrf');
+    w.startWorker();
+
+    for (const endpoint of [literal.endpoint, named.endpoint]) {
+      const [delivery] = await eventually(
+        'exhausted',
+        () => w.deliveries.listForEndpoint(w.operatorId, endpoint.id),
+        (rows) => rows[0]?.status === 'exhausted',
+      );
+      const attempts = (await w.deliveries.get(w.operatorId, delivery!.id)).attempts;
+      assert.equal(attempts[0]!.status_code, null);
+      assert.match(attempts[0]!.error ?? '', /not a public address|may not reach/);
+    }
+    assert.equal(w.receiver.received.length, 0, 'nothing reached the loopback receiver');
+  });
+
+  test('an endpoint receives only the event types it subscribes to', async () => {
+    const w = await world();
+    const { secret } = await w.endpoints.create(w.caller, {
+      url: w.receiver.url,
+      enabled_events: ['payment.completed'],
+    });
+    w.receiver.secrets = [secret];
+    await w.record('payment.created', 'pay_f');
+    await w.record('payment.completed', 'pay_f');
+    w.startWorker();
+    await eventually(
+      'delivered',
+      () => w.receiver.successes().length,
+      (n) => n === 1,
+    );
+    await settle();
+    assert.deepEqual(
+      w.receiver.received.map((r) => [r.event.type, r.event.sequence]),
+      [['payment.completed', 2]],
+    );
+  });
+});
