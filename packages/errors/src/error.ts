@@ -11,7 +11,6 @@ export type ErrorDetails = Record<string, unknown>;
 export class RampartError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
-  readonly entry: CatalogEntry;
 
   constructor(code: ErrorCode, details: ErrorDetails = {}, options: { cause?: unknown; message?: string } = {}) {
     const entry = catalog[code];
@@ -19,7 +18,14 @@ export class RampartError extends Error {
     this.name = 'RampartError';
     this.code = code;
     this.details = details;
-    this.entry = entry;
+  }
+
+  /**
+   * The catalog entry, looked up rather than stored: catalog entries are frozen, and an
+   * own property holding one would break serializers (loggers) that tag what they visit.
+   */
+  get entry(): CatalogEntry {
+    return catalog[this.code];
   }
 
   get status(): number {

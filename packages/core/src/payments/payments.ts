@@ -357,10 +357,12 @@ export class Payments {
         if (!isRampartError(error)) throw error;
         if (error.details['payment_id'] === payment.id) throw error; // already settled above
         if (error.code === 'upstream_timeout') {
-          // The provider may have acted: keep the payment open and let reconciliation find out.
-          return this.transition(payment.operator_id, payment.id, 'pending', 'provider timed out; outcome unknown', {
-            set: { failure_code: null },
-            event: { type: 'payment.pending', data: { reason: 'provider_timeout' } },
+          // The provider may have acted: keep the payment open and let its webhook or
+          // reconciliation say how it ended. (A webhook may already have: then keep that.)
+          return this.db.transaction(async (tx) => {
+            const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+            if (current.status !== 'created') return current;
+            return this.transitionIn(tx, current, 'pending', 'provider timed out; outcome unknown', {});
           });
         }
         if (FALLBACK_ERRORS.includes(error.code)) {

@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { describe, test } from 'node:test';
+import pg from 'pg';
+import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
+import { balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+
+async function fault(t: TestApp, rule: Record<string, unknown>) {
+  const response = await fetch(`${t.simulator!.url}/admin/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(rule),
+  });
+  assert.equal(response.status, 201, await response.text());
+}
+
+async function clearFaults(t: TestApp) {
+  await fetch(`${t.simulator!.url}/admin/faults`, { method: 'DELETE' });
+}
+
+async function events(t: TestApp, paymentId: string): Promise<string[]> {
+  const { rows } = await t.db.query('SELECT type FROM events WHERE subject_id = $1 ORDER BY sequence', [paymentId]);
+  return rows.map((r) => r.type as string);
+}
+
+describe('upstream faults through payments', async () => {
+  const t = await startTestApp({ sandbox: { timeoutMs: 400 } });
+  await openForPayments(t);
+
+  const cases: [string, Record<string, unknown>, number, string][] = [
+    ['an error answer', { kind: 'error', status: 500 }, 502, 'upstream_error'],
+    ['a garbage body', { kind: 'garbage' }, 502, 'upstream_invalid_response'],
+    ['a reset connection', { kind: 'reset' }, 502, 'upstream_unavailable'],
+    ['an outage', { kind: 'outage', duration_ms: 60_000 }, 502, 'upstream_error'],
+  ];
+  for (const [name, rule, status, code] of cases) {
+    test(`${name} answers ${code}, retryable, and leaves the payment failed with nothing moved`, async () => {
+      await fault(t, { provider: 'cards', ...rule });
+      try {
+        const user = `fault-${code}-${name.length}`;
+        const response = await createPayment(t, { user_id: user, amount: '12.00' });
+        assert.equal(response.statusCode, status, response.body);
+        const error = errorOf(response);
+        assert.equal(error.code, code);
+        assert.equal(error.retryable, true);
+        const payment = (
+          await t.app.inject({ method: 'GET', url: `/v1/payments/${error.details['payment_id']}`, headers: t.auth })
+        ).json();
+        assert.equal(payment.status, 'failed');
+        assert.equal(await balance(t, user), 0n);
+      } finally {
+        await clearFaults(t);
+      }
+    });
+  }
+
+  test('a timeout after the provider acted keeps the payment open until its webhook completes it: one charge', async () => {
+    await fault(t, { provider: 'cards', kind: 'timeout', hold_ms: 2_000, phase: 'after', count: 1 });
+    const response = await createPayment(t, { user_id: 'slow', amount: '15.00' });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    // The answer was lost; the provider's webhook may have arrived before Rampart gave up waiting.
+    assert.ok(['pending', 'completed'].includes(payment.status), payment.status);
+    const done = await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(done.status, 'completed');
+    assert.equal(await balance(t, 'slow'), 1500n);
+    const charges = await (
+      await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${payment.id}`)
+    ).json();
+    assert.equal(
+      charges.requests.filter((r: { replayed: boolean; created_id: string | null }) => r.created_id && !r.replayed)
+        .length,
+      1,
+    );
+  });
+});
+
+describe('inbound provider webhooks', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+
+  /** A card payment that completes by webhook after a 3-D Secure challenge. */
+  async function challengePassed(user: string) {
+    const payment = (
+      await createPayment(t, {
+        user_id: user,
+        amount: '20.00',
+        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      })
+    ).json();
+    await fetch(payment.next_action.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=pass',
+      redirect: 'manual',
+    });
+    return payment;
+  }
+
+  test('a duplicated webhook is applied once', async () => {
+    await fault(t, { provider: 'cards', kind: 'duplicate_webhooks' });
+    try {
+      const payment = await challengePassed('dup');
+      await waitForStatus(t, payment.id, ['completed']);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.pending', 'payment.completed']);
+      assert.equal(await balance(t, 'dup'), 2000n);
+      const { rows } = await t.db.query("SELECT count(*)::int AS n FROM provider_events WHERE provider = 'simcard'");
+      assert.ok(rows[0]!.n >= 1);
+    } finally {
+      await clearFaults(t);
+    }
+  });
+
+  test('a webhook with a bad signature answers invalid_token and records nothing', async () => {
+    const body = JSON.stringify({
+      id: 'evt_forged',
+      type: 'payment.succeeded',
+      data: { object: { id: 'pay_x', object: 'payment', status: 'succeeded' } },
+    });
+    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-sim-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`,
+      },
+      body,
+    });
+    assert.equal(response.status, 401);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'invalid_token');
+    const { rows } = await t.db.query("SELECT count(*)::int AS n FROM provider_events WHERE event_id = 'evt_forged'");
+    assert.equal(rows[0]!.n, 0);
+  });
+
+  test('while the database is unreachable a webhook answers event_publish_failed; redelivered, it is applied once', async () => {
+    const payment = (
+      await createPayment(t, {
+        user_id: 'outage',
+        amount: '20.00',
+        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      })
+    ).json();
+    const body = JSON.stringify({
+      id: `evt_outage_${payment.id}`,
+      object: 'event',
+      type: 'payment.succeeded',
+      data: {
+        object: {
+          id: (
+            await (
+              await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${payment.id}`)
+            ).json()
+          ).requests[0].created_id,
+          object: 'payment',
+          status: 'succeeded',
+          metadata: { rampart_payment_id: payment.id },
+          next_action: null,
+          failure_code: null,
+          decline_code: null,
+          failure_message: null,
+        },
+      },
+    });
+    const sign = () => {
+      const ts = Math.floor(Date.now() / 1000);
+      return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
+    };
+    const name = new URL(t.db.connectionString).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+    await admin.connect();
+    try {
+      // ALLOW_CONNECTIONS applies to superusers too (a connection limit would not).
+      await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [name],
+      );
+      const down = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
+        body,
+      });
+      assert.equal(down.status, 503);
+      const error = ((await down.json()) as { error: { code: string; retryable: boolean } }).error;
+      assert.equal(error.code, 'event_publish_failed');
+      assert.equal(error.retryable, true);
+    } finally {
+      await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
+      await admin.end();
+    }
+    for (let i = 0; i < 2; i++) {
+      const up = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
+        body,
+      });
+      assert.equal(up.status, 200);
+    }
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await balance(t, 'outage'), 2000n);
+    assert.equal((await events(t, payment.id)).filter((e) => e === 'payment.completed').length, 1);
+  });
+});
+
+describe('ACH debits and returns', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+  const ach = (account: string) => ({
+    routing_number: '021000021',
+    account_number: account,
+    account_holder_name: 'Ada Lovelace',
+  });
+
+  test('an ACH debit settles later, and a return (R01) reverses it with ach.returned', async () => {
+    const response = await createPayment(t, {
+      user_id: 'ach-user',
+      method: 'ach',
+      amount: '40.00',
+      instrument: ach('R01000000001'),
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.status, 'processing');
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await balance(t, 'ach-user'), 4000n);
+    await fetch(`${t.simulator!.url}/admin/clock/advance`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ seconds: 3 * 86_400 }),
+    });
+    const reversed = await waitForStatus(t, payment.id, ['reversed']);
+    assert.equal(reversed.failure.code, 'ach_insufficient_funds');
+    assert.equal(await balance(t, 'ach-user'), 0n);
+    const types = await events(t, payment.id);
+    assert.ok(types.includes('payment.reversed'));
+    assert.ok(types.includes('ach.returned'));
+  });
+});
