@@ -153,7 +153,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     approvals: deps.approvals ?? new HttpApprovalClient(masterSecret, clock),
   });
   const paymentStream = new PaymentStream(db.connectionString, payments);
-  const providerEvents = new ProviderEvents({ db, clock, payments, users, events });
+  const providerEvents = new ProviderEvents({ db, clock, payments, users });
   // Apply a recorded webhook right away; the background job retries what this misses.
   const applyProviderEvents = () => {
     providerEvents.processPending().catch((error: unknown) => app.log.error({ err: error }, 'provider events failed'));

@@ -479,16 +479,20 @@ export class Payments {
     return this.transition(operatorId, id, 'cancelled', 'cancelled by request', {});
   }
 
-  /** A completed payment undone (ACH return, chargeback): the money goes back, even into debt. */
+  /**
+   * A completed payment undone (ACH return, chargeback): the money goes back, even into
+   * debt. `event` (e.g. `ach.returned`) is recorded in the same transaction.
+   */
   async reverse(
     operatorId: string,
     id: string,
     cause: string,
     failure: { code: ErrorCode; details: Record<string, unknown> },
+    event?: EventType,
   ) {
     return this.transition(operatorId, id, 'reversed', cause, {
       set: { failure_code: failure.code, failure_message: cause },
-      event: { type: 'payment.reversed', data: failure.details },
+      ...(event ? { event: { type: event, data: { payment_id: id, ...failure.details } } } : {}),
     });
   }
 

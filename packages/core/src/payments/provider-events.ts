@@ -1,6 +1,5 @@
 import { errorCodeForAchReturn, isRampartError, RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
-import type { EventLog } from '../events/event-log.ts';
 import type { Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { paymentStore } from './payment-store.ts';
@@ -22,14 +21,12 @@ export class ProviderEvents {
   private readonly clock: Clock;
   private readonly payments: Payments;
   private readonly users: EndUsers;
-  private readonly events: EventLog;
 
-  constructor(deps: { db: Store; clock: Clock; payments: Payments; users: EndUsers; events: EventLog }) {
+  constructor(deps: { db: Store; clock: Clock; payments: Payments; users: EndUsers }) {
     this.db = deps.db;
     this.clock = deps.clock;
     this.payments = deps.payments;
     this.users = deps.users;
-    this.events = deps.events;
   }
 
   /** Returns false for a redelivery of an event already recorded. */
@@ -107,18 +104,8 @@ export class ProviderEvents {
         const code = errorCodeForAchReturn(subject.returnCode);
         const details = { return_code: subject.returnCode, code, description: subject.description };
         if (payment.status === 'completed') {
-          await this.payments.reverse(payment.operator_id, payment.id, `ACH return ${subject.returnCode}`, {
-            code,
-            details,
-          });
-          await this.db.transaction((tx) =>
-            this.events.record(tx, {
-              operatorId: payment.operator_id,
-              type: 'ach.returned',
-              subjectId: payment.id,
-              data: { payment_id: payment.id, ...details },
-            }),
-          );
+          const cause = `ACH return ${subject.returnCode}`;
+          await this.payments.reverse(payment.operator_id, payment.id, cause, { code, details }, 'ach.returned');
         } else if (payment.status !== 'reversed') {
           await this.payments.applyOutcome(
             payment.operator_id,

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { errorOf, startTestApp } from './harness.ts';
+import { CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import { widgetCall, widgetSession } from './widget-fixtures.ts';
+
+/** Collects the JSON messages of a WebSocket until `done` says enough. */
+function collect(socket: WebSocket, done: (messages: { type: string; payment?: { status: string } }[]) => boolean) {
+  const messages: { type: string; payment?: { status: string } }[] = [];
+  return new Promise<typeof messages>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out with ${JSON.stringify(messages)}`)), 10_000);
+    socket.on('message', (data) => {
+      messages.push(JSON.parse(String(data)));
+      if (done(messages)) {
+        clearTimeout(timer);
+        resolve(messages);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('payment status by WebSocket and through the widget', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+
+  test('a WebSocket stream sends the current status, then every change, with the REST status enum', async () => {
+    const payment = (
+      await createPayment(t, {
+        user_id: 'ws',
+        amount: '20.00',
+        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      })
+    ).json();
+    const socket = new WebSocket(`${t.url!.replace('http', 'ws')}/v1/payments/stream?payment_id=${payment.id}`, {
+      headers: t.auth,
+    });
+    const received = collect(socket, (m) => m.some((x) => x.payment?.status === 'completed'));
+    await new Promise((resolve) => socket.once('open', resolve));
+    await new Promise((r) => setTimeout(r, 100));
+    await fetch(payment.next_action.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=pass',
+      redirect: 'manual',
+    });
+    const messages = await received;
+    socket.close();
+    assert.equal(messages[0]!.payment!.status, 'pending');
+    assert.equal(messages.at(-1)!.payment!.status, 'completed');
+    assert.ok(messages.every((m) => m.type === 'payment.status'));
+  });
+
+  test('a WebSocket without a valid key is refused', async () => {
+    const socket = new WebSocket(`${t.url!.replace('http', 'ws')}/v1/payments/stream?user_id=x`);
+    const status = await new Promise<number>((resolve) =>
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
+    assert.equal(status, 401);
+  });
+
+  test('a deposit started in the widget that has not completed answers deposit_not_completed on finalize', async () => {
+    const { widget } = await widgetSession(t, {
+      user_id: 'widget-user',
+      operation: 'deposit',
+      currency: 'USD',
+      amount: '30.00',
+      locks: { amount: true },
+    });
+    const locked = await widgetCall(t, widget, '/widget/v1/payments', {
+      method: 'bank',
+      amount: '31.00',
+      currency: 'USD',
+    });
+    assert.equal(errorOf(locked).code, 'invalid_value', 'the operator locked the amount');
+    const started = await widgetCall(t, widget, '/widget/v1/payments', {
+      method: 'bank',
+      amount: '30.00',
+      currency: 'USD',
+      return_url: 'https://operator.example/back',
+    });
+    assert.equal(started.statusCode, 201, started.body);
+    const payment = started.json();
+    assert.equal(payment.status, 'pending');
+    assert.match(payment.next_action.url, /\/bank\/authorize\//);
+    const early = await widgetCall(t, widget, `/widget/v1/payments/${payment.id}/finalize`);
+    assert.equal(early.statusCode, 409);
+    const error = errorOf(early);
+    assert.equal(error.code, 'deposit_not_completed');
+    assert.equal(error.retryable, false);
+
+    // The user approves at the (fake) bank; the bank settles; the widget finalizes.
+    const bank = await fetch(payment.next_action.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=ada&password=pw&decision=approve',
+      redirect: 'manual',
+    });
+    assert.equal(bank.status, 303);
+    await waitForStatus(t, payment.id, ['completed']);
+    const final = await widgetCall(t, widget, `/widget/v1/payments/${payment.id}/finalize`);
+    assert.equal(final.statusCode, 200);
+    assert.equal(final.json().status, 'completed');
+  });
+
+  test('a deposit the user declines at the bank answers deposit_failed on finalize', async () => {
+    const { widget } = await widgetSession(t, { user_id: 'decliner', operation: 'deposit' });
+    const payment = (
+      await widgetCall(t, widget, '/widget/v1/payments', { method: 'bank', amount: '12.00', currency: 'USD' })
+    ).json();
+    await fetch(payment.next_action.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=decline',
+      redirect: 'manual',
+    });
+    await waitForStatus(t, payment.id, ['failed']);
+    const response = await widgetCall(t, widget, `/widget/v1/payments/${payment.id}/finalize`);
+    assert.equal(response.statusCode, 402);
+    assert.equal(errorOf(response).code, 'deposit_failed');
+  });
+
+  test('the widget cannot read another session’s payment', async () => {
+    const mine = (await createPayment(t, { user_id: 'someone', amount: '5.00' })).json();
+    const { widget } = await widgetSession(t, { user_id: 'someone' });
+    const response = await t.app.inject({ method: 'GET', url: `/widget/v1/payments/${mine.id}`, headers: widget });
+    assert.equal(response.statusCode, 404);
+    assert.equal(errorOf(response).code, 'payment_not_found');
+  });
+});
