@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { canTransition, reachable } from '@rampart/core';
+import fc from 'fast-check';
+import { startTestApp, type TestApp } from './harness.ts';
+import { CARD_OK, createPayment, openForPayments } from './payment-fixtures.ts';
+
+const USERS = ['p1', 'p2', 'p3'];
+const BANK = { account_holder_name: 'Ada', account_number: '000123456789', routing_number: '021000021' };
+
+/** One step a user or operator can take; amounts' cents pick the sandbox outcome (04 never ends, 05 fails later). */
+const operation = fc.oneof(
+  fc.record({
+    op: fc.constant('deposit' as const),
+    user: fc.constantFrom(...USERS),
+    whole: fc.integer({ min: 1, max: 60 }),
+    card: fc.constantFrom('4242424242424242', '4000000000000002', '4000000000003220'),
+  }),
+  fc.record({
+    op: fc.constant('withdraw' as const),
+    user: fc.constantFrom(...USERS),
+    whole: fc.integer({ min: 1, max: 60 }),
+    cents: fc.constantFrom('00', '04', '05'),
+  }),
+  fc.record({ op: fc.constant('cancel' as const), pick: fc.nat() }),
+);
+
+/** Reads everything in one snapshot: webhooks keep arriving while the checks run. */
+async function checkInvariants(t: TestApp): Promise<void> {
+  await t.db.transaction(async (db) => {
+    await db.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    const sums = await db.query(
+      `SELECT t.id, e.currency, sum(e.amount)::bigint AS total FROM ledger_transfers t JOIN ledger_entries e ON e.transfer_id = t.id
+      GROUP BY t.id, e.currency HAVING sum(e.amount) <> 0`,
+    );
+    assert.equal(sums.rowCount, 0, 'every posting balances to zero');
+    const accounts = await db.query(
+      'SELECT kind, posted, pending_debits, floor FROM ledger_accounts WHERE operator_id = $1',
+      [t.operatorId],
+    );
+    for (const a of accounts.rows) {
+      if (a.floor !== null)
+        assert.ok(BigInt(a.posted) - BigInt(a.pending_debits) >= BigInt(a.floor), 'no balance below its floor');
+      if (a.kind === 'user') assert.ok(BigInt(a.pending_debits) <= BigInt(a.posted), 'holds never exceed the balance');
+    }
+    const total = await db.query('SELECT currency, sum(posted)::bigint AS s FROM ledger_accounts GROUP BY currency');
+    for (const row of total.rows) assert.equal(BigInt(row.s), 0n, 'balances of a currency sum to zero');
+    const reachableStatuses = reachable();
+    const payments = await db.query('SELECT id, status FROM payments WHERE operator_id = $1', [t.operatorId]);
+    for (const p of payments.rows) {
+      assert.ok(reachableStatuses.has(p.status), `${p.status} is reachable`);
+      const steps = await db.query(
+        'SELECT from_status, to_status FROM payment_transitions WHERE payment_id = $1 ORDER BY seq',
+        [p.id],
+      );
+      for (const step of steps.rows) {
+        if (step.from_status !== null && step.from_status !== step.to_status)
+          assert.ok(
+            canTransition(step.from_status, step.to_status),
+            `${step.from_status} → ${step.to_status} is in the table`,
+          );
+      }
+      assert.equal(steps.rows.at(-1)!.to_status, p.status, 'the timeline ends at the current status');
+    }
+  });
+}
+
+describe('payments under random operation sequences', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+  const ids: string[] = [];
+
+  test('after every step: postings balance, no balance below its floor, holds within balances, states reachable by the table', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { minLength: 5, maxLength: 15 }), async (ops) => {
+        for (const step of ops) {
+          if (step.op === 'deposit') {
+            const response = await createPayment(t, {
+              user_id: step.user,
+              amount: `${step.whole}.00`,
+              instrument: { ...CARD_OK, card_number: step.card },
+            });
+            if (response.statusCode === 201) ids.push(response.json().id);
+          } else if (step.op === 'withdraw') {
+            const response = await createPayment(t, {
+              user_id: step.user,
+              kind: 'withdrawal',
+              method: 'bank',
+              amount: `${step.whole}.${step.cents}`,
+              instrument: BANK,
+            });
+            if (response.statusCode === 201) ids.push(response.json().id);
+            else assert.ok([402, 409].includes(response.statusCode), response.body);
+          } else if (ids.length > 0) {
+            const id = ids[step.pick % ids.length]!;
+            const response = await t.app.inject({ method: 'POST', url: `/v1/payments/${id}/cancel`, headers: t.auth });
+            assert.ok([200, 412].includes(response.statusCode), response.body);
+          }
+          await checkInvariants(t);
+        }
+      }),
+      { numRuns: 6 },
+    );
+  });
+});
