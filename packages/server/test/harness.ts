@@ -2,53 +2,16 @@
  * What server tests stand on: a database of their own cloned from the migrated
  * template, an app wired like production, and an operator with a key.
  */
-import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { after } from 'node:test';
-import { type Clock, createIdGenerator, Database, Operators, systemClock } from '@rampart/core';
+import { type Clock, createIdGenerator, type Database, Operators, systemClock } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
+import { createTestDatabase } from '../../../scripts/test-database.ts';
 import { startSimulator } from '../../simulator/src/index.ts';
 import { buildApp, type Config, loadConfig } from '../src/index.ts';
 import { SANDBOX_WEBHOOK_PATHS, sandboxProviders } from '../src/providers.ts';
 
-const adminUrl = process.env['RAMPART_TEST_DATABASE_URL'];
-const template = process.env['RAMPART_TEST_TEMPLATE'];
-
-export function databaseUrl(database: string): string {
-  const url = new URL(adminUrl!);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-/** A fresh, migrated database for one test file, dropped when the file ends. */
-export async function createTestDatabase(): Promise<{ db: Database; url: string; name: string }> {
-  if (!adminUrl || !template) throw new Error('run tests with `npm test`: it provides the database');
-  const name = `rampart_t_${process.env['RAMPART_TEST_RUN']}_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  // Cloning a template fails while another session is connected to it; retry briefly.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
-      break;
-    } catch (error) {
-      if (attempt >= 50) throw error;
-      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-    }
-  }
-  await admin.end();
-  const url = databaseUrl(name);
-  const db = new Database({ connectionString: url });
-  after(async () => {
-    await db.close();
-    const cleanup = new pg.Client({ connectionString: adminUrl });
-    await cleanup.connect();
-    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await cleanup.end();
-  });
-  return { db, url, name };
-}
+export { createTestDatabase, databaseUrl } from '../../../scripts/test-database.ts';
 
 export interface TestApp {
   app: FastifyInstance;
