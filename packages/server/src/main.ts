@@ -36,7 +36,7 @@ export async function startRampart(
     const operators = new Operators(db, ids, clock);
     const masterSecret = loadMasterSecret(config.secretsKey, config.dataDir);
     let simulatorUrl = '';
-    const sandbox = config.simulator ? sandboxProviders({ simulatorUrl: () => simulatorUrl, clock }) : undefined;
+    const sandbox = config.simulator ? sandboxProviders({ simulatorUrl: () => simulatorUrl, clock, db }) : undefined;
     const app = await buildApp({
       config,
       db,

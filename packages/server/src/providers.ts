@@ -1,17 +1,31 @@
-import { SimBankConnector, SimCardConnector } from '@rampart/connectors';
-import type { Clock, KycProvider, PaymentProvider, WebhookSource } from '@rampart/core';
+import {
+  DepositAddresses,
+  SimBankConnector,
+  SimCardConnector,
+  SimCryptoConnector,
+  SimKycConnector,
+} from '@rampart/connectors';
+import {
+  type Clock,
+  type KycProvider,
+  OperatorSettingsStore,
+  type PaymentProvider,
+  type Store,
+  type WebhookSource,
+} from '@rampart/core';
 
 /** Connectors to the sandbox providers, as `npm start` and the tests use them. */
 export interface ProviderSet {
   payment: PaymentProvider[];
   webhookSources: WebhookSource[];
-  kyc?: KycProvider;
+  kyc: KycProvider;
 }
 
 /** The simulator's default webhook secrets (`whsec_sim_<provider>`); production connectors take real ones. */
 export function sandboxProviders(options: {
   simulatorUrl: () => string;
   clock: Clock;
+  db: Store;
   timeoutMs?: number;
 }): ProviderSet {
   const common = (provider: string) => ({
@@ -21,9 +35,16 @@ export function sandboxProviders(options: {
     clock: options.clock,
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
+  const settings = new OperatorSettingsStore(options.db);
   const bank = new SimBankConnector(common('bank'));
   const card = new SimCardConnector(common('cards'));
-  return { payment: [bank, card], webhookSources: [bank, card] };
+  const crypto = new SimCryptoConnector({
+    ...common('crypto'),
+    addresses: new DepositAddresses(options.db, options.clock),
+    xpubFor: async (operatorId, network) => (await settings.get(operatorId)).crypto_xpubs[network],
+  });
+  const kyc = new SimKycConnector(common('kyc'));
+  return { payment: [bank, card, crypto], webhookSources: [bank, card, crypto, kyc], kyc };
 }
 
 /** Which simulator provider each connector id talks to, for webhook targets. */

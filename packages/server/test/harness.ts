@@ -53,6 +53,7 @@ export async function startTestApp(
     ? sandboxProviders({
         simulatorUrl: () => simulatorUrl,
         clock,
+        db,
         ...(sandboxOptions.timeoutMs ? { timeoutMs: sandboxOptions.timeoutMs } : {}),
       })
     : undefined;

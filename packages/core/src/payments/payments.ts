@@ -356,7 +356,7 @@ export class Payments {
       } catch (error) {
         if (!isRampartError(error)) throw error;
         if (error.details['payment_id'] === payment.id) throw error; // already settled above
-        if (error.code === 'upstream_timeout') {
+        if (error.code === 'upstream_timeout' || error.code === 'deposit_not_completed') {
           // The provider may have acted: keep the payment open and let its webhook or
           // reconciliation say how it ended. (A webhook may already have: then keep that.)
           return this.db.transaction(async (tx) => {
@@ -371,7 +371,7 @@ export class Payments {
         }
         await this.fail(payment, error);
         // The provider's compliance verdicts (blocked, KYC, re-verification) and bad input keep their own codes.
-        if (error.entry.type === 'compliance' || error.entry.type === 'invalid_request') {
+        if (['compliance', 'invalid_request'].includes(error.entry.type)) {
           throw new RampartError(error.code, { ...error.details, payment_id: payment.id });
         }
         throw new RampartError(failureOf(payment.kind), {

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { errorOf, startTestApp, type TestApp } from './harness.ts';
+import { widgetCall, widgetSession } from './widget-fixtures.ts';
+
+/** A user with the profile a KYC provider needs, and a widget session for a deposit that requires KYC. */
+async function userWith(t: TestApp, id: string, email: string) {
+  const put = await t.app.inject({
+    method: 'PUT',
+    url: `/v1/users/${id}`,
+    headers: t.auth,
+    payload: {
+      email,
+      first_name: 'Ada',
+      last_name: 'Lovelace',
+      date_of_birth: '1990-04-01',
+      country: 'US',
+      state: 'IN',
+    },
+  });
+  assert.ok(put.statusCode < 300, put.body);
+  return (await widgetSession(t, { user_id: id })).widget;
+}
+
+/** What the user does on the provider's hosted page: document and liveness, then submit. */
+async function submitVerification(url: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'document_type=passport&document_uploaded=yes&liveness=completed&action=submit',
+    redirect: 'manual',
+  });
+  assert.ok(response.status < 400, `verification page answered ${response.status}`);
+}
+
+async function kycStatus(t: TestApp, id: string, wanted: string) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const status = (await t.app.inject({ method: 'GET', url: `/v1/users/${id}/kyc`, headers: t.auth })).json().status;
+    if (status === wanted) return status;
+    if (Date.now() > deadline) assert.fail(`kyc is ${status}, expected ${wanted}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('KYC through the identity provider', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await t.app.inject({
+    method: 'PATCH',
+    url: '/v1/operator/settings',
+    headers: t.auth,
+    payload: { required_gates: { terms: false, email: false, phone: false, kyc: 'all', geo: false } },
+  });
+
+  test('verification started in the widget, completed on the provider’s page, opens the gate by webhook', async () => {
+    const widget = await userWith(t, 'kyc-ok', 'verified@example.com');
+    assert.equal(errorOf(await widgetCall(t, widget, '/widget/v1/actions/check')).code, 'kyc_not_started');
+    const started = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.equal(started.statusCode, 200, started.body);
+    await submitVerification(started.json().verification_url);
+    await kycStatus(t, 'kyc-ok', 'verified');
+    assert.equal((await widgetCall(t, widget, '/widget/v1/actions/check')).statusCode, 200);
+    const { rows } = await t.db.query("SELECT data FROM events WHERE type = 'kyc.status_changed' AND subject_id = $1", [
+      `${t.operatorId}/kyc-ok`,
+    ]);
+    assert.ok(rows.some((r) => r.data.to === 'verified'));
+  });
+
+  test('a verification in manual review answers kyc_pending', async () => {
+    const widget = await userWith(t, 'kyc-review', 'pending@example.com');
+    const started = (await widgetCall(t, widget, '/widget/v1/kyc/start')).json();
+    await submitVerification(started.verification_url);
+    await kycStatus(t, 'kyc-review', 'pending');
+    const response = await widgetCall(t, widget, '/widget/v1/actions/check');
+    assert.equal(response.statusCode, 403);
+    const error = errorOf(response);
+    assert.equal(error.code, 'kyc_pending');
+    assert.equal(error.retryable, false);
+  });
+
+  test('a rejected verification answers kyc_failed with the provider’s reason', async () => {
+    const widget = await userWith(t, 'kyc-no', 'failed+face_mismatch@example.com');
+    const started = (await widgetCall(t, widget, '/widget/v1/kyc/start')).json();
+    await submitVerification(started.verification_url);
+    await kycStatus(t, 'kyc-no', 'failed');
+    const error = errorOf(await widgetCall(t, widget, '/widget/v1/actions/check'));
+    assert.equal(error.code, 'kyc_failed');
+    assert.equal(error.details['reason'], 'face_mismatch');
+  });
+
+  test('starting KYC without the profile the provider needs answers missing_parameter', async () => {
+    const { widget } = await widgetSession(t, { user_id: 'kyc-bare' });
+    const response = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.equal(response.statusCode, 400);
+    assert.equal(errorOf(response).code, 'missing_parameter');
+  });
+});
