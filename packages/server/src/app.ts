@@ -21,6 +21,7 @@ import {
   type PaymentProvider,
   Payments,
   ProviderEvents,
+  SecretBox,
   Sessions,
   Terms,
   Verification,
@@ -135,12 +136,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   const operators = new Operators(db, ids, clock);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
-  const idempotencyKeys = new IdempotencyKeys(db, clock);
+  const masterSecret = deps.masterSecret ?? randomBytes(32);
+  const idempotencyKeys = new IdempotencyKeys(db, clock, {
+    box: SecretBox.derive(masterSecret, 'rampart/idempotent-responses/v1'),
+  });
   const events = new EventLog(db, ids, clock);
   const settings = new OperatorSettingsStore(db);
   const users = new EndUsers(db, clock, events);
   const terms = new Terms(db, clock, users);
-  const masterSecret = deps.masterSecret ?? randomBytes(32);
   const widgetTokens = new WidgetTokens(masterSecret, clock);
   const ledger = new Ledger(db, ids, clock);
   const payments = new Payments({

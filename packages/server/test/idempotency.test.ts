@@ -26,6 +26,15 @@ describe('Idempotency-Key on POST', async () => {
     assert.equal(await keyCount(), before + 1);
   });
 
+  test('stored answers are encrypted at rest: a secret shown once is not readable in the database', async () => {
+    const first = await createKey('sealed-1', { description: 'secret inside' });
+    const secret = first.json().secret as string;
+    const { rows } = await t.db.query("SELECT response_body FROM idempotency_keys WHERE key = 'sealed-1'");
+    assert.doesNotMatch(rows[0]!.response_body, new RegExp(secret));
+    assert.doesNotMatch(rows[0]!.response_body, /secret inside/);
+    assert.equal((await createKey('sealed-1', { description: 'secret inside' })).json().secret, secret);
+  });
+
   test('the same key with a different body answers idempotency_conflict', async () => {
     await createKey('conflict-1', { description: 'one' });
     const response = await createKey('conflict-1', { description: 'two' });

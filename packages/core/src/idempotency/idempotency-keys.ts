@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import type { Queryable } from '../storage/database.ts';
 
 export interface StoredResponse {
@@ -42,11 +43,27 @@ export class IdempotencyKeys {
   private readonly clock: Clock;
   /** How long a claim protects a running request before another may take it over. */
   private readonly lockSeconds: number;
+  /**
+   * Stored answers can hold secrets shown once (a new API key, a webhook signing
+   * secret): with a box they are encrypted at rest, bound to their key.
+   */
+  private readonly box: SecretBox | undefined;
 
-  constructor(db: Queryable, clock: Clock, lockSeconds = 60) {
+  constructor(db: Queryable, clock: Clock, options: { lockSeconds?: number; box?: SecretBox } = {}) {
     this.db = db;
     this.clock = clock;
-    this.lockSeconds = lockSeconds;
+    this.lockSeconds = options.lockSeconds ?? 60;
+    this.box = options.box;
+  }
+
+  private seal(principal: string, key: string, body: string): string {
+    return this.box ? `sealed:${this.box.seal(body, `${principal}\n${key}`).toString('base64')}` : body;
+  }
+
+  private open(principal: string, key: string, stored: string): string {
+    if (!stored.startsWith('sealed:')) return stored;
+    if (!this.box) throw new Error('an idempotent answer is sealed but no secrets key is configured');
+    return this.box.open(Buffer.from(stored.slice('sealed:'.length), 'base64'), `${principal}\n${key}`);
   }
 
   static validateKey(key: string): void {
@@ -97,7 +114,11 @@ export class IdempotencyKeys {
     if (row.state === 'running') throw new RampartError('idempotency_in_progress', { idempotency_key: key });
     return {
       kind: 'replay',
-      response: { status: row.response_status!, body: row.response_body ?? '', contentType: row.response_type ?? '' },
+      response: {
+        status: row.response_status!,
+        body: this.open(principal, key, row.response_body ?? ''),
+        contentType: row.response_type ?? '',
+      },
     };
   }
 
@@ -106,7 +127,7 @@ export class IdempotencyKeys {
       name: 'idempotency-complete',
       text: `UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4, response_type = $5
               WHERE principal = $1 AND key = $2`,
-      values: [principal, key, response.status, response.body, response.contentType],
+      values: [principal, key, response.status, this.seal(principal, key, response.body), response.contentType],
     });
   }
 
