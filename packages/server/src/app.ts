@@ -157,10 +157,30 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   const paymentStream = new PaymentStream(db.connectionString, payments);
   const providerEvents = new ProviderEvents({ db, clock, payments, users });
-  // Apply a recorded webhook right away; the background job retries what this misses.
+  // Apply recorded webhooks right away, one run at a time on this node: a burst of
+  // webhooks is one run that loops, not a run per webhook competing for connections.
+  // The background job retries whatever this misses.
+  let applying: Promise<void> | null = null;
+  let applyAgain = false;
   const applyProviderEvents = () => {
-    providerEvents.processPending().catch((error: unknown) => app.log.error({ err: error }, 'provider events failed'));
+    if (applying) {
+      applyAgain = true;
+      return;
+    }
+    applying = (async () => {
+      do {
+        applyAgain = false;
+        while ((await providerEvents.processPending()) > 0) {}
+      } while (applyAgain);
+    })()
+      .catch((error: unknown) => app.log.error({ err: error }, 'provider events failed'))
+      .finally(() => {
+        applying = null;
+      });
   };
+  app.addHook('onClose', async () => {
+    await applying;
+  });
   app.addHook('onClose', () => paymentStream.close());
   const operatorTokens = new OperatorTokens(db, clock);
   const sessions = new Sessions({ db, ids, clock, events, settings, widgetTokens, operatorTokens });

@@ -16,6 +16,8 @@ export interface Config {
   trustedProxies: string[];
   /** How long a rotated key keeps working. */
   keyRotationOverlapSeconds: number;
+  /** Connections this node keeps to PostgreSQL. */
+  databasePoolSize: number;
   /** Requests per minute per API key; 0 disables the limit. */
   rateLimitPerMinute: number;
   bodyLimitBytes: number;
@@ -110,6 +112,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logLevel: logLevel as Config['logLevel'],
     trustedProxies,
     keyRotationOverlapSeconds: integer(env, 'RAMPART_KEY_ROTATION_OVERLAP_SECONDS', 86_400, 0, 30 * 86_400),
+    databasePoolSize: integer(env, 'RAMPART_DB_POOL_SIZE', 20, 2, 500),
     rateLimitPerMinute: integer(env, 'RAMPART_RATE_LIMIT_PER_MINUTE', 6_000, 0, 10_000_000),
     bodyLimitBytes: integer(env, 'RAMPART_BODY_LIMIT_BYTES', 1_048_576, 1_024, 64 * 1_048_576),
     publicUrl,

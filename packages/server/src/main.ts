@@ -15,9 +15,10 @@ export interface RunningRampart {
 
 /** Connects to DATABASE_URL, or starts the embedded cluster in the data directory. */
 export async function openDatabase(config: Config): Promise<{ db: Database; cluster?: RunningCluster }> {
-  if (config.databaseUrl) return { db: new Database({ connectionString: config.databaseUrl }) };
+  if (config.databaseUrl)
+    return { db: new Database({ connectionString: config.databaseUrl, maxConnections: config.databasePoolSize }) };
   const cluster = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
-  return { db: new Database({ connectionString: cluster.url }), cluster };
+  return { db: new Database({ connectionString: cluster.url, maxConnections: config.databasePoolSize }), cluster };
 }
 
 /**

@@ -517,10 +517,12 @@ export class Payments {
     extra: { set?: Record<string, unknown>; event?: { type: EventType; data: Record<string, unknown> } },
   ): Promise<Payment> {
     assertTransition(payment.status, to);
-    await this.moveMoney(tx, payment, to);
     const updated = await this.update(tx, payment.id, { ...extra.set, status: to });
     await this.record(tx, updated, payment.status, to, cause, extra.set ?? {});
     if (extra.event) await this.emit(tx, updated, extra.event.type, extra.event.data);
+    // Money last: the ledger locks accounts that every payment of a provider shares
+    // (its clearing account), so they are held from here to the commit and no longer.
+    await this.moveMoney(tx, payment, to);
     return updated;
   }
 
