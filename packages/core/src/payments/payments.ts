@@ -40,6 +40,15 @@ export interface CreatePayment {
   gates: GateContext;
 }
 
+export const CLEARING_SHARDS = 16;
+
+/** A stable shard for a payment id (FNV-1a): the same payment always uses the same clearing account. */
+export function clearingShard(paymentId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < paymentId.length; i++) hash = Math.imul(hash ^ paymentId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % CLEARING_SHARDS;
+}
+
 /** PostgreSQL NOTIFY channel carrying every payment status change. */
 export const PAYMENT_STATUS_CHANNEL = 'rampart_payment_status';
 
@@ -80,6 +89,28 @@ export class Payments {
     this.ledger = deps.ledger;
     this.providers = new Map(deps.providers.map((p) => [p.id, p]));
     this.approvals = deps.approvals;
+  }
+
+  /** Status changes made in a transaction, announced once it has committed. */
+  private readonly announce = new WeakMap<Queryable, Record<string, string>[]>();
+
+  /**
+   * Runs `work` in a transaction, then tells WebSocket streams on every node about the
+   * status changes it committed (PostgreSQL NOTIFY). The announcement is a hint to
+   * re-read the payment, so one lost to a crash right after commit costs a stream an
+   * update, never correctness; REST and webhooks remain the record.
+   */
+  private async inTransaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    let changes: Record<string, string>[] = [];
+    const result = await this.db.transaction(async (tx) => {
+      changes = [];
+      this.announce.set(tx, changes);
+      return work(tx);
+    });
+    for (const change of changes) {
+      this.db.query('SELECT pg_notify($1, $2)', [PAYMENT_STATUS_CHANNEL, JSON.stringify(change)]).catch(() => {});
+    }
+    return result;
   }
 
   get(operatorId: string, id: string) {
@@ -169,7 +200,7 @@ export class Payments {
     const now = this.clock.now();
     const userId = input.gates.user.id;
     try {
-      return await this.db.transaction(async (tx) => {
+      return await this.inTransaction(async (tx) => {
         // One payment at a time per user: daily limits and the balance are checked under this lock.
         await tx.query('SELECT 1 FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE', [
           input.operatorId,
@@ -198,7 +229,7 @@ export class Payments {
         let holdId: string | null = null;
         if (PAY_OUT.includes(input.kind)) {
           const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
-          const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code);
+          const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code, id);
           const hold = await this.ledger.hold(tx, {
             operatorId: input.operatorId,
             from: from.id,
@@ -275,8 +306,19 @@ export class Payments {
     });
   }
 
-  private clearingAccount(tx: Queryable, operatorId: string, provider: string, currency: string) {
-    return this.ledger.ensureAccount(tx, { operatorId, kind: 'provider_clearing', ownerRef: provider, currency });
+  /**
+   * A provider's clearing account is touched by every payment through that provider,
+   * and a row lock held to commit serialises them all. It is therefore split into
+   * `CLEARING_SHARDS` accounts (`simcard#0` … `simcard#15`), picked by payment id: the
+   * provider's position is the sum of its shards.
+   */
+  private clearingAccount(tx: Queryable, operatorId: string, provider: string, currency: string, paymentId: string) {
+    return this.ledger.ensureAccount(tx, {
+      operatorId,
+      kind: 'provider_clearing',
+      ownerRef: `${provider}#${clearingShard(paymentId)}`,
+      currency,
+    });
   }
 
   /** Asks the operator to approve a withdrawal; a decline fails the payment and frees its hold. */
@@ -359,7 +401,7 @@ export class Payments {
         if (error.code === 'upstream_timeout' || error.code === 'deposit_not_completed') {
           // The provider may have acted: keep the payment open and let its webhook or
           // reconciliation say how it ended. (A webhook may already have: then keep that.)
-          return this.db.transaction(async (tx) => {
+          return this.inTransaction(async (tx) => {
             const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
             if (current.status !== 'created') return current;
             return this.transitionIn(tx, current, 'pending', 'provider timed out; outcome unknown', {});
@@ -386,7 +428,7 @@ export class Payments {
   }
 
   private async switchProvider(payment: Payment, provider: string, cause: RampartError | undefined): Promise<Payment> {
-    return this.db.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
       const { rows } = await tx.query<Payment>(
         'UPDATE payments SET provider = $2, updated_at = $3 WHERE id = $1 RETURNING *',
@@ -395,7 +437,7 @@ export class Payments {
       if (current.hold_id) {
         // The hold pointed at the first provider's clearing account; move it to the new one.
         await this.ledger.voidHold(tx, current.hold_id);
-        const to = await this.clearingAccount(tx, current.operator_id, provider, current.currency);
+        const to = await this.clearingAccount(tx, current.operator_id, provider, current.currency, current.id);
         const hold = await this.ledger.getHold(current.hold_id, tx);
         const moved = await this.ledger.hold(tx, {
           operatorId: current.operator_id,
@@ -427,7 +469,7 @@ export class Payments {
    * transition from the current status is ignored.
    */
   async applyOutcome(operatorId: string, paymentId: string, outcome: ProviderOutcome, cause: string): Promise<Payment> {
-    return this.db.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, paymentId, true);
       const set: Record<string, unknown> = {};
       if (payment.provider_ref === null) set['provider_ref'] = outcome.providerRef;
@@ -503,7 +545,7 @@ export class Payments {
     cause: string,
     extra: { set?: Record<string, unknown>; event?: { type: EventType; data: Record<string, unknown> } },
   ): Promise<Payment> {
-    return this.db.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
       return this.transitionIn(tx, payment, to, cause, extra);
     });
@@ -552,7 +594,13 @@ export class Payments {
     const balances = settings.rows[0]?.balances === 'record' ? 'record' : 'ledger';
     if (to === 'completed') {
       const user = await this.userAccount(tx, payment.operator_id, payment.user_id, payment.currency, balances);
-      const clearing = await this.clearingAccount(tx, payment.operator_id, payment.provider, payment.currency);
+      const clearing = await this.clearingAccount(
+        tx,
+        payment.operator_id,
+        payment.provider,
+        payment.currency,
+        payment.id,
+      );
       await this.ledger.transfer(tx, {
         operatorId: payment.operator_id,
         from: clearing.id,
@@ -596,16 +644,14 @@ export class Payments {
       [payment.id, from, to, cause, JSON.stringify(data), this.clock.now()],
     );
     await this.emit(tx, payment, `payment.${to}` as EventType, {});
-    // Delivered on commit to every node LISTENing: the WebSocket status streams.
-    await tx.query('SELECT pg_notify($1, $2)', [
-      PAYMENT_STATUS_CHANNEL,
-      JSON.stringify({
-        operator_id: payment.operator_id,
-        payment_id: payment.id,
-        user_id: payment.user_id,
-        status: to,
-      }),
-    ]);
+    // Announced after commit (see `inTransaction`): a NOTIFY inside the transaction
+    // would serialise every payment commit on PostgreSQL's notification queue lock.
+    this.announce.get(tx)?.push({
+      operator_id: payment.operator_id,
+      payment_id: payment.id,
+      user_id: payment.user_id,
+      status: to,
+    });
   }
 
   /** A timeline entry that is not a status change (e.g. a provider fallback). */
