@@ -94,7 +94,7 @@ export function conformance(sandbox: () => Sandbox, subject: ConformanceSubject)
   ): Promise<{ delivery: Delivery; notice: ProviderNotice }[]> {
     await sandbox().webhooksDelivered();
     return sandbox()
-      .receiver.of(provider)
+      .deliveries(provider)
       .map((delivery) => ({ delivery, notice: connector.readWebhook(delivery.headers, delivery.raw) }))
       .filter(({ notice }) => notice.subject.type === 'payment' && notice.subject.providerRef === providerRef);
   }

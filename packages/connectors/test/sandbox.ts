@@ -2,8 +2,6 @@
  * What connector tests stand on: the simulator on an ephemeral port of 127.0.0.1, a
  * local receiver its webhooks are delivered to, and end users in a test database.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 import { type Clock, createIdGenerator, type Database, type EndUser, Operators, systemClock } from '@rampart/core';
 import {
@@ -11,52 +9,26 @@ import {
   type Provider,
   type RunningSimulator,
   type SimulatorOptions,
-  startSimulator,
 } from '../../simulator/src/index.ts';
+import {
+  eventually,
+  type ReceivedWebhook,
+  startTestSimulator,
+  type WebhookReceiver,
+} from '../../simulator/test/harness.ts';
+
+export { eventually };
+
 import type { ConnectorOptions } from '../src/connector.ts';
 
-export interface Delivery {
-  provider: string;
-  headers: IncomingHttpHeaders;
-  raw: string;
-}
-
-/** Receives webhooks on `/<provider>` and keeps them, answering 200. */
-export class WebhookReceiver {
-  readonly deliveries: Delivery[] = [];
-  url = '';
-  readonly #server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      this.deliveries.push({
-        provider: (request.url ?? '/').slice(1),
-        headers: request.headers,
-        raw: Buffer.concat(chunks).toString(),
-      });
-      response.writeHead(200).end('ok');
-    });
-  });
-
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  of(provider: Provider): Delivery[] {
-    return this.deliveries.filter((d) => d.provider === provider);
-  }
-
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
+/** A webhook the sandbox receiver got (path `/bank`, `/cards`, …). */
+export type Delivery = ReceivedWebhook;
 
 export interface Sandbox {
   sim: RunningSimulator;
   receiver: WebhookReceiver;
+  /** Webhooks of one provider the receiver accepted, oldest first. */
+  deliveries(provider: Provider): Delivery[];
   /** Connector options for one of the simulator's providers. */
   options(provider: Provider, extra?: Partial<ConnectorOptions>): ConnectorOptions;
   /** Waits until every webhook the simulator emitted has been delivered. */
@@ -68,32 +40,11 @@ export interface Sandbox {
  * (an hour of simulated time away) unless the test moves the clock.
  */
 export async function startSandbox(options: SimulatorOptions = {}): Promise<Sandbox> {
-  const receiver = await new WebhookReceiver().start();
-  const errors: unknown[] = [];
-  const sim = await startSimulator({
-    port: 0,
-    host: '127.0.0.1',
-    settleDelayMs: 3_600_000,
-    blockIntervalMs: 60_000,
-    webhookRetryDelaysMs: [5, 10, 20, 40],
-    tickMs: 5,
-    webhookTargets: {
-      bank: `${receiver.url}/bank`,
-      cards: `${receiver.url}/cards`,
-      crypto: `${receiver.url}/crypto`,
-      kyc: `${receiver.url}/kyc`,
-    },
-    onError: (error) => errors.push(error),
-    ...options,
-  });
-  after(async () => {
-    await sim.close();
-    await receiver.close();
-    if (errors.length > 0) throw new AggregateError(errors, 'the simulator reported unexpected errors');
-  });
+  const { sim, receiver } = await startTestSimulator({ port: 0, host: '127.0.0.1', ...options });
   return {
     sim,
     receiver,
+    deliveries: (provider) => receiver.accepted(`/${provider}`),
     options: (provider, extra = {}) => ({
       baseUrl: () => sim.url,
       apiKey: `sk_test_${provider}`,
@@ -103,20 +54,6 @@ export async function startSandbox(options: SimulatorOptions = {}): Promise<Sand
     }),
     webhooksDelivered: () => eventually(() => sim.admin.webhooksIdle()).then(() => undefined),
   };
-}
-
-/** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export interface People {

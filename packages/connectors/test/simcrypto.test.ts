@@ -68,8 +68,8 @@ async function refusal(work: Promise<unknown>): Promise<RampartError> {
 /** The statuses the ramp's webhooks reported for `providerRef`, in order, and the notices. */
 async function reported(providerRef: string): Promise<{ statuses: string[]; notices: ProviderNotice[] }> {
   await sandbox.webhooksDelivered();
-  const notices = sandbox.receiver
-    .of('crypto')
+  const notices = sandbox
+    .deliveries('crypto')
     .map((d) => connector.readWebhook(d.headers, d.raw))
     .filter((n) => n.subject.type === 'payment' && n.subject.providerRef === providerRef);
   const statuses = notices.map((n) => (n.subject.type === 'payment' ? n.subject.outcome.status : 'none'));

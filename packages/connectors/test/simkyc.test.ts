@@ -52,8 +52,8 @@ async function verify(verificationUrl: string): Promise<void> {
 /** The notices the provider's webhooks map to for one applicant, in order. */
 async function noticesFor(applicantId: string): Promise<ProviderNotice['subject'][]> {
   await sandbox.webhooksDelivered();
-  return sandbox.receiver
-    .of('kyc')
+  return sandbox
+    .deliveries('kyc')
     .filter((d) => JSON.parse(d.raw).applicantId === applicantId)
     .map((d) => connector.readWebhook(d.headers, d.raw).subject);
 }
@@ -185,7 +185,7 @@ describe('verdicts by webhook', () => {
 
   test('a webhook with a bad or stale signature is invalid_token', async () => {
     await sandbox.webhooksDelivered();
-    const delivery = sandbox.receiver.of('kyc').at(-1)!;
+    const delivery = sandbox.deliveries('kyc').at(-1)!;
     const secret = DEFAULT_WEBHOOK_SECRETS.kyc;
     const now = Math.floor(Date.now() / 1000);
     const forged = signatureHeader('whsec_not_the_secret', now, delivery.raw);

@@ -82,9 +82,12 @@ export function computeGates(ctx: GateContext, action?: Action): Record<GateName
     terms: {
       completed: termsDone,
       required: g.terms,
-      description: termsDone
-        ? 'Accepted terms and conditions'
-        : `Terms and conditions ${ctx.currentTerms} not accepted`,
+      description:
+        ctx.currentTerms === null
+          ? 'No terms to accept'
+          : termsDone
+            ? 'Accepted terms and conditions'
+            : `Terms and conditions ${ctx.currentTerms} not accepted`,
     },
     'email-verify': {
       completed: user.email_verified_at !== null,
