@@ -1,8 +1,3 @@
-/**
- * What connector tests stand on: the simulator on an ephemeral port of 127.0.0.1, a
- * local receiver its webhooks are delivered to, and end users in a test database.
- */
-import { after } from 'node:test';
 import { type Clock, createIdGenerator, type Database, type EndUser, Operators, systemClock } from '@rampart/core';
 import {
   DEFAULT_WEBHOOK_SECRETS,
