@@ -59,16 +59,28 @@ export class Database implements Store {
   /** Runs `work` in one transaction; rolls back on any throw. */
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection lost while checked out (server restart, terminated backend) emits
+    // 'error' between queries; the failing query below reports it, so it must not
+    // also crash the process as an unhandled event.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken ??= rollbackError;
+      });
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A broken connection is destroyed, never handed to the next caller.
+      client.release(broken ?? false);
     }
   }
 
