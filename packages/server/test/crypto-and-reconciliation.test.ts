@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { errorOf, startTestApp, type TestApp } from './harness.ts';
+import { balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+
+// BIP32 test vector 1, m/0'/1 (public): a real extended public key, never a private one.
+const XPUB =
+  'xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5';
+
+function admin(t: TestApp, method: string, path: string, body?: unknown) {
+  return fetch(`${t.simulator!.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+}
+
+describe('crypto deposits and withdrawals through the ramp', async () => {
+  const t = await startTestApp({ sandbox: { settleDelayMs: 50 } });
+  await openForPayments(t, {
+    crypto_xpubs: { TRC20: XPUB },
+    providers: {
+      deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+      withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+    },
+  });
+
+  test('a deposit shows the user’s own derived address; the on-chain deposit, once confirmed, credits the ledger', async () => {
+    const response = await createPayment(t, {
+      user_id: 'hodler',
+      method: 'crypto',
+      currency: 'USDT',
+      network: 'TRC20',
+      amount: '50',
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.status, 'pending');
+    assert.equal(payment.next_action.type, 'crypto_address');
+    assert.match(payment.next_action.address, /^T[1-9A-HJ-NP-Za-km-z]{33}$/, 'a TRON base58check address');
+    const deposit = await admin(t, 'POST', '/admin/crypto/deposits', {
+      address: payment.next_action.address,
+      network: 'TRC20',
+      amount: '50',
+    });
+    assert.ok(deposit.status < 300, await deposit.text());
+    await admin(t, 'POST', '/admin/clock/advance', { seconds: 600 });
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await balance(t, 'hodler', 'USDT'), 50_000_000n, 'USDT booked with 6 decimals');
+  });
+
+  test('a payout to an address that is not valid for the network answers invalid_value before anything is sent', async () => {
+    const response = await createPayment(t, {
+      user_id: 'hodler',
+      kind: 'withdrawal',
+      method: 'crypto',
+      currency: 'USDT',
+      network: 'TRC20',
+      amount: '10',
+      instrument: { address: '0x52908400098527886E0F7030069857D2E4169EE7' },
+    });
+    assert.equal(response.statusCode, 422, response.body);
+    const error = errorOf(response);
+    assert.equal(error.code, 'invalid_value');
+    assert.equal(error.details['field'], 'instrument.address');
+    assert.equal(await balance(t, 'hodler', 'USDT'), 50_000_000n);
+  });
+
+  test('a deposit without an xpub for the network answers wallet_not_supported', async () => {
+    await openForPayments(t, {
+      crypto_xpubs: {},
+      currencies: [{ currency: 'USDT', network: 'ERC20', balances: 'ledger' }],
+      providers: { deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }] },
+    });
+    const response = await createPayment(t, {
+      user_id: 'x',
+      method: 'crypto',
+      currency: 'USDT',
+      network: 'ERC20',
+      amount: '5',
+    });
+    assert.equal(response.statusCode, 400, response.body);
+    assert.equal(errorOf(response).code, 'wallet_not_supported');
+  });
+});
+
+describe('reconciliation', async () => {
+  const t = await startTestApp({ sandbox: { settleDelayMs: 50 } });
+  await openForPayments(t);
+
+  test('a payment whose webhooks never arrive is completed by asking the provider', async () => {
+    // The provider's webhooks go nowhere: only reconciliation can learn the outcome.
+    await admin(t, 'PUT', '/admin/webhook-targets/cards', { url: 'http://127.0.0.1:9/nowhere' });
+    const payment = (
+      await createPayment(t, {
+        user_id: 'lost',
+        amount: '20.00',
+        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      })
+    ).json();
+    await fetch(payment.next_action.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'result=pass',
+      redirect: 'manual',
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await waitForStatus(t, payment.id, ['pending'])).status, 'pending', 'no webhook, no news');
+    await t.db.query("UPDATE payments SET updated_at = now() - interval '1 minute' WHERE id = $1", [payment.id]);
+    const reconcile = t.app.jobs.find((job) => job.name === 'reconcile-payments')!;
+    assert.equal(await reconcile.run(), 1);
+    const done = await waitForStatus(t, payment.id, ['completed']);
+    assert.ok(done.timeline.some((step: { cause: string }) => /reconciled/.test(step.cause)));
+    assert.equal(await balance(t, 'lost'), 2000n);
+  });
+});
