@@ -103,6 +103,31 @@ describe('withdrawals', async () => {
     assert.equal(holds.rows[0]!.n, 1);
   });
 
+  test('a provider that is unreachable before any money moved gives way to the next one', async () => {
+    await fund(t, 'fallback', '50.00');
+    const fault = await fetch(`${t.simulator!.url}/admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'bank', kind: 'reset' }),
+    });
+    assert.equal(fault.status, 201);
+    try {
+      const response = await withdraw(t, 'fallback', '20.00');
+      assert.equal(response.statusCode, 201, response.body);
+      const payment = response.json();
+      assert.equal(payment.provider, 'simcard', 'paid out as an ACH credit by the second provider');
+      const done = await waitForStatus(t, payment.id, ['completed']);
+      assert.ok(done.timeline.some((step: { cause: string }) => step.cause === 'fell back from simbank to simcard'));
+      assert.equal(await balance(t, 'fallback'), 3000n);
+      const { rows } = await t.db.query(
+        "SELECT owner_ref, pending_debits FROM ledger_accounts WHERE owner_ref = 'fallback' AND kind = 'user'",
+      );
+      assert.equal(BigInt(rows[0]!.pending_debits), 0n, 'the first provider’s hold was released, the second posted');
+    } finally {
+      await fetch(`${t.simulator!.url}/admin/faults`, { method: 'DELETE' });
+    }
+  });
+
   test('a failed payout releases the hold', async () => {
     await fund(t, 'unlucky', '20.00');
     const response = await withdraw(t, 'unlucky', '10.05'); // .05: accepted, then fails

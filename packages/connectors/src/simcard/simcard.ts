@@ -32,6 +32,8 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     if (kind !== 'deposit' && kind !== 'withdrawal') return false;
     if (method === 'card') return CARD_CURRENCIES.includes(currency);
     if (method === 'ach') return currency === 'USD';
+    // A withdrawal to a US bank account can go out as an ACH credit.
+    if (method === 'bank') return kind === 'withdrawal' && currency === 'USD';
     return false;
   }
 
