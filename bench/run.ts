@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '@rampart/server';
@@ -45,6 +46,17 @@ export function child(
       if (!waitFor || waitFor.test(output)) resolve({ proc, output: () => output });
     });
     proc.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${output}`)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
 }
 
@@ -86,12 +98,28 @@ async function main(): Promise<void> {
   try {
     const hello = await child([join(here, 'hello.ts')], {}, /\n/);
     const helloUrl = `http://127.0.0.1:${JSON.parse(hello.output()).port}/`;
+    // The sandbox providers run as their own service, as they would in a deployment:
+    // the API process measured is Rampart alone.
+    const [apiPort, simulatorPort] = [await freePort(), await freePort()];
+    const hooks = Object.fromEntries(
+      Object.entries({ BANK: 'simbank', CARDS: 'simcard', CRYPTO: 'simcrypto', KYC: 'simkyc' }).map(
+        ([provider, id]) => [
+          `SIMULATOR_WEBHOOK_URL_${provider}`,
+          `http://127.0.0.1:${apiPort}/v1/provider-webhooks/${id}`,
+        ],
+      ),
+    );
+    await child(
+      [join(here, '..', 'packages/simulator/src/main.ts')],
+      { PORT: String(simulatorPort), ...hooks },
+      /Simulator/,
+    );
     const rampart = await child(
       [join(here, '..', 'packages/server/src/main.ts')],
       {
         DATABASE_URL: databaseUrl,
-        PORT: '0',
-        RAMPART_SIMULATOR_PORT: '0',
+        PORT: String(apiPort),
+        RAMPART_SIMULATOR_URL: `http://127.0.0.1:${simulatorPort}`,
         LOG_LEVEL: 'warn',
         RAMPART_RATE_LIMIT_PER_MINUTE: '0',
         RAMPART_DATA_DIR: join(tmpdir(), `rampart-bench-data-${process.pid}`),

@@ -29,6 +29,11 @@ export interface Config {
   simulator: boolean;
   /** Port of the simulator; 0 picks a free one. */
   simulatorPort: number;
+  /**
+   * A simulator already running as its own service (`node packages/simulator/src/main.ts`):
+   * the sandbox connectors talk to it instead of starting one in this process.
+   */
+  simulatorUrl: string | undefined;
   /** Development pages (mail/SMS outbox). Switch off in production. */
   devTools: boolean;
   /** How long Idempotency-Key answers are kept. */
@@ -66,6 +71,14 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!URL.canParse(raw) || !/^https?:/.test(raw))
+    throw new ConfigError(name, `not an http(s) URL: ${JSON.stringify(raw)}`);
+  return raw.replace(/\/$/, '');
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -119,6 +132,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     secretsKey: env['RAMPART_SECRETS_KEY'] || undefined,
     simulator: boolean(env, 'RAMPART_SIMULATOR', true),
     simulatorPort: integer(env, 'RAMPART_SIMULATOR_PORT', 4100, 0, 65_535),
+    simulatorUrl: url(env, 'RAMPART_SIMULATOR_URL'),
     devTools: boolean(env, 'RAMPART_DEV_TOOLS', true),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
     webhooks: parseWebhookConfig(env, (variable, problem) => {

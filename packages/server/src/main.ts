@@ -36,7 +36,7 @@ export async function startRampart(
     const ids = createIdGenerator();
     const operators = new Operators(db, ids, clock);
     const masterSecret = loadMasterSecret(config.secretsKey, config.dataDir);
-    let simulatorUrl = '';
+    let simulatorUrl = config.simulatorUrl ?? '';
     const sandbox = config.simulator ? sandboxProviders({ simulatorUrl: () => simulatorUrl, clock, db }) : undefined;
     const app = await buildApp({
       config,
@@ -56,23 +56,25 @@ export async function startRampart(
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
-    const simulator = config.simulator
-      ? await startSimulator({
-          port: config.simulatorPort,
-          host: config.host,
-          clock,
-          webhookTargets: Object.fromEntries(
-            Object.entries(SANDBOX_WEBHOOK_PATHS).map(([provider, id]) => [
-              provider,
-              `${url}/v1/provider-webhooks/${id}`,
-            ]),
-          ),
-        })
-      : undefined;
+    const simulator =
+      config.simulator && !config.simulatorUrl
+        ? await startSimulator({
+            port: config.simulatorPort,
+            host: config.host,
+            clock,
+            webhookTargets: Object.fromEntries(
+              Object.entries(SANDBOX_WEBHOOK_PATHS).map(([provider, id]) => [
+                provider,
+                `${url}/v1/provider-webhooks/${id}`,
+              ]),
+            ),
+          })
+        : undefined;
     if (simulator) simulatorUrl = simulator.url;
     print(`Rampart API     ${url}`);
     print(`API reference   ${url}/docs`);
     if (simulator) print(`Sandbox         ${simulator.url} (simulated bank, card/ACH, crypto and KYC providers)`);
+    else if (config.simulatorUrl) print(`Sandbox         ${config.simulatorUrl} (external simulator)`);
     print(`Database        ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}`}`);
     const existing = await operators.list();
     if (existing.length === 0) {
