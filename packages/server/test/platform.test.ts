@@ -70,6 +70,9 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL/);
     assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x@y/z' }), /DATABASE_URL/);
     assert.throws(() => loadConfig({ RAMPART_TRUSTED_PROXIES: '10.0.0.0/33' }), /RAMPART_TRUSTED_PROXIES/);
+    assert.throws(() => loadConfig({ RAMPART_SIMULATOR_URL: 'ftp://sim' }), /RAMPART_SIMULATOR_URL/);
+    assert.throws(() => loadConfig({ RAMPART_DEV_TOOLS: 'maybe' }), /RAMPART_DEV_TOOLS/);
+    assert.throws(() => loadConfig({ RAMPART_DB_POOL_SIZE: '1' }), /RAMPART_DB_POOL_SIZE/);
   });
 
   test('safe defaults: loopback only, port 4000, a project-local data directory', () => {
