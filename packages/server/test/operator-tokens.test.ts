@@ -56,7 +56,9 @@ describe('operator-signed session tokens', async () => {
     assert.equal(response.statusCode, 422);
     assert.equal(errorOf(response).details['field'], 'jwk.d');
     assert.equal(errorOf(await register({ kty: 'RSA', kid: 'r' })).details['field'], 'jwk.kty');
-    assert.equal((await register(key.jwk as Record<string, unknown>)).statusCode, 409);
+    const again = await register(key.jwk as Record<string, unknown>);
+    assert.equal(again.statusCode, 409);
+    assert.equal(errorOf(again).code, 'resource_exists');
   });
 
   test('a valid token opens a session for its subject without a server-to-server call', async () => {

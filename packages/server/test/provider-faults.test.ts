@@ -243,3 +243,48 @@ describe('ACH debits and returns', async () => {
     assert.ok(types.includes('ach.returned'));
   });
 });
+
+describe('every common ACH return code reverses the deposit with its own catalog code', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+  const returns: [string, string][] = [
+    ['R01', 'ach_insufficient_funds'],
+    ['R02', 'ach_account_closed'],
+    ['R03', 'ach_no_account'],
+    ['R04', 'ach_invalid_account_number'],
+    ['R07', 'ach_unauthorized_debit'],
+    ['R08', 'ach_payment_stopped'],
+    ['R09', 'ach_uncollected_funds'],
+    ['R10', 'ach_unauthorized_debit'],
+    ['R16', 'ach_account_frozen'],
+    ['R20', 'ach_return_other'],
+  ];
+  for (const [returnCode, code] of returns) {
+    test(`${returnCode} → ${code}`, async () => {
+      const user = `ach-${returnCode}`;
+      const payment = (
+        await createPayment(t, {
+          user_id: user,
+          method: 'ach',
+          amount: '15.00',
+          instrument: { routing_number: '021000021', account_number: '000123456789', account_holder_name: 'Ada' },
+        })
+      ).json();
+      await waitForStatus(t, payment.id, ['completed']);
+      assert.equal(await balance(t, user), 1500n);
+      const log = await (
+        await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${payment.id}`)
+      ).json();
+      const debitId = log.requests.find((r: { created_id: string | null }) => r.created_id)!.created_id;
+      const returned = await fetch(`${t.simulator!.url}/admin/cards/ach_debits/${debitId}/return`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ return_code: returnCode }),
+      });
+      assert.equal(returned.status, 200, await returned.text());
+      const reversed = await waitForStatus(t, payment.id, ['reversed']);
+      assert.equal(reversed.failure.code, code);
+      assert.equal(await balance(t, user), 0n);
+    });
+  }
+});
