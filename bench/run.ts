@@ -119,6 +119,7 @@ async function main(): Promise<void> {
       {
         DATABASE_URL: databaseUrl,
         PORT: String(apiPort),
+        RAMPART_SIMULATOR: 'true',
         RAMPART_SIMULATOR_URL: `http://127.0.0.1:${simulatorPort}`,
         LOG_LEVEL: 'warn',
         RAMPART_RATE_LIMIT_PER_MINUTE: '0',

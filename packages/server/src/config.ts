@@ -130,10 +130,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     bodyLimitBytes: integer(env, 'RAMPART_BODY_LIMIT_BYTES', 1_048_576, 1_024, 64 * 1_048_576),
     publicUrl,
     secretsKey: env['RAMPART_SECRETS_KEY'] || undefined,
-    simulator: boolean(env, 'RAMPART_SIMULATOR', true),
+    // Development conveniences default on only with the embedded database: a server on a
+    // real DATABASE_URL is presumed to be a deployment, where they must be asked for.
+    simulator: boolean(env, 'RAMPART_SIMULATOR', databaseUrl === undefined),
     simulatorPort: integer(env, 'RAMPART_SIMULATOR_PORT', 4100, 0, 65_535),
     simulatorUrl: url(env, 'RAMPART_SIMULATOR_URL'),
-    devTools: boolean(env, 'RAMPART_DEV_TOOLS', true),
+    devTools: boolean(env, 'RAMPART_DEV_TOOLS', databaseUrl === undefined),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
     webhooks: parseWebhookConfig(env, (variable, problem) => {
       throw new ConfigError(variable, problem);

@@ -82,5 +82,9 @@ describe('configuration', () => {
     assert.equal(config.dataDir, '/srv/rampart/.rampart');
     assert.equal(config.databaseUrl, undefined);
     assert.deepEqual(config.trustedProxies, []);
+    assert.equal(config.devTools, true, 'development pages with the embedded database');
+    const deployed = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/rampart' });
+    assert.equal(deployed.devTools, false, 'but not on a real database unless asked for');
+    assert.equal(deployed.simulator, false);
   });
 });
