@@ -3,6 +3,7 @@ import { isRampartError } from '@rampart/errors';
 import { ConfigError, loadConfig, runServer } from '@rampart/server';
 import { Command, Option } from 'commander';
 import { withDatabase } from './database.ts';
+import { outboxCommand } from './outbox.ts';
 import { webhooksCommand } from './webhooks.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -166,6 +167,7 @@ export function buildProgram(): Command {
   operatorsCommand(program);
   keysCommand(program);
   webhooksCommand(program);
+  outboxCommand(program);
   return program;
 }
 

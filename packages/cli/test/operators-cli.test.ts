@@ -55,3 +55,33 @@ test('rampart operators create | allowlist and keys create | rotate | revoke act
   assert.equal(listed.length, 3);
   assert.ok(listed.every((k: Record<string, unknown>) => !('secret' in k) && !('secret_hash' in k)));
 });
+
+test('rampart outbox shows the verification mail the development transport kept', { timeout: 60_000 }, async () => {
+  const t = await startTestApp();
+  const env = { PATH: process.env['PATH'] ?? '', DATABASE_URL: t.db.connectionString };
+  await t.app.inject({
+    method: 'PUT',
+    url: '/v1/users/mailme',
+    headers: t.auth,
+    payload: { email: 'mailme@example.com' },
+  });
+  const session = (
+    await t.app.inject({
+      method: 'POST',
+      url: '/v1/sessions',
+      headers: t.auth,
+      payload: { user_id: 'mailme', operation: 'deposit' },
+    })
+  ).json();
+  const token = (
+    await t.app.inject({
+      method: 'POST',
+      url: '/widget/v1/session/exchange',
+      payload: { init_token: session.init_token },
+    })
+  ).json().widget_token;
+  await t.app.inject({ method: 'POST', url: '/widget/v1/email/start', headers: { authorization: `Bearer ${token}` } });
+  const { stdout } = await run(process.execPath, [MAIN, 'outbox', '--to', 'mailme@example.com'], { env });
+  assert.match(stdout, /mailme@example\.com/);
+  assert.match(stdout, /\/widget\/v1\/email\/verify\?token=vch_/);
+});
