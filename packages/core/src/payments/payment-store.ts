@@ -64,6 +64,27 @@ export const paymentStore = {
     return rows[0];
   },
 
+  /** The payment and its timeline in one round trip (what polling asks for). */
+  async getWithTimeline(
+    db: Queryable,
+    operatorId: string,
+    id: string,
+  ): Promise<{ payment: Payment; timeline: Transition[] }> {
+    const { rows } = await db.query<Payment & { timeline: (Omit<Transition, 'at'> & { at: string })[] }>({
+      name: 'payment-get-timeline',
+      text: `SELECT ${PAYMENT_COLUMNS},
+                    (SELECT coalesce(json_agg(json_build_object('seq', t.seq, 'from_status', t.from_status,
+                              'to_status', t.to_status, 'cause', t.cause, 'data', t.data, 'at', t.at) ORDER BY t.seq), '[]')
+                       FROM payment_transitions t WHERE t.payment_id = p.id) AS timeline
+               FROM payments p WHERE operator_id = $1 AND id = $2`,
+      values: [operatorId, id],
+    });
+    const row = rows[0];
+    if (!row) throw new RampartError('payment_not_found', { payment_id: id });
+    const { timeline, ...payment } = row;
+    return { payment, timeline: timeline.map((t) => ({ ...t, at: new Date(t.at) })) };
+  },
+
   async byReference(db: Queryable, operatorId: string, reference: string): Promise<Payment> {
     const { rows } = await db.query<Payment>(
       `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE operator_id = $1 AND reference = $2`,

@@ -125,6 +125,10 @@ export class Payments {
     return paymentStore.list(this.db, operatorId, filter);
   }
 
+  getWithTimeline(operatorId: string, id: string) {
+    return paymentStore.getWithTimeline(this.db, operatorId, id);
+  }
+
   timeline(paymentId: string) {
     return paymentStore.timeline(this.db, paymentId);
   }

@@ -204,8 +204,8 @@ export function partnerPaymentRoutes(
       },
     },
     async (request) => {
-      const payment = await deps.payments.get(request.operator.operatorId, request.params.id);
-      return presentPayment(payment, await deps.payments.timeline(payment.id));
+      const { payment, timeline } = await deps.payments.getWithTimeline(request.operator.operatorId, request.params.id);
+      return presentPayment(payment, timeline);
     },
   );
 
