@@ -1,4 +1,5 @@
 import {
+  CircuitBreaker,
   DepositAddresses,
   SimBankConnector,
   SimCardConnector,
@@ -27,6 +28,8 @@ export function sandboxProviders(options: {
   clock: Clock;
   db: Store;
   timeoutMs?: number;
+  /** Consecutive faults before a provider's circuit opens (default 5). */
+  breakerThreshold?: number;
 }): ProviderSet {
   const common = (provider: string) => ({
     baseUrl: options.simulatorUrl,
@@ -34,6 +37,7 @@ export function sandboxProviders(options: {
     webhookSecret: `whsec_sim_${provider}`,
     clock: options.clock,
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    breaker: new CircuitBreaker(options.breakerThreshold ? { threshold: options.breakerThreshold } : {}),
   });
   const settings = new OperatorSettingsStore(options.db);
   const bank = new SimBankConnector(common('bank'));

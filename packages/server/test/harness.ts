@@ -36,7 +36,7 @@ export async function startTestApp(
     /** Extra routes registered before the app is ready (e.g. one that throws). */
     routes?: (app: FastifyInstance) => void;
     /** Start the simulator, wire the sandbox connectors, and listen on a port for its webhooks. */
-    sandbox?: boolean | { timeoutMs?: number; settleDelayMs?: number };
+    sandbox?: boolean | { timeoutMs?: number; settleDelayMs?: number; breakerThreshold?: number };
     approvals?: Parameters<typeof buildApp>[0]['approvals'];
   } = {},
 ): Promise<TestApp> {
@@ -55,6 +55,7 @@ export async function startTestApp(
         clock,
         db,
         ...(sandboxOptions.timeoutMs ? { timeoutMs: sandboxOptions.timeoutMs } : {}),
+        ...(sandboxOptions.breakerThreshold ? { breakerThreshold: sandboxOptions.breakerThreshold } : {}),
       })
     : undefined;
   const app = await buildApp({

@@ -42,6 +42,9 @@ export interface CreatePayment {
 
 export const CLEARING_SHARDS = 16;
 
+/** Pause before the one retry of a provider call that failed before anything moved. */
+const RETRY_PAUSE_MS = 50;
+
 /** A stable shard for a payment id (FNV-1a): the same payment always uses the same clearing account. */
 export function clearingShard(paymentId: string): number {
   let hash = 0x811c9dc5;
@@ -388,7 +391,7 @@ export class Payments {
         idempotencyKey: payment.id,
       };
       try {
-        const outcome = PAY_OUT.includes(payment.kind) ? await provider.payOut(request) : await provider.payIn(request);
+        const outcome = await this.callWithRetry(provider, request);
         const after = await this.applyOutcome(payment.operator_id, payment.id, outcome, `${provider.id} answered`);
         if (after.status === 'failed') {
           throw new RampartError(failureOf(payment.kind), {
@@ -429,6 +432,22 @@ export class Payments {
     }
     await this.fail(payment, lastError!);
     throw new RampartError(lastError!.code, { ...lastError!.details, payment_id: payment.id });
+  }
+
+  /**
+   * One call to a provider, tried a second time (same idempotency key, short pause) when
+   * it failed in a way that proves nothing moved: a passing fault should not cost the
+   * user a failed payment. A timeout is never retried here; its outcome is unknown.
+   */
+  private async callWithRetry(provider: PaymentProvider, request: ProviderRequest): Promise<ProviderOutcome> {
+    const call = () => (PAY_OUT.includes(request.kind) ? provider.payOut(request) : provider.payIn(request));
+    try {
+      return await call();
+    } catch (error) {
+      if (!isRampartError(error) || !FALLBACK_ERRORS.includes(error.code)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+      return call();
+    }
   }
 
   private async switchProvider(payment: Payment, provider: string, cause: RampartError | undefined): Promise<Payment> {
