@@ -104,4 +104,22 @@ describe('the sandbox providers’ magic values through payments', async () => {
     assert.equal(failed.failure.code, 'withdrawal_failed');
     assert.equal(await balance(t, 'payout-05'), 5000n);
   });
+
+  const verdicts: [string, string, string][] = [
+    ['card-reverify@example.com', 'reverification_required', 'verification_url'],
+    ['card-kyc@example.com', 'kyc_required', 'kyc_url'],
+    ['card-blocked@example.com', 'customer_blocked', 'reason'],
+  ];
+  for (const [email, code, detail] of verdicts) {
+    test(`the card processor's verdict for ${email} answers ${code}`, async () => {
+      const user = email.split('@')[0]!;
+      await t.app.inject({ method: 'PUT', url: `/v1/users/${user}`, headers: t.auth, payload: { email } });
+      const response = await createPayment(t, { user_id: user, amount: '10.00' });
+      assert.equal(response.statusCode, 403, response.body);
+      const error = errorOf(response);
+      assert.equal(error.code, code);
+      if (detail !== 'reason') assert.match(String(error.details[detail]), /^http/);
+      assert.equal(await balance(t, user), 0n);
+    });
+  }
 });

@@ -85,6 +85,17 @@ export const paymentStore = {
     return { payment, timeline: timeline.map((t) => ({ ...t, at: new Date(t.at) })) };
   },
 
+  async openCryptoDeposit(db: Queryable, operatorId: string, userId: string, currency: string, network: string | null) {
+    const { rows } = await db.query<Payment>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments
+        WHERE operator_id = $1 AND user_id = $2 AND kind = 'deposit' AND method = 'crypto' AND currency = $3
+          AND network IS NOT DISTINCT FROM $4 AND status = 'pending' AND next_action IS NOT NULL
+        ORDER BY created_at DESC LIMIT 1`,
+      [operatorId, userId, currency, network],
+    );
+    return rows[0];
+  },
+
   async byReference(db: Queryable, operatorId: string, reference: string): Promise<Payment> {
     const { rows } = await db.query<Payment>(
       `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE operator_id = $1 AND reference = $2`,

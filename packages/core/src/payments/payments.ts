@@ -193,6 +193,18 @@ export class Payments {
     }
     const { currency, network, amount, balances } = this.validate(input);
     const route = this.route(input, currency.code, network);
+    if (input.kind === 'deposit' && input.method === 'crypto') {
+      // A user has one deposit address per asset and network; while a deposit to it is
+      // open, asking again answers that deposit rather than a second one on the same address.
+      const open = await paymentStore.openCryptoDeposit(
+        this.db,
+        input.operatorId,
+        input.gates.user.id,
+        currency.code,
+        network,
+      );
+      if (open) return open;
+    }
     let payment = await this.insert(input, { currency, network, amount, balances, provider: route[0]!.id });
     if (PAY_OUT.includes(input.kind)) {
       payment = await this.approve(payment, input.gates.settings);
@@ -496,11 +508,14 @@ export class Payments {
       const payment = await paymentStore.get(tx, operatorId, paymentId, true);
       const set: Record<string, unknown> = {};
       if (payment.provider_ref === null) set['provider_ref'] = outcome.providerRef;
-      if (outcome.nextAction !== undefined) set['next_action'] = outcome.nextAction;
+      // A webhook that says nothing of the next step leaves the one we have; leaving
+      // `pending` clears it below.
+      if (outcome.nextAction) set['next_action'] = outcome.nextAction;
       if (outcome.status === payment.status || !canTransition(payment.status, outcome.status)) {
         if (Object.keys(set).length > 0) await this.update(tx, payment.id, set);
         return { ...payment, ...set } as Payment;
       }
+      if (outcome.status !== 'pending') set['next_action'] = null;
       if (outcome.failure) {
         set['failure_code'] = outcome.failure.code;
         set['failure_message'] = outcome.failure.message ?? null;
