@@ -94,4 +94,27 @@ describe('KYC through the identity provider', async () => {
     assert.equal(response.statusCode, 400);
     assert.equal(errorOf(response).code, 'missing_parameter');
   });
+
+  test('a provider that later asks for re-verification answers reverification_required', async () => {
+    const widget = await userWith(t, 'kyc-again', 'reverify@example.com');
+    const started = (await widgetCall(t, widget, '/widget/v1/kyc/start')).json();
+    await submitVerification(started.verification_url);
+    await kycStatus(t, 'kyc-again', 'reverification_required');
+    const error = errorOf(await widgetCall(t, widget, '/widget/v1/actions/check'));
+    assert.equal(error.code, 'reverification_required');
+    assert.ok(error.details['verification_url']);
+  });
+
+  test('a KYC provider that errors answers upstream_error, retryable, and changes nothing', async () => {
+    const widget = await userWith(t, 'kyc-down', 'error@example.com');
+    const response = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.equal(response.statusCode, 502);
+    const error = errorOf(response);
+    assert.equal(error.code, 'upstream_error');
+    assert.equal(error.retryable, true);
+    assert.equal(
+      (await t.app.inject({ method: 'GET', url: '/v1/users/kyc-down/kyc', headers: t.auth })).json().status,
+      'not_started',
+    );
+  });
 });
