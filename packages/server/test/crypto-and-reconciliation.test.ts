@@ -16,7 +16,9 @@ function admin(t: TestApp, method: string, path: string, body?: unknown) {
 }
 
 describe('crypto deposits and withdrawals through the ramp', async () => {
-  const t = await startTestApp({ sandbox: { settleDelayMs: 50 } });
+  // The sandbox chain pays a watched address after the settle delay (simulated time): a
+  // minute, so nothing arrives until the test moves the clock.
+  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
   await openForPayments(t, {
     crypto_xpubs: { TRC20: XPUB },
     providers: {
