@@ -183,7 +183,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.addHook('onClose', () => paymentStream.close());
   const operatorTokens = new OperatorTokens(db, clock);
-  const sessions = new Sessions({ db, ids, clock, events, settings, widgetTokens, operatorTokens });
+  const sessions = new Sessions({ db, ids, clock, events, settings, widgetTokens, operatorTokens, users });
   const outbox = new DevOutbox(db, ids, clock);
   const verification = new Verification({ db, ids, clock, users, sender: deps.messageSender ?? outbox });
   const kyc = new Kyc(users, deps.kycProvider);

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Clock } from '@rampart/core';
 import { errorOf, startTestApp } from './harness.ts';
-
-/** A clock the test moves by hand. */
-function manualClock(start = new Date('2026-01-01T00:00:00Z')): Clock & { advance(seconds: number): void } {
-  let now = start.getTime();
-  return { now: () => new Date(now), advance: (seconds) => (now += seconds * 1000) };
-}
+import { manualClock } from './widget-fixtures.ts';
 
 describe('operator authentication', async () => {
-  const clock = manualClock();
+  const clock = manualClock(new Date('2026-01-01T00:00:00Z'));
   const t = await startTestApp({ clock, env: { RAMPART_KEY_ROTATION_OVERLAP_SECONDS: '3600' } });
   const get = (headers: Record<string, string>, extra: { remoteAddress?: string } = {}) =>
     t.app.inject({ method: 'GET', url: '/v1/operator', headers, ...extra });

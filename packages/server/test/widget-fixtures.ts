@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Clock } from '@rampart/core';
 import type { TestApp } from './harness.ts';
 
+/** A clock the test moves by hand. */
 export function manualClock(start = new Date()): Clock & { advance(seconds: number): void } {
   let now = start.getTime();
   return { now: () => new Date(now), advance: (seconds) => (now += seconds * 1000) };

@@ -1,4 +1,8 @@
 /** Hosted pages (bank login, 3-D Secure, KYC) are plain server-rendered HTML forms. */
+import { MAGIC_CENTS } from './magic.ts';
+
+const PAGE_FAILS = MAGIC_CENTS.pageFails;
+
 export function escapeHtml(value: unknown): string {
   return String(value)
     .replaceAll('&', '&amp;')
@@ -50,4 +54,19 @@ export function returnLocation(returnUrl: string, params: Record<string, string>
   const url = new URL(returnUrl);
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   return url.toString();
+}
+
+const HTML_HEADERS = { 'content-type': 'text/html; charset=utf-8' };
+
+/**
+ * A hosted page's resource, or the broken page to answer instead: 404 when there is no
+ * such resource, 500 when its magic amount makes the page fail to load (…06).
+ */
+export function hostedResource<T extends { magic: number }>(
+  resource: T | undefined,
+  brand: string,
+): { resource: T } | { answer: { status: number; body: string; headers: Record<string, string> } } {
+  if (!resource) return { answer: { status: 404, body: brokenPage(brand), headers: HTML_HEADERS } };
+  if (resource.magic === PAGE_FAILS) return { answer: { status: 500, body: brokenPage(brand), headers: HTML_HEADERS } };
+  return { resource };
 }

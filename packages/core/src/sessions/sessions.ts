@@ -6,6 +6,7 @@ import type { EventLog } from '../events/event-log.ts';
 import type { IdGenerator } from '../ids.ts';
 import { ACTIONS, type Action, type OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
+import type { EndUsers } from '../users/end-users.ts';
 import type { OperatorTokens } from './operator-tokens.ts';
 import type { WidgetClaims, WidgetTokens } from './widget-tokens.ts';
 
@@ -76,6 +77,7 @@ export class Sessions {
   private readonly settings: OperatorSettingsStore;
   private readonly widgetTokens: WidgetTokens;
   private readonly operatorTokens: OperatorTokens;
+  private readonly users: EndUsers;
 
   constructor(deps: {
     db: Store;
@@ -85,6 +87,7 @@ export class Sessions {
     settings: OperatorSettingsStore;
     widgetTokens: WidgetTokens;
     operatorTokens: OperatorTokens;
+    users: EndUsers;
   }) {
     this.db = deps.db;
     this.ids = deps.ids;
@@ -93,6 +96,7 @@ export class Sessions {
     this.settings = deps.settings;
     this.widgetTokens = deps.widgetTokens;
     this.operatorTokens = deps.operatorTokens;
+    this.users = deps.users;
   }
 
   private validate(input: SessionInput): void {
@@ -109,16 +113,6 @@ export class Sessions {
       invalid('amount', input.amount, 'a decimal string such as 25.00');
   }
 
-  /** A session's user exists from its first session on, even if the operator never registered it. */
-  private async ensureUser(tx: Queryable, operatorId: string, userId: string): Promise<void> {
-    if (!/^[\x21-\x7e]{1,128}$/.test(userId)) invalid('user_id', userId, '1 to 128 printable ASCII characters');
-    const now = this.clock.now();
-    await tx.query(
-      `INSERT INTO end_users (operator_id, id, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING`,
-      [operatorId, userId, now],
-    );
-  }
-
   private async insert(
     tx: Queryable,
     principal: { operatorId: string; mode: 'test' | 'live' },
@@ -128,7 +122,8 @@ export class Sessions {
   ): Promise<Session> {
     const now = this.clock.now();
     const { session_ttl_seconds } = await this.settings.get(principal.operatorId, tx);
-    await this.ensureUser(tx, principal.operatorId, input.user_id);
+    // A session's user exists from its first session on, even if the operator never registered it.
+    await this.users.ensure(principal.operatorId, input.user_id, tx);
     const { rows } = await tx.query<Session>(
       `INSERT INTO sessions (id, operator_id, user_id, mode, source, operation, currency, network, amount, locks,
          redirect_url, language, theme, client_ip, status, init_token_hash, init_token_expires_at, expires_at, created_at)

@@ -11,7 +11,8 @@ declare module 'fastify' {
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-function bearer(request: FastifyRequest): string | undefined {
+/** The bearer token of a request; a header that is not a bearer token reads as an invalid one. */
+export function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

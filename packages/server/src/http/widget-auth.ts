@@ -2,17 +2,13 @@ import type { Operator, Operators, Session, Sessions, WidgetClaims } from '@ramp
 import { normaliseOrigin } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { bearer } from './auth.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     widget: { session: Session; claims: WidgetClaims };
   }
-}
-
-function bearer(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  return match?.[1] ?? (request.headers.authorization ? '!' : undefined);
 }
 
 /**

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isValidIban } from '../banking/iban.ts';
 import { isValidRoutingNumber } from '../banking/routing-number.ts';
 import type { ProviderContext, SimulatedProvider } from '../context.ts';
-import { brokenPage, returnLocation } from '../html.ts';
+import { hostedResource, returnLocation } from '../html.ts';
 import { endpoint } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { requestFingerprint } from '../http/fingerprint.ts';
@@ -97,10 +97,9 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
           kit,
           bankDialect,
           (request) => {
-            const payment = payments.get(paramOf(request, 'payment_id'));
-            if (!payment) return { status: 404, body: brokenPage('Sandbox Bank'), headers: HTML };
-            if (payment.magic === MAGIC_CENTS.pageFails)
-              return { status: 500, body: brokenPage('Sandbox Bank'), headers: HTML };
+            const found = hostedResource(payments.get(paramOf(request, 'payment_id')), 'Sandbox Bank');
+            if ('answer' in found) return found.answer;
+            const payment = found.resource;
             if (payment.status !== 'PENDING_AUTHORIZATION') {
               return { status: 200, body: finishedPage(payment), headers: HTML };
             }
@@ -116,10 +115,9 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
           kit,
           bankDialect,
           (request) => {
-            const payment = payments.get(paramOf(request, 'payment_id'));
-            if (!payment) return { status: 404, body: brokenPage('Sandbox Bank'), headers: HTML };
-            if (payment.magic === MAGIC_CENTS.pageFails)
-              return { status: 500, body: brokenPage('Sandbox Bank'), headers: HTML };
+            const found = hostedResource(payments.get(paramOf(request, 'payment_id')), 'Sandbox Bank');
+            if ('answer' in found) return found.answer;
+            const payment = found.resource;
             if (payment.status !== 'PENDING_AUTHORIZATION') {
               return { status: 409, body: finishedPage(payment), headers: HTML };
             }

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { brokenPage, returnLocation } from '../html.ts';
+import { hostedResource, returnLocation } from '../html.ts';
 import { endpoint } from '../http/endpoint.ts';
-import { MAGIC_CENTS } from '../magic.ts';
 import { challengeDonePage, challengePage, verificationDonePage, verificationPage } from './pages.ts';
 import { type CardsProcessor, HTML, paramOf } from './request.ts';
 import { cardsDialect } from './wire.ts';
@@ -17,10 +16,9 @@ export function registerHostedPages(app: FastifyInstance, processor: CardsProces
       kit,
       cardsDialect,
       (request) => {
-        const payment = payments.get(paramOf(request, 'id'));
-        if (!payment || payment.magic === MAGIC_CENTS.pageFails) {
-          return { status: payment ? 500 : 404, body: brokenPage('Sandbox Card Issuer'), headers: HTML };
-        }
+        const found = hostedResource(payments.get(paramOf(request, 'id')), 'Sandbox Card Issuer');
+        if ('answer' in found) return found.answer;
+        const payment = found.resource;
         if (payment.status !== 'requires_action')
           return { status: 200, body: challengeDonePage(payment), headers: HTML };
         return { status: 200, body: challengePage(payment), headers: HTML };
@@ -35,10 +33,9 @@ export function registerHostedPages(app: FastifyInstance, processor: CardsProces
       kit,
       cardsDialect,
       (request) => {
-        const payment = payments.get(paramOf(request, 'id'));
-        if (!payment || payment.magic === MAGIC_CENTS.pageFails) {
-          return { status: payment ? 500 : 404, body: brokenPage('Sandbox Card Issuer'), headers: HTML };
-        }
+        const found = hostedResource(payments.get(paramOf(request, 'id')), 'Sandbox Card Issuer');
+        if ('answer' in found) return found.answer;
+        const payment = found.resource;
         if (payment.status !== 'requires_action')
           return { status: 409, body: challengeDonePage(payment), headers: HTML };
         const result = (request.body as Record<string, string> | undefined)?.['result'];
