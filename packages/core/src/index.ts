@@ -45,7 +45,9 @@ export { type Payment, type PaymentFilter, paymentStore, type Transition } from 
 export {
   type CreatePayment,
   PAYMENT_STATUS_CHANNEL,
+  type PaymentNotice,
   Payments,
+  parseNotices,
   presentPaymentForEvent,
   redactInstrument,
 } from './payments/payments.ts';
@@ -103,8 +105,11 @@ export {
   OperatorSettingsStore,
   type ProviderRule,
 } from './settings/operator-settings.ts';
+export { CONFIG_CHANNEL, ConfigCache } from './storage/config-cache.ts';
 export { Database, type DatabaseOptions, type Queryable, type Store } from './storage/database.ts';
 export { MIGRATIONS_DIR, migrate } from './storage/migrate.ts';
+export { Notifications } from './storage/notifications.ts';
+export { deepFreeze, ReadCache } from './storage/read-cache.ts';
 export { type EndUser, EndUsers, type KycStatus, normaliseProfile, type UserProfile } from './users/end-users.ts';
 export { normalisePhone } from './users/phone.ts';
 export { Terms, type TermsVersion } from './users/terms.ts';

@@ -610,7 +610,13 @@ const paymentErrors = {
     surface: 'client',
     message: 'Payment provider {provider} failed to load.',
     description: "A provider's browser SDK could not be loaded, usually a network or CDN problem on the user's side.",
-    details: { provider },
+    details: {
+      provider,
+      reason: opt(
+        'string',
+        'How loading failed: `script_error` (the script could not be fetched or was refused), `no_global` (it ran but did not define the SDK), `timeout` (it did not load in time).',
+      ),
+    },
     seeds: { prediction_embed: [sc('TRUSTLY_LOAD_FAILED')] },
   }),
 } as const;

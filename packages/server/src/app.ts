@@ -4,6 +4,7 @@ import {
   type ApprovalClient,
   type Clock,
   Compliance,
+  ConfigCache,
   type Database,
   DevOutbox,
   EndUsers,
@@ -15,6 +16,7 @@ import {
   type KycProvider,
   Ledger,
   type MessageSender,
+  Notifications,
   OperatorSettingsStore,
   Operators,
   OperatorTokens,
@@ -54,6 +56,7 @@ import { sessionRoutes, sessionSchema } from './routes/sessions.ts';
 import { endUserSchema, kycStatusSchema, userRoutes } from './routes/users.ts';
 import { webhookRoutes, webhookSchemas } from './routes/webhooks.ts';
 import { publicWidgetRoutes, widgetRoutes } from './routes/widget.ts';
+import { widgetHostingRoutes } from './routes/widget-hosting.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -74,6 +77,8 @@ export interface AppDependencies {
   webhookSources?: WebhookSource[];
   /** How withdrawal approvals are asked; signed HTTP when absent. */
   approvals?: ApprovalClient;
+  /** Base URL of each provider's browser SDK, by provider id: what the widget's pages load (and allow). */
+  sdkBaseUrls?: Record<string, () => string>;
 }
 
 declare module 'fastify' {
@@ -134,16 +139,21 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await registerOpenApi(app);
 
-  const operators = new Operators(db, ids, clock);
+  // One LISTEN connection per node: caches drop what other nodes change, streams push status.
+  const notifications = new Notifications(db.connectionString);
+  app.addHook('onClose', () => notifications.close());
+  const configCache = new ConfigCache(notifications);
+  await notifications.start();
+  const operators = new Operators(db, ids, clock, configCache);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const masterSecret = deps.masterSecret ?? randomBytes(32);
   const idempotencyKeys = new IdempotencyKeys(db, clock, {
     box: SecretBox.derive(masterSecret, 'rampart/idempotent-responses/v1'),
   });
   const events = new EventLog(db, ids, clock);
-  const settings = new OperatorSettingsStore(db);
+  const settings = new OperatorSettingsStore(db, configCache);
   const users = new EndUsers(db, clock, events);
-  const terms = new Terms(db, clock, users);
+  const terms = new Terms(db, clock, users, configCache);
   const widgetTokens = new WidgetTokens(masterSecret, clock);
   const ledger = new Ledger(db, ids, clock);
   const payments = new Payments({
@@ -154,8 +164,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ledger,
     providers: deps.providers ?? [],
     approvals: deps.approvals ?? new HttpApprovalClient(masterSecret, clock),
+    settings,
+    notifications,
   });
-  const paymentStream = new PaymentStream(db.connectionString, payments);
+  const paymentStream = new PaymentStream(notifications, payments);
   const providerEvents = new ProviderEvents({ db, clock, payments, users });
   // Apply recorded webhooks right away, one run at a time on this node: a burst of
   // webhooks is one run that loops, not a run per webhook competing for connections.
@@ -232,6 +244,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     );
   });
   publicWidgetRoutes(app, widgetDeps);
+  widgetHostingRoutes(app, { sdkBaseUrls: deps.sdkBaseUrls ?? {} });
   await providerWebhookRoutes(app, {
     sources: deps.webhookSources ?? [],
     events: providerEvents,

@@ -44,7 +44,9 @@ export async function startRampart(
       clock,
       ids,
       masterSecret,
-      ...(sandbox ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources } : {}),
+      ...(sandbox
+        ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources, sdkBaseUrls: sandbox.sdkBaseUrls }
+        : {}),
       ...(sandbox?.kyc ? { kycProvider: sandbox.kyc } : {}),
     });
     await app.listen({ host: config.host, port: config.port });

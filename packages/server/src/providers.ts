@@ -20,6 +20,8 @@ export interface ProviderSet {
   payment: PaymentProvider[];
   webhookSources: WebhookSource[];
   kyc: KycProvider;
+  /** Where each provider's browser SDK is served: the base URL its connector calls. */
+  sdkBaseUrls: Record<string, () => string>;
 }
 
 /** The simulator's default webhook secrets (`whsec_sim_<provider>`); production connectors take real ones. */
@@ -48,7 +50,12 @@ export function sandboxProviders(options: {
     xpubFor: async (operatorId, network) => (await settings.get(operatorId)).crypto_xpubs[network],
   });
   const kyc = new SimKycConnector(common('kyc'));
-  return { payment: [bank, card, crypto], webhookSources: [bank, card, crypto, kyc], kyc };
+  return {
+    payment: [bank, card, crypto],
+    webhookSources: [bank, card, crypto, kyc],
+    kyc,
+    sdkBaseUrls: { [bank.id]: options.simulatorUrl },
+  };
 }
 
 /** Which simulator provider each connector id talks to, for webhook targets. */

@@ -64,7 +64,9 @@ export async function startTestApp(
     clock,
     ids,
     logStream,
-    ...(sandbox ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources } : {}),
+    ...(sandbox
+      ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources, sdkBaseUrls: sandbox.sdkBaseUrls }
+      : {}),
     ...(sandbox?.kyc ? { kycProvider: sandbox.kyc } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
   });

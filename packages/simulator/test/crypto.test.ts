@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ASSETS } from '../src/crypto/assets.ts';
+import { price, priceCryptoBuy } from '../src/crypto/quotes.ts';
 import { eventually, startTestSimulator } from './harness.ts';
 
 // Transfers start a minute after they are ordered; one block every 10 simulated seconds.
@@ -227,6 +229,45 @@ describe('crypto quotes and orders', () => {
     assert.equal(data.fee, '1.00');
     assert.equal(data.crypto_amount, '0.00152307');
     assert.equal(Date.parse(data.expires_at) - Date.parse(data.created_at), 30_000);
+  });
+
+  test('a buy quoted by crypto_amount delivers exactly that amount for the least fiat that buys it', async () => {
+    const answer = await quote({ side: 'buy', asset: 'USDT', network: 'TRC20', crypto_amount: '99' });
+    assert.equal(answer.status, 201, answer.text);
+    assert.deepEqual(
+      [answer.body.data.crypto_amount, answer.body.data.fiat_amount, answer.body.data.fee],
+      ['99.000000', '100.00', '1.00'],
+    );
+    const both = await quote({
+      side: 'buy',
+      asset: 'USDT',
+      network: 'TRC20',
+      crypto_amount: '99',
+      fiat_amount: '100.00',
+    });
+    assert.deepEqual([both.status, both.body.code, both.body.data.field], [400, 40001, 'crypto_amount']);
+    for (const asset of ASSETS) {
+      const unit = 10n ** BigInt(asset.decimals);
+      for (const crypto of [1n, 7n, 123_457n, 99_040_000n, unit, 3n * unit + 11n]) {
+        const { fiatCents, cryptoMinor } = priceCryptoBuy(asset, crypto);
+        assert.equal(cryptoMinor, crypto);
+        assert.ok(price('buy', asset, fiatCents).cryptoMinor >= crypto, `${asset.asset}: ${fiatCents} buys ${crypto}`);
+        assert.ok(price('buy', asset, fiatCents - 1n).cryptoMinor < crypto, `${asset.asset}: ${fiatCents - 1n} not`);
+      }
+    }
+  });
+
+  test('…02 fails the order once but not its quote; …03 fails the quote every time', async () => {
+    const once = await quote({ side: 'sell', asset: 'USDT', network: 'TRC20', crypto_amount: '10.02' });
+    assert.equal(once.status, 201, 'the quote is not failed');
+    const order = { quote_id: once.body.data.quote_id };
+    const first = await call('POST', '/crypto/v1/orders', order);
+    assert.deepEqual([first.status, first.body.code], [500, 50001]);
+    assert.equal((await call('POST', '/crypto/v1/orders', order)).status, 201, 'the same order again goes through');
+    for (let i = 0; i < 2; i++) {
+      const always = await quote({ side: 'buy', asset: 'USDT', network: 'TRC20', crypto_amount: '10.03' });
+      assert.deepEqual([always.status, always.body.code], [500, 50001]);
+    }
   });
 
   test('a buy order delivers the crypto to the destination: processing, then completed with a tx hash', async () => {

@@ -16,13 +16,11 @@ import type { ProviderAnswer } from '../http.ts';
 import { parseWebhookBody, verifySimSignature } from '../sim-signature.ts';
 import {
   type DepositWatch,
-  fiatForCrypto,
   type Order,
   orderOutcome,
   pairFor,
   parseRampAmount,
   type Quote,
-  type RampAsset,
   type RampEnvelope,
   type RampOperation,
   type RampPair,
@@ -197,23 +195,19 @@ export class SimCryptoConnector extends HttpConnector implements PaymentProvider
   }
 
   /**
-   * Buys exactly the requested crypto or a hair more: the ramp quotes by fiat, so the
-   * fiat is the smallest amount whose value after the fee covers the request at the
-   * ramp's rate. The crypto goes to the user's deposit address, the operator's wallet.
+   * Buys exactly the requested crypto: the ramp quotes the fiat it costs, fee included.
+   * The crypto goes to the user's deposit address, the operator's wallet.
    */
   private async buy(request: ProviderRequest): Promise<ProviderOutcome> {
     const pair = this.pair(request);
     const { address } = await this.depositAddress(request);
     const crypto = this.amount(request, pair);
     const wanted = parseRampAmount(crypto, pair.decimals)!;
-    const rate = await this.rate(pair);
-    const fiatCents = fiatForCrypto(wanted, pair.decimals, rate);
-    const fiat = toRampAmount(fiatCents, 2, 2, 'USD');
-    const { quote, refused } = await this.quote(request, pair, { side: 'buy', fiat_amount: fiat }, 'buy', crypto);
+    const { quote, refused } = await this.quote(request, pair, { side: 'buy', crypto_amount: crypto }, 'buy', crypto);
     if (!quote) return refused;
     const delivered = parseRampAmount(quote.crypto_amount, pair.decimals);
     if (delivered === undefined || delivered < wanted) {
-      // The price moved between the rate and the quote: nothing was ordered yet.
+      // A quote for less than was asked: nothing was ordered yet.
       throw new RampartError('provider_error', { provider: this.id, provider_code: 'quote_below_request' });
     }
     return this.order(request, { quote_id: quote.quote_id, destination_address: address }, 'buy', crypto, address);
@@ -269,17 +263,6 @@ export class SimCryptoConnector extends HttpConnector implements PaymentProvider
     const envelope = this.envelope(answer);
     if (!envelope.success) return this.refused(envelope, request, operation, { amount: crypto, address });
     return orderOutcome(envelope.data as Order, this.id);
-  }
-
-  /** The ramp's current price of one unit of the asset, in USD cents. */
-  private async rate(pair: RampPair): Promise<bigint> {
-    const answer = await this.call({ method: 'GET', path: '/crypto/v1/assets', headers: this.headers() });
-    const envelope = this.envelope(answer);
-    const assets = envelope.success && Array.isArray(envelope.data) ? (envelope.data as RampAsset[]) : [];
-    const asset = assets.find((a) => a.asset === pair.asset && a.network === pair.rampNetwork);
-    const cents = parseRampAmount(asset?.rate, 2);
-    if (!cents) throw new RampartError('upstream_invalid_response', { provider: this.id, reason: 'no rate for asset' });
-    return cents;
   }
 
   private async depositAddress(request: ProviderRequest) {

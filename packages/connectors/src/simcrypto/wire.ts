@@ -44,9 +44,6 @@ function pairOfRamp(asset: string, rampNetwork: string): RampPair | undefined {
   return RAMP_PAIRS.find((p) => p.asset === asset && p.rampNetwork === rampNetwork);
 }
 
-/** The ramp's fee: 1 % of the fiat side, rounded up to the cent (its published pricing). */
-export const RAMP_FEE_BASIS_POINTS = 100n;
-
 export interface RampTransaction {
   tx_hash: string;
   amount: string;
@@ -107,14 +104,6 @@ export interface Quote {
   rate: string;
   fee: string;
   expires_at: string;
-}
-
-export interface RampAsset {
-  asset: string;
-  network: string;
-  decimals: number;
-  rate: string;
-  required_confirmations: number;
 }
 
 const WATCH_STATUS: Record<WatchStatus, ProviderOutcome['status']> = {
@@ -389,21 +378,4 @@ export function parseRampAmount(value: unknown, decimals: number): bigint | unde
   const fraction = match[2] ?? '';
   if (fraction.length > decimals) return undefined;
   return BigInt(match[1]! + fraction.padEnd(decimals, '0'));
-}
-
-/**
- * The fiat (USD cents) to spend on a buy so that the ramp delivers at least `crypto`
- * (in the ramp's units): the smallest amount whose value after the fee covers it. The
- * ramp's own quote stays authoritative; this only chooses what to ask it for.
- */
-export function fiatForCrypto(crypto: bigint, decimals: number, rateCents: bigint): bigint {
-  const unit = 10n ** BigInt(decimals);
-  const net = (crypto * rateCents + unit - 1n) / unit;
-  const fee = (cents: bigint) => (cents * RAMP_FEE_BASIS_POINTS + 9_999n) / 10_000n;
-  const covers = (cents: bigint) => cents - fee(cents) >= net;
-  // After-fee value grows by 0 or 1 cent per cent spent, so the estimate is off by a few.
-  let cents = (net * 10_000n) / (10_000n - RAMP_FEE_BASIS_POINTS);
-  while (!covers(cents)) cents++;
-  while (cents > 1n && covers(cents - 1n)) cents--;
-  return cents;
 }

@@ -2,6 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
 import type { IdGenerator } from '../ids.ts';
+import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 
 export type KeyMode = 'test' | 'live';
@@ -46,11 +47,13 @@ export class ApiKeys {
   private readonly db: Store;
   private readonly ids: IdGenerator;
   private readonly clock: Clock;
+  private readonly config: ConfigCache | undefined;
 
-  constructor(db: Store, ids: IdGenerator, clock: Clock) {
+  constructor(db: Store, ids: IdGenerator, clock: Clock, config?: ConfigCache) {
     this.db = db;
     this.ids = ids;
     this.clock = clock;
+    this.config = config;
   }
 
   async issue(
@@ -100,7 +103,7 @@ export class ApiKeys {
    * `overlapSeconds` so deployments can roll without downtime, then stops.
    */
   async rotate(operatorId: string, keyId: string, overlapSeconds: number): Promise<IssuedKey & { previous: ApiKey }> {
-    return this.db.transaction(async (tx) => {
+    const rotated = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<ApiKey>(
         `SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 AND id = $2 FOR UPDATE`,
         [operatorId, keyId],
@@ -127,6 +130,8 @@ export class ApiKeys {
       );
       return { ...issued, previous: updated.rows[0]! };
     });
+    this.config?.changed(operatorId);
+    return rotated;
   }
 
   async revoke(operatorId: string, keyId: string): Promise<ApiKey> {
@@ -136,6 +141,7 @@ export class ApiKeys {
       [operatorId, keyId, this.clock.now()],
     );
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'api_key', id: keyId });
+    this.config?.changed(operatorId);
     return rows[0];
   }
 }

@@ -1,7 +1,9 @@
 import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
 import type { IdGenerator } from '../ids.ts';
+import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable, Store } from '../storage/database.ts';
+import type { ReadCache } from '../storage/read-cache.ts';
 import { IpAllowlist, normaliseOrigin, parseCidr } from './allowlist.ts';
 import { ApiKeys, hashSecret, type IssuedKey, type KeyMode, type KeyScope, looksLikeSecretKey } from './api-keys.ts';
 
@@ -61,17 +63,34 @@ function validateAllowlists(input: { ip_allowlist?: readonly string[]; origin_al
   return result;
 }
 
+interface Credential {
+  id: string;
+  operator_id: string;
+  mode: KeyMode;
+  scope: KeyScope;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  ip_allowlist: string[];
+  origin_allowlist: string[];
+  allowlist: IpAllowlist;
+}
+
 export class Operators {
   readonly keys: ApiKeys;
   private readonly db: Store;
   private readonly ids: IdGenerator;
   private readonly clock: Clock;
+  private readonly config: ConfigCache | undefined;
+  /** Keys by secret hash: authentication is on every request and keys change rarely. */
+  private readonly credentials: ReadCache<Credential> | undefined;
 
-  constructor(db: Store, ids: IdGenerator, clock: Clock) {
+  constructor(db: Store, ids: IdGenerator, clock: Clock, config?: ConfigCache) {
     this.db = db;
     this.ids = ids;
     this.clock = clock;
-    this.keys = new ApiKeys(db, ids, clock);
+    this.config = config;
+    this.keys = new ApiKeys(db, ids, clock, config);
+    this.credentials = config?.cache<Credential>((_hash, key) => key.operator_id);
   }
 
   /** Creates an operator together with its first full-scope key, in one transaction. */
@@ -120,6 +139,7 @@ export class Operators {
       [id, lists.ip ?? null, lists.origin ?? null],
     );
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'operator', id });
+    this.config?.changed(id);
     return rows[0];
   }
 
@@ -131,29 +151,24 @@ export class Operators {
   async authenticate(secret: string | undefined, caller: CallerContext): Promise<OperatorPrincipal> {
     if (!secret) throw new RampartError('missing_token');
     if (!looksLikeSecretKey(secret)) throw new RampartError('invalid_token');
-    const { rows } = await this.db.query<{
-      id: string;
-      operator_id: string;
-      mode: KeyMode;
-      scope: KeyScope;
-      expires_at: Date | null;
-      revoked_at: Date | null;
-      ip_allowlist: string[];
-      origin_allowlist: string[];
-    }>({
-      name: 'authenticate-key',
-      text: `SELECT k.id, k.operator_id, k.mode, k.scope, k.expires_at, k.revoked_at,
-                    o.ip_allowlist::text[] AS ip_allowlist, o.origin_allowlist
-               FROM api_keys k JOIN operators o ON o.id = k.operator_id
-              WHERE k.secret_hash = $1`,
-      values: [hashSecret(secret)],
-    });
-    const key = rows[0];
-    if (!key) throw new RampartError('invalid_token');
+    const hash = hashSecret(secret);
+    const find = async () => {
+      const { rows } = await this.db.query<Omit<Credential, 'allowlist'>>({
+        name: 'authenticate-key',
+        text: `SELECT k.id, k.operator_id, k.mode, k.scope, k.expires_at, k.revoked_at,
+                      o.ip_allowlist::text[] AS ip_allowlist, o.origin_allowlist
+                 FROM api_keys k JOIN operators o ON o.id = k.operator_id
+                WHERE k.secret_hash = $1`,
+        values: [hash],
+      });
+      // Unknown secrets are not cached: guessing must not evict real keys.
+      if (!rows[0]) throw new RampartError('invalid_token');
+      return Object.freeze({ ...rows[0], allowlist: new IpAllowlist(rows[0].ip_allowlist) });
+    };
+    const key = this.credentials ? await this.credentials.get(hash.toString('base64'), find) : await find();
     if (key.revoked_at) throw new RampartError('token_revoked');
     if (key.expires_at && key.expires_at <= this.clock.now()) throw new RampartError('token_expired');
-    if (!new IpAllowlist(key.ip_allowlist).allows(caller.ip))
-      throw new RampartError('ip_not_allowed', { ip: caller.ip });
+    if (!key.allowlist.allows(caller.ip)) throw new RampartError('ip_not_allowed', { ip: caller.ip });
     if (caller.origin !== undefined && !key.origin_allowlist.includes(normaliseOrigin(caller.origin) ?? '')) {
       throw new RampartError('origin_not_allowed', { origin: caller.origin });
     }

@@ -6,8 +6,10 @@ import { enforceGates, type GateContext } from '../gates/gates.ts';
 import type { IdGenerator } from '../ids.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { type Currency, formatAmount, getAsset, parseAmount } from '../money/index.ts';
-import type { Action, OperatorSettings } from '../settings/operator-settings.ts';
+import { type Action, type OperatorSettings, OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
+import type { Notifications } from '../storage/notifications.ts';
+import { deepFreeze, ReadCache } from '../storage/read-cache.ts';
 import { type ApprovalClient, decide } from './approval.ts';
 import { type Payment, paymentStore } from './payment-store.ts';
 import {
@@ -42,6 +44,38 @@ export interface CreatePayment {
 
 export const CLEARING_SHARDS = 16;
 
+/** A payment as polling reads it. */
+export type PaymentResource = Awaited<ReturnType<typeof paymentStore.getWithTimeline>>;
+
+/** What the payment channel carries: one JSON array of these per committed transaction. */
+export interface PaymentNotice {
+  operator_id: string;
+  payment_id: string;
+  user_id: string;
+  status: PaymentStatus;
+  /** False for changes that leave the status as it was (a provider reference, a next step). */
+  status_changed: boolean;
+}
+
+export function parseNotices(payload: string): PaymentNotice[] {
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    return (Array.isArray(parsed) ? parsed : [parsed]).filter(
+      (n): n is PaymentNotice => typeof n?.operator_id === 'string' && typeof n?.payment_id === 'string',
+    );
+  } catch {
+    return [];
+  }
+}
+
+const resourceKey = (n: { operator_id: string; payment_id: string }) => `${n.operator_id}/${n.payment_id}`;
+
+/**
+ * How long another node may serve a cached payment should this node die between a
+ * commit and its notice (notices normally arrive within milliseconds).
+ */
+const RESOURCE_TTL_MS = 2_000;
+
 /** Pause before the one retry of a provider call that failed before anything moved. */
 const RETRY_PAUSE_MS = 50;
 
@@ -75,6 +109,9 @@ export class Payments {
   private readonly ledger: Ledger;
   private readonly providers: ReadonlyMap<string, PaymentProvider>;
   private readonly approvals: ApprovalClient;
+  private readonly settings: OperatorSettingsStore;
+  /** What polling reads, per node; dropped on every change (see `inTransaction`). */
+  private readonly resources: ReadCache<PaymentResource>;
 
   constructor(deps: {
     db: Store;
@@ -84,6 +121,9 @@ export class Payments {
     ledger: Ledger;
     providers: readonly PaymentProvider[];
     approvals: ApprovalClient;
+    settings?: OperatorSettingsStore;
+    /** Other nodes' payment changes; without it nothing is cached. */
+    notifications?: Notifications;
   }) {
     this.db = deps.db;
     this.ids = deps.ids;
@@ -92,28 +132,49 @@ export class Payments {
     this.ledger = deps.ledger;
     this.providers = new Map(deps.providers.map((p) => [p.id, p]));
     this.approvals = deps.approvals;
+    this.settings = deps.settings ?? new OperatorSettingsStore(deps.db);
+    this.resources = new ReadCache<PaymentResource>({
+      ttlMs: RESOURCE_TTL_MS,
+      ...(deps.notifications ? { notifications: deps.notifications } : {}),
+    });
+    void deps.notifications?.on(PAYMENT_STATUS_CHANNEL, (payload) => {
+      for (const notice of parseNotices(payload)) this.resources.invalidate(resourceKey(notice));
+    });
   }
 
-  /** Status changes made in a transaction, announced once it has committed. */
-  private readonly announce = new WeakMap<Queryable, Record<string, string>[]>();
+  /** Changes made in a transaction, announced once it has committed. */
+  private readonly announce = new WeakMap<Queryable, PaymentNotice[]>();
 
   /**
-   * Runs `work` in a transaction, then tells WebSocket streams on every node about the
-   * status changes it committed (PostgreSQL NOTIFY). The announcement is a hint to
-   * re-read the payment, so one lost to a crash right after commit costs a stream an
-   * update, never correctness; REST and webhooks remain the record.
+   * Runs `work` in a transaction, then tells every node about the payments it changed:
+   * this node's cache at once, the others (and WebSocket streams) by one PostgreSQL
+   * NOTIFY. A notice lost to a crash right after commit costs a stream an update and
+   * leaves other nodes' cache stale for at most `RESOURCE_TTL_MS`; REST reads after
+   * that, and webhooks, remain the record.
    */
   private async inTransaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    let changes: Record<string, string>[] = [];
+    let changes: PaymentNotice[] = [];
     const result = await this.db.transaction(async (tx) => {
       changes = [];
       this.announce.set(tx, changes);
       return work(tx);
     });
-    for (const change of changes) {
-      this.db.query('SELECT pg_notify($1, $2)', [PAYMENT_STATUS_CHANNEL, JSON.stringify(change)]).catch(() => {});
+    if (changes.length > 0) {
+      for (const change of changes) this.resources.invalidate(resourceKey(change));
+      this.db.query('SELECT pg_notify($1, $2)', [PAYMENT_STATUS_CHANNEL, JSON.stringify(changes)]).catch(() => {});
     }
     return result;
+  }
+
+  /** Records, for after the commit, that `payment` changed without changing status. */
+  private touched(tx: Queryable, payment: Payment): void {
+    this.announce.get(tx)?.push({
+      operator_id: payment.operator_id,
+      payment_id: payment.id,
+      user_id: payment.user_id,
+      status: payment.status,
+      status_changed: false,
+    });
   }
 
   get(operatorId: string, id: string) {
@@ -128,8 +189,11 @@ export class Payments {
     return paymentStore.list(this.db, operatorId, filter);
   }
 
-  getWithTimeline(operatorId: string, id: string) {
-    return paymentStore.getWithTimeline(this.db, operatorId, id);
+  /** The payment with its timeline, as polling reads it: from this node's cache when it can be trusted. */
+  getWithTimeline(operatorId: string, id: string): Promise<PaymentResource> {
+    return this.resources.get(resourceKey({ operator_id: operatorId, payment_id: id }), async () =>
+      deepFreeze(await paymentStore.getWithTimeline(this.db, operatorId, id)),
+    );
   }
 
   timeline(paymentId: string) {
@@ -488,6 +552,7 @@ export class Payments {
       await this.recordOnly(tx, current, `fell back from ${current.provider} to ${provider}`, {
         error: cause?.code ?? null,
       });
+      this.touched(tx, current);
       return rows[0]!;
     });
   }
@@ -509,11 +574,16 @@ export class Payments {
       const set: Record<string, unknown> = {};
       if (payment.provider_ref === null) set['provider_ref'] = outcome.providerRef;
       // A webhook that says nothing of the next step leaves the one we have; leaving
-      // `pending` clears it below.
-      if (outcome.nextAction) set['next_action'] = outcome.nextAction;
-      if (outcome.status === payment.status || !canTransition(payment.status, outcome.status)) {
-        if (Object.keys(set).length > 0) await this.update(tx, payment.id, set);
-        return { ...payment, ...set } as Payment;
+      // `pending` clears it below. Late news of an earlier step (an "awaiting deposit"
+      // arriving after completion) must not put a stale next step back on the payment.
+      const moves = outcome.status !== payment.status && canTransition(payment.status, outcome.status);
+      if (outcome.nextAction && (moves ? outcome.status : payment.status) === 'pending')
+        set['next_action'] = outcome.nextAction;
+      if (!moves) {
+        if (Object.keys(set).length === 0) return payment;
+        const updated = await this.update(tx, payment.id, set);
+        this.touched(tx, updated);
+        return updated;
       }
       if (outcome.status !== 'pending') set['next_action'] = null;
       if (outcome.failure) {
@@ -547,7 +617,7 @@ export class Payments {
           `reconciled with ${provider.id}`,
         );
         if (after.status !== payment.status) changed++;
-        else await this.update(this.db, payment.id, {}); // looked at: back of the queue
+        else await this.inTransaction(async (tx) => this.touched(tx, await this.update(tx, payment.id, {}))); // looked at: back of the queue
       } catch {
         // Still unknown; the next run asks again.
       }
@@ -623,14 +693,10 @@ export class Payments {
       return;
     }
     if (payOut) return;
-    const settings = await tx.query<{ balances: string }>(
-      `SELECT coalesce((SELECT c->>'balances' FROM jsonb_array_elements(settings->'currencies') c
-                         WHERE c->>'currency' = $2 LIMIT 1), 'ledger') AS balances
-         FROM operators WHERE id = $1`,
-      [payment.operator_id, payment.currency],
-    );
-    const balances = settings.rows[0]?.balances === 'record' ? 'record' : 'ledger';
     if (to === 'completed') {
+      // Only a new account takes the mode (as its floor); an existing one keeps the one it has.
+      const settings = await this.settings.get(payment.operator_id);
+      const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
       const user = await this.userAccount(tx, payment.operator_id, payment.user_id, payment.currency, balances);
       const clearing = await this.clearingAccount(
         tx,
@@ -689,6 +755,7 @@ export class Payments {
       payment_id: payment.id,
       user_id: payment.user_id,
       status: to,
+      status_changed: true,
     });
   }
 

@@ -1,5 +1,7 @@
 import { RampartError } from '@rampart/errors';
+import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable } from '../storage/database.ts';
+import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
 
 export const ACTIONS = ['deposit', 'withdrawal', 'buy', 'sell'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -269,12 +271,22 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
 
 export class OperatorSettingsStore {
   private readonly db: Queryable;
+  private readonly config: ConfigCache | undefined;
+  private readonly cache: ReadCache<OperatorSettings> | undefined;
 
-  constructor(db: Queryable) {
+  constructor(db: Queryable, config?: ConfigCache) {
     this.db = db;
+    this.config = config;
+    this.cache = config?.cache<OperatorSettings>((operatorId) => operatorId);
   }
 
-  async get(operatorId: string, tx: Queryable = this.db): Promise<OperatorSettings> {
+  /** Read on every request, so served from the process's cache (frozen: shared by callers) outside transactions. */
+  get(operatorId: string, tx: Queryable = this.db): Promise<OperatorSettings> {
+    if (tx !== this.db || !this.cache) return this.load(operatorId, tx);
+    return this.cache.get(operatorId, async () => deepFreeze(await this.load(operatorId, tx)));
+  }
+
+  private async load(operatorId: string, tx: Queryable): Promise<OperatorSettings> {
     const { rows } = await tx.query<{ settings: Record<string, unknown> }>({
       name: 'operator-settings',
       text: 'SELECT settings FROM operators WHERE id = $1',
@@ -286,8 +298,9 @@ export class OperatorSettingsStore {
   }
 
   async update(operatorId: string, patch: Record<string, unknown>): Promise<OperatorSettings> {
-    const next = mergeSettings(await this.get(operatorId), patch);
+    const next = mergeSettings(await this.load(operatorId, this.db), patch);
     await this.db.query('UPDATE operators SET settings = $2 WHERE id = $1', [operatorId, JSON.stringify(next)]);
+    this.config?.changed(operatorId);
     return next;
   }
 }

@@ -1,6 +1,8 @@
 import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
+import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable } from '../storage/database.ts';
+import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
 import type { EndUser, EndUsers } from './end-users.ts';
 
 export interface TermsVersion {
@@ -14,11 +16,15 @@ export class Terms {
   private readonly db: Queryable;
   private readonly clock: Clock;
   private readonly users: EndUsers;
+  private readonly config: ConfigCache | undefined;
+  private readonly cache: ReadCache<TermsVersion | null> | undefined;
 
-  constructor(db: Queryable, clock: Clock, users: EndUsers) {
+  constructor(db: Queryable, clock: Clock, users: EndUsers, config?: ConfigCache) {
     this.db = db;
     this.clock = clock;
     this.users = users;
+    this.config = config;
+    this.cache = config?.cache<TermsVersion | null>((operatorId) => operatorId);
   }
 
   async publish(operatorId: string, version: string, url: string): Promise<TermsVersion> {
@@ -31,10 +37,16 @@ export class Terms {
       [operatorId, version, url, this.clock.now()],
     );
     if (!rows[0]) throw new RampartError('resource_exists', { resource: 'terms_version', id: version });
+    this.config?.changed(operatorId);
     return rows[0];
   }
 
-  async current(operatorId: string, tx: Queryable = this.db): Promise<TermsVersion | null> {
+  current(operatorId: string, tx: Queryable = this.db): Promise<TermsVersion | null> {
+    if (tx !== this.db || !this.cache) return this.load(operatorId, tx);
+    return this.cache.get(operatorId, async () => deepFreeze(await this.load(operatorId, tx)));
+  }
+
+  private async load(operatorId: string, tx: Queryable): Promise<TermsVersion | null> {
     const { rows } = await tx.query<TermsVersion>({
       name: 'terms-current',
       text: `SELECT version, url, published_at FROM terms_versions WHERE operator_id = $1

@@ -1,8 +1,13 @@
 import type {} from '@fastify/websocket';
-import { PAYMENT_STATUS_CHANNEL, type Payments } from '@rampart/core';
+import {
+  type Notifications,
+  PAYMENT_STATUS_CHANNEL,
+  type PaymentNotice,
+  type Payments,
+  parseNotices,
+} from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import type { WebSocket } from 'ws';
 import { presentPayment } from './payments.ts';
 
@@ -11,13 +16,6 @@ interface Subscriber {
   operatorId: string;
   paymentId?: string;
   userId?: string;
-}
-
-interface Notice {
-  operator_id: string;
-  payment_id: string;
-  user_id: string;
-  status: string;
 }
 
 /** Per node, a bound on open streams: each holds a socket and memory. */
@@ -30,33 +28,28 @@ const MAX_SUBSCRIBERS = 10_000;
  */
 export class PaymentStream {
   private readonly subscribers = new Set<Subscriber>();
-  private listener: pg.Client | undefined;
-  private readonly connectionString: string;
+  private readonly notifications: Notifications;
   private readonly payments: Payments;
+  private listening: Promise<void> | undefined;
 
-  constructor(connectionString: string, payments: Payments) {
-    this.connectionString = connectionString;
+  constructor(notifications: Notifications, payments: Payments) {
+    this.notifications = notifications;
     this.payments = payments;
-  }
-
-  private async listen(): Promise<void> {
-    if (this.listener) return;
-    const client = new pg.Client({ connectionString: this.connectionString });
-    this.listener = client;
-    client.on('error', () => {
-      // Reconnect on the next subscription; open sockets are told to resubscribe.
-      this.listener = undefined;
+    // Notices missed while the connection was down cannot be replayed: streams are told to resubscribe.
+    notifications.onGap(() => {
       for (const s of this.subscribers) s.socket.close(1011, 'stream interrupted; reconnect');
+      this.subscribers.clear();
     });
-    client.on('notification', (message) => {
-      if (message.channel !== PAYMENT_STATUS_CHANNEL || !message.payload) return;
-      void this.dispatch(JSON.parse(message.payload) as Notice);
-    });
-    await client.connect();
-    await client.query(`LISTEN ${PAYMENT_STATUS_CHANNEL}`);
   }
 
-  private async dispatch(notice: Notice): Promise<void> {
+  private listen(): Promise<void> {
+    this.listening ??= this.notifications.on(PAYMENT_STATUS_CHANNEL, (payload) => {
+      for (const notice of parseNotices(payload)) if (notice.status_changed !== false) void this.dispatch(notice);
+    });
+    return this.listening;
+  }
+
+  private async dispatch(notice: PaymentNotice): Promise<void> {
     const targets = [...this.subscribers].filter(
       (s) =>
         s.operatorId === notice.operator_id &&
@@ -80,8 +73,6 @@ export class PaymentStream {
   async close(): Promise<void> {
     for (const s of this.subscribers) s.socket.close(1001, 'server shutting down');
     this.subscribers.clear();
-    await this.listener?.end().catch(() => {});
-    this.listener = undefined;
   }
 }
 

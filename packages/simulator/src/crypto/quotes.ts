@@ -43,6 +43,21 @@ export function price(side: 'buy' | 'sell', asset: AssetOnNetwork, amount: bigin
   return { fiatCents: gross - feeCents, feeCents, cryptoMinor: amount };
 }
 
+/**
+ * A buy of exactly `cryptoMinor`: the user pays the least fiat (fee included) whose
+ * value after the fee covers it, so a buy by fiat of that amount would buy at least as much.
+ */
+export function priceCryptoBuy(asset: AssetOnNetwork, cryptoMinor: bigint) {
+  const unit = 10n ** BigInt(asset.decimals);
+  const net = (cryptoMinor * asset.usdCents + unit - 1n) / unit;
+  const covers = (cents: bigint) => cents - feeOf(cents) >= net;
+  // The value after the fee grows by 0 or 1 cent per cent paid: the estimate is off by a few.
+  let fiatCents = (net * 10_000n) / (10_000n - FEE_BASIS_POINTS);
+  while (!covers(fiatCents)) fiatCents++;
+  while (fiatCents > 1n && covers(fiatCents - 1n)) fiatCents--;
+  return { fiatCents, feeCents: feeOf(fiatCents), cryptoMinor };
+}
+
 export function serializeQuote(quote: Quote) {
   return {
     quote_id: quote.id,

@@ -10,7 +10,7 @@ import { isValidAddress } from './addresses.ts';
 import { ASSETS, type AssetOnNetwork, findAsset } from './assets.ts';
 import { DepositWatches, serializeWatch } from './deposits.ts';
 import { Orders, serializeOrder } from './orders.ts';
-import { MIN_FIAT_CENTS, price, Quotes, serializeQuote } from './quotes.ts';
+import { MIN_FIAT_CENTS, price, priceCryptoBuy, Quotes, serializeQuote } from './quotes.ts';
 import { cryptoDialect, invalidCryptoField, ok, rampError } from './wire.ts';
 import { serializeWithdrawal, Withdrawals } from './withdrawals.ts';
 
@@ -86,19 +86,19 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
             const side = fields.oneOf('side', ['buy', 'sell'] as const);
             const asset = readAsset(fields);
             fields.oneOf('fiat_currency', ['USD'] as const, 'USD');
-            const { minor, magic } =
-              side === 'buy'
-                ? readAmount(fields, 'fiat_amount', 2)
-                : readAmount(fields, 'crypto_amount', asset.decimals);
-            const priced = price(side, asset, minor);
+            // A buy names what the user pays (fiat_amount) or what they get (crypto_amount); a sell what they send.
+            const byFiat = side === 'buy' && (fields.has('fiat_amount') || !fields.has('crypto_amount'));
+            if (byFiat && fields.has('crypto_amount'))
+              throw fields.fail('crypto_amount', 'give fiat_amount or crypto_amount, not both');
+            const amountField = byFiat ? 'fiat_amount' : 'crypto_amount';
+            const { minor, magic } = readAmount(fields, amountField, byFiat ? 2 : asset.decimals);
+            const priced = side === 'buy' && !byFiat ? priceCryptoBuy(asset, minor) : price(side, asset, minor);
             if (priced.fiatCents < MIN_FIAT_CENTS || priced.cryptoMinor <= 0n || priced.fiatCents > 100_000_000n) {
-              throw rampError(
-                'amount_out_of_range',
-                'Amount must be worth 1.00 to 1000000.00 USD',
-                side === 'buy' ? 'fiat_amount' : 'crypto_amount',
-              );
+              throw rampError('amount_out_of_range', 'Amount must be worth 1.00 to 1000000.00 USD', amountField);
             }
-            magicError(request, magic);
+            // …02 fails the order once, not its quote as well: a client that retries the
+            // order once with its quote replayed gets through, as with every "500 once".
+            if (magic === MAGIC_CENTS.errorAlways) magicError(request, magic);
             const quote = quotes.create({ side, asset, magic, ...priced });
             return { ...ok(201, serializeQuote(quote)), createdId: quote.id };
           },

@@ -23,18 +23,29 @@ export function holdConnection(request: FastifyRequest, reply: FastifyReply, hol
   socket.once('close', () => clearTimeout(timer));
 }
 
-/**
- * An unparseable 200: HTML from a proxy, or JSON cut in half. A strict prefix of a
- * JSON object is never valid JSON, so `JSON.parse` always fails on it.
- */
-export function garbage(kind: 'html' | 'truncated_json', realJson?: string): { contentType: string; body: string } {
-  if (kind === 'html') return { contentType: 'text/html; charset=utf-8', body: PROXY_ERROR_HTML };
-  const source = realJson && realJson.length > 2 ? realJson : '{"status":"ok","data":{"id":"';
-  return { contentType: 'application/json', body: source.slice(0, Math.max(1, Math.floor(source.length / 2))) };
+/** The answer the provider would have sent, when a fault strikes after the work. */
+export interface RealAnswer {
+  body: string;
+  contentType?: string | undefined;
 }
 
 /**
- * Answers (or refuses to answer) with a breaking fault. `realJson` is the body the
+ * An unparseable 200: HTML from a proxy, or an answer cut in half. A strict prefix of a
+ * JSON object is never valid JSON, so `JSON.parse` always fails on it. Cut after the
+ * work, the real answer keeps its content type: a script cut in half is still served
+ * as JavaScript (as a CDN that dropped the connection would), so a browser runs it and
+ * it fails part-way instead of being refused outright.
+ */
+export function garbage(kind: 'html' | 'truncated_json', real?: RealAnswer): { contentType: string; body: string } {
+  if (kind === 'html') return { contentType: 'text/html; charset=utf-8', body: PROXY_ERROR_HTML };
+  const cut = real && real.body.length > 2 ? real : undefined;
+  const source = cut?.body ?? '{"status":"ok","data":{"id":"';
+  const contentType = cut?.contentType ?? 'application/json';
+  return { contentType, body: source.slice(0, Math.max(1, Math.floor(source.length / 2))) };
+}
+
+/**
+ * Answers (or refuses to answer) with a breaking fault. `real` is the answer the
  * provider would have sent, when the fault strikes after the work was done.
  */
 export function strike(
@@ -42,7 +53,7 @@ export function strike(
   request: FastifyRequest,
   reply: FastifyReply,
   dialect: Dialect,
-  realJson?: string,
+  real?: RealAnswer,
 ): FastifyReply {
   switch (rule.kind) {
     case 'timeout':
@@ -52,7 +63,7 @@ export function strike(
       resetConnection(request, reply);
       return reply;
     case 'garbage': {
-      const { contentType, body } = garbage(rule.body!, realJson);
+      const { contentType, body } = garbage(rule.body!, real);
       return reply.code(200).header('content-type', contentType).send(body);
     }
     default: {

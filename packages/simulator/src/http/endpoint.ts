@@ -93,10 +93,12 @@ export function endpoint(kit: EndpointKit, dialect: Dialect, handler: Handler, o
     if (entry && answer.createdId) entry.created_id = answer.createdId;
 
     const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+    const contentType =
+      typeof answer.body === 'string' ? answer.headers?.['content-type'] : 'application/json; charset=utf-8';
     const fault = kit.faultAfterWork(request.raw)?.rule;
-    if (fault) return strike(fault, request, reply, dialect, body);
+    if (fault) return strike(fault, request, reply, dialect, { body, contentType });
     reply.code(answer.status).headers(answer.headers ?? {});
-    if (typeof answer.body !== 'string') reply.header('content-type', 'application/json; charset=utf-8');
+    if (contentType) reply.header('content-type', contentType);
     return reply.send(body);
   };
 }

@@ -1,0 +1,240 @@
+/**
+ * `provider_load_failed` in a real browser. Debian's Chromium opens an operator's page
+ * that embeds Rampart's launch page (packages/widget) in an iframe; the launch page
+ * reads a pay-by-bank deposit through the widget API and loads the sandbox bank's
+ * browser SDK from the simulator. Simulator faults on the bank make that SDK fail to
+ * load, and the operator's page must hear the catalog error by postMessage.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, describe, test } from 'node:test';
+import { RampartError } from '@rampart/errors';
+import type { FaultRuleInput } from '@rampart/simulator';
+import { type Browser, type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
+import { errorOf, startTestApp } from './harness.ts';
+import { openForPayments, waitForStatus } from './payment-fixtures.ts';
+import { widgetCall, widgetSession } from './widget-fixtures.ts';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
+// Not a skip: without a browser this file proves nothing, so it fails and says why.
+if (!existsSync(CHROMIUM)) {
+  throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+}
+
+const t = await startTestApp({ sandbox: true });
+await openForPayments(t);
+const simulator = t.simulator!;
+const rampartOrigin = new URL(t.url!).origin;
+const simulatorOrigin = new URL(simulator.url).origin;
+
+const browser: Browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+});
+after(() => browser.close());
+
+/**
+ * The operator's page, on an origin of its own: it embeds the launch page given in
+ * `?src=` and records every message Rampart's frame posts to it.
+ */
+const operatorSite = createServer((request, response) => {
+  const src = new URL(request.url ?? '/', 'http://operator.invalid').searchParams.get('src') ?? '';
+  response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  response.end(`<!doctype html>
+<title>Operator</title>
+<script>
+  window.rampartEvents = [];
+  window.addEventListener('message', (event) => {
+    if (event.origin === ${JSON.stringify(rampartOrigin)} && event.data && event.data.source === 'rampart') {
+      window.rampartEvents.push(event.data);
+    }
+  });
+</script>
+<iframe id="rampart" src="${src.replaceAll('&', '&amp;').replaceAll('"', '&quot;')}" width="640" height="720"></iframe>`);
+});
+await new Promise<void>((resolve) => operatorSite.listen(0, '127.0.0.1', resolve));
+after(() => new Promise((resolve) => operatorSite.close(resolve)));
+const operatorUrl = `http://127.0.0.1:${(operatorSite.address() as AddressInfo).port}`;
+
+/** Generous for a loaded 2-core machine; a passing run takes a fraction of it. */
+const WAIT_MS = 20_000;
+
+interface HostEvent {
+  source: string;
+  type: string;
+  [field: string]: unknown;
+}
+
+let users = 0;
+
+/** A pay-by-bank deposit started through the widget API, and the widget token of its session. */
+async function bankDeposit() {
+  const { widget } = await widgetSession(t, { user_id: `payer-${++users}`, operation: 'deposit' });
+  const created = await widgetCall(t, widget, '/widget/v1/payments', {
+    method: 'bank',
+    amount: '25.00',
+    currency: 'USD',
+  });
+  assert.equal(created.statusCode, 201, created.body);
+  const payment = created.json() as { id: string; provider: string; next_action: { type: string; url: string } };
+  assert.equal(payment.provider, 'simbank');
+  assert.equal(payment.next_action.type, 'redirect');
+  return { payment, token: widget.authorization.slice('Bearer '.length) };
+}
+
+const contexts: BrowserContext[] = [];
+
+/** The operator's page embedding the launch page of `paymentId`; each in a fresh browser context. */
+async function openOperatorPage(paymentId: string, options: { token?: string; query?: string } = {}) {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  const fragment = options.token === undefined ? '' : `#token=${encodeURIComponent(options.token)}`;
+  const launchUrl = `${t.url}/widget/v1/launch/${paymentId}${options.query ?? ''}${fragment}`;
+  // Not 'load': a slow SDK inserted before the frame's load event would hold it back.
+  await page.goto(`${operatorUrl}/?src=${encodeURIComponent(launchUrl)}`, { waitUntil: 'domcontentloaded' });
+  const frame = await (await page.waitForSelector('#rampart')).contentFrame();
+  assert.ok(frame, 'the launch page frame');
+  return { page, frame };
+}
+
+/** The first message of this type the operator's page received. */
+async function hostEvent(page: Page, type: string): Promise<HostEvent> {
+  const handle = await page.waitForFunction(
+    (wanted) => (window as unknown as { rampartEvents: HostEvent[] }).rampartEvents.find((e) => e.type === wanted),
+    type,
+    { timeout: WAIT_MS },
+  );
+  return (await handle.jsonValue()) as HostEvent;
+}
+
+const hostEvents = (page: Page) =>
+  page.evaluate(() => (window as unknown as { rampartEvents: HostEvent[] }).rampartEvents);
+
+/** The bank's hosted login page, inside the SDK's overlay, inside the launch page. */
+const bankPage = (page: Page) => page.frameLocator('#rampart').frameLocator('[data-sandbox-bank="overlay"] iframe');
+
+/** What the operator's page must receive when the bank's SDK does not load, and why. */
+function loadFailed(reason: string) {
+  const details = { provider: 'simbank', reason };
+  return {
+    source: 'rampart',
+    type: 'error',
+    code: 'provider_load_failed',
+    message: new RampartError('provider_load_failed', details).message,
+    retryable: true,
+    details,
+  };
+}
+
+/** The user sees the catalog's message in the launch page. */
+async function assertShown(frame: Frame, message: string) {
+  const alert = frame.getByRole('alert');
+  await alert.waitFor({ timeout: WAIT_MS });
+  assert.equal((await alert.textContent())?.trim(), message);
+}
+
+const sdkRequests = () => simulator.admin.requests({ provider: 'bank' }).filter((r) => r.path === '/bank/lightbox.js');
+
+describe('a provider SDK in the browser (launch page)', () => {
+  afterEach(async () => {
+    simulator.admin.clearFaults();
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+  });
+
+  test('the page allows scripts only from itself and the bank SDK origin, and checks its timeout', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/widget/v1/launch/pay_x' });
+    assert.equal(response.statusCode, 200);
+    assert.match(String(response.headers['content-type']), /^text\/html/);
+    const csp = String(response.headers['content-security-policy']);
+    assert.match(csp, new RegExp(`script-src 'self' ${simulatorOrigin};`));
+    assert.match(csp, new RegExp(`frame-src ${simulatorOrigin};`));
+    assert.match(csp, /default-src 'none'/);
+    assert.equal(response.headers['referrer-policy'], 'no-referrer');
+    const tooLong = await t.app.inject({ method: 'GET', url: '/widget/v1/launch/pay_x?sdk_timeout_ms=999999' });
+    assert.equal(errorOf(tooLong).code, 'invalid_value');
+    const missing = await t.app.inject({ method: 'GET', url: '/widget/v1/assets/nothing.js' });
+    assert.equal(errorOf(missing).code, 'route_not_found');
+  });
+
+  test('without faults the bank SDK loads, shows the bank login, and approving completes the deposit', async () => {
+    const { payment, token } = await bankDeposit();
+    const { page, frame } = await openOperatorPage(payment.id, { token });
+    assert.deepEqual(await hostEvent(page, 'provider_opened'), {
+      source: 'rampart',
+      type: 'provider_opened',
+      payment_id: payment.id,
+      provider: 'simbank',
+    });
+    const bank = bankPage(page);
+    await bank.getByRole('heading', { name: 'Pay 25.00 USD' }).waitFor({ timeout: WAIT_MS });
+    assert.equal(await bank.getByLabel('Online banking user ID').inputValue(), 'sandbox-user');
+    assert.ok(!(await frame.evaluate(() => location.href)).includes('token'), 'the token left the address bar');
+    assert.equal(sdkRequests().at(-1)!.status, 200);
+
+    await bank.getByRole('button', { name: 'Approve' }).click();
+    const completed = await waitForStatus(t, payment.id, ['completed'], WAIT_MS);
+    assert.equal(completed.status, 'completed');
+    assert.deepEqual(
+      (await hostEvents(page)).filter((e) => e.type === 'error'),
+      [],
+    );
+  });
+
+  const unreachable: [string, Omit<FaultRuleInput, 'provider'>][] = [
+    ['an outage (503)', { kind: 'outage', duration_ms: 600_000, mode: '503' }],
+    ['a 5xx error', { kind: 'error', status: 502 }],
+    ['an outage that drops connections', { kind: 'outage', duration_ms: 600_000, mode: 'reset' }],
+  ];
+  for (const [name, rule] of unreachable) {
+    test(`${name} on the bank: the operator's page receives provider_load_failed and the user sees the message`, async () => {
+      const { payment, token } = await bankDeposit();
+      simulator.admin.addFault({ provider: 'bank', ...rule });
+      const { page, frame } = await openOperatorPage(payment.id, { token });
+      const expected = loadFailed('script_error');
+      assert.deepEqual(await hostEvent(page, 'error'), expected);
+      await assertShown(frame, expected.message);
+      assert.deepEqual(sdkRequests().at(-1)!.faults, [rule.kind], 'the SDK request is the one that broke');
+      assert.equal(await bankPage(page).locator('body').count(), 0, 'no bank page was opened');
+
+      // The fault ends; the message offered a retry, and retrying opens the bank.
+      simulator.admin.clearFaults();
+      await frame.getByRole('button', { name: 'Try again' }).click();
+      assert.equal((await hostEvent(page, 'provider_opened')).payment_id, payment.id);
+      await bankPage(page).getByRole('heading', { name: 'Pay 25.00 USD' }).waitFor({ timeout: WAIT_MS });
+    });
+  }
+
+  test('a script that loads but defines no SDK (garbage: the script cut in half) is provider_load_failed', async () => {
+    const { payment, token } = await bankDeposit();
+    simulator.admin.addFault({ provider: 'bank', kind: 'garbage', phase: 'after', path: '/bank/lightbox.js' });
+    const { page, frame } = await openOperatorPage(payment.id, { token });
+    const expected = loadFailed('no_global');
+    assert.deepEqual(await hostEvent(page, 'error'), expected);
+    await assertShown(frame, expected.message);
+    const request = sdkRequests().at(-1)!;
+    assert.deepEqual([request.status, request.faults], [200, ['garbage']], 'the script arrived, as garbage');
+  });
+
+  test('a slow SDK beyond the load timeout is provider_load_failed', async () => {
+    const { payment, token } = await bankDeposit();
+    simulator.admin.addFault({ provider: 'bank', kind: 'latency', ms: 10_000, path: '/bank/lightbox.js' });
+    const started = Date.now();
+    const { page, frame } = await openOperatorPage(payment.id, { token, query: '?sdk_timeout_ms=300' });
+    const expected = loadFailed('timeout');
+    assert.deepEqual(await hostEvent(page, 'error'), expected);
+    assert.ok(Date.now() - started < 10_000, 'the widget gave up before the script arrived');
+    await assertShown(frame, expected.message);
+  });
+
+  test('API errors reach the operator’s page in the same contract (no widget token)', async () => {
+    const { payment } = await bankDeposit();
+    const { page, frame } = await openOperatorPage(payment.id);
+    const error = await hostEvent(page, 'error');
+    assert.equal(error['code'], 'missing_token');
+    assert.equal(typeof error['message'], 'string');
+    await assertShown(frame, String(error['message']));
+  });
+});
