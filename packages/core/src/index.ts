@@ -62,7 +62,7 @@ export {
   type ProviderRequest,
   type WebhookSource,
 } from './payments/provider.ts';
-export { ProviderEvents } from './payments/provider-events.ts';
+export { PENDING_BATCH, ProviderEvents } from './payments/provider-events.ts';
 export {
   assertTransition,
   canTransition,

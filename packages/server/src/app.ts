@@ -22,6 +22,7 @@ import {
   OperatorTokens,
   type PaymentProvider,
   Payments,
+  PENDING_BATCH,
   ProviderEvents,
   SecretBox,
   Sessions,
@@ -142,7 +143,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // One LISTEN connection per node: caches drop what other nodes change, streams push status.
   const notifications = new Notifications(db.connectionString);
   app.addHook('onClose', () => notifications.close());
-  const configCache = new ConfigCache(notifications);
+  const configCache = new ConfigCache(notifications, () => clock.now().getTime());
   await notifications.start();
   const operators = new Operators(db, ids, clock, configCache);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
@@ -182,7 +183,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     applying = (async () => {
       do {
         applyAgain = false;
-        while ((await providerEvents.processPending()) > 0) {}
+        while ((await providerEvents.processPending()) === PENDING_BATCH) {}
       } while (applyAgain);
     })()
       .catch((error: unknown) => app.log.error({ err: error }, 'provider events failed'))

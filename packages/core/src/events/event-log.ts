@@ -62,6 +62,41 @@ export class EventLog {
     return rows[0]!;
   }
 
+  /**
+   * `record` for callers that fold the outbox into a statement of their own (one round
+   * trip for a change and its events): data-modifying CTEs `event_seq` and `event_rows`
+   * recording `events` (one operator, one subject, in order), with their parameters
+   * numbered from `first`.
+   */
+  recordingCte(
+    operatorId: string,
+    subjectId: string,
+    events: readonly { type: EventType; data: Record<string, unknown> }[],
+    first: number,
+  ): { sql: string; values: unknown[] } {
+    const $ = (n: number) => `$${first + n}`;
+    return {
+      sql: `event_seq AS (
+              INSERT INTO event_sequences (subject_id, last) VALUES (${$(0)}, ${$(1)}::int)
+              ON CONFLICT (subject_id) DO UPDATE SET last = event_sequences.last + ${$(1)}::int
+              RETURNING last),
+            event_rows AS (
+              INSERT INTO events (id, operator_id, type, api_version, subject_id, sequence, data, created_at)
+              SELECT e.id, ${$(2)}, e.type, ${$(3)}, ${$(0)}, event_seq.last - ${$(1)}::int + e.ord, e.data, ${$(4)}
+                FROM event_seq, unnest(${$(5)}::text[], ${$(6)}::text[], ${$(7)}::jsonb[]) WITH ORDINALITY AS e(id, type, data, ord))`,
+      values: [
+        subjectId,
+        events.length,
+        operatorId,
+        API_VERSION,
+        this.clock.now(),
+        events.map(() => this.ids('evt')),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+      ],
+    };
+  }
+
   async get(operatorId: string, id: string): Promise<StoredEvent | undefined> {
     const { rows } = await this.db.query<StoredEvent>(
       `SELECT ${EVENT_COLUMNS} FROM events WHERE operator_id = $1 AND id = $2`,

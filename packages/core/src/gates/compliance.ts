@@ -1,5 +1,5 @@
 import type { OperatorSettingsStore } from '../settings/operator-settings.ts';
-import type { EndUsers } from '../users/end-users.ts';
+import type { EndUser, EndUsers } from '../users/end-users.ts';
 import type { Terms } from '../users/terms.ts';
 import type { GateContext } from './gates.ts';
 import type { GeoLocator } from './location.ts';
@@ -41,16 +41,17 @@ export class Compliance {
     this.links = deps.links;
   }
 
-  async context(session: Subject, requestIp: string | null): Promise<GateContext> {
-    const [user, settings, terms] = await Promise.all([
-      this.users.get(session.operator_id, session.user_id),
+  /** `user`: the end user when the caller has just read them (saves the read). */
+  async context(session: Subject, requestIp: string | null, user?: EndUser): Promise<GateContext> {
+    const [current, settings, terms] = await Promise.all([
+      user ?? this.users.get(session.operator_id, session.user_id),
       this.settings.get(session.operator_id),
       this.terms.current(session.operator_id),
     ]);
     const ip = session.client_ip ?? requestIp;
     const kycUrl = settings.kyc_url ?? this.links.kycUrl(session);
     return {
-      user,
+      user: current,
       settings,
       mode: session.mode,
       currentTerms: terms?.version ?? null,

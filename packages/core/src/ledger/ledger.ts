@@ -88,6 +88,33 @@ export class Ledger {
    * creating it on first use. Safe under concurrent calls: one account results.
    */
   async ensureAccount(tx: Queryable, input: AccountInput): Promise<LedgerAccount> {
+    return (await this.findOrCreate(tx, input)).account;
+  }
+
+  /** Accounts are never deleted, so an id once seen committed is kept for the life of the process. */
+  private readonly knownAccounts = new Map<string, string>();
+
+  /**
+   * `ensureAccount` for callers that need only the id (to post to it): after the first
+   * time, no round trip. The posting locks and re-reads the account anyway.
+   */
+  async accountId(tx: Queryable, input: AccountInput): Promise<string> {
+    const key = JSON.stringify([input.operatorId, input.kind, input.ownerRef ?? null, input.currency, input.network]);
+    const known = this.knownAccounts.get(key);
+    if (known) return known;
+    const { account, inserted } = await this.findOrCreate(tx, input);
+    // One this transaction created exists only if it commits: it is remembered next time.
+    if (!inserted) {
+      if (this.knownAccounts.size >= 100_000) this.knownAccounts.clear();
+      this.knownAccounts.set(key, account.id);
+    }
+    return account.id;
+  }
+
+  private async findOrCreate(
+    tx: Queryable,
+    input: AccountInput,
+  ): Promise<{ account: LedgerAccount; inserted: boolean }> {
     if (!ACCOUNT_KINDS.includes(input.kind))
       throw new RampartError('invalid_value', {
         field: 'kind',
@@ -118,7 +145,7 @@ export class Ledger {
        RETURNING ${ACCOUNT_COLUMNS}`,
       [...identity, this.ids('acct'), floor, this.clock.now()],
     );
-    if (inserted.rows[0]) return inserted.rows[0];
+    if (inserted.rows[0]) return { account: inserted.rows[0], inserted: true };
     const { rows } = await tx.query<LedgerAccount>(
       `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
         WHERE operator_id = $1 AND kind = $2 AND coalesce(owner_ref, '') = coalesce($3, '')
@@ -126,7 +153,7 @@ export class Ledger {
       identity,
     );
     invariant(rows.length === 1, () => `account ${identity.join('/')} neither inserted nor found`);
-    return rows[0]!;
+    return { account: rows[0]!, inserted: false };
   }
 
   /** Changes an account's floor: a negative floor lets it go below zero, null removes the floor. */

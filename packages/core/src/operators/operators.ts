@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { IdGenerator } from '../ids.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable, Store } from '../storage/database.ts';
-import type { ReadCache } from '../storage/read-cache.ts';
+import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
 import { IpAllowlist, normaliseOrigin, parseCidr } from './allowlist.ts';
 import { ApiKeys, hashSecret, type IssuedKey, type KeyMode, type KeyScope, looksLikeSecretKey } from './api-keys.ts';
 
@@ -83,6 +83,7 @@ export class Operators {
   private readonly config: ConfigCache | undefined;
   /** Keys by secret hash: authentication is on every request and keys change rarely. */
   private readonly credentials: ReadCache<Credential> | undefined;
+  private readonly profiles: ReadCache<Operator> | undefined;
 
   constructor(db: Store, ids: IdGenerator, clock: Clock, config?: ConfigCache) {
     this.db = db;
@@ -91,6 +92,7 @@ export class Operators {
     this.config = config;
     this.keys = new ApiKeys(db, ids, clock, config);
     this.credentials = config?.cache<Credential>((_hash, key) => key.operator_id);
+    this.profiles = config?.cache<Operator>((id) => id);
   }
 
   /** Creates an operator together with its first full-scope key, in one transaction. */
@@ -116,7 +118,12 @@ export class Operators {
     });
   }
 
-  async get(id: string, tx: Queryable = this.db): Promise<Operator> {
+  get(id: string, tx: Queryable = this.db): Promise<Operator> {
+    if (tx !== this.db || !this.profiles) return this.load(id, tx);
+    return this.profiles.get(id, async () => deepFreeze(await this.load(id, tx)));
+  }
+
+  private async load(id: string, tx: Queryable): Promise<Operator> {
     const { rows } = await tx.query<Operator>(`SELECT ${OPERATOR_COLUMNS} FROM operators WHERE id = $1`, [id]);
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'operator', id });
     return rows[0];

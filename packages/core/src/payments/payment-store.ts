@@ -113,6 +113,22 @@ export const paymentStore = {
     return rows[0];
   },
 
+  /** A provider's payment by its reference, else by Rampart's id (one round trip). */
+  async byProviderRefOrId(
+    db: Queryable,
+    provider: string,
+    providerRef: string,
+    paymentId: string | null,
+  ): Promise<Payment | undefined> {
+    const { rows } = await db.query<Payment>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments
+        WHERE provider = $1 AND (provider_ref = $2 OR id = $3)
+        ORDER BY provider_ref = $2 DESC NULLS LAST LIMIT 1`,
+      [provider, providerRef, paymentId],
+    );
+    return rows[0];
+  },
+
   async byProviderRef(
     db: Queryable,
     provider: string,

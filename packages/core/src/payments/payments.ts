@@ -135,6 +135,7 @@ export class Payments {
     this.settings = deps.settings ?? new OperatorSettingsStore(deps.db);
     this.resources = new ReadCache<PaymentResource>({
       ttlMs: RESOURCE_TTL_MS,
+      now: () => deps.clock.now().getTime(),
       ...(deps.notifications ? { notifications: deps.notifications } : {}),
     });
     void deps.notifications?.on(PAYMENT_STATUS_CHANNEL, (payload) => {
@@ -166,14 +167,18 @@ export class Payments {
     return result;
   }
 
-  /** Records, for after the commit, that `payment` changed without changing status. */
-  private touched(tx: Queryable, payment: Payment): void {
+  /**
+   * Records, for after the commit, that `payment` changed. Announced after commit (see
+   * `inTransaction`): a NOTIFY inside the transaction would serialise every payment
+   * commit on PostgreSQL's notification queue lock.
+   */
+  private announced(tx: Queryable, payment: Payment, statusChanged: boolean): void {
     this.announce.get(tx)?.push({
       operator_id: payment.operator_id,
       payment_id: payment.id,
       user_id: payment.user_id,
       status: payment.status,
-      status_changed: false,
+      status_changed: statusChanged,
     });
   }
 
@@ -251,10 +256,6 @@ export class Payments {
   }
 
   async create(input: CreatePayment): Promise<Payment> {
-    if (input.idempotencyKey) {
-      const existing = await paymentStore.byIdempotencyKey(this.db, input.operatorId, input.mode, input.idempotencyKey);
-      if (existing) return existing;
-    }
     const { currency, network, amount, balances } = this.validate(input);
     const route = this.route(input, currency.code, network);
     if (input.kind === 'deposit' && input.method === 'crypto') {
@@ -269,7 +270,10 @@ export class Payments {
       );
       if (open) return open;
     }
-    let payment = await this.insert(input, { currency, network, amount, balances, provider: route[0]!.id });
+    const inserted = await this.insert(input, { currency, network, amount, balances, provider: route[0]!.id });
+    // The same idempotency key as an earlier payment: that payment is the answer, untouched.
+    if (inserted.replayed) return inserted.payment;
+    let payment = inserted.payment;
     if (PAY_OUT.includes(input.kind)) {
       payment = await this.approve(payment, input.gates.settings);
     }
@@ -279,17 +283,21 @@ export class Payments {
   private async insert(
     input: CreatePayment,
     p: { currency: Currency; network: string | null; amount: bigint; balances: 'ledger' | 'record'; provider: string },
-  ): Promise<Payment> {
+  ): Promise<{ payment: Payment; replayed: boolean }> {
     const now = this.clock.now();
     const userId = input.gates.user.id;
     try {
-      return await this.inTransaction(async (tx) => {
-        // One payment at a time per user: daily limits and the balance are checked under this lock.
-        await tx.query('SELECT 1 FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE', [
-          input.operatorId,
-          userId,
-        ]);
+      const payment = await this.inTransaction(async (tx) => {
         const daily = input.gates.settings.limits[input.kind][p.currency.code]?.daily;
+        const payOut = PAY_OUT.includes(input.kind);
+        if (daily !== undefined || payOut) {
+          // One payment at a time per user: daily limits and the balance are checked under this lock.
+          await tx.query({
+            name: 'payment-lock-user',
+            text: 'SELECT 1 FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
+            values: [input.operatorId, userId],
+          });
+        }
         if (daily !== undefined) {
           const limit = parseAmount(daily, p.currency, 'limit');
           const used = await paymentStore.usedSince(tx, {
@@ -310,13 +318,13 @@ export class Payments {
         }
         const id = this.ids('pay');
         let holdId: string | null = null;
-        if (PAY_OUT.includes(input.kind)) {
+        if (payOut) {
           const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
           const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code, id);
           const hold = await this.ledger.hold(tx, {
             operatorId: input.operatorId,
-            from: from.id,
-            to: to.id,
+            from,
+            to,
             amount: p.amount,
             reference: `${id}:hold`,
             expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
@@ -324,45 +332,81 @@ export class Payments {
           });
           holdId = hold.id;
         }
-        const { rows } = await tx.query<Payment>(
-          `INSERT INTO payments (id, operator_id, mode, user_id, session_id, kind, method, provider, status, currency,
-             network, amount, reference, idempotency_key, destination, hold_id, metadata, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
-           RETURNING *`,
-          [
-            id,
-            input.operatorId,
-            input.mode,
-            userId,
-            input.sessionId ?? null,
-            input.kind,
-            input.method,
-            p.provider,
-            p.currency.code,
-            p.network,
-            p.amount,
-            input.reference ?? null,
-            input.idempotencyKey ?? null,
-            JSON.stringify(redactInstrument(input.instrument ?? {})),
-            holdId,
-            JSON.stringify(input.metadata ?? {}),
-            now,
-          ],
+        // The payment, its first timeline entry and `payment.created`: one statement.
+        const values = [
+          id,
+          input.operatorId,
+          input.mode,
+          userId,
+          input.sessionId ?? null,
+          input.kind,
+          input.method,
+          p.provider,
+          p.currency.code,
+          p.network,
+          p.amount,
+          input.reference ?? null,
+          input.idempotencyKey ?? null,
+          JSON.stringify(redactInstrument(input.instrument ?? {})),
+          holdId,
+          JSON.stringify(input.metadata ?? {}),
+          now,
+        ];
+        const created = {
+          id,
+          status: 'created',
+          kind: input.kind,
+          method: input.method,
+          provider: p.provider,
+          user_id: userId,
+          amount: p.amount,
+          currency: p.currency.code,
+          network: p.network,
+          reference: input.reference ?? null,
+          failure_code: null,
+        } as Payment;
+        const events = this.events.recordingCte(
+          input.operatorId,
+          id,
+          [{ type: 'payment.created', data: { payment: presentPaymentForEvent(created) } }],
+          values.length + 1,
         );
+        const { rows } = await tx.query<Payment>({
+          name: 'payment-insert',
+          text: `WITH inserted AS (
+                   INSERT INTO payments (id, operator_id, mode, user_id, session_id, kind, method, provider, status,
+                     currency, network, amount, reference, idempotency_key, destination, hold_id, metadata, created_at,
+                     updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+                   RETURNING *),
+                 transition AS (
+                   INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
+                   VALUES ($1, 1, NULL, 'created', 'created', '{}', $17)),
+                 ${events.sql}
+               SELECT * FROM inserted`,
+          values: [...values, ...events.values],
+        });
         const payment = rows[0]!;
-        await this.record(tx, payment, null, 'created', 'created', {});
+        this.announced(tx, payment, true);
         return payment;
       });
+      return { payment, replayed: false };
     } catch (error) {
+      if (input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency') {
+        const existing = await paymentStore.byIdempotencyKey(
+          this.db,
+          input.operatorId,
+          input.mode,
+          input.idempotencyKey,
+        );
+        if (existing) return { payment: existing, replayed: true };
+      }
       throw this.translateUniqueViolation(error, input);
     }
   }
 
   private translateUniqueViolation(error: unknown, input: CreatePayment): unknown {
-    const constraint =
-      (error as { constraint?: string; code?: string }).code === '23505'
-        ? (error as { constraint?: string }).constraint
-        : undefined;
+    const constraint = uniqueViolation(error);
     if (constraint === 'payments_one_withdrawal_in_progress')
       return new RampartError('withdrawal_in_progress', { user_id: input.gates.user.id });
     if (constraint === 'payments_reference')
@@ -380,7 +424,7 @@ export class Payments {
     balances: 'ledger' | 'record',
   ) {
     // In `record` mode the operator owns the balance decision: the user account has no floor.
-    return this.ledger.ensureAccount(tx, {
+    return this.ledger.accountId(tx, {
       operatorId,
       kind: 'user',
       ownerRef: userId,
@@ -396,7 +440,7 @@ export class Payments {
    * provider's position is the sum of its shards.
    */
   private clearingAccount(tx: Queryable, operatorId: string, provider: string, currency: string, paymentId: string) {
-    return this.ledger.ensureAccount(tx, {
+    return this.ledger.accountId(tx, {
       operatorId,
       kind: 'provider_clearing',
       ownerRef: `${provider}#${clearingShard(paymentId)}`,
@@ -541,7 +585,7 @@ export class Payments {
         const moved = await this.ledger.hold(tx, {
           operatorId: current.operator_id,
           from: hold.debit_account_id,
-          to: to.id,
+          to,
           amount: current.amount,
           reference: `${current.id}:hold:${provider}`,
           expiresAt: hold.expires_at,
@@ -552,7 +596,7 @@ export class Payments {
       await this.recordOnly(tx, current, `fell back from ${current.provider} to ${provider}`, {
         error: cause?.code ?? null,
       });
-      this.touched(tx, current);
+      this.announced(tx, current, false);
       return rows[0]!;
     });
   }
@@ -582,7 +626,7 @@ export class Payments {
       if (!moves) {
         if (Object.keys(set).length === 0) return payment;
         const updated = await this.update(tx, payment.id, set);
-        this.touched(tx, updated);
+        this.announced(tx, updated, false);
         return updated;
       }
       if (outcome.status !== 'pending') set['next_action'] = null;
@@ -617,7 +661,7 @@ export class Payments {
           `reconciled with ${provider.id}`,
         );
         if (after.status !== payment.status) changed++;
-        else await this.inTransaction(async (tx) => this.touched(tx, await this.update(tx, payment.id, {}))); // looked at: back of the queue
+        else await this.inTransaction(async (tx) => this.announced(tx, await this.update(tx, payment.id, {}), false)); // looked at: back of the queue
       } catch {
         // Still unknown; the next run asks again.
       }
@@ -667,9 +711,36 @@ export class Payments {
     extra: { set?: Record<string, unknown>; event?: { type: EventType; data: Record<string, unknown> } },
   ): Promise<Payment> {
     assertTransition(payment.status, to);
-    const updated = await this.update(tx, payment.id, { ...extra.set, status: to });
-    await this.record(tx, updated, payment.status, to, cause, extra.set ?? {});
-    if (extra.event) await this.emit(tx, updated, extra.event.type, extra.event.data);
+    const set = extra.set ?? {};
+    const entries = Object.entries({ ...set, status: to, updated_at: this.clock.now() });
+    const values = [payment.id, ...entries.map(([, value]) => asParameter(value))];
+    const assignments = entries.map(([column], i) => `${column} = $${i + 2}`).join(', ');
+    const n = values.length;
+    values.push(payment.status, to, cause, JSON.stringify(set), this.clock.now());
+    // The change, its timeline entry and its events in one statement; the events show
+    // the payment as the update leaves it.
+    const present = presentPaymentForEvent({ ...payment, ...set, status: to } as Payment);
+    const events = this.events.recordingCte(
+      payment.operator_id,
+      payment.id,
+      [
+        { type: `payment.${to}` as EventType, data: { payment: present } },
+        ...(extra.event ? [{ type: extra.event.type, data: { payment: present, ...extra.event.data } }] : []),
+      ],
+      values.length + 1,
+    );
+    const { rows } = await tx.query<Payment>(
+      `WITH updated AS (UPDATE payments SET ${assignments} WHERE id = $1 RETURNING *),
+            transition AS (
+              INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
+              VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1),
+                      $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})),
+            ${events.sql}
+          SELECT * FROM updated`,
+      [...values, ...events.values],
+    );
+    const updated = rows[0]!;
+    this.announced(tx, updated, true);
     // Money last: the ledger locks accounts that every payment of a provider shares
     // (its clearing account), so they are held from here to the commit and no longer.
     await this.moveMoney(tx, payment, to);
@@ -707,8 +778,8 @@ export class Payments {
       );
       await this.ledger.transfer(tx, {
         operatorId: payment.operator_id,
-        from: clearing.id,
-        to: user.id,
+        from: clearing,
+        to: user,
         amount: payment.amount,
         reference: `${payment.id}:credit`,
         description: `${payment.kind} ${payment.id}`,
@@ -727,36 +798,9 @@ export class Payments {
     const assignments = entries.map(([column], i) => `${column} = $${i + 2}`).join(', ');
     const { rows } = await tx.query<Payment>(`UPDATE payments SET ${assignments} WHERE id = $1 RETURNING *`, [
       id,
-      ...entries.map(([, value]) =>
-        value !== null && typeof value === 'object' && !(value instanceof Date) ? JSON.stringify(value) : value,
-      ),
+      ...entries.map(([, value]) => asParameter(value)),
     ]);
     return rows[0]!;
-  }
-
-  private async record(
-    tx: Queryable,
-    payment: Payment,
-    from: PaymentStatus | null,
-    to: PaymentStatus,
-    cause: string,
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    await tx.query(
-      `INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
-       VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1), $2, $3, $4, $5, $6)`,
-      [payment.id, from, to, cause, JSON.stringify(data), this.clock.now()],
-    );
-    await this.emit(tx, payment, `payment.${to}` as EventType, {});
-    // Announced after commit (see `inTransaction`): a NOTIFY inside the transaction
-    // would serialise every payment commit on PostgreSQL's notification queue lock.
-    this.announce.get(tx)?.push({
-      operator_id: payment.operator_id,
-      payment_id: payment.id,
-      user_id: payment.user_id,
-      status: to,
-      status_changed: true,
-    });
   }
 
   /** A timeline entry that is not a status change (e.g. a provider fallback). */
@@ -777,6 +821,28 @@ export class Payments {
     });
   }
 }
+
+/**
+ * Whether applying `outcome` to `payment` (as read, perhaps a moment ago) would change
+ * nothing. Safe on a stale read: statuses only move forward (the table has no cycle),
+ * so the news of a status the payment has already had cannot move it, and a provider
+ * reference once set is never replaced; only a pending payment's next step could change.
+ */
+export function changesNothing(payment: Payment, outcome: ProviderOutcome): boolean {
+  return (
+    payment.status === outcome.status &&
+    payment.provider_ref !== null &&
+    !(outcome.nextAction && outcome.status === 'pending')
+  );
+}
+
+/** The constraint a unique violation names, if `error` is one. */
+const uniqueViolation = (error: unknown) =>
+  (error as { code?: string }).code === '23505' ? (error as { constraint?: string }).constraint : undefined;
+
+/** A value as a query parameter: JSON columns take objects as JSON text. */
+const asParameter = (value: unknown) =>
+  value !== null && typeof value === 'object' && !(value instanceof Date) ? JSON.stringify(value) : value;
 
 /** Card numbers and account numbers are never stored whole. */
 export function redactInstrument(instrument: Record<string, unknown>): Record<string, unknown> {

@@ -3,11 +3,14 @@ import type { Clock } from '../clock.ts';
 import type { Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { paymentStore } from './payment-store.ts';
-import type { Payments } from './payments.ts';
+import { changesNothing, type Payments } from './payments.ts';
 import type { ProviderNotice } from './provider.ts';
 
 /** After this many tries an event that cannot be applied (e.g. for an unknown payment) is set aside. */
 const MAX_ATTEMPTS = 20;
+
+/** Events applied per transaction by `processPending`. */
+export const PENDING_BATCH = 50;
 
 /**
  * Inbound provider webhooks. `record` makes a notice durable (deduplicated by the
@@ -39,13 +42,16 @@ export class ProviderEvents {
     return result.rowCount === 1;
   }
 
-  /** Applies unprocessed events, oldest first; safe on any number of nodes at once. */
-  async processPending(batch = 50): Promise<number> {
+  /**
+   * Applies unprocessed events, oldest first; safe on any number of nodes at once.
+   * Returns how many it applied: a full batch means more may be waiting.
+   */
+  async processPending(batch = PENDING_BATCH): Promise<number> {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<{ provider: string; event_id: string; notice: ProviderNotice; attempts: number }>(
         `SELECT provider, event_id, notice, attempts FROM provider_events
           WHERE processed_at IS NULL AND attempts < $1
-          ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [MAX_ATTEMPTS, batch],
       );
       let applied = 0;
@@ -79,17 +85,16 @@ export class ProviderEvents {
         return;
       }
       case 'payment': {
-        let payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
-        if (!payment && subject.paymentId) {
-          // The create call timed out before Rampart learnt the provider's id: match by ours.
-          const candidate = await this.db.query<{ operator_id: string }>(
-            'SELECT operator_id FROM payments WHERE id = $1 AND provider = $2',
-            [subject.paymentId, provider],
-          );
-          if (candidate.rows[0])
-            payment = await paymentStore.get(this.db, candidate.rows[0].operator_id, subject.paymentId);
-        }
+        // By the provider's id, or by ours when the create call timed out before Rampart learnt theirs.
+        const payment = await paymentStore.byProviderRefOrId(
+          this.db,
+          provider,
+          subject.providerRef,
+          subject.paymentId ?? null,
+        );
         if (!payment) throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        // Most webhooks confirm what the provider's answer already applied: no transaction for those.
+        if (changesNothing(payment, subject.outcome)) return;
         await this.payments.applyOutcome(
           payment.operator_id,
           payment.id,

@@ -16,9 +16,12 @@ const CONFIG_TTL_MS = 30_000;
 export class ConfigCache {
   private readonly notifications: Notifications | undefined;
   private readonly caches: { cache: ReadCache<unknown>; operatorOf: (key: string, value: unknown) => string }[] = [];
+  private readonly now: (() => number) | undefined;
 
-  constructor(notifications?: Notifications) {
+  /** `now`: the clock entries expire by (the app's, so tests can stop time). */
+  constructor(notifications?: Notifications, now?: () => number) {
     this.notifications = notifications;
+    this.now = now;
     void notifications?.on(CONFIG_CHANNEL, (operatorId) => this.changed(operatorId));
   }
 
@@ -27,6 +30,7 @@ export class ConfigCache {
     const cache = new ReadCache<V>({
       ttlMs: CONFIG_TTL_MS,
       ...(this.notifications ? { notifications: this.notifications } : {}),
+      ...(this.now ? { now: this.now } : {}),
     });
     this.caches.push({
       cache: cache as ReadCache<unknown>,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 /** A query runner: the pool itself, or a client inside a transaction. */
@@ -22,6 +23,36 @@ const types = {
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;
+
+/** Distinct statement texts prepared per connection at most; beyond it, statements run unnamed. */
+const MAX_PREPARED = 2_000;
+const statementNames = new Map<string, string>();
+
+/**
+ * Every parameterised statement runs as a named prepared statement: PostgreSQL parses
+ * and plans it once per connection instead of on every call (planning was a large
+ * share of its work per payment). Names derive from the text, so one text is one
+ * statement on every connection.
+ */
+function prepared(text: string | pg.QueryConfig, values?: unknown[]): pg.QueryConfig | string {
+  const config = typeof text === 'string' ? { text, ...(values ? { values } : {}) } : text;
+  if (config.name || !config.values || config.values.length === 0) return config;
+  let name = statementNames.get(config.text);
+  if (!name) {
+    if (statementNames.size >= MAX_PREPARED) return config;
+    name = `r${createHash('sha1').update(config.text).digest('base64url').slice(0, 20)}`;
+    statementNames.set(config.text, name);
+  }
+  return { ...config, name };
+}
+
+/** A transaction's client, preparing statements like the pool does. */
+function preparing(client: pg.PoolClient): Queryable {
+  return {
+    query: <R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]) =>
+      client.query<R>(prepared(text, values) as pg.QueryConfig),
+  };
+}
 
 export interface DatabaseOptions {
   connectionString: string;
@@ -53,7 +84,7 @@ export class Database implements Store {
     text: string | pg.QueryConfig,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+    return this.pool.query<R>(prepared(text, values) as pg.QueryConfig);
   }
 
   /** Runs `work` in one transaction; rolls back on any throw. */
@@ -69,7 +100,7 @@ export class Database implements Store {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const result = await work(client);
+      const result = await work(preparing(client));
       await client.query('COMMIT');
       return result;
     } catch (error) {

@@ -119,13 +119,20 @@ export class EndUsers {
   }
 
   /** The user, created bare if the operator never registered it (sessions and payments may name new users). */
-  async ensure(operatorId: string, userId: string, tx: Queryable = this.db): Promise<void> {
+  /** The user, created (with nothing known about them yet) on first mention; one round trip. */
+  async ensure(operatorId: string, userId: string, tx: Queryable = this.db): Promise<EndUser> {
     if (!/^[\x21-\x7e]{1,128}$/.test(userId)) invalid('user_id', userId, '1 to 128 printable ASCII characters');
-    const now = this.clock.now();
-    await tx.query(
-      'INSERT INTO end_users (operator_id, id, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING',
-      [operatorId, userId, now],
+    // The SELECT does not see the CTE's row (one snapshot): exactly one branch answers.
+    const { rows } = await tx.query<EndUser>(
+      `WITH inserted AS (
+         INSERT INTO end_users (operator_id, id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+         ON CONFLICT DO NOTHING RETURNING ${USER_COLUMNS})
+       SELECT * FROM inserted
+       UNION ALL
+       SELECT ${USER_COLUMNS} FROM end_users WHERE operator_id = $1 AND id = $2`,
+      [operatorId, userId, this.clock.now()],
     );
+    return rows[0]!;
   }
 
   async get(operatorId: string, userId: string, tx: Queryable = this.db): Promise<EndUser> {

@@ -1,6 +1,7 @@
 import {
   type Compliance,
   type CreatePayment,
+  type EndUser,
   type EndUsers,
   findCurrency,
   formatAmount,
@@ -139,8 +140,9 @@ async function createFrom(
   body: CreateBody,
   subject: Subject & { kind: CreatePayment['kind'] },
   deps: { payments: Payments; compliance: Compliance },
+  user?: EndUser,
 ) {
-  const gates = await deps.compliance.context(subject, request.ip);
+  const gates = await deps.compliance.context(subject, request.ip, user);
   return deps.payments.create({
     operatorId: subject.operator_id,
     mode: subject.mode,
@@ -176,7 +178,7 @@ export function partnerPaymentRoutes(
     },
     async (request, reply) => {
       const body = request.body;
-      await deps.users.ensure(request.operator.operatorId, body.user_id!);
+      const user = await deps.users.ensure(request.operator.operatorId, body.user_id!);
       const payment = await createFrom(
         request,
         body,
@@ -188,6 +190,7 @@ export function partnerPaymentRoutes(
           kind: body.kind!,
         },
         deps,
+        user,
       );
       return reply.code(201).send(presentPayment(payment));
     },
