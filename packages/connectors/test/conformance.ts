@@ -38,10 +38,21 @@ export interface ConformanceSubject {
   provider: Provider;
   /** Path prefix of the call that creates a pay-in at the provider (where faults are aimed). */
   payInPath: string;
-  /** A fresh connector (own circuit breaker), optionally with a short timeout or a given breaker. */
-  connector(options?: { timeoutMs?: number; breaker?: CircuitBreaker }): Connector;
+  /** Path prefix of the call `lookup()` makes for a pay-in (where its faults are aimed). */
+  lookupPath: string;
+  /**
+   * A fresh connector (own circuit breaker), optionally with a short timeout, a given
+   * breaker or another base URL.
+   */
+  connector(options?: { timeoutMs?: number; breaker?: CircuitBreaker; baseUrl?: () => string }): Connector;
   /** A pay-in the provider accepts and that does not fail, with its own idempotency key. */
   payIn(): Promise<ProviderRequest>;
+  /**
+   * One request, with its own payment id, per kind of resource the connector creates at
+   * the provider (payment, payout, ACH debit, order …), named for test titles. Each is
+   * accepted by the provider (it may decline it: a declined card payment still exists).
+   */
+  creates: Record<string, () => Promise<ProviderRequest>>;
   supported: Combination[];
   unsupported: Combination[];
 }
@@ -50,6 +61,13 @@ let sequence = 0;
 /** Unique per run: the simulator and the database outlive a single test. */
 export function uniqueId(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}${(++sequence).toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** Sends a request as payments do: withdrawals and sells go out, the rest come in. */
+function send(connector: Connector, request: ProviderRequest): Promise<ProviderOutcome> {
+  return request.kind === 'withdrawal' || request.kind === 'sell'
+    ? connector.payOut(request)
+    : connector.payIn(request);
 }
 
 async function refusal(work: Promise<unknown>): Promise<RampartError> {
@@ -205,6 +223,61 @@ export function conformance(sandbox: () => Sandbox, subject: ConformanceSubject)
         assert.equal(sandbox().sim.admin.requests({ provider }).length, calls, 'no request left while open');
       } finally {
         sandbox().sim.admin.removeFault(rule.id);
+      }
+    });
+
+    describe('lookup() by the payment id, for a create call whose answer was lost', () => {
+      for (const [resource, create] of Object.entries(subject.creates)) {
+        test(`${resource}: after the create, lookup() answers what fetch() by the provider id does`, async () => {
+          const connector = subject.connector();
+          const request = await create();
+          const created = await send(connector, request);
+          const fetched = await connector.fetch(created.providerRef, request.kind, request.method);
+          const found = await connector.lookup(request.paymentId, request.kind, request.method);
+          assert.deepEqual(found, fetched);
+          assert.equal(found?.providerRef, created.providerRef, 'the resource the create call made');
+        });
+
+        test(`${resource}: lookup() of a payment id that was never sent is null`, async () => {
+          const connector = subject.connector();
+          // Another payment of the same kind exists: the lookup must not find that one.
+          await send(connector, await create());
+          const never = await create();
+          assert.equal(await connector.lookup(never.paymentId, never.kind, never.method), null);
+          const calls = sandbox()
+            .sim.admin.requests({ provider })
+            .filter((entry) => entry.path.includes(never.paymentId));
+          assert.deepEqual(
+            calls.map((entry) => entry.method),
+            ['GET'],
+            'the provider was asked, once',
+          );
+        });
+      }
+
+      test('a 404 that is not "no such payment" (an unknown route) rejects: never null', async () => {
+        const request = await subject.payIn();
+        await send(subject.connector(), request);
+        // The provider's own "unknown route" answer, as from a wrong base URL or an older API.
+        const misrouted = subject.connector({ baseUrl: () => `${sandbox().sim.url}/${provider}/v0` });
+        await refusal(misrouted.lookup(request.paymentId, request.kind, request.method));
+      });
+
+      for (const fault of FAULTS) {
+        test(`${fault.name} becomes ${fault.code}, retryable: never null`, async () => {
+          const request = await subject.payIn();
+          await send(subject.connector(), request);
+          const rule = sandbox().sim.admin.addFault({ provider, path: subject.lookupPath, ...fault.rule });
+          try {
+            const connector = subject.connector(fault.timeout ? { timeoutMs: 250 } : {});
+            const error = await refusal(connector.lookup(request.paymentId, request.kind, request.method));
+            assert.equal(error.code, fault.code, error.message);
+            assert.equal(error.entry.retryable, true);
+            assert.equal(error.details['provider'], name);
+          } finally {
+            sandbox().sim.admin.removeFault(rule.id);
+          }
+        });
       }
     });
 

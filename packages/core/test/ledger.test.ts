@@ -35,6 +35,27 @@ describe('ledger', async () => {
     otherOperatorId = (await operators.create({ name: 'Someone Else' })).operator.id;
   });
 
+  test('accountId remembers only accounts that exist: one created by a transaction that rolled back is made again', async () => {
+    const input = { operatorId, kind: 'user' as const, ownerRef: `remembered-${Date.now()}`, currency: 'USD' };
+    let lost: string | undefined;
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        lost = await ledger.accountId(tx, input);
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    const made = await db.transaction((tx) => ledger.accountId(tx, input));
+    assert.notEqual(made, lost, 'the rolled-back account was not remembered');
+    const again = await db.transaction((tx) => ledger.accountId(tx, input));
+    assert.equal(again, made);
+    assert.equal((await ledger.ensureAccount(db, input)).id, made);
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM ledger_accounts WHERE owner_ref = $1', [
+      input.ownerRef,
+    ]);
+    assert.equal(rows[0]?.n, 1);
+  });
+
   /** A fresh user account, plus the USD clearing account, for one test. */
   async function accounts(currency = 'USD', network: string | null = null) {
     counter += 1;

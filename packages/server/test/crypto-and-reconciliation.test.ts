@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import { BANK_ACCOUNT, balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
 
 // BIP32 test vector 1, m/0'/1 (public): a real extended public key, never a private one.
 const XPUB =
@@ -116,5 +116,84 @@ describe('reconciliation', async () => {
     const done = await waitForStatus(t, payment.id, ['completed']);
     assert.ok(done.timeline.some((step: { cause: string }) => /reconciled/.test(step.cause)));
     assert.equal(await balance(t, 'lost'), 2000n);
+  });
+});
+
+describe('reconciliation after a create call timed out and no webhook came', async () => {
+  const t = await startTestApp({ sandbox: { settleDelayMs: 50, timeoutMs: 400, breakerThreshold: 100 } });
+  await openForPayments(t);
+  // No webhook ever arrives: only asking the provider can settle these payments.
+  for (const provider of ['cards', 'bank']) {
+    await admin(t, 'PUT', `/admin/webhook-targets/${provider}`, { url: 'http://127.0.0.1:9/nowhere' });
+  }
+  const fault = async (rule: Record<string, unknown>) =>
+    assert.equal((await admin(t, 'POST', '/admin/faults', { count: 1, hold_ms: 2_000, ...rule })).status, 201);
+  const reconcile = async (paymentId: string) => {
+    // Reconciliation asks about payments open for 30 s and more.
+    await t.db.query("UPDATE payments SET updated_at = now() - interval '1 minute' WHERE id = $1", [paymentId]);
+    return t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
+  };
+  const providerRef = async (id: string) =>
+    (await t.db.query('SELECT provider_ref FROM payments WHERE id = $1', [id])).rows[0]?.provider_ref;
+  const requests = async (provider: string, key: string) =>
+    (
+      (await (await admin(t, 'GET', `/admin/requests?provider=${provider}&idempotency_key=${key}`)).json()) as {
+        requests: { created_id: string | null; replayed: boolean }[];
+      }
+    ).requests;
+
+  test('a charge whose answer was lost is found by Rampart’s id and completed: one charge, credited once', async () => {
+    await fault({ provider: 'cards', kind: 'timeout', phase: 'after' });
+    const response = await createPayment(t, { user_id: 'unanswered', amount: '16.00' });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.status, 'pending', 'the outcome is unknown');
+    assert.equal(await providerRef(payment.id), null, 'Rampart never learnt the provider’s id');
+
+    assert.equal(await reconcile(payment.id), 1);
+    const done = await waitForStatus(t, payment.id, ['completed']);
+    assert.ok(done.timeline.some((step: { cause: string }) => /reconciled with simcard/.test(step.cause)));
+    assert.notEqual(await providerRef(payment.id), null);
+    assert.equal(await balance(t, 'unanswered'), 1600n);
+    const charges = (await requests('cards', payment.id)).filter((r) => r.created_id && !r.replayed);
+    assert.equal(charges.length, 1, 'charged once');
+    // Asked again, nothing moves twice.
+    await reconcile(payment.id);
+    assert.equal(await balance(t, 'unanswered'), 1600n);
+  });
+
+  test('a payout the bank never received fails on reconciliation and its hold is freed', async () => {
+    await createPayment(t, { user_id: 'never-sent', amount: '30.00' });
+    await fault({ provider: 'bank', kind: 'timeout', phase: 'before' });
+    const response = await createPayment(t, {
+      user_id: 'never-sent',
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '12.00',
+      instrument: BANK_ACCOUNT,
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.status, 'pending');
+    const held = await t.db.query(
+      "SELECT pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = 'never-sent'",
+      [t.operatorId],
+    );
+    assert.equal(BigInt(held.rows[0]!.pending_debits), 1200n, 'the amount is held while the outcome is unknown');
+
+    assert.equal(await reconcile(payment.id), 1);
+    const failed = await waitForStatus(t, payment.id, ['failed']);
+    assert.equal(failed.failure.code, 'upstream_timeout');
+    assert.ok(failed.timeline.some((step: { cause: string }) => /never received/.test(step.cause)));
+    const freed = await t.db.query(
+      "SELECT posted, pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = 'never-sent'",
+      [t.operatorId],
+    );
+    assert.deepEqual(
+      [BigInt(freed.rows[0]!.posted), BigInt(freed.rows[0]!.pending_debits)],
+      [3000n, 0n],
+      'balance whole again, nothing held',
+    );
+    assert.equal((await requests('bank', payment.id)).filter((r) => r.created_id).length, 0, 'no payout at the bank');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp } from './harness.ts';
-import { balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import { BANK_ACCOUNT, balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
 
 describe('the sandbox providers’ magic values through payments', async () => {
   const t = await startTestApp({ sandbox: { settleDelayMs: 50 } });
@@ -98,7 +98,7 @@ describe('the sandbox providers’ magic values through payments', async () => {
       kind: 'withdrawal',
       method: 'bank',
       amount: '10.05',
-      instrument: { account_holder_name: 'A', account_number: '000123456789', routing_number: '021000021' },
+      instrument: BANK_ACCOUNT,
     });
     const failed = await waitForStatus(t, response.json().id, ['failed']);
     assert.equal(failed.failure.code, 'withdrawal_failed');

@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import type { TestApp } from './harness.ts';
 
 export const CARD_OK = { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' };
+/** A bank account the sandbox bank pays out to. */
+export const BANK_ACCOUNT = {
+  account_holder_name: 'Ada Lovelace',
+  account_number: '000123456789',
+  routing_number: '021000021',
+};
 
 /** Gates off (other tests cover them) so payment rules are what is exercised. */
 export async function openForPayments(t: TestApp, extra: Record<string, unknown> = {}) {

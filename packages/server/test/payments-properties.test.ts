@@ -3,10 +3,9 @@ import { describe, test } from 'node:test';
 import { canTransition, reachable } from '@rampart/core';
 import fc from 'fast-check';
 import { startTestApp, type TestApp } from './harness.ts';
-import { CARD_OK, createPayment, openForPayments } from './payment-fixtures.ts';
+import { BANK_ACCOUNT, CARD_OK, createPayment, openForPayments } from './payment-fixtures.ts';
 
 const USERS = ['p1', 'p2', 'p3'];
-const BANK = { account_holder_name: 'Ada', account_number: '000123456789', routing_number: '021000021' };
 
 /** One step a user or operator can take; amounts' cents pick the sandbox outcome (04 never ends, 05 fails later). */
 const operation = fc.oneof(
@@ -87,7 +86,7 @@ describe('payments under random operation sequences', async () => {
               kind: 'withdrawal',
               method: 'bank',
               amount: `${step.whole}.${step.cents}`,
-              instrument: BANK,
+              instrument: BANK_ACCOUNT,
             });
             if (response.statusCode === 201) ids.push(response.json().id);
             else assert.ok([402, 409].includes(response.statusCode), response.body);

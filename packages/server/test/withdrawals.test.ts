@@ -3,11 +3,9 @@ import { createServer, type Server } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { balance, createPayment, fund, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import { BANK_ACCOUNT, balance, createPayment, fund, openForPayments, waitForStatus } from './payment-fixtures.ts';
 
-const BANK = { account_holder_name: 'Ada Lovelace', account_number: '000123456789', routing_number: '021000021' };
-
-function withdraw(t: TestApp, userId: string, amount: string, instrument: Record<string, unknown> = BANK) {
+function withdraw(t: TestApp, userId: string, amount: string, instrument: Record<string, unknown> = BANK_ACCOUNT) {
   return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument });
 }
 

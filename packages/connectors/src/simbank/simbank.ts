@@ -17,6 +17,11 @@ import { type BankError, type BankPayment, type BankPayout, paymentOutcome, payo
 
 const CURRENCIES = ['USD', 'EUR', 'GBP'];
 
+/** Withdrawals are the bank's payouts; deposits its payments. */
+function collection(kind: Action): string {
+  return kind === 'withdrawal' ? '/bank/v1/payouts' : '/bank/v1/payments';
+}
+
 /** Pay-by-bank (the sandbox `bank` provider): the user approves in a hosted bank page. */
 export class SimBankConnector extends HttpConnector implements PaymentProvider, WebhookSource {
   constructor(options: ConnectorOptions, id = 'simbank') {
@@ -102,8 +107,21 @@ export class SimBankConnector extends HttpConnector implements PaymentProvider, 
   }
 
   async fetch(providerRef: string, kind: Action): Promise<ProviderOutcome> {
-    const path = kind === 'withdrawal' ? `/bank/v1/payouts/${providerRef}` : `/bank/v1/payments/${providerRef}`;
+    const outcome = await this.retrieve(`${collection(kind)}/${encodeURIComponent(providerRef)}`, kind);
+    // The bank not knowing an id it gave us is its fault, and may pass.
+    if (!outcome) throw new RampartError('upstream_error', { provider: this.id, status: 404 });
+    return outcome;
+  }
+
+  /** Rampart sends the payment id as `merchant_reference`. */
+  lookup(paymentId: string, kind: Action): Promise<ProviderOutcome | null> {
+    return this.retrieve(`${collection(kind)}/by_reference/${encodeURIComponent(paymentId)}`, kind);
+  }
+
+  /** A payment or payout; null only when the bank answers that it has no such one. */
+  private async retrieve(path: string, kind: Action): Promise<ProviderOutcome | null> {
     const answer = await this.call({ method: 'GET', path, headers: this.headers() });
+    if (answer.status === 404 && (answer.body as BankError).error_code === 'NOT_FOUND') return null;
     if (answer.status >= 300) throw new RampartError('upstream_error', { provider: this.id, status: answer.status });
     return kind === 'withdrawal'
       ? payoutOutcome(answer.body as BankPayout)

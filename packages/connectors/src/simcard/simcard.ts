@@ -15,6 +15,11 @@ import { type AchDebit, type CardError, type CardPayment, outcomeOf, type Payout
 
 const CARD_CURRENCIES = ['USD', 'EUR', 'GBP'];
 
+/** Where the processor keeps what a payment of this kind and method created. */
+function collection(kind: Action, method: PaymentMethod): string {
+  return `/cards/v1/${kind === 'withdrawal' ? 'payouts' : method === 'ach' ? 'ach_debits' : 'payments'}`;
+}
+
 function field(request: ProviderRequest, name: string): string {
   const value = request.instrument[name];
   if (typeof value !== 'string' && typeof value !== 'number')
@@ -164,12 +169,28 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
   }
 
   async fetch(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome> {
-    const collection = kind === 'withdrawal' ? 'payouts' : method === 'ach' ? 'ach_debits' : 'payments';
+    const outcome = await this.retrieve(`${collection(kind, method)}/${encodeURIComponent(providerRef)}`);
+    // The processor not knowing an id it gave us is its fault, and may pass.
+    if (!outcome) throw new RampartError('upstream_error', { provider: this.id, status: 404 });
+    return outcome;
+  }
+
+  /**
+   * The processor takes no reference on ACH debits and payouts, but finds every object
+   * by the idempotency key it was created under, which Rampart sets to the payment id.
+   */
+  lookup(paymentId: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome | null> {
+    return this.retrieve(`${collection(kind, method)}/by_idempotency_key/${encodeURIComponent(paymentId)}`);
+  }
+
+  /** A payment, ACH debit or payout; null only when the processor answers that it has no such one. */
+  private async retrieve(path: string): Promise<ProviderOutcome | null> {
     const answer = await this.call({
       method: 'GET',
-      path: `/cards/v1/${collection}/${encodeURIComponent(providerRef)}`,
+      path,
       headers: { authorization: `Bearer ${this.options.apiKey}` },
     });
+    if (answer.status === 404 && (answer.body as CardError).error?.code === 'resource_missing') return null;
     if (answer.status >= 300) throw new RampartError('upstream_error', { provider: this.id, status: answer.status });
     return outcomeOf(answer.body as CardPayment | AchDebit | Payout);
   }

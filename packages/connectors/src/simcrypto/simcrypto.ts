@@ -21,6 +21,7 @@ import {
   pairFor,
   parseRampAmount,
   type Quote,
+  type RampCode,
   type RampEnvelope,
   type RampOperation,
   type RampPair,
@@ -41,6 +42,16 @@ export interface SimCryptoOptions extends ConnectorOptions {
 }
 
 const ACTIONS: readonly Action[] = ['deposit', 'withdrawal', 'buy', 'sell'];
+
+/** The ramp's `not_found` code: no such resource (an unknown path is another code). */
+const NOT_FOUND: RampCode = 40401;
+
+/** Deposits are watches on the user's address, withdrawals payouts, buys and sells orders. */
+function collection(kind: Action): string {
+  if (kind === 'deposit') return '/crypto/v1/deposit-watches';
+  if (kind === 'withdrawal') return '/crypto/v1/withdrawals';
+  return '/crypto/v1/orders';
+}
 
 /**
  * The sandbox crypto on/off-ramp (`crypto`):
@@ -76,15 +87,24 @@ export class SimCryptoConnector extends HttpConnector implements PaymentProvider
   }
 
   async fetch(providerRef: string, kind: Action): Promise<ProviderOutcome> {
-    const path =
-      kind === 'deposit'
-        ? `/crypto/v1/deposit-watches/${encodeURIComponent(providerRef)}`
-        : kind === 'withdrawal'
-          ? `/crypto/v1/withdrawals/${encodeURIComponent(providerRef)}`
-          : `/crypto/v1/orders/${encodeURIComponent(providerRef)}`;
+    const outcome = await this.retrieve(`${collection(kind)}/${encodeURIComponent(providerRef)}`, kind, providerRef);
+    // The ramp not knowing an id it gave us is its fault, and may pass.
+    if (!outcome) throw new RampartError('upstream_error', { provider: this.id, provider_code: String(NOT_FOUND) });
+    return outcome;
+  }
+
+  /** Rampart sends the payment id as the watch's or withdrawal's `reference`, the order's `customer_ref`. */
+  lookup(paymentId: string, kind: Action): Promise<ProviderOutcome | null> {
+    const by = kind === 'buy' || kind === 'sell' ? 'by-customer-ref' : 'by-reference';
+    return this.retrieve(`${collection(kind)}/${by}/${encodeURIComponent(paymentId)}`, kind, `${this.id}:${paymentId}`);
+  }
+
+  /** A watch, withdrawal or order; null only when the ramp answers that it has no such one. */
+  private async retrieve(path: string, kind: Action, providerRef: string): Promise<ProviderOutcome | null> {
     const answer = await this.call({ method: 'GET', path, headers: this.headers() });
     const envelope = this.envelope(answer);
     if (!envelope.success) {
+      if (answer.status === 404 && envelope.code === NOT_FOUND) return null;
       return rejection(envelope as RampEnvelope<null>, {
         provider: this.id,
         operation: 'fetch',

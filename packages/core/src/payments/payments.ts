@@ -76,6 +76,13 @@ const resourceKey = (n: { operator_id: string; payment_id: string }) => `${n.ope
  */
 const RESOURCE_TTL_MS = 2_000;
 
+/**
+ * A payment still `created` after this long was abandoned mid-create (the node died
+ * between recording it and hearing the provider): well past any approval and provider
+ * timeout, so reconciliation may ask the provider about it.
+ */
+const ABANDONED_CREATE_MS = 5 * 60_000;
+
 /** Pause before the one retry of a provider call that failed before anything moved. */
 const RETRY_PAUSE_MS = 50;
 
@@ -640,30 +647,37 @@ export class Payments {
 
   /**
    * Background reconciliation: asks providers about payments that have been open for
-   * a while (a webhook may have been lost) and applies what they say.
+   * a while (a webhook may have been lost) and applies what they say. A payment whose
+   * create call never told Rampart the provider's id (it timed out, or the node died
+   * mid-call) is looked up by Rampart's own id; a provider with no such payment never
+   * received it, so nothing moved there and the payment fails (freeing any hold).
    */
   async reconcile(olderThanMs = 30_000, batch = 50): Promise<number> {
+    const now = this.clock.now().getTime();
     const { rows } = await this.db.query<Payment>(
-      `SELECT * FROM payments WHERE status IN ('pending', 'processing') AND provider_ref IS NOT NULL
-          AND updated_at < $1 ORDER BY updated_at LIMIT $2`,
-      [new Date(this.clock.now().getTime() - olderThanMs), batch],
+      `SELECT * FROM payments
+        WHERE (status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2)
+        ORDER BY updated_at LIMIT $3`,
+      [new Date(now - olderThanMs), new Date(now - Math.max(olderThanMs, ABANDONED_CREATE_MS)), batch],
     );
     let changed = 0;
     for (const payment of rows) {
       const provider = this.providers.get(payment.provider);
       if (!provider) continue;
       try {
-        const outcome = await provider.fetch(payment.provider_ref!, payment.kind, payment.method);
-        const after = await this.applyOutcome(
-          payment.operator_id,
-          payment.id,
-          outcome,
-          `reconciled with ${provider.id}`,
-        );
+        const outcome = payment.provider_ref
+          ? await provider.fetch(payment.provider_ref, payment.kind, payment.method)
+          : await provider.lookup(payment.id, payment.kind, payment.method);
+        const cause = `reconciled with ${provider.id}`;
+        const after = outcome
+          ? await this.applyOutcome(payment.operator_id, payment.id, outcome, cause)
+          : await this.transition(payment.operator_id, payment.id, 'failed', `${cause}: never received`, {
+              set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
+            });
         if (after.status !== payment.status) changed++;
         else await this.inTransaction(async (tx) => this.announced(tx, await this.update(tx, payment.id, {}), false)); // looked at: back of the queue
       } catch {
-        // Still unknown; the next run asks again.
+        // Still unknown (or changed meanwhile); the next run asks again.
       }
     }
     return changed;

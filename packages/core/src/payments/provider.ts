@@ -32,7 +32,10 @@ export interface ProviderRequest {
   returnUrl: string | null;
   /** Card, bank account or crypto address details the user gave. */
   instrument: Record<string, unknown>;
-  /** Sent as the provider's idempotency key: a retried call never moves money twice. */
+  /**
+   * Sent as the provider's idempotency key: a retried call never moves money twice.
+   * Payments use the payment id, so `lookup` can find by it what the call created.
+   */
   idempotencyKey: string;
 }
 
@@ -50,6 +53,15 @@ export interface PaymentProvider {
   payOut(request: ProviderRequest): Promise<ProviderOutcome>;
   /** The provider's current view, for reconciliation after an unknown outcome. */
   fetch(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome>;
+  /**
+   * The provider's current view of the payment Rampart created with this id (sent as
+   * the reference or idempotency key of the create call), for reconciling a payment
+   * whose create call timed out before Rampart learnt the provider's id. Mapped as
+   * `fetch` maps it. Null only when the provider answers that it has no such payment:
+   * the create never reached it — or has not yet, so ask once the create call is well
+   * over. Anything short of that answer (faults, unknown routes) throws.
+   */
+  lookup(paymentId: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome | null>;
 }
 
 /**

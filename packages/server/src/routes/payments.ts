@@ -14,7 +14,7 @@ import {
   type Subject,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { idParam } from './schemas.ts';
 
 export const paymentSchema = {
@@ -59,6 +59,9 @@ export const paymentSchema = {
   },
   required: ['id', 'object', 'kind', 'status', 'amount', 'currency'],
 } as const;
+
+/** A cached payment's JSON, for as long as the cache holds that very object. */
+const serializedResources = new WeakMap<object, ReturnType<FastifyReply['serialize']>>();
 
 export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<Payments['timeline']>>) {
   const currency = findCurrency(payment.currency);
@@ -206,9 +209,16 @@ export function partnerPaymentRoutes(
         response: { 200: { $ref: 'Payment#' } },
       },
     },
-    async (request) => {
-      const { payment, timeline } = await deps.payments.getWithTimeline(request.operator.operatorId, request.params.id);
-      return presentPayment(payment, timeline);
+    async (request, reply) => {
+      const resource = await deps.payments.getWithTimeline(request.operator.operatorId, request.params.id);
+      // Polling asks for the same payment over and over: while it is unchanged (the same
+      // cached object) its JSON is made once, by this route's own serializer.
+      let body = serializedResources.get(resource);
+      if (body === undefined) {
+        body = reply.serialize(presentPayment(resource.payment, resource.timeline));
+        serializedResources.set(resource, body);
+      }
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
 

@@ -1,5 +1,6 @@
 import { isoAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 
 export const BANK_PAYMENT_STATUSES = [
@@ -67,6 +68,7 @@ export function serializeBankPayment(payment: BankPayment, publicUrl: string) {
 export class BankPayments {
   readonly #context: ProviderContext;
   #payments = new Map<string, BankPayment>();
+  #byReference = new ReferenceIndex<BankPayment>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -74,6 +76,11 @@ export class BankPayments {
 
   get(id: string): BankPayment | undefined {
     return this.#payments.get(id);
+  }
+
+  /** The latest payment created with this `merchant_reference`. */
+  byReference(merchantReference: string): BankPayment | undefined {
+    return this.#byReference.find(merchantReference);
   }
 
   create(input: {
@@ -97,6 +104,7 @@ export class BankPayments {
       settledAt: null,
     };
     this.#payments.set(payment.id, payment);
+    this.#byReference.remember(payment.merchantReference, payment);
     this.#notify(payment);
     this.#context.timeline.at(now + AUTHORIZATION_WINDOW_MS, (at) => {
       if (payment.status === 'PENDING_AUTHORIZATION') this.move(payment, 'EXPIRED', 'AUTHORIZATION_TIMEOUT', at);
@@ -157,5 +165,6 @@ export class BankPayments {
 
   clear(): void {
     this.#payments.clear();
+    this.#byReference.clear();
   }
 }

@@ -1,5 +1,6 @@
 import { isoAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 
 export type BankPayoutStatus = 'PROCESSING' | 'PAID' | 'FAILED';
@@ -38,6 +39,7 @@ export function serializeBankPayout(payout: BankPayout) {
 export class BankPayouts {
   readonly #context: ProviderContext;
   #payouts = new Map<string, BankPayout>();
+  #byReference = new ReferenceIndex<BankPayout>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -45,6 +47,11 @@ export class BankPayouts {
 
   get(id: string): BankPayout | undefined {
     return this.#payouts.get(id);
+  }
+
+  /** The latest payout created with this `merchant_reference`. */
+  byReference(merchantReference: string): BankPayout | undefined {
+    return this.#byReference.find(merchantReference);
   }
 
   create(input: Omit<BankPayout, 'id' | 'status' | 'statusReason' | 'createdAt' | 'updatedAt' | 'paidAt'>): BankPayout {
@@ -59,6 +66,7 @@ export class BankPayouts {
       paidAt: null,
     };
     this.#payouts.set(payout.id, payout);
+    this.#byReference.remember(payout.merchantReference, payout);
     this.#notify(payout);
     if (payout.magic !== MAGIC_CENTS.pendingForever) {
       this.#context.timeline.at(now + this.#context.settleDelayMs, (at) => {
@@ -94,5 +102,6 @@ export class BankPayouts {
 
   clear(): void {
     this.#payouts.clear();
+    this.#byReference.clear();
   }
 }

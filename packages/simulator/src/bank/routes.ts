@@ -74,6 +74,16 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
         })),
       );
 
+      // For a merchant whose create call timed out: the payment it created, found by its own reference.
+      app.get(
+        '/bank/v1/payments/by_reference/:merchant_reference',
+        endpoint(kit, bankDialect, (request) => {
+          const payment = payments.byReference(paramOf(request, 'merchant_reference'));
+          if (!payment) throw bankDialect.error('not_found', 'No payment with this merchant_reference');
+          return { status: 200, body: serializeBankPayment(payment, context.publicUrl()) };
+        }),
+      );
+
       app.post(
         '/bank/v1/payments/:payment_id/cancel',
         endpoint(
@@ -206,6 +216,15 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
         endpoint(kit, bankDialect, (request) => {
           const payout = payouts.get(paramOf(request, 'payout_id'));
           if (!payout) throw bankDialect.error('not_found', 'No such payout');
+          return { status: 200, body: serializeBankPayout(payout) };
+        }),
+      );
+
+      app.get(
+        '/bank/v1/payouts/by_reference/:merchant_reference',
+        endpoint(kit, bankDialect, (request) => {
+          const payout = payouts.byReference(paramOf(request, 'merchant_reference'));
+          if (!payout) throw bankDialect.error('not_found', 'No payout with this merchant_reference');
           return { status: 200, body: serializeBankPayout(payout) };
         }),
       );

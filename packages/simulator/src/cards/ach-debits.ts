@@ -1,6 +1,7 @@
 import type { ReturnCode } from '../banking/nacha.ts';
 import { unixAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import type { CustomerRef } from './customers.ts';
 import { publishCardsEvent } from './events.ts';
@@ -27,6 +28,8 @@ export interface AchDebit {
   magic: number;
   description: string | null;
   returnCode: ReturnCode | null;
+  /** The `Idempotency-Key` it was created under (not echoed in the debit). */
+  idempotencyKey: string | null;
   createdAt: number;
   updatedAt: number;
   expectedSettlementAt: number;
@@ -70,6 +73,7 @@ export function serializeAchDebit(debit: AchDebit) {
 export class AchDebits {
   readonly #context: ProviderContext;
   #debits = new Map<string, AchDebit>();
+  #byIdempotencyKey = new ReferenceIndex<AchDebit>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -79,8 +83,16 @@ export class AchDebits {
     return this.#debits.get(id);
   }
 
+  /** The debit created under this idempotency key. */
+  byIdempotencyKey(key: string): AchDebit | undefined {
+    return this.#byIdempotencyKey.find(key);
+  }
+
   create(
-    input: Pick<AchDebit, 'amount' | 'currency' | 'bankAccount' | 'customer' | 'magic' | 'description'>,
+    input: Pick<
+      AchDebit,
+      'amount' | 'currency' | 'bankAccount' | 'customer' | 'magic' | 'description' | 'idempotencyKey'
+    >,
   ): AchDebit {
     const now = this.#context.clock.nowMs();
     const debit: AchDebit = {
@@ -95,6 +107,7 @@ export class AchDebits {
       ...input,
     };
     this.#debits.set(debit.id, debit);
+    this.#byIdempotencyKey.remember(debit.idempotencyKey, debit);
     this.#notify(debit);
     if (debit.magic !== MAGIC_CENTS.pendingForever) {
       this.#context.timeline.at(debit.expectedSettlementAt, (at) => this.settle(debit, at));
@@ -135,5 +148,6 @@ export class AchDebits {
 
   clear(): void {
     this.#debits.clear();
+    this.#byIdempotencyKey.clear();
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { adminError } from '../admin/routes.ts';
 import { RETURN_CODES } from '../banking/nacha.ts';
-import { endpoint } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { magicCentsOfMinor } from '../money.ts';
 import { serializeAchDebit } from './ach-debits.ts';
@@ -9,7 +9,7 @@ import { readCustomer } from './customers.ts';
 import { AMOUNT, type CardsProcessor, failOnMagicError, paramOf, readBankAccount } from './request.ts';
 import { cardsDialect, invalidCardsField } from './wire.ts';
 
-/** ACH debits: create and retrieve. */
+/** ACH debits: create and retrieve (by id or idempotency key). */
 export function registerAchRoutes(app: FastifyInstance, processor: CardsProcessor): void {
   const { context, customers, debits } = processor;
   const { kit } = context;
@@ -29,7 +29,15 @@ export function registerAchRoutes(app: FastifyInstance, processor: CardsProcesso
         const magic = magicCentsOfMinor(amount);
         customers.admit(customer);
         failOnMagicError(processor, request, magic);
-        const debit = debits.create({ amount, currency, bankAccount, customer, magic, description });
+        const debit = debits.create({
+          amount,
+          currency,
+          bankAccount,
+          customer,
+          magic,
+          description,
+          idempotencyKey: idempotencyKeyOf(request, cardsDialect),
+        });
         return { status: 201, body: serializeAchDebit(debit), createdId: debit.id };
       },
       { idempotent: true },
@@ -41,6 +49,15 @@ export function registerAchRoutes(app: FastifyInstance, processor: CardsProcesso
     endpoint(kit, cardsDialect, (request) => {
       const debit = debits.get(paramOf(request, 'id'));
       if (!debit) throw cardsDialect.error('not_found', 'No such ACH debit');
+      return { status: 200, body: serializeAchDebit(debit) };
+    }),
+  );
+
+  app.get(
+    '/cards/v1/ach_debits/by_idempotency_key/:key',
+    endpoint(kit, cardsDialect, (request) => {
+      const debit = debits.byIdempotencyKey(paramOf(request, 'key'));
+      if (!debit) throw cardsDialect.error('not_found', 'No ACH debit was created with this idempotency key');
       return { status: 200, body: serializeAchDebit(debit) };
     }),
   );

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { endpoint } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { magicCentsOfMinor } from '../money.ts';
 import { readCard } from './card.ts';
@@ -9,7 +9,7 @@ import { serializeCardPayment } from './payments.ts';
 import { AMOUNT, CARD_CURRENCIES, type CardsProcessor, failOnMagicError, paramOf } from './request.ts';
 import { cardsDialect, cardsError, invalidCardsField } from './wire.ts';
 
-/** Card payments: create (authorise, maybe 3-D Secure), retrieve, capture, cancel. */
+/** Card payments: create (authorise, maybe 3-D Secure), retrieve (by id or idempotency key), capture, cancel. */
 export function registerPaymentRoutes(app: FastifyInstance, processor: CardsProcessor): void {
   const { context, customers, payments } = processor;
   const { kit } = context;
@@ -54,6 +54,7 @@ export function registerPaymentRoutes(app: FastifyInstance, processor: CardsProc
           magic,
           description,
           metadata,
+          idempotencyKey: idempotencyKeyOf(request, cardsDialect),
         });
         const body = serializeCardPayment(payment, url());
         if (payment.status === 'failed') {
@@ -79,6 +80,16 @@ export function registerPaymentRoutes(app: FastifyInstance, processor: CardsProc
       status: 200,
       body: serializeCardPayment(findPayment(request), url()),
     })),
+  );
+
+  // For a merchant whose create call timed out: the payment it created under this key.
+  app.get(
+    '/cards/v1/payments/by_idempotency_key/:key',
+    endpoint(kit, cardsDialect, (request) => {
+      const payment = payments.byIdempotencyKey(paramOf(request, 'key'));
+      if (!payment) throw cardsDialect.error('not_found', 'No payment was created with this idempotency key');
+      return { status: 200, body: serializeCardPayment(payment, url()) };
+    }),
   );
 
   app.post(

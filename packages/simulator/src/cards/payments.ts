@@ -1,5 +1,6 @@
 import { unixAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import type { CardDetails } from './card.ts';
 import type { CustomerRef } from './customers.ts';
@@ -40,6 +41,8 @@ export interface CardPayment {
   failureMessage: string | null;
   description: string | null;
   metadata: Record<string, string>;
+  /** The `Idempotency-Key` it was created under (not echoed in the payment). */
+  idempotencyKey: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -103,6 +106,7 @@ function declineOf(
 export class CardPayments {
   readonly #context: ProviderContext;
   #payments = new Map<string, CardPayment>();
+  #byIdempotencyKey = new ReferenceIndex<CardPayment>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -112,10 +116,24 @@ export class CardPayments {
     return this.#payments.get(id);
   }
 
+  /** The payment created under this idempotency key (declined ones too). */
+  byIdempotencyKey(key: string): CardPayment | undefined {
+    return this.#byIdempotencyKey.find(key);
+  }
+
   create(
     input: Pick<
       CardPayment,
-      'amount' | 'currency' | 'captureMethod' | 'card' | 'customer' | 'returnUrl' | 'magic' | 'description' | 'metadata'
+      | 'amount'
+      | 'currency'
+      | 'captureMethod'
+      | 'card'
+      | 'customer'
+      | 'returnUrl'
+      | 'magic'
+      | 'description'
+      | 'metadata'
+      | 'idempotencyKey'
     >,
   ): CardPayment {
     const now = this.#context.clock.nowMs();
@@ -133,6 +151,7 @@ export class CardPayments {
       ...input,
     };
     this.#payments.set(payment.id, payment);
+    this.#byIdempotencyKey.remember(payment.idempotencyKey, payment);
     if (payment.status === 'requires_action') this.#notify(payment);
     else this.authorize(payment, behaviour);
     return payment;
@@ -198,5 +217,6 @@ export class CardPayments {
 
   clear(): void {
     this.#payments.clear();
+    this.#byIdempotencyKey.clear();
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { endpoint } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import { magicCentsOfMinor } from '../money.ts';
@@ -9,7 +9,7 @@ import { type PayoutDestination, serializeCardPayout } from './payouts.ts';
 import { AMOUNT, CARD_CURRENCIES, type CardsProcessor, failOnMagicError, paramOf, readBankAccount } from './request.ts';
 import { cardsDialect, cardsError, invalidCardsField } from './wire.ts';
 
-/** Payouts: push to card and ACH credit. */
+/** Payouts: push to card and ACH credit; retrieve by id or idempotency key. */
 export function registerPayoutRoutes(app: FastifyInstance, processor: CardsProcessor): void {
   const { context, customers, payouts } = processor;
   const { kit } = context;
@@ -52,7 +52,8 @@ export function registerPayoutRoutes(app: FastifyInstance, processor: CardsProce
             message: 'Your platform balance is too low for this payout.',
           });
         }
-        const payout = payouts.create({ amount, currency, destination, magic, description });
+        const idempotencyKey = idempotencyKeyOf(request, cardsDialect);
+        const payout = payouts.create({ amount, currency, destination, magic, description, idempotencyKey });
         return { status: 201, body: serializeCardPayout(payout), createdId: payout.id };
       },
       { idempotent: true },
@@ -64,6 +65,15 @@ export function registerPayoutRoutes(app: FastifyInstance, processor: CardsProce
     endpoint(kit, cardsDialect, (request) => {
       const payout = payouts.get(paramOf(request, 'id'));
       if (!payout) throw cardsDialect.error('not_found', 'No such payout');
+      return { status: 200, body: serializeCardPayout(payout) };
+    }),
+  );
+
+  app.get(
+    '/cards/v1/payouts/by_idempotency_key/:key',
+    endpoint(kit, cardsDialect, (request) => {
+      const payout = payouts.byIdempotencyKey(paramOf(request, 'key'));
+      if (!payout) throw cardsDialect.error('not_found', 'No payout was created with this idempotency key');
       return { status: 200, body: serializeCardPayout(payout) };
     }),
   );

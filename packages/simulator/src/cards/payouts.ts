@@ -1,5 +1,6 @@
 import { unixAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import { type BankAccount, maskedAccount } from './ach-debits.ts';
 import type { CardDetails } from './card.ts';
@@ -22,6 +23,8 @@ export interface CardPayout {
   description: string | null;
   failureCode: string | null;
   failureMessage: string | null;
+  /** The `Idempotency-Key` it was created under (not echoed in the payout). */
+  idempotencyKey: string | null;
   createdAt: number;
   updatedAt: number;
   paidAt: number | null;
@@ -52,6 +55,7 @@ export function serializeCardPayout(payout: CardPayout) {
 export class CardPayouts {
   readonly #context: ProviderContext;
   #payouts = new Map<string, CardPayout>();
+  #byIdempotencyKey = new ReferenceIndex<CardPayout>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -61,7 +65,14 @@ export class CardPayouts {
     return this.#payouts.get(id);
   }
 
-  create(input: Pick<CardPayout, 'amount' | 'currency' | 'destination' | 'magic' | 'description'>): CardPayout {
+  /** The payout created under this idempotency key. */
+  byIdempotencyKey(key: string): CardPayout | undefined {
+    return this.#byIdempotencyKey.find(key);
+  }
+
+  create(
+    input: Pick<CardPayout, 'amount' | 'currency' | 'destination' | 'magic' | 'description' | 'idempotencyKey'>,
+  ): CardPayout {
     const now = this.#context.clock.nowMs();
     const payout: CardPayout = {
       id: this.#context.newId('po'),
@@ -74,6 +85,7 @@ export class CardPayouts {
       ...input,
     };
     this.#payouts.set(payout.id, payout);
+    this.#byIdempotencyKey.remember(payout.idempotencyKey, payout);
     this.#notify(payout);
     if (payout.magic !== MAGIC_CENTS.pendingForever) {
       this.#context.timeline.at(now + this.#context.settleDelayMs, (at) => this.#finish(payout, at));
@@ -108,5 +120,6 @@ export class CardPayouts {
 
   clear(): void {
     this.#payouts.clear();
+    this.#byIdempotencyKey.clear();
   }
 }

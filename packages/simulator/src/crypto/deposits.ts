@@ -1,5 +1,6 @@
 import { isoAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import { formatMinor } from '../money.ts';
 import type { AssetOnNetwork } from './assets.ts';
@@ -48,6 +49,7 @@ export function serializeWatch(watch: DepositWatch) {
 export class DepositWatches {
   readonly #context: ProviderContext;
   #watches = new Map<string, DepositWatch>();
+  #byReference = new ReferenceIndex<DepositWatch>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -55,6 +57,11 @@ export class DepositWatches {
 
   get(id: string): DepositWatch | undefined {
     return this.#watches.get(id);
+  }
+
+  /** The latest watch created with this `reference`. */
+  byReference(reference: string): DepositWatch | undefined {
+    return this.#byReference.find(reference);
   }
 
   /** The open watch on an address, if any (one at a time per address and network). */
@@ -77,6 +84,7 @@ export class DepositWatches {
       expiresAt: now + ttlMs,
     };
     this.#watches.set(watch.id, watch);
+    this.#byReference.remember(watch.reference, watch);
     this.#notify(watch);
     this.#context.timeline.at(watch.expiresAt, (at) => {
       if (watch.status === 'watching') this.#move(watch, 'expired', at);
@@ -116,5 +124,6 @@ export class DepositWatches {
 
   clear(): void {
     this.#watches.clear();
+    this.#byReference.clear();
   }
 }

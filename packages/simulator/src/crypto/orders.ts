@@ -1,5 +1,6 @@
 import { isoAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import { formatMinor } from '../money.ts';
 import { newAddress } from './addresses.ts';
@@ -54,6 +55,7 @@ export function serializeOrder(order: Order) {
 export class Orders {
   readonly #context: ProviderContext;
   #orders = new Map<string, Order>();
+  #byCustomerRef = new ReferenceIndex<Order>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -61,6 +63,11 @@ export class Orders {
 
   get(id: string): Order | undefined {
     return this.#orders.get(id);
+  }
+
+  /** The latest order created with this `customer_ref`. */
+  byCustomerRef(customerRef: string): Order | undefined {
+    return this.#byCustomerRef.find(customerRef);
   }
 
   create(quote: Quote, input: { destinationAddress: string | null; customerRef: string | null }): Order {
@@ -79,6 +86,7 @@ export class Orders {
     };
     quote.orderId = order.id;
     this.#orders.set(order.id, order);
+    this.#byCustomerRef.remember(order.customerRef, order);
     this.#notify(order);
     if (quote.magic === MAGIC_CENTS.pendingForever) return order;
     this.#context.timeline.at(now + this.#context.settleDelayMs, (at) => this.#transfer(order, at));
@@ -125,5 +133,6 @@ export class Orders {
 
   clear(): void {
     this.#orders.clear();
+    this.#byCustomerRef.clear();
   }
 }

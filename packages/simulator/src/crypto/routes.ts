@@ -142,6 +142,16 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
         }),
       );
 
+      // For a merchant whose create call timed out: the order it created, found by its own reference.
+      app.get(
+        '/crypto/v1/orders/by-customer-ref/:customer_ref',
+        endpoint(kit, cryptoDialect, (request) => {
+          const order = orders.byCustomerRef(paramOf(request, 'customer_ref'));
+          if (!order) throw cryptoDialect.error('not_found', 'No order with this customer_ref');
+          return ok(200, serializeOrder(order));
+        }),
+      );
+
       app.post(
         '/crypto/v1/deposit-watches',
         endpoint(
@@ -176,6 +186,15 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
         }),
       );
 
+      app.get(
+        '/crypto/v1/deposit-watches/by-reference/:reference',
+        endpoint(kit, cryptoDialect, (request) => {
+          const watch = watches.byReference(paramOf(request, 'reference'));
+          if (!watch) throw cryptoDialect.error('not_found', 'No deposit watch with this reference');
+          return ok(200, serializeWatch(watch));
+        }),
+      );
+
       app.post(
         '/crypto/v1/withdrawals',
         endpoint(
@@ -203,6 +222,15 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
         endpoint(kit, cryptoDialect, (request) => {
           const withdrawal = withdrawals.get(paramOf(request, 'withdrawal_id'));
           if (!withdrawal) throw cryptoDialect.error('not_found', 'No such withdrawal');
+          return ok(200, serializeWithdrawal(withdrawal));
+        }),
+      );
+
+      app.get(
+        '/crypto/v1/withdrawals/by-reference/:reference',
+        endpoint(kit, cryptoDialect, (request) => {
+          const withdrawal = withdrawals.byReference(paramOf(request, 'reference'));
+          if (!withdrawal) throw cryptoDialect.error('not_found', 'No withdrawal with this reference');
           return ok(200, serializeWithdrawal(withdrawal));
         }),
       );

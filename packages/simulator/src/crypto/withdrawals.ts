@@ -1,5 +1,6 @@
 import { isoAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
+import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import { formatMinor } from '../money.ts';
 import type { AssetOnNetwork } from './assets.ts';
@@ -43,6 +44,7 @@ export function serializeWithdrawal(withdrawal: Withdrawal) {
 export class Withdrawals {
   readonly #context: ProviderContext;
   #withdrawals = new Map<string, Withdrawal>();
+  #byReference = new ReferenceIndex<Withdrawal>();
 
   constructor(context: ProviderContext) {
     this.#context = context;
@@ -50,6 +52,11 @@ export class Withdrawals {
 
   get(id: string): Withdrawal | undefined {
     return this.#withdrawals.get(id);
+  }
+
+  /** The latest withdrawal created with this `reference`. */
+  byReference(reference: string): Withdrawal | undefined {
+    return this.#byReference.find(reference);
   }
 
   create(input: Pick<Withdrawal, 'asset' | 'address' | 'amountMinor' | 'reference' | 'magic'>): Withdrawal {
@@ -64,6 +71,7 @@ export class Withdrawals {
       updatedAt: now,
     };
     this.#withdrawals.set(withdrawal.id, withdrawal);
+    this.#byReference.remember(withdrawal.reference, withdrawal);
     this.#notify(withdrawal);
     this.#context.timeline.at(now + this.#context.settleDelayMs, (at) => this.#broadcast(withdrawal, at));
     return withdrawal;
@@ -101,5 +109,6 @@ export class Withdrawals {
 
   clear(): void {
     this.#withdrawals.clear();
+    this.#byReference.clear();
   }
 }

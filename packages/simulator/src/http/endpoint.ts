@@ -37,6 +37,11 @@ function headerValue(request: FastifyRequest, name: string): string | undefined 
   return first === undefined ? undefined : first.trim();
 }
 
+/** The idempotency key a request carries in the provider's header, if any. */
+export function idempotencyKeyOf(request: FastifyRequest, dialect: Dialect): string | null {
+  return headerValue(request, dialect.idempotencyHeader) || null;
+}
+
 /** A provider slow to finish: the work is done, the idempotency key is still "in progress". */
 async function slowFinish(after: AfterWork | undefined): Promise<void> {
   if (after && after.latencyMs > 0) await sleep(after.latencyMs, undefined, { signal: after.closing });
