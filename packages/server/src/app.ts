@@ -32,13 +32,14 @@ import {
   WidgetTokens,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { approvalSecret, HttpApprovalClient } from './approval/http-approval-client.ts';
 import type { Config } from './config.ts';
 import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
 import { requireOperator } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { idempotentPosts } from './http/idempotency.ts';
+import { onPostRoutes } from './http/post-hooks.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { requestIdFor } from './http/request-id.ts';
 import { requireWidgetSession } from './http/widget-auth.ts';
@@ -122,8 +123,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
   // A POST without a body is a POST with `{}`: optional bodies validate, fingerprints agree.
-  app.addHook('preValidation', async (request) => {
-    if (request.method === 'POST' && request.body === undefined) request.body = {};
+  onPostRoutes(app, {
+    preValidation: async (request: FastifyRequest) => {
+      if (request.body === undefined) request.body = {};
+    },
   });
   // JSON only: any other body type is refused with a catalog error, never half-parsed.
   app.removeContentTypeParser('text/plain');

@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto';
+import { hash, randomInt } from 'node:crypto';
 import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
 import type { IdGenerator } from '../ids.ts';
@@ -31,8 +31,9 @@ export interface IssuedKey {
   secret: string;
 }
 
+/** SHA-256 of a secret key (one-shot: it runs on every authenticated request). */
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 function generateSecret(mode: KeyMode): string {

@@ -1,5 +1,6 @@
 import { type IdempotencyKeys, requestFingerprint } from '@rampart/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { onPostRoutes } from './post-hooks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -8,7 +9,7 @@ declare module 'fastify' {
 }
 
 /**
- * `Idempotency-Key` on POST routes of the plugin it is added to. Runs after
+ * `Idempotency-Key` on POST routes of the plugin it is added to (added before its routes). Runs after
  * authentication and validation (preHandler), so only requests that would execute
  * claim a key. A 5xx releases the claim: the client is told to retry, and the retry
  * must be able to run. Handlers that move money also record the key in their own
@@ -22,38 +23,39 @@ export function idempotentPosts(
 ): void {
   app.decorateRequest('idempotency', null);
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST') return;
-    const header = request.headers['idempotency-key'];
-    if (header === undefined) return;
-    const key = Array.isArray(header) ? header.join(',') : header;
-    const principal = principalOf(request);
-    const path = request.routeOptions.url ?? request.url;
-    const fingerprint = requestFingerprint(request.method, `${path} ${JSON.stringify(request.params)}`, request.body);
-    const claim = await keys.claim(principal, key, fingerprint);
-    if (claim.kind === 'replay') {
-      return reply
-        .code(claim.response.status)
-        .header('idempotent-replayed', 'true')
-        .type(claim.response.contentType || 'application/json; charset=utf-8')
-        .send(claim.response.body);
-    }
-    request.idempotency = { principal, key };
-  });
-
-  app.addHook('onSend', async (request, reply, payload) => {
-    const claim = request.idempotency;
-    if (!claim) return payload;
-    request.idempotency = null;
-    if (reply.statusCode >= 500) {
-      await keys.release(claim.principal, claim.key);
-    } else {
-      await keys.complete(claim.principal, claim.key, {
-        status: reply.statusCode,
-        body: typeof payload === 'string' ? payload : payload === null || payload === undefined ? '' : String(payload),
-        contentType: String(reply.getHeader('content-type') ?? ''),
-      });
-    }
-    return payload;
+  onPostRoutes(app, {
+    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const header = request.headers['idempotency-key'];
+      if (header === undefined) return;
+      const key = Array.isArray(header) ? header.join(',') : header;
+      const principal = principalOf(request);
+      const path = request.routeOptions.url ?? request.url;
+      const fingerprint = requestFingerprint(request.method, `${path} ${JSON.stringify(request.params)}`, request.body);
+      const claim = await keys.claim(principal, key, fingerprint);
+      if (claim.kind === 'replay') {
+        return reply
+          .code(claim.response.status)
+          .header('idempotent-replayed', 'true')
+          .type(claim.response.contentType || 'application/json; charset=utf-8')
+          .send(claim.response.body);
+      }
+      request.idempotency = { principal, key };
+    },
+    onSend: async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      const claim = request.idempotency;
+      if (!claim) return payload;
+      request.idempotency = null;
+      if (reply.statusCode >= 500) {
+        await keys.release(claim.principal, claim.key);
+      } else {
+        await keys.complete(claim.principal, claim.key, {
+          status: reply.statusCode,
+          body:
+            typeof payload === 'string' ? payload : payload === null || payload === undefined ? '' : String(payload),
+          contentType: String(reply.getHeader('content-type') ?? ''),
+        });
+      }
+      return payload;
+    },
   });
 }
