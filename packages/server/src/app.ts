@@ -27,6 +27,7 @@ import {
   SecretBox,
   Sessions,
   Terms,
+  UserBalances,
   Verification,
   type WebhookSource,
   WidgetTokens,
@@ -55,7 +56,7 @@ import { partnerPaymentRoutes, paymentSchema, widgetPaymentRoutes } from './rout
 import { providerWebhookRoutes } from './routes/provider-webhooks.ts';
 import { apiKeySchema, issuedKeySchema, operatorSchema } from './routes/schemas.ts';
 import { sessionRoutes, sessionSchema } from './routes/sessions.ts';
-import { endUserSchema, kycStatusSchema, userRoutes } from './routes/users.ts';
+import { balanceRoutes, endUserSchema, kycStatusSchema, userRoutes } from './routes/users.ts';
 import { webhookRoutes, webhookSchemas } from './routes/webhooks.ts';
 import { publicWidgetRoutes, widgetRoutes } from './routes/widget.ts';
 import { widgetHostingRoutes } from './routes/widget-hosting.ts';
@@ -237,6 +238,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       configuredKey: config.secretsKey,
     });
     userRoutes(partner, users, kyc);
+    balanceRoutes(partner, new UserBalances({ db, ledger, users, settings, events }));
     sessionRoutes(partner, sessions, baseUrl, clock);
     complianceConfigRoutes(partner, { settings, terms, operatorTokens });
     partnerPaymentRoutes(partner, { payments, compliance, users });

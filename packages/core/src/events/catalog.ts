@@ -26,6 +26,7 @@ export const eventTypes = {
   'withdrawal.approved': 'The operator approved a withdrawal.',
   'withdrawal.declined': 'The operator declined a withdrawal; see `reason_code`.',
   'ach.returned': 'An ACH debit was returned by the bank; see `return_code`.',
+  'balance.adjusted': 'The operator credited or debited an end user’s balance.',
   'webhook_endpoint.disabled': 'A webhook endpoint was disabled after failing for too long.',
   'webhook.delivery_exhausted': 'A webhook delivery failed on every attempt.',
   'webhook.test': 'A test event sent on request.',

@@ -122,6 +122,19 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
     },
     ['return_code'],
   ),
+  'balance.adjusted': object(
+    {
+      user_id: id("The end user, the operator's own id."),
+      adjustment_id: id('The ledger transfer that moved the money, `txf_…`.'),
+      direction: { type: 'string', enum: ['credit', 'debit'] },
+      amount: { type: 'string', description: 'Decimal, in the currency’s major unit.' },
+      currency: { type: 'string' },
+      reason: { type: 'string' },
+      reference: id('The operator’s own reference of the adjustment.'),
+      available: { type: 'string', description: 'The user’s available balance after it.' },
+    },
+    ['user_id', 'adjustment_id', 'direction', 'amount', 'currency', 'reference'],
+  ),
   'webhook_endpoint.disabled': object(
     {
       endpoint_id: id('The endpoint, `we_…`.'),

@@ -17,3 +17,4 @@ export type {
   TransferInput,
   TransferKind,
 } from './types.ts';
+export { type Adjustment, UserBalances } from './user-balances.ts';

@@ -324,21 +324,6 @@ export class Payments {
           }
         }
         const id = this.ids('pay');
-        let holdId: string | null = null;
-        if (payOut) {
-          const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
-          const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code, id);
-          const hold = await this.ledger.hold(tx, {
-            operatorId: input.operatorId,
-            from,
-            to,
-            amount: p.amount,
-            reference: `${id}:hold`,
-            expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
-            description: `${input.kind} ${id}`,
-          });
-          holdId = hold.id;
-        }
         // The payment, its first timeline entry and `payment.created`: one statement.
         const values = [
           id,
@@ -355,7 +340,7 @@ export class Payments {
           input.reference ?? null,
           input.idempotencyKey ?? null,
           JSON.stringify(redactInstrument(input.instrument ?? {})),
-          holdId,
+          null,
           JSON.stringify(input.metadata ?? {}),
           now,
         ];
@@ -393,7 +378,24 @@ export class Payments {
                SELECT * FROM inserted`,
           values: [...values, ...events.values],
         });
-        const payment = rows[0]!;
+        let payment = rows[0]!;
+        if (payOut) {
+          // The hold comes after the insert: a second withdrawal of the user meets the
+          // first at the insert (`withdrawal_in_progress`) before it locks any account
+          // the first one's completion needs — the other order deadlocks the two.
+          const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
+          const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code, id);
+          const hold = await this.ledger.hold(tx, {
+            operatorId: input.operatorId,
+            from,
+            to,
+            amount: p.amount,
+            reference: `${id}:hold`,
+            expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
+            description: `${input.kind} ${id}`,
+          });
+          payment = await this.update(tx, id, { hold_id: hold.id });
+        }
         this.announced(tx, payment, true);
         return payment;
       });

@@ -27,6 +27,8 @@ const types = {
 /** Distinct statement texts prepared per connection at most; beyond it, statements run unnamed. */
 const MAX_PREPARED = 2_000;
 const statementNames = new Map<string, string>();
+/** Bumped when a migration changed a table under prepared statements: every name changes. */
+let generation = 0;
 
 /**
  * Every parameterised statement runs as a named prepared statement: PostgreSQL parses
@@ -36,14 +38,39 @@ const statementNames = new Map<string, string>();
  */
 function prepared(text: string | pg.QueryConfig, values?: unknown[]): pg.QueryConfig | string {
   const config = typeof text === 'string' ? { text, ...(values ? { values } : {}) } : text;
-  if (config.name || !config.values || config.values.length === 0) return config;
+  if (config.name) return generation === 0 ? config : { ...config, name: `${config.name}~${generation}` };
+  if (!config.values || config.values.length === 0) return config;
   let name = statementNames.get(config.text);
   if (!name) {
     if (statementNames.size >= MAX_PREPARED) return config;
-    name = `r${createHash('sha1').update(config.text).digest('base64url').slice(0, 20)}`;
+    name = `r${generation}_${createHash('sha1').update(config.text).digest('base64url').slice(0, 20)}`;
     statementNames.set(config.text, name);
   }
   return { ...config, name };
+}
+
+/**
+ * A migration run by a newer node (a rolling deploy) can change a table that this
+ * node's prepared statements return (`SELECT *`, `RETURNING *`); PostgreSQL then
+ * refuses them. The statements are prepared again under new names and the work is
+ * retried once: it failed before doing anything.
+ */
+function isStalePlan(error: unknown): boolean {
+  return (
+    (error as { code?: string }).code === '0A000' &&
+    /cached plan must not change result type/.test((error as Error).message ?? '')
+  );
+}
+
+async function withFreshPlans<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!isStalePlan(error)) throw error;
+    generation++;
+    statementNames.clear();
+    return run();
+  }
 }
 
 /** A transaction's client, preparing statements like the pool does. */
@@ -84,11 +111,15 @@ export class Database implements Store {
     text: string | pg.QueryConfig,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(prepared(text, values) as pg.QueryConfig);
+    return withFreshPlans(() => this.pool.query<R>(prepared(text, values) as pg.QueryConfig));
   }
 
   /** Runs `work` in one transaction; rolls back on any throw. */
-  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return withFreshPlans(() => this.attempt(work));
+  }
+
+  private async attempt<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     // A connection lost while checked out (server restart, terminated backend) emits
     // 'error' between queries; the failing query below reports it, so it must not

@@ -132,7 +132,8 @@ export class EndUsers {
        SELECT ${USER_COLUMNS} FROM end_users WHERE operator_id = $1 AND id = $2`,
       [operatorId, userId, this.clock.now()],
     );
-    return rows[0]!;
+    // A concurrent first mention committed after this statement's snapshot: read it now.
+    return rows[0] ?? this.get(operatorId, userId, tx);
   }
 
   async get(operatorId: string, userId: string, tx: Queryable = this.db): Promise<EndUser> {

@@ -1,4 +1,14 @@
-import type { EndUser, EndUsers, Kyc, UserProfile } from '@rampart/core';
+import {
+  type Adjustment,
+  type Balance,
+  type EndUser,
+  type EndUsers,
+  findCurrency,
+  formatAmount,
+  type Kyc,
+  type UserBalances,
+  type UserProfile,
+} from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
 
 const nullableString = (maxLength: number) => ({ type: ['string', 'null'], maxLength }) as const;
@@ -190,5 +200,125 @@ export function userRoutes(app: FastifyInstance, users: EndUsers, kyc: Kyc): voi
   userAction('unblock', 'Lift a block', (o, u) => users.unblock(o, u));
   userAction('reverification', 'Require the user to verify identity again', (o, u, reason) =>
     kyc.requireReverification(o, u, reason),
+  );
+}
+
+const balanceSchema = {
+  type: 'object',
+  properties: {
+    object: { type: 'string', const: 'balance' },
+    currency: { type: 'string' },
+    network: { type: ['string', 'null'] },
+    posted: { type: 'string', description: 'Decimal, in the currency’s major unit' },
+    held: { type: 'string', description: 'Reserved by withdrawals in progress' },
+    available: { type: 'string', description: '`posted - held`: what the user can withdraw' },
+    posted_minor: { type: 'string' },
+    held_minor: { type: 'string' },
+    available_minor: { type: 'string' },
+  },
+  required: ['object', 'currency', 'posted', 'held', 'available'],
+} as const;
+
+function presentBalance(balance: Balance) {
+  const currency = findCurrency(balance.currency);
+  const decimal = (minor: bigint) => (currency ? formatAmount(minor, currency) : minor.toString());
+  return {
+    object: 'balance',
+    currency: balance.currency,
+    network: balance.network,
+    posted: decimal(balance.posted),
+    held: decimal(balance.pending_debits),
+    available: decimal(balance.available),
+    posted_minor: balance.posted.toString(),
+    held_minor: balance.pending_debits.toString(),
+    available_minor: balance.available.toString(),
+  };
+}
+
+/** Balances Rampart keeps for users (currencies in `ledger` mode), and operator adjustments to them. */
+export function balanceRoutes(app: FastifyInstance, balances: UserBalances): void {
+  app.get<Params>(
+    '/v1/users/:id/balances',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'An end user’s balances, one per currency used',
+        params: userParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: { object: { type: 'string', const: 'list' }, data: { type: 'array', items: balanceSchema } },
+            required: ['object', 'data'],
+          },
+        },
+      },
+    },
+    async (request) => ({
+      object: 'list',
+      data: (await balances.list(request.operator.operatorId, request.params.id)).map(presentBalance),
+    }),
+  );
+
+  app.post<Params & { Body: Adjustment }>(
+    '/v1/users/:id/balance_adjustments',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Credit or debit an end user’s balance (opening balances, bonuses, corrections)',
+        description:
+          'Moves money between the user and your settlement account in the ledger. A debit obeys the same floor as ' +
+          'a withdrawal (`insufficient_balance`). The same `reference` is applied once; reused with other values it ' +
+          'answers `idempotency_conflict`.',
+        params: userParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['direction', 'amount', 'currency', 'reason', 'reference'],
+          properties: {
+            direction: { type: 'string', enum: ['credit', 'debit'] },
+            amount: { type: 'string', maxLength: 64 },
+            currency: { type: 'string', maxLength: 16 },
+            reason: { type: 'string', maxLength: 500 },
+            reference: { type: 'string', minLength: 1, maxLength: 128 },
+          },
+        },
+        response: {
+          201: {
+            type: 'object',
+            properties: {
+              object: { type: 'string', const: 'balance_adjustment' },
+              id: { type: 'string' },
+              user_id: { type: 'string' },
+              direction: { type: 'string' },
+              amount: { type: 'string' },
+              currency: { type: 'string' },
+              reason: { type: 'string' },
+              reference: { type: 'string' },
+              created_at: { type: 'string', format: 'date-time' },
+              balance: balanceSchema,
+            },
+            required: ['object', 'id', 'balance'],
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { transfer, balance } = await balances.adjust(request.operator.operatorId, request.params.id, request.body);
+      const metadata = transfer.metadata as { direction: string; reference: string };
+      const currency = findCurrency(balance.currency)!;
+      const moved = transfer.entries.find((entry) => entry.amount > 0n)!.amount;
+      return reply.code(201).send({
+        object: 'balance_adjustment',
+        id: transfer.id,
+        user_id: request.params.id,
+        direction: metadata.direction,
+        amount: formatAmount(moved, currency),
+        currency: balance.currency,
+        reason: transfer.description,
+        reference: metadata.reference,
+        created_at: transfer.created_at,
+        balance: presentBalance(balance),
+      });
+    },
   );
 }

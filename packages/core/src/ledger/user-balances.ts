@@ -1,0 +1,123 @@
+import { RampartError } from '@rampart/errors';
+import type { EventLog } from '../events/event-log.ts';
+import { formatAmount, getAsset, parseAmount } from '../money/index.ts';
+import type { OperatorSettingsStore } from '../settings/operator-settings.ts';
+import type { Store } from '../storage/database.ts';
+import type { EndUsers } from '../users/end-users.ts';
+import { ACCOUNT_COLUMNS, toBalance } from './balances.ts';
+import type { Ledger } from './ledger.ts';
+import type { Balance, LedgerAccount, Transfer } from './types.ts';
+
+export interface Adjustment {
+  direction: 'credit' | 'debit';
+  /** Decimal string in the currency's major unit ("25.00"), positive. */
+  amount: string;
+  currency: string;
+  /** Why, in the operator's words (kept on the ledger transfer). */
+  reason: string;
+  /** The operator's own id for this adjustment: the same reference is applied once. */
+  reference: string;
+}
+
+/**
+ * What an operator sees and does with its users' balances: each user has one account
+ * per currency (the one deposits credit and withdrawals hold), read in O(1). An
+ * adjustment moves money between the user and the operator's settlement account —
+ * opening balances when an operator moves to Rampart, bonuses, corrections — under the
+ * same floor as any debit, in one ledger transfer.
+ */
+export class UserBalances {
+  private readonly db: Store;
+  private readonly ledger: Ledger;
+  private readonly users: EndUsers;
+  private readonly settings: OperatorSettingsStore;
+  private readonly events: EventLog;
+
+  constructor(deps: { db: Store; ledger: Ledger; users: EndUsers; settings: OperatorSettingsStore; events: EventLog }) {
+    this.events = deps.events;
+    this.db = deps.db;
+    this.ledger = deps.ledger;
+    this.users = deps.users;
+    this.settings = deps.settings;
+  }
+
+  /** The user's balances, one per currency they have used; `user_not_found` for a stranger. */
+  async list(operatorId: string, userId: string): Promise<Balance[]> {
+    await this.users.get(operatorId, userId);
+    const { rows } = await this.db.query<LedgerAccount>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
+        WHERE operator_id = $1 AND kind = 'user' AND coalesce(owner_ref, '') = $2
+        ORDER BY currency, network NULLS FIRST`,
+      [operatorId, userId],
+    );
+    return rows.map(toBalance);
+  }
+
+  /** Like a payment, an adjustment for a user Rampart has not met yet creates the user. */
+  async adjust(
+    operatorId: string,
+    userId: string,
+    input: Adjustment,
+  ): Promise<{ transfer: Transfer; balance: Balance }> {
+    await this.users.ensure(operatorId, userId);
+    const currency = getAsset(input.currency).currency;
+    const settings = await this.settings.get(operatorId);
+    const enabled = settings.currencies.find((c) => c.currency === currency.code);
+    if (!enabled) throw new RampartError('currency_not_enabled', { currency: currency.code });
+    const amount = parseAmount(input.amount, currency);
+    const reason = input.reason.trim();
+    if (reason.length === 0 || reason.length > 500)
+      throw new RampartError('invalid_value', {
+        field: 'reason',
+        provided: input.reason,
+        expected: '1 to 500 characters',
+      });
+    return this.db.transaction(async (tx) => {
+      const reference = `adjustment:${input.reference}`;
+      const replay = await this.ledger.transferByReference(operatorId, reference, tx);
+      // The same account payments use: in `ledger` mode it cannot go below zero.
+      const user = await this.ledger.accountId(tx, {
+        operatorId,
+        kind: 'user',
+        ownerRef: userId,
+        currency: currency.code,
+        floor: enabled.balances === 'ledger' ? 0n : null,
+      });
+      const settlement = await this.ledger.accountId(tx, {
+        operatorId,
+        kind: 'operator_settlement',
+        currency: currency.code,
+      });
+      const [from, to] = input.direction === 'credit' ? [settlement, user] : [user, settlement];
+      const transfer = await this.ledger.transfer(tx, {
+        operatorId,
+        from,
+        to,
+        amount,
+        reference,
+        description: reason,
+        metadata: { type: 'adjustment', direction: input.direction, user_id: userId, reference: input.reference },
+      });
+      const balance = await this.ledger.balance(user, tx);
+      // A replay (same reference, same values) answers what was done, and tells no one twice.
+      if (!replay) {
+        await this.events.record(tx, {
+          operatorId,
+          type: 'balance.adjusted',
+          subjectId: `${operatorId}/${userId}`,
+          data: {
+            user_id: userId,
+            adjustment_id: transfer.id,
+            direction: input.direction,
+            amount: formatAmount(amount, currency),
+            currency: currency.code,
+            reason,
+            reference: input.reference,
+            available: formatAmount(balance.available, currency),
+          },
+        });
+      }
+      return { transfer, balance };
+    });
+  }
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { errorOf, startTestApp, type TestApp } from './harness.ts';
+import { BANK_ACCOUNT, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+
+function balances(t: TestApp, userId: string, auth = t.auth) {
+  return t.app.inject({ method: 'GET', url: `/v1/users/${userId}/balances`, headers: auth });
+}
+
+function adjust(t: TestApp, userId: string, body: Record<string, unknown>) {
+  return t.app.inject({
+    method: 'POST',
+    url: `/v1/users/${userId}/balance_adjustments`,
+    headers: t.auth,
+    payload: { currency: 'USD', reason: 'opening balance', ...body },
+  });
+}
+
+async function usd(t: TestApp, userId: string) {
+  const response = await balances(t, userId);
+  assert.equal(response.statusCode, 200, response.body);
+  return response.json().data.find((b: { currency: string }) => b.currency === 'USD');
+}
+
+describe('user balances and adjustments', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+  const put = (id: string) => t.app.inject({ method: 'PUT', url: `/v1/users/${id}`, headers: t.auth, payload: {} });
+
+  test('a user Rampart does not know answers user_not_found; a new one has no balances yet', async () => {
+    assert.equal(errorOf(await balances(t, 'stranger')).code, 'user_not_found');
+    await put('newcomer');
+    assert.deepEqual((await balances(t, 'newcomer')).json(), { object: 'list', data: [] });
+  });
+
+  test('a deposit shows in the balance; a credit adds to it; both are the account withdrawals draw on', async () => {
+    const deposit = await createPayment(t, { user_id: 'ada', amount: '25.00' });
+    assert.equal(deposit.json().status, 'completed', deposit.body);
+    assert.deepEqual(await usd(t, 'ada'), {
+      object: 'balance',
+      currency: 'USD',
+      network: null,
+      posted: '25.00',
+      held: '0.00',
+      available: '25.00',
+      posted_minor: '2500',
+      held_minor: '0',
+      available_minor: '2500',
+    });
+
+    const credited = await adjust(t, 'ada', { direction: 'credit', amount: '100.00', reference: 'opening-ada' });
+    assert.equal(credited.statusCode, 201, credited.body);
+    const adjustment = credited.json();
+    assert.deepEqual(
+      [adjustment.object, adjustment.direction, adjustment.amount, adjustment.reason, adjustment.reference],
+      ['balance_adjustment', 'credit', '100.00', 'opening balance', 'opening-ada'],
+    );
+    assert.equal(adjustment.balance.posted, '125.00');
+
+    // The same reference is applied once.
+    const replay = await adjust(t, 'ada', { direction: 'credit', amount: '100.00', reference: 'opening-ada' });
+    assert.equal(replay.json().id, adjustment.id);
+    assert.equal((await usd(t, 'ada')).posted, '125.00');
+    // One event for it, not one per request.
+    const { rows: events } = await t.db.query(
+      "SELECT data FROM events WHERE operator_id = $1 AND type = 'balance.adjusted' AND data->>'reference' = 'opening-ada'",
+      [t.operatorId],
+    );
+    assert.equal(events.length, 1);
+    assert.deepEqual(
+      [events[0]!.data.adjustment_id, events[0]!.data.amount, events[0]!.data.available],
+      [adjustment.id, '100.00', '125.00'],
+    );
+    const conflict = await adjust(t, 'ada', { direction: 'credit', amount: '90.00', reference: 'opening-ada' });
+    assert.equal(conflict.statusCode, 409);
+    assert.equal(errorOf(conflict).code, 'idempotency_conflict');
+
+    // A withdrawal of more than was deposited is covered by the credit, and held first.
+    const withdrawal = await createPayment(t, {
+      user_id: 'ada',
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '60.00',
+      instrument: BANK_ACCOUNT,
+    });
+    assert.equal(withdrawal.statusCode, 201, withdrawal.body);
+    await waitForStatus(t, withdrawal.json().id, ['completed']);
+    const after = await usd(t, 'ada');
+    assert.deepEqual([after.posted, after.held, after.available], ['65.00', '0.00', '65.00']);
+  });
+
+  test('a debit takes money back down to zero and no further: insufficient_balance, nothing moved', async () => {
+    await adjust(t, 'bo', { direction: 'credit', amount: '40.00', reference: 'bo-1' });
+    const debited = await adjust(t, 'bo', { direction: 'debit', amount: '30.00', reference: 'bo-2', reason: 'fix' });
+    assert.equal(debited.statusCode, 201, debited.body);
+    assert.equal(debited.json().balance.available, '10.00');
+
+    const over = await adjust(t, 'bo', { direction: 'debit', amount: '10.01', reference: 'bo-3' });
+    assert.equal(over.statusCode, 402);
+    const error = errorOf(over);
+    assert.equal(error.code, 'insufficient_balance');
+    assert.equal(error.retryable, false);
+    assert.equal(error.details['currency'], 'USD');
+    assert.equal((await usd(t, 'bo')).posted, '10.00');
+  });
+
+  test('bad adjustments answer their catalog codes', async () => {
+    await put('carl');
+    for (const amount of ['0', '-5.00', '1.001', 'ten']) {
+      const response = await adjust(t, 'carl', { direction: 'credit', amount, reference: `bad-${amount}` });
+      assert.equal(errorOf(response).code, 'invalid_amount', amount);
+    }
+    const gbp = await adjust(t, 'carl', { direction: 'credit', amount: '5.00', currency: 'GBP', reference: 'gbp' });
+    assert.equal(errorOf(gbp).code, 'currency_not_enabled');
+    const blank = await adjust(t, 'carl', { direction: 'credit', amount: '5.00', reason: '  ', reference: 'blank' });
+    assert.equal(errorOf(blank).code, 'invalid_value');
+    const sideways = await adjust(t, 'carl', { direction: 'sideways', amount: '5.00', reference: 'x' });
+    assert.equal(errorOf(sideways).code, 'validation_error');
+    assert.deepEqual((await balances(t, 'carl')).json().data, []);
+  });
+
+  test('every adjustment balances against the operator’s settlement account: the ledger sums to zero', async () => {
+    const { rows } = await t.db.query(
+      "SELECT coalesce(sum(posted), 0)::text AS total FROM ledger_accounts WHERE operator_id = $1 AND currency = 'USD'",
+      [t.operatorId],
+    );
+    assert.equal(rows[0]!.total, '0');
+  });
+
+  test('another operator can neither see nor move this operator’s users’ money', async () => {
+    const other = await startTestApp({ database: t.db });
+    assert.equal(errorOf(await balances(t, 'ada', other.auth)).code, 'user_not_found');
+    const response = await other.app.inject({
+      method: 'POST',
+      url: '/v1/users/ada/balance_adjustments',
+      headers: other.auth,
+      payload: { direction: 'debit', amount: '1.00', currency: 'USD', reason: 'theft', reference: 't' },
+    });
+    // Its `ada` is its own user, with nothing to take.
+    assert.equal(errorOf(response).code, 'insufficient_balance');
+    assert.equal((await usd(t, 'ada')).posted, '65.00');
+  });
+});
