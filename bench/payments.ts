@@ -33,6 +33,15 @@ export async function benchPayments(options: {
     currency: 'USD',
     instrument: { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' },
   });
+  // Polling first, on an otherwise idle system like its baseline: the create load leaves
+  // background work (provider webhooks, event fan-out) that would be measured with it.
+  const one = await fetch(`${options.apiUrl}/v1/payments`, {
+    method: 'POST',
+    headers,
+    body: body.replace('__USER__', 'poller'),
+  });
+  const payment = (await one.json()) as { id: string };
+  const poll = await load({ url: `${options.apiUrl}/v1/payments/${payment.id}`, headers: options.auth });
   const create = await load({
     url: `${options.apiUrl}/v1/payments`,
     method: 'POST',
@@ -42,13 +51,6 @@ export async function benchPayments(options: {
     users: 500,
     connections: 32,
   });
-  const one = await fetch(`${options.apiUrl}/v1/payments`, {
-    method: 'POST',
-    headers,
-    body: body.replace('__USER__', 'poller'),
-  });
-  const payment = (await one.json()) as { id: string };
-  const poll = await load({ url: `${options.apiUrl}/v1/payments/${payment.id}`, headers: options.auth });
   return [
     {
       name: 'POST /v1/payments (card deposit, completed)',
