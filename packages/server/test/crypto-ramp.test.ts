@@ -317,8 +317,8 @@ describe('selling crypto through the Partner API', async () => {
     assert.equal(done.status, 'completed');
     assert.equal(done.failure, null);
     assert.equal(done.next_action, null, 'nothing left to send');
-    // Webhooks recorded in the same millisecond apply in either order (Rampart orders them by
-    // arrival time only), so the transfer being seen (processing) may not show.
+    // The ramp sends its webhooks concurrently and Rampart applies them in the order they
+    // arrive: the final one may come first, and then the transfer being seen (processing) does not show.
     assert.deepEqual(
       path(done).filter((to) => to !== 'processing'),
       ['created', 'pending', 'completed'],
@@ -419,8 +419,8 @@ describe('selling crypto through the Partner API', async () => {
     assert.equal(failed.status, 'failed');
     assert.equal(failed.failure?.code, 'withdrawal_failed');
     assert.equal(failed.next_action, null, 'nothing to send any more');
-    // Webhooks recorded in the same millisecond apply in either order (Rampart orders them by
-    // arrival time only), so the transfer being seen (processing) may not show.
+    // The ramp sends its webhooks concurrently and Rampart applies them in the order they
+    // arrive: the final one may come first, and then the transfer being seen (processing) does not show.
     assert.deepEqual(
       path(failed).filter((to) => to !== 'processing'),
       ['created', 'pending', 'failed'],

@@ -68,6 +68,9 @@ export function parseNotices(payload: string): PaymentNotice[] {
   }
 }
 
+/** A NOTIFY payload must stay under 8000 bytes (ids are ASCII: characters are bytes). */
+const NOTIFY_PAYLOAD_BYTES = 7_500;
+
 const resourceKey = (n: { operator_id: string; payment_id: string }) => `${n.operator_id}/${n.payment_id}`;
 
 /**
@@ -169,9 +172,41 @@ export class Payments {
     });
     if (changes.length > 0) {
       for (const change of changes) this.resources.invalidate(resourceKey(change));
-      this.db.query('SELECT pg_notify($1, $2)', [PAYMENT_STATUS_CHANNEL, JSON.stringify(changes)]).catch(() => {});
+      this.notify(changes);
     }
     return result;
+  }
+
+  /** Notices waiting for the end of this turn of the event loop. */
+  private unsent: PaymentNotice[] = [];
+
+  /**
+   * Sends notices of every transaction that committed in this turn of the event loop as
+   * one NOTIFY (a payload stays under PostgreSQL's 8000 bytes): under load, one
+   * statement for many payments instead of one per transaction.
+   */
+  private notify(changes: readonly PaymentNotice[]): void {
+    if (this.unsent.length === 0) {
+      setImmediate(() => {
+        const batch = this.unsent.map((notice) => JSON.stringify(notice));
+        this.unsent = [];
+        const send = (items: string[]) =>
+          this.db.query('SELECT pg_notify($1, $2)', [PAYMENT_STATUS_CHANNEL, `[${items.join(',')}]`]).catch(() => {});
+        let chunk: string[] = [];
+        let size = 2;
+        for (const item of batch) {
+          if (chunk.length > 0 && size + item.length + 1 > NOTIFY_PAYLOAD_BYTES) {
+            send(chunk);
+            chunk = [];
+            size = 2;
+          }
+          chunk.push(item);
+          size += item.length + 1;
+        }
+        send(chunk);
+      });
+    }
+    this.unsent.push(...changes);
   }
 
   /**

@@ -3,7 +3,7 @@ import { isValidIban } from '../banking/iban.ts';
 import { isValidRoutingNumber } from '../banking/routing-number.ts';
 import type { ProviderContext, SimulatedProvider } from '../context.ts';
 import { hostedResource, returnLocation } from '../html.ts';
-import { endpoint } from '../http/endpoint.ts';
+import { endpoint, paramOf, retrieval } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { requestFingerprint } from '../http/fingerprint.ts';
 import { failIfMagicError, MAGIC_CENTS } from '../magic.ts';
@@ -24,10 +24,6 @@ function amountOf(fields: Fields): { amount: string; magic: number } {
     throw fields.fail('amount', 'amount must be a decimal string with at most 2 decimals, from 0.01 to 1000000.00');
   }
   return { amount, magic: magicCentsOfDecimal(amount) };
-}
-
-function paramOf(request: FastifyRequest, name: string): string {
-  return (request.params as Record<string, string>)[name]!;
 }
 
 /** Pay-by-bank: a redirect/lightbox flow through a hosted bank login, plus payouts. */
@@ -77,11 +73,16 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
       // For a merchant whose create call timed out: the payment it created, found by its own reference.
       app.get(
         '/bank/v1/payments/by_reference/:merchant_reference',
-        endpoint(kit, bankDialect, (request) => {
-          const payment = payments.byReference(paramOf(request, 'merchant_reference'));
-          if (!payment) throw bankDialect.error('not_found', 'No payment with this merchant_reference');
-          return { status: 200, body: serializeBankPayment(payment, context.publicUrl()) };
-        }),
+        retrieval(
+          kit,
+          bankDialect,
+          {
+            param: 'merchant_reference',
+            find: (value) => payments.byReference(value),
+            missing: 'No payment with this merchant_reference',
+          },
+          (payment) => ({ status: 200, body: serializeBankPayment(payment, context.publicUrl()) }),
+        ),
       );
 
       app.post(
@@ -213,20 +214,26 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
 
       app.get(
         '/bank/v1/payouts/:payout_id',
-        endpoint(kit, bankDialect, (request) => {
-          const payout = payouts.get(paramOf(request, 'payout_id'));
-          if (!payout) throw bankDialect.error('not_found', 'No such payout');
-          return { status: 200, body: serializeBankPayout(payout) };
-        }),
+        retrieval(
+          kit,
+          bankDialect,
+          { param: 'payout_id', find: (value) => payouts.get(value), missing: 'No such payout' },
+          (payout) => ({ status: 200, body: serializeBankPayout(payout) }),
+        ),
       );
 
       app.get(
         '/bank/v1/payouts/by_reference/:merchant_reference',
-        endpoint(kit, bankDialect, (request) => {
-          const payout = payouts.byReference(paramOf(request, 'merchant_reference'));
-          if (!payout) throw bankDialect.error('not_found', 'No payout with this merchant_reference');
-          return { status: 200, body: serializeBankPayout(payout) };
-        }),
+        retrieval(
+          kit,
+          bankDialect,
+          {
+            param: 'merchant_reference',
+            find: (value) => payouts.byReference(value),
+            missing: 'No payout with this merchant_reference',
+          },
+          (payout) => ({ status: 200, body: serializeBankPayout(payout) }),
+        ),
       );
     },
     registerAdmin() {},

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { adminError } from '../admin/routes.ts';
 import { RETURN_CODES } from '../banking/nacha.ts';
-import { endpoint, idempotencyKeyOf } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf, retrieval } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { magicCentsOfMinor } from '../money.ts';
 import { serializeAchDebit } from './ach-debits.ts';
@@ -46,20 +46,26 @@ export function registerAchRoutes(app: FastifyInstance, processor: CardsProcesso
 
   app.get(
     '/cards/v1/ach_debits/:id',
-    endpoint(kit, cardsDialect, (request) => {
-      const debit = debits.get(paramOf(request, 'id'));
-      if (!debit) throw cardsDialect.error('not_found', 'No such ACH debit');
-      return { status: 200, body: serializeAchDebit(debit) };
-    }),
+    retrieval(
+      kit,
+      cardsDialect,
+      { param: 'id', find: (value) => debits.get(value), missing: 'No such ACH debit' },
+      (debit) => ({ status: 200, body: serializeAchDebit(debit) }),
+    ),
   );
 
   app.get(
     '/cards/v1/ach_debits/by_idempotency_key/:key',
-    endpoint(kit, cardsDialect, (request) => {
-      const debit = debits.byIdempotencyKey(paramOf(request, 'key'));
-      if (!debit) throw cardsDialect.error('not_found', 'No ACH debit was created with this idempotency key');
-      return { status: 200, body: serializeAchDebit(debit) };
-    }),
+    retrieval(
+      kit,
+      cardsDialect,
+      {
+        param: 'key',
+        find: (value) => debits.byIdempotencyKey(value),
+        missing: 'No ACH debit was created with this idempotency key',
+      },
+      (debit) => ({ status: 200, body: serializeAchDebit(debit) }),
+    ),
   );
 }
 

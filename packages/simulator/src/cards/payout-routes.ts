@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { endpoint, idempotencyKeyOf } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf, retrieval } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import { magicCentsOfMinor } from '../money.ts';
 import { readCard } from './card.ts';
 import { cardBehaviour } from './magic.ts';
 import { type PayoutDestination, serializeCardPayout } from './payouts.ts';
-import { AMOUNT, CARD_CURRENCIES, type CardsProcessor, failOnMagicError, paramOf, readBankAccount } from './request.ts';
+import { AMOUNT, CARD_CURRENCIES, type CardsProcessor, failOnMagicError, readBankAccount } from './request.ts';
 import { cardsDialect, cardsError, invalidCardsField } from './wire.ts';
 
 /** Payouts: push to card and ACH credit; retrieve by id or idempotency key. */
@@ -62,19 +62,25 @@ export function registerPayoutRoutes(app: FastifyInstance, processor: CardsProce
 
   app.get(
     '/cards/v1/payouts/:id',
-    endpoint(kit, cardsDialect, (request) => {
-      const payout = payouts.get(paramOf(request, 'id'));
-      if (!payout) throw cardsDialect.error('not_found', 'No such payout');
-      return { status: 200, body: serializeCardPayout(payout) };
-    }),
+    retrieval(
+      kit,
+      cardsDialect,
+      { param: 'id', find: (value) => payouts.get(value), missing: 'No such payout' },
+      (payout) => ({ status: 200, body: serializeCardPayout(payout) }),
+    ),
   );
 
   app.get(
     '/cards/v1/payouts/by_idempotency_key/:key',
-    endpoint(kit, cardsDialect, (request) => {
-      const payout = payouts.byIdempotencyKey(paramOf(request, 'key'));
-      if (!payout) throw cardsDialect.error('not_found', 'No payout was created with this idempotency key');
-      return { status: 200, body: serializeCardPayout(payout) };
-    }),
+    retrieval(
+      kit,
+      cardsDialect,
+      {
+        param: 'key',
+        find: (value) => payouts.byIdempotencyKey(value),
+        missing: 'No payout was created with this idempotency key',
+      },
+      (payout) => ({ status: 200, body: serializeCardPayout(payout) }),
+    ),
   );
 }

@@ -24,9 +24,7 @@ export const HTML = { 'content-type': 'text/html; charset=utf-8' };
 /** 50 cents to 999,999.99: a processor's usual bounds. */
 export const AMOUNT = { min: 50, max: 99_999_999 };
 
-export function paramOf(request: FastifyRequest, name: string): string {
-  return (request.params as Record<string, string>)[name]!;
-}
+export { paramOf } from '../http/endpoint.ts';
 
 /** The "provider error" magic amounts (…02 once, …03 always) on a create call. */
 export function failOnMagicError(processor: CardsProcessor, request: FastifyRequest, cents: number): void {

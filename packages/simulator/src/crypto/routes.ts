@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { adminError } from '../admin/routes.ts';
 import type { ProviderContext, SimulatedProvider } from '../context.ts';
-import { endpoint } from '../http/endpoint.ts';
+import { endpoint, retrieval } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { requestFingerprint } from '../http/fingerprint.ts';
 import { failIfMagicError, MAGIC_CENTS } from '../magic.ts';
@@ -15,10 +15,6 @@ import { cryptoDialect, invalidCryptoField, ok, rampError } from './wire.ts';
 import { serializeWithdrawal, Withdrawals } from './withdrawals.ts';
 
 const DEFAULT_WATCH_TTL_SECONDS = 3600;
-
-function paramOf(request: FastifyRequest, name: string): string {
-  return (request.params as Record<string, string>)[name]!;
-}
 
 function readAsset(fields: Fields): AssetOnNetwork {
   const asset = fields.string('asset', { max: 10 });
@@ -135,21 +131,27 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
 
       app.get(
         '/crypto/v1/orders/:order_id',
-        endpoint(kit, cryptoDialect, (request) => {
-          const order = orders.get(paramOf(request, 'order_id'));
-          if (!order) throw cryptoDialect.error('not_found', 'No such order');
-          return ok(200, serializeOrder(order));
-        }),
+        retrieval(
+          kit,
+          cryptoDialect,
+          { param: 'order_id', find: (value) => orders.get(value), missing: 'No such order' },
+          (order) => ok(200, serializeOrder(order)),
+        ),
       );
 
       // For a merchant whose create call timed out: the order it created, found by its own reference.
       app.get(
         '/crypto/v1/orders/by-customer-ref/:customer_ref',
-        endpoint(kit, cryptoDialect, (request) => {
-          const order = orders.byCustomerRef(paramOf(request, 'customer_ref'));
-          if (!order) throw cryptoDialect.error('not_found', 'No order with this customer_ref');
-          return ok(200, serializeOrder(order));
-        }),
+        retrieval(
+          kit,
+          cryptoDialect,
+          {
+            param: 'customer_ref',
+            find: (value) => orders.byCustomerRef(value),
+            missing: 'No order with this customer_ref',
+          },
+          (order) => ok(200, serializeOrder(order)),
+        ),
       );
 
       app.post(
@@ -179,20 +181,26 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
 
       app.get(
         '/crypto/v1/deposit-watches/:watch_id',
-        endpoint(kit, cryptoDialect, (request) => {
-          const watch = watches.get(paramOf(request, 'watch_id'));
-          if (!watch) throw cryptoDialect.error('not_found', 'No such deposit watch');
-          return ok(200, serializeWatch(watch));
-        }),
+        retrieval(
+          kit,
+          cryptoDialect,
+          { param: 'watch_id', find: (value) => watches.get(value), missing: 'No such deposit watch' },
+          (watch) => ok(200, serializeWatch(watch)),
+        ),
       );
 
       app.get(
         '/crypto/v1/deposit-watches/by-reference/:reference',
-        endpoint(kit, cryptoDialect, (request) => {
-          const watch = watches.byReference(paramOf(request, 'reference'));
-          if (!watch) throw cryptoDialect.error('not_found', 'No deposit watch with this reference');
-          return ok(200, serializeWatch(watch));
-        }),
+        retrieval(
+          kit,
+          cryptoDialect,
+          {
+            param: 'reference',
+            find: (value) => watches.byReference(value),
+            missing: 'No deposit watch with this reference',
+          },
+          (watch) => ok(200, serializeWatch(watch)),
+        ),
       );
 
       app.post(
@@ -219,20 +227,26 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
 
       app.get(
         '/crypto/v1/withdrawals/:withdrawal_id',
-        endpoint(kit, cryptoDialect, (request) => {
-          const withdrawal = withdrawals.get(paramOf(request, 'withdrawal_id'));
-          if (!withdrawal) throw cryptoDialect.error('not_found', 'No such withdrawal');
-          return ok(200, serializeWithdrawal(withdrawal));
-        }),
+        retrieval(
+          kit,
+          cryptoDialect,
+          { param: 'withdrawal_id', find: (value) => withdrawals.get(value), missing: 'No such withdrawal' },
+          (withdrawal) => ok(200, serializeWithdrawal(withdrawal)),
+        ),
       );
 
       app.get(
         '/crypto/v1/withdrawals/by-reference/:reference',
-        endpoint(kit, cryptoDialect, (request) => {
-          const withdrawal = withdrawals.byReference(paramOf(request, 'reference'));
-          if (!withdrawal) throw cryptoDialect.error('not_found', 'No withdrawal with this reference');
-          return ok(200, serializeWithdrawal(withdrawal));
-        }),
+        retrieval(
+          kit,
+          cryptoDialect,
+          {
+            param: 'reference',
+            find: (value) => withdrawals.byReference(value),
+            missing: 'No withdrawal with this reference',
+          },
+          (withdrawal) => ok(200, serializeWithdrawal(withdrawal)),
+        ),
       );
     },
 

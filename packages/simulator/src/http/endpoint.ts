@@ -107,3 +107,25 @@ export function endpoint(kit: EndpointKit, dialect: Dialect, handler: Handler, o
     return reply.send(body);
   };
 }
+
+/** A route's path parameter (the route guarantees it is there). */
+export function paramOf(request: FastifyRequest, name: string): string {
+  return (request.params as Record<string, string>)[name]!;
+}
+
+/**
+ * A GET of one resource found by a path parameter (an id, a reference, an idempotency
+ * key): the dialect's `not_found` when there is none.
+ */
+export function retrieval<T>(
+  kit: EndpointKit,
+  dialect: Dialect,
+  lookup: { param: string; find: (value: string) => T | undefined; missing: string },
+  answer: (found: T) => HandlerAnswer,
+) {
+  return endpoint(kit, dialect, (request) => {
+    const found = lookup.find(paramOf(request, lookup.param));
+    if (!found) throw dialect.error('not_found', lookup.missing);
+    return answer(found);
+  });
+}

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { adminError } from '../admin/routes.ts';
 import type { ProviderContext, SimulatedProvider } from '../context.ts';
 import { brokenPage, returnLocation } from '../html.ts';
-import { endpoint } from '../http/endpoint.ts';
+import { endpoint, paramOf } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { requestFingerprint } from '../http/fingerprint.ts';
 import { Applicants, serializeApplicant } from './applicants.ts';
@@ -12,10 +12,6 @@ import { invalidKycField, kycDialect, kycError } from './wire.ts';
 
 const HTML = { 'content-type': 'text/html; charset=utf-8' };
 const DOCUMENT_TYPES = ['passport', 'id_card', 'driving_license'];
-
-function paramOf(request: FastifyRequest, name: string): string {
-  return (request.params as Record<string, string>)[name]!;
-}
 
 function isCalendarDate(value: string): boolean {
   const date = new Date(`${value}T00:00:00Z`);
