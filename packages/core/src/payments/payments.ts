@@ -47,7 +47,7 @@ export const CLEARING_SHARDS = 16;
 /** A payment as polling reads it. */
 export type PaymentResource = Awaited<ReturnType<typeof paymentStore.getWithTimeline>>;
 
-/** What the payment channel carries: one JSON array of these per committed transaction. */
+/** What the payment channel carries: JSON arrays of these (the changes of one or more committed transactions). */
 export interface PaymentNotice {
   operator_id: string;
   payment_id: string;
