@@ -125,7 +125,7 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
   'balance.adjusted': object(
     {
       user_id: id("The end user, the operator's own id."),
-      adjustment_id: id('The ledger transfer that moved the money, `txf_…`.'),
+      adjustment_id: id('The ledger transfer that moved the money, `tr_…`.'),
       direction: { type: 'string', enum: ['credit', 'debit'] },
       amount: { type: 'string', description: 'Decimal, in the currency’s major unit.' },
       currency: { type: 'string' },
