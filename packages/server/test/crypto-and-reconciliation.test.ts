@@ -162,6 +162,29 @@ describe('reconciliation after a create call timed out and no webhook came', asy
     assert.equal(await balance(t, 'unanswered'), 1600n);
   });
 
+  test('a payment a node left in created (it died mid-call) is asked about only once it is surely abandoned', async () => {
+    await fault({ provider: 'cards', kind: 'timeout', phase: 'after' });
+    const response = await createPayment(t, { user_id: 'orphaned', amount: '17.00' });
+    const payment = response.json();
+    // As if the node had died after recording the payment, before hearing from the provider.
+    const leave = (minutes: number) =>
+      t.db.query(
+        "UPDATE payments SET status = 'created', provider_ref = NULL, updated_at = now() - make_interval(mins => $2) WHERE id = $1",
+        [payment.id, minutes],
+      );
+    const job = t.app.jobs.find((j) => j.name === 'reconcile-payments')!;
+    await leave(1);
+    await job.run();
+    assert.equal(
+      (await t.db.query('SELECT status FROM payments WHERE id = $1', [payment.id])).rows[0]?.status,
+      'created',
+    );
+    await leave(10);
+    assert.equal(await job.run(), 1);
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await balance(t, 'orphaned'), 1700n);
+  });
+
   test('a payout the bank never received fails on reconciliation and its hold is freed', async () => {
     await createPayment(t, { user_id: 'never-sent', amount: '30.00' });
     await fault({ provider: 'bank', kind: 'timeout', phase: 'before' });
