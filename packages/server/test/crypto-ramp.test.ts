@@ -131,6 +131,39 @@ async function fund(t: TestApp, user: string, amount: string) {
   return bought;
 }
 
+/**
+ * A create refused with `code` (retryable) whose payment failed at once, before any
+ * ramp order could have moved money; `details` the error must also carry.
+ */
+async function failedAtOnce(
+  t: TestApp,
+  response: Awaited<ReturnType<typeof crypto>>,
+  status: number,
+  code: string,
+  details: Record<string, string> = {},
+): Promise<Payment> {
+  assert.equal(response.statusCode, status, response.body);
+  const error = errorOf(response);
+  assert.deepEqual([error.code, error.retryable], [code, true]);
+  for (const [key, value] of Object.entries(details)) assert.equal(error.details[key], value);
+  const failed = await payment(t, String(error.details['payment_id']));
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.failure?.code, code);
+  assert.deepEqual(path(failed), ['created', 'failed']);
+  return failed;
+}
+
+/** USDT on BEP20 is not among the operator's pairs: refused before anything reaches the ramp. */
+async function assertPairNotEnabled(t: TestApp, kind: 'buy' | 'sell') {
+  const before = t.simulator!.admin.requests({ provider: 'crypto' }).length;
+  const response = await crypto(t, `${kind}-bep20`, kind, '10', { currency: 'USDT', network: 'BEP20' });
+  assert.equal(response.statusCode, 400, response.body);
+  const error = errorOf(response);
+  assert.deepEqual([error.code, error.retryable], ['wallet_not_supported', false]);
+  assert.deepEqual([error.details['currency'], error.details['network']], ['USDT', 'BEP20']);
+  assert.equal(t.simulator!.admin.requests({ provider: 'crypto' }).length, before);
+}
+
 async function reconcile(t: TestApp, clock: ReturnType<typeof travellingClock>) {
   // Reconciliation asks about payments open for 30 s and more.
   clock.advance(31);
@@ -174,15 +207,10 @@ describe('buying crypto through the Partner API', async () => {
 
   test('buy …01: the ramp cannot fill the order → 402 deposit_failed (retryable), the buy failed, nothing credited', async () => {
     const response = await crypto(t, 'buy-01', 'buy', '25.01');
-    assert.equal(response.statusCode, 402, response.body);
-    const error = errorOf(response);
-    assert.deepEqual([error.code, error.retryable], ['deposit_failed', true]);
-    assert.equal(error.details['provider_code'], '42202');
-    assert.equal(error.details['provider_reason'], 'insufficient_liquidity');
-    const failed = await payment(t, String(error.details['payment_id']));
-    assert.equal(failed.status, 'failed');
-    assert.equal(failed.failure?.code, 'deposit_failed');
-    assert.deepEqual(path(failed), ['created', 'failed']);
+    const failed = await failedAtOnce(t, response, 402, 'deposit_failed', {
+      provider_code: '42202',
+      provider_reason: 'insufficient_liquidity',
+    });
     assert.deepEqual(rampCalls(t, failed.id).orders, [{ status: 422, replayed: false, created: null }]);
     await elapse(t, SETTLED_SECONDS);
     assert.equal((await payment(t, failed.id)).status, 'failed');
@@ -213,13 +241,7 @@ describe('buying crypto through the Partner API', async () => {
 
   test('buy …03: every quote answers 500 → 502 upstream_error (retryable), the buy failed, nothing ordered or credited', async () => {
     const response = await crypto(t, 'buy-03', 'buy', '25.03');
-    assert.equal(response.statusCode, 502, response.body);
-    const error = errorOf(response);
-    assert.deepEqual([error.code, error.retryable], ['upstream_error', true]);
-    const failed = await payment(t, String(error.details['payment_id']));
-    assert.equal(failed.status, 'failed');
-    assert.equal(failed.failure?.code, 'upstream_error');
-    assert.deepEqual(path(failed), ['created', 'failed']);
+    const failed = await failedAtOnce(t, response, 502, 'upstream_error');
     const calls = rampCalls(t, failed.id);
     assert.deepEqual(
       calls.quotes.map((q) => q.status),
@@ -271,15 +293,8 @@ describe('buying crypto through the Partner API', async () => {
     }
   });
 
-  test('a buy of a pair the operator has not enabled answers wallet_not_supported; nothing reaches the ramp', async () => {
-    const before = t.simulator!.admin.requests({ provider: 'crypto' }).length;
-    const response = await crypto(t, 'buy-bep20', 'buy', '10', { currency: 'USDT', network: 'BEP20' });
-    assert.equal(response.statusCode, 400, response.body);
-    const error = errorOf(response);
-    assert.deepEqual([error.code, error.retryable], ['wallet_not_supported', false]);
-    assert.deepEqual([error.details['currency'], error.details['network']], ['USDT', 'BEP20']);
-    assert.equal(t.simulator!.admin.requests({ provider: 'crypto' }).length, before);
-  });
+  test('a buy of a pair the operator has not enabled answers wallet_not_supported; nothing reaches the ramp', () =>
+    assertPairNotEnabled(t, 'buy'));
 
   test('a buy on a network the operator registered no wallet (xpub) for answers wallet_not_supported; nothing is ordered', async () => {
     const before = t.simulator!.admin.requests({ provider: 'crypto' }).length;
@@ -347,14 +362,7 @@ describe('selling crypto through the Partner API', async () => {
   test('sell …01: the ramp cannot fill the order → 402 withdrawal_failed (retryable), the sell failed, its hold released', async () => {
     await fund(t, 'sell-01', '100');
     const response = await crypto(t, 'sell-01', 'sell', '25.01');
-    assert.equal(response.statusCode, 402, response.body);
-    const error = errorOf(response);
-    assert.deepEqual([error.code, error.retryable], ['withdrawal_failed', true]);
-    assert.equal(error.details['provider_code'], '42202');
-    const failed = await payment(t, String(error.details['payment_id']));
-    assert.equal(failed.status, 'failed');
-    assert.equal(failed.failure?.code, 'withdrawal_failed');
-    assert.deepEqual(path(failed), ['created', 'failed']);
+    const failed = await failedAtOnce(t, response, 402, 'withdrawal_failed', { provider_code: '42202' });
     assert.deepEqual(rampCalls(t, failed.id).orders, [{ status: 422, replayed: false, created: null }]);
     assert.deepEqual(await position(t, 'sell-01'), { posted: 100n * USDT, held: 0n });
   });
@@ -382,13 +390,7 @@ describe('selling crypto through the Partner API', async () => {
   test('sell …03: every quote answers 500 → 502 upstream_error (retryable), the sell failed, its hold released', async () => {
     await fund(t, 'sell-03', '100');
     const response = await crypto(t, 'sell-03', 'sell', '25.03');
-    assert.equal(response.statusCode, 502, response.body);
-    const error = errorOf(response);
-    assert.deepEqual([error.code, error.retryable], ['upstream_error', true]);
-    const failed = await payment(t, String(error.details['payment_id']));
-    assert.equal(failed.status, 'failed');
-    assert.equal(failed.failure?.code, 'upstream_error');
-    assert.deepEqual(path(failed), ['created', 'failed']);
+    const failed = await failedAtOnce(t, response, 502, 'upstream_error');
     assert.deepEqual(rampCalls(t, failed.id).orders, []);
     assert.deepEqual(await position(t, 'sell-03'), { posted: 100n * USDT, held: 0n });
   });
@@ -443,15 +445,8 @@ describe('selling crypto through the Partner API', async () => {
     }
   });
 
-  test('a sell of a pair the operator has not enabled answers wallet_not_supported; nothing reaches the ramp', async () => {
-    const before = t.simulator!.admin.requests({ provider: 'crypto' }).length;
-    const response = await crypto(t, 'sell-bep20', 'sell', '10', { currency: 'USDT', network: 'BEP20' });
-    assert.equal(response.statusCode, 400, response.body);
-    const error = errorOf(response);
-    assert.deepEqual([error.code, error.retryable], ['wallet_not_supported', false]);
-    assert.deepEqual([error.details['currency'], error.details['network']], ['USDT', 'BEP20']);
-    assert.equal(t.simulator!.admin.requests({ provider: 'crypto' }).length, before);
-  });
+  test('a sell of a pair the operator has not enabled answers wallet_not_supported; nothing reaches the ramp', () =>
+    assertPairNotEnabled(t, 'sell'));
 });
 
 describe('upstream faults on buys and sells', async () => {
@@ -473,13 +468,7 @@ describe('upstream faults on buys and sells', async () => {
         ramp.addFault({ provider: 'crypto', ...rule } as Parameters<typeof ramp.addFault>[0]);
         try {
           const response = await crypto(t, user, kind, '20.00');
-          assert.equal(response.statusCode, 502, response.body);
-          const error = errorOf(response);
-          assert.deepEqual([error.code, error.retryable], [code, true]);
-          const failed = await payment(t, String(error.details['payment_id']));
-          assert.equal(failed.status, 'failed');
-          assert.equal(failed.failure?.code, code);
-          assert.deepEqual(path(failed), ['created', 'failed']);
+          const failed = await failedAtOnce(t, response, 502, code);
           assert.equal(rampCalls(t, failed.id).orders.filter((o) => o.created).length, 0);
         } finally {
           ramp.clearFaults('crypto');

@@ -3,7 +3,7 @@ import { isValidIban } from '../banking/iban.ts';
 import { isValidRoutingNumber } from '../banking/routing-number.ts';
 import type { ProviderContext, SimulatedProvider } from '../context.ts';
 import { hostedResource, returnLocation } from '../html.ts';
-import { endpoint, paramOf, retrieval } from '../http/endpoint.ts';
+import { endpoint, paramOf, retrievalRoutes } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { requestFingerprint } from '../http/fingerprint.ts';
 import { failIfMagicError, MAGIC_CENTS } from '../magic.ts';
@@ -71,18 +71,19 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
       );
 
       // For a merchant whose create call timed out: the payment it created, found by its own reference.
-      app.get(
-        '/bank/v1/payments/by_reference/:merchant_reference',
-        retrieval(
-          kit,
-          bankDialect,
+      retrievalRoutes(
+        app,
+        kit,
+        bankDialect,
+        [
           {
+            path: '/bank/v1/payments/by_reference/:merchant_reference',
             param: 'merchant_reference',
             find: (value) => payments.byReference(value),
             missing: 'No payment with this merchant_reference',
           },
-          (payment) => ({ status: 200, body: serializeBankPayment(payment, context.publicUrl()) }),
-        ),
+        ],
+        (payment) => ({ status: 200, body: serializeBankPayment(payment, context.publicUrl()) }),
       );
 
       app.post(
@@ -212,28 +213,25 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
         ),
       );
 
-      app.get(
-        '/bank/v1/payouts/:payout_id',
-        retrieval(
-          kit,
-          bankDialect,
-          { param: 'payout_id', find: (value) => payouts.get(value), missing: 'No such payout' },
-          (payout) => ({ status: 200, body: serializeBankPayout(payout) }),
-        ),
-      );
-
-      app.get(
-        '/bank/v1/payouts/by_reference/:merchant_reference',
-        retrieval(
-          kit,
-          bankDialect,
+      retrievalRoutes(
+        app,
+        kit,
+        bankDialect,
+        [
           {
+            path: '/bank/v1/payouts/:payout_id',
+            param: 'payout_id',
+            find: (value) => payouts.get(value),
+            missing: 'No such payout',
+          },
+          {
+            path: '/bank/v1/payouts/by_reference/:merchant_reference',
             param: 'merchant_reference',
             find: (value) => payouts.byReference(value),
             missing: 'No payout with this merchant_reference',
           },
-          (payout) => ({ status: 200, body: serializeBankPayout(payout) }),
-        ),
+        ],
+        (payout) => ({ status: 200, body: serializeBankPayout(payout) }),
       );
     },
     registerAdmin() {},

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { adminError } from '../admin/routes.ts';
 import { RETURN_CODES } from '../banking/nacha.ts';
-import { endpoint, idempotencyKeyOf, retrieval } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf, retrievalRoutes } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { magicCentsOfMinor } from '../money.ts';
 import { serializeAchDebit } from './ach-debits.ts';
@@ -44,28 +44,25 @@ export function registerAchRoutes(app: FastifyInstance, processor: CardsProcesso
     ),
   );
 
-  app.get(
-    '/cards/v1/ach_debits/:id',
-    retrieval(
-      kit,
-      cardsDialect,
-      { param: 'id', find: (value) => debits.get(value), missing: 'No such ACH debit' },
-      (debit) => ({ status: 200, body: serializeAchDebit(debit) }),
-    ),
-  );
-
-  app.get(
-    '/cards/v1/ach_debits/by_idempotency_key/:key',
-    retrieval(
-      kit,
-      cardsDialect,
+  retrievalRoutes(
+    app,
+    kit,
+    cardsDialect,
+    [
       {
+        path: '/cards/v1/ach_debits/:id',
+        param: 'id',
+        find: (value) => debits.get(value),
+        missing: 'No such ACH debit',
+      },
+      {
+        path: '/cards/v1/ach_debits/by_idempotency_key/:key',
         param: 'key',
         find: (value) => debits.byIdempotencyKey(value),
         missing: 'No ACH debit was created with this idempotency key',
       },
-      (debit) => ({ status: 200, body: serializeAchDebit(debit) }),
-    ),
+    ],
+    (debit) => ({ status: 200, body: serializeAchDebit(debit) }),
   );
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { endpoint, idempotencyKeyOf, retrieval } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf, retrievalRoutes } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { magicCentsOfMinor } from '../money.ts';
 import { readCard } from './card.ts';
@@ -83,18 +83,19 @@ export function registerPaymentRoutes(app: FastifyInstance, processor: CardsProc
   );
 
   // For a merchant whose create call timed out: the payment it created under this key.
-  app.get(
-    '/cards/v1/payments/by_idempotency_key/:key',
-    retrieval(
-      kit,
-      cardsDialect,
+  retrievalRoutes(
+    app,
+    kit,
+    cardsDialect,
+    [
       {
+        path: '/cards/v1/payments/by_idempotency_key/:key',
         param: 'key',
         find: (value) => payments.byIdempotencyKey(value),
         missing: 'No payment was created with this idempotency key',
       },
-      (payment) => ({ status: 200, body: serializeCardPayment(payment, url()) }),
-    ),
+    ],
+    (payment) => ({ status: 200, body: serializeCardPayment(payment, url()) }),
   );
 
   app.post(

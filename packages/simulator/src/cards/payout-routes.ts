@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { endpoint, idempotencyKeyOf, retrieval } from '../http/endpoint.ts';
+import { endpoint, idempotencyKeyOf, retrievalRoutes } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import { magicCentsOfMinor } from '../money.ts';
@@ -60,27 +60,19 @@ export function registerPayoutRoutes(app: FastifyInstance, processor: CardsProce
     ),
   );
 
-  app.get(
-    '/cards/v1/payouts/:id',
-    retrieval(
-      kit,
-      cardsDialect,
-      { param: 'id', find: (value) => payouts.get(value), missing: 'No such payout' },
-      (payout) => ({ status: 200, body: serializeCardPayout(payout) }),
-    ),
-  );
-
-  app.get(
-    '/cards/v1/payouts/by_idempotency_key/:key',
-    retrieval(
-      kit,
-      cardsDialect,
+  retrievalRoutes(
+    app,
+    kit,
+    cardsDialect,
+    [
+      { path: '/cards/v1/payouts/:id', param: 'id', find: (value) => payouts.get(value), missing: 'No such payout' },
       {
+        path: '/cards/v1/payouts/by_idempotency_key/:key',
         param: 'key',
         find: (value) => payouts.byIdempotencyKey(value),
         missing: 'No payout was created with this idempotency key',
       },
-      (payout) => ({ status: 200, body: serializeCardPayout(payout) }),
-    ),
+    ],
+    (payout) => ({ status: 200, body: serializeCardPayout(payout) }),
   );
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { adminError } from '../admin/routes.ts';
 import type { ProviderContext, SimulatedProvider } from '../context.ts';
-import { endpoint, retrieval } from '../http/endpoint.ts';
+import { endpoint, retrievalRoutes } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { requestFingerprint } from '../http/fingerprint.ts';
 import { failIfMagicError, MAGIC_CENTS } from '../magic.ts';
@@ -129,29 +129,26 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
         ),
       );
 
-      app.get(
-        '/crypto/v1/orders/:order_id',
-        retrieval(
-          kit,
-          cryptoDialect,
-          { param: 'order_id', find: (value) => orders.get(value), missing: 'No such order' },
-          (order) => ok(200, serializeOrder(order)),
-        ),
-      );
-
-      // For a merchant whose create call timed out: the order it created, found by its own reference.
-      app.get(
-        '/crypto/v1/orders/by-customer-ref/:customer_ref',
-        retrieval(
-          kit,
-          cryptoDialect,
+      // By id, and by the merchant's own reference (for one whose create call timed out).
+      retrievalRoutes(
+        app,
+        kit,
+        cryptoDialect,
+        [
           {
+            path: '/crypto/v1/orders/:order_id',
+            param: 'order_id',
+            find: (value) => orders.get(value),
+            missing: 'No such order',
+          },
+          {
+            path: '/crypto/v1/orders/by-customer-ref/:customer_ref',
             param: 'customer_ref',
             find: (value) => orders.byCustomerRef(value),
             missing: 'No order with this customer_ref',
           },
-          (order) => ok(200, serializeOrder(order)),
-        ),
+        ],
+        (order) => ok(200, serializeOrder(order)),
       );
 
       app.post(
@@ -179,28 +176,25 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
         ),
       );
 
-      app.get(
-        '/crypto/v1/deposit-watches/:watch_id',
-        retrieval(
-          kit,
-          cryptoDialect,
-          { param: 'watch_id', find: (value) => watches.get(value), missing: 'No such deposit watch' },
-          (watch) => ok(200, serializeWatch(watch)),
-        ),
-      );
-
-      app.get(
-        '/crypto/v1/deposit-watches/by-reference/:reference',
-        retrieval(
-          kit,
-          cryptoDialect,
+      retrievalRoutes(
+        app,
+        kit,
+        cryptoDialect,
+        [
           {
+            path: '/crypto/v1/deposit-watches/:watch_id',
+            param: 'watch_id',
+            find: (value) => watches.get(value),
+            missing: 'No such deposit watch',
+          },
+          {
+            path: '/crypto/v1/deposit-watches/by-reference/:reference',
             param: 'reference',
             find: (value) => watches.byReference(value),
             missing: 'No deposit watch with this reference',
           },
-          (watch) => ok(200, serializeWatch(watch)),
-        ),
+        ],
+        (watch) => ok(200, serializeWatch(watch)),
       );
 
       app.post(
@@ -225,28 +219,25 @@ export function createCryptoProvider(context: ProviderContext): SimulatedProvide
         ),
       );
 
-      app.get(
-        '/crypto/v1/withdrawals/:withdrawal_id',
-        retrieval(
-          kit,
-          cryptoDialect,
-          { param: 'withdrawal_id', find: (value) => withdrawals.get(value), missing: 'No such withdrawal' },
-          (withdrawal) => ok(200, serializeWithdrawal(withdrawal)),
-        ),
-      );
-
-      app.get(
-        '/crypto/v1/withdrawals/by-reference/:reference',
-        retrieval(
-          kit,
-          cryptoDialect,
+      retrievalRoutes(
+        app,
+        kit,
+        cryptoDialect,
+        [
           {
+            path: '/crypto/v1/withdrawals/:withdrawal_id',
+            param: 'withdrawal_id',
+            find: (value) => withdrawals.get(value),
+            missing: 'No such withdrawal',
+          },
+          {
+            path: '/crypto/v1/withdrawals/by-reference/:reference',
             param: 'reference',
             find: (value) => withdrawals.byReference(value),
             missing: 'No withdrawal with this reference',
           },
-          (withdrawal) => ok(200, serializeWithdrawal(withdrawal)),
-        ),
+        ],
+        (withdrawal) => ok(200, serializeWithdrawal(withdrawal)),
       );
     },
 

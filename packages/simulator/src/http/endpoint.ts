@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AfterWork } from '../faults/hook.ts';
 import { strike } from '../faults/strike.ts';
 import { type Dialect, type ProviderAnswer, ProviderError } from './dialect.ts';
@@ -113,19 +113,34 @@ export function paramOf(request: FastifyRequest, name: string): string {
   return (request.params as Record<string, string>)[name]!;
 }
 
+/** How a GET finds its resource: by which path parameter, and what to say when there is none. */
+export interface Retrieval<T> {
+  path: string;
+  param: string;
+  find: (value: string) => T | undefined;
+  missing: string;
+}
+
 /**
- * A GET of one resource found by a path parameter (an id, a reference, an idempotency
- * key): the dialect's `not_found` when there is none.
+ * GETs of one resource found by a path parameter — its id, the merchant's reference,
+ * the create call's idempotency key — all answering the same way, or with the
+ * dialect's `not_found` when there is none.
  */
-export function retrieval<T>(
+export function retrievalRoutes<T>(
+  app: FastifyInstance,
   kit: EndpointKit,
   dialect: Dialect,
-  lookup: { param: string; find: (value: string) => T | undefined; missing: string },
+  routes: readonly Retrieval<T>[],
   answer: (found: T) => HandlerAnswer,
-) {
-  return endpoint(kit, dialect, (request) => {
-    const found = lookup.find(paramOf(request, lookup.param));
-    if (!found) throw dialect.error('not_found', lookup.missing);
-    return answer(found);
-  });
+): void {
+  for (const route of routes) {
+    app.get(
+      route.path,
+      endpoint(kit, dialect, (request) => {
+        const found = route.find(paramOf(request, route.param));
+        if (!found) throw dialect.error('not_found', route.missing);
+        return answer(found);
+      }),
+    );
+  }
 }
