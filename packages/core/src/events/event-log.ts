@@ -73,11 +73,13 @@ export class EventLog {
     subjectId: string,
     events: readonly { type: EventType; data: Record<string, unknown> }[],
     first: number,
+    /** A condition on the statement's other parts (`EXISTS (SELECT 1 FROM updated)`): no events unless it holds. */
+    onlyIf?: string,
   ): { sql: string; values: unknown[] } {
     const $ = (n: number) => `$${first + n}`;
     return {
       sql: `event_seq AS (
-              INSERT INTO event_sequences (subject_id, last) VALUES (${$(0)}, ${$(1)}::int)
+              INSERT INTO event_sequences (subject_id, last) SELECT ${$(0)}::text, ${$(1)}::int${onlyIf ? ` WHERE ${onlyIf}` : ''}
               ON CONFLICT (subject_id) DO UPDATE SET last = event_sequences.last + ${$(1)}::int
               RETURNING last),
             event_rows AS (

@@ -208,13 +208,10 @@ export class Ledger {
     );
     const entries = wanted.map((entry) => ({ ...entry, currency: accounts.get(entry.accountId)!.currency }));
     assertBalanced(entries);
-    if (reference) {
-      const existing = await this.transferByReference(input.operatorId, reference, tx);
-      if (existing) return replayed(existing, 'transfer', entries);
-    }
     const changes = new BalanceChanges();
     for (const entry of entries) changes.add(entry.accountId, { posted: entry.amount });
-    changes.checkFloors(accounts);
+    const earlier = await this.fitsOrEarlier(tx, changes, accounts, input.operatorId, reference);
+    if (earlier) return replayed(earlier, 'transfer', entries);
     const { transfer } = await this.write(tx, accounts, {
       operatorId: input.operatorId,
       kind: 'transfer',
@@ -252,14 +249,11 @@ export class Ledger {
       () => `hold from ${input.from} (${currency}) to ${input.to} (${accounts.get(input.to)!.currency})`,
     );
     const entries = wanted.map((entry) => ({ ...entry, currency }));
-    if (reference) {
-      const existing = await this.transferByReference(input.operatorId, reference, tx);
-      if (existing) return this.getHold(replayed(existing, 'hold', entries).id, tx);
-    }
     const changes = new BalanceChanges()
       .add(input.from, { pendingDebits: input.amount })
       .add(input.to, { pendingCredits: input.amount });
-    changes.checkFloors(accounts);
+    const earlier = await this.fitsOrEarlier(tx, changes, accounts, input.operatorId, reference);
+    if (earlier) return this.getHold(replayed(earlier, 'hold', entries).id, tx);
     const { transfer, created } = await this.write(tx, accounts, {
       operatorId: input.operatorId,
       kind: 'hold',
@@ -507,6 +501,29 @@ export class Ledger {
         from: expired ? 'expired' : hold.status,
         to,
       });
+  }
+
+  /**
+   * Checks the floors of a change about to be written. A call repeating an earlier one
+   * (same reference) is answered with that one even when it would no longer fit; a
+   * repeat that fits is found by the write itself, which refuses a taken reference —
+   * so the usual call, a new one, costs no lookup.
+   */
+  private async fitsOrEarlier(
+    tx: Queryable,
+    changes: BalanceChanges,
+    accounts: ReadonlyMap<string, LedgerAccount>,
+    operatorId: string,
+    reference: string | null,
+  ): Promise<Transfer | null> {
+    try {
+      changes.checkFloors(accounts);
+      return null;
+    } catch (error) {
+      const earlier = reference ? await this.transferByReference(operatorId, reference, tx) : null;
+      if (earlier) return earlier;
+      throw error;
+    }
   }
 
   /**

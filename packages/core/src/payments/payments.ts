@@ -163,13 +163,21 @@ export class Payments {
    * leaves other nodes' cache stale for at most `RESOURCE_TTL_MS`; REST reads after
    * that, and webhooks, remain the record.
    */
-  private async inTransaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(
+    work: (tx: Queryable) => Promise<T>,
+    options: { oneStatement?: boolean } = {},
+  ): Promise<T> {
     let changes: PaymentNotice[] = [];
-    const result = await this.db.transaction(async (tx) => {
+    const run = (tx: Queryable) => {
       changes = [];
       this.announce.set(tx, changes);
       return work(tx);
-    });
+    };
+    // Work that is a single statement is a transaction by itself: no BEGIN and COMMIT
+    // round trips (a handle of its own, so that its announcements are its own).
+    const result = options.oneStatement
+      ? await run({ query: (text, values) => this.db.query(text, values) })
+      : await this.db.transaction(run);
     if (changes.length > 0) {
       for (const change of changes) this.resources.invalidate(resourceKey(change));
       this.notify(changes);
@@ -328,79 +336,80 @@ export class Payments {
   ): Promise<{ payment: Payment; replayed: boolean }> {
     const now = this.clock.now();
     const userId = input.gates.user.id;
+    const daily = input.gates.settings.limits[input.kind][p.currency.code]?.daily;
+    const payOut = PAY_OUT.includes(input.kind);
     try {
-      const payment = await this.inTransaction(async (tx) => {
-        const daily = input.gates.settings.limits[input.kind][p.currency.code]?.daily;
-        const payOut = PAY_OUT.includes(input.kind);
-        if (daily !== undefined || payOut) {
-          // One payment at a time per user: daily limits and the balance are checked under this lock.
-          await tx.query({
-            name: 'payment-lock-user',
-            text: 'SELECT 1 FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
-            values: [input.operatorId, userId],
-          });
-        }
-        if (daily !== undefined) {
-          const limit = parseAmount(daily, p.currency, 'limit');
-          const used = await paymentStore.usedSince(tx, {
-            operatorId: input.operatorId,
-            userId,
-            kind: input.kind,
-            currency: p.currency.code,
-            since: new Date(now.getTime() - DAY_MS),
-          });
-          if (used + p.amount > limit) {
-            throw new RampartError('daily_limit_exceeded', {
-              limit: formatAmount(limit, p.currency),
-              used: formatAmount(used, p.currency),
-              requested: formatAmount(p.amount, p.currency),
-              currency: p.currency.code,
+      const payment = await this.inTransaction(
+        async (tx) => {
+          if (daily !== undefined || payOut) {
+            // One payment at a time per user: daily limits and the balance are checked under this lock.
+            await tx.query({
+              name: 'payment-lock-user',
+              text: 'SELECT 1 FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
+              values: [input.operatorId, userId],
             });
           }
-        }
-        const id = this.ids('pay');
-        // The payment, its first timeline entry and `payment.created`: one statement.
-        const values = [
-          id,
-          input.operatorId,
-          input.mode,
-          userId,
-          input.sessionId ?? null,
-          input.kind,
-          input.method,
-          p.provider,
-          p.currency.code,
-          p.network,
-          p.amount,
-          input.reference ?? null,
-          input.idempotencyKey ?? null,
-          JSON.stringify(redactInstrument(input.instrument ?? {})),
-          null,
-          JSON.stringify(input.metadata ?? {}),
-          now,
-        ];
-        const created = {
-          id,
-          status: 'created',
-          kind: input.kind,
-          method: input.method,
-          provider: p.provider,
-          user_id: userId,
-          amount: p.amount,
-          currency: p.currency.code,
-          network: p.network,
-          reference: input.reference ?? null,
-          failure_code: null,
-        } as Payment;
-        const events = this.events.recordingCte(
-          input.operatorId,
-          id,
-          [{ type: 'payment.created', data: { payment: presentPaymentForEvent(created) } }],
-          values.length + 1,
-        );
-        const { rows } = await tx.query<Payment>({
-          name: 'payment-insert',
-          text: `WITH inserted AS (
+          if (daily !== undefined) {
+            const limit = parseAmount(daily, p.currency, 'limit');
+            const used = await paymentStore.usedSince(tx, {
+              operatorId: input.operatorId,
+              userId,
+              kind: input.kind,
+              currency: p.currency.code,
+              since: new Date(now.getTime() - DAY_MS),
+            });
+            if (used + p.amount > limit) {
+              throw new RampartError('daily_limit_exceeded', {
+                limit: formatAmount(limit, p.currency),
+                used: formatAmount(used, p.currency),
+                requested: formatAmount(p.amount, p.currency),
+                currency: p.currency.code,
+              });
+            }
+          }
+          const id = this.ids('pay');
+          // The payment, its first timeline entry and `payment.created`: one statement.
+          const values = [
+            id,
+            input.operatorId,
+            input.mode,
+            userId,
+            input.sessionId ?? null,
+            input.kind,
+            input.method,
+            p.provider,
+            p.currency.code,
+            p.network,
+            p.amount,
+            input.reference ?? null,
+            input.idempotencyKey ?? null,
+            JSON.stringify(redactInstrument(input.instrument ?? {})),
+            null,
+            JSON.stringify(input.metadata ?? {}),
+            now,
+          ];
+          const created = {
+            id,
+            status: 'created',
+            kind: input.kind,
+            method: input.method,
+            provider: p.provider,
+            user_id: userId,
+            amount: p.amount,
+            currency: p.currency.code,
+            network: p.network,
+            reference: input.reference ?? null,
+            failure_code: null,
+          } as Payment;
+          const events = this.events.recordingCte(
+            input.operatorId,
+            id,
+            [{ type: 'payment.created', data: { payment: presentPaymentForEvent(created) } }],
+            values.length + 1,
+          );
+          const { rows } = await tx.query<Payment>({
+            name: 'payment-insert',
+            text: `WITH inserted AS (
                    INSERT INTO payments (id, operator_id, mode, user_id, session_id, kind, method, provider, status,
                      currency, network, amount, reference, idempotency_key, destination, hold_id, metadata, created_at,
                      updated_at)
@@ -411,29 +420,32 @@ export class Payments {
                    VALUES ($1, 1, NULL, 'created', 'created', '{}', $17)),
                  ${events.sql}
                SELECT * FROM inserted`,
-          values: [...values, ...events.values],
-        });
-        let payment = rows[0]!;
-        if (payOut) {
-          // The hold comes after the insert: a second withdrawal of the user meets the
-          // first at the insert (`withdrawal_in_progress`) before it locks any account
-          // the first one's completion needs — the other order deadlocks the two.
-          const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
-          const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code, id);
-          const hold = await this.ledger.hold(tx, {
-            operatorId: input.operatorId,
-            from,
-            to,
-            amount: p.amount,
-            reference: `${id}:hold`,
-            expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
-            description: `${input.kind} ${id}`,
+            values: [...values, ...events.values],
           });
-          payment = await this.update(tx, id, { hold_id: hold.id });
-        }
-        this.announced(tx, payment, true);
-        return payment;
-      });
+          let payment = rows[0]!;
+          if (payOut) {
+            // The hold comes after the insert: a second withdrawal of the user meets the
+            // first at the insert (`withdrawal_in_progress`) before it locks any account
+            // the first one's completion needs — the other order deadlocks the two.
+            const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
+            const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code, id);
+            const hold = await this.ledger.hold(tx, {
+              operatorId: input.operatorId,
+              from,
+              to,
+              amount: p.amount,
+              reference: `${id}:hold`,
+              expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
+              description: `${input.kind} ${id}`,
+            });
+            payment = await this.update(tx, id, { hold_id: hold.id });
+          }
+          this.announced(tx, payment, true);
+          return payment;
+          // A deposit without a daily limit is the insert alone.
+        },
+        { oneStatement: daily === undefined && !payOut },
+      );
       return { payment, replayed: false };
     } catch (error) {
       if (input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency') {
@@ -556,7 +568,13 @@ export class Payments {
       };
       try {
         const outcome = await this.callWithRetry(provider, request);
-        const after = await this.applyOutcome(payment.operator_id, payment.id, outcome, `${provider.id} answered`);
+        const after = await this.applyOutcome(
+          payment.operator_id,
+          payment.id,
+          outcome,
+          `${provider.id} answered`,
+          payment,
+        );
         if (after.status === 'failed') {
           throw new RampartError(failureOf(payment.kind), {
             payment_id: payment.id,
@@ -656,30 +674,56 @@ export class Payments {
    * out-of-order news never moves a payment backwards: an update that is not a legal
    * transition from the current status is ignored.
    */
-  async applyOutcome(operatorId: string, paymentId: string, outcome: ProviderOutcome, cause: string): Promise<Payment> {
+  async applyOutcome(
+    operatorId: string,
+    paymentId: string,
+    outcome: ProviderOutcome,
+    cause: string,
+    /** The payment as this node last wrote it, if it has it: most often still what the database holds. */
+    known?: Payment,
+  ): Promise<Payment> {
     return this.inTransaction(async (tx) => {
+      const applied = known && (await this.applyTo(tx, known, outcome, cause, true));
+      if (applied) return applied;
       const payment = await paymentStore.get(tx, operatorId, paymentId, true);
-      const set: Record<string, unknown> = {};
-      if (payment.provider_ref === null) set['provider_ref'] = outcome.providerRef;
-      // A webhook that says nothing of the next step leaves the one we have; leaving
-      // `pending` clears it below. Late news of an earlier step (an "awaiting deposit"
-      // arriving after completion) must not put a stale next step back on the payment.
-      const moves = outcome.status !== payment.status && canTransition(payment.status, outcome.status);
-      if (outcome.nextAction && (moves ? outcome.status : payment.status) === 'pending')
-        set['next_action'] = outcome.nextAction;
-      if (!moves) {
-        if (Object.keys(set).length === 0) return payment;
-        const updated = await this.update(tx, payment.id, set);
-        this.announced(tx, updated, false);
-        return updated;
-      }
-      if (outcome.status !== 'pending') set['next_action'] = null;
-      if (outcome.failure) {
-        set['failure_code'] = outcome.failure.code;
-        set['failure_message'] = outcome.failure.message ?? null;
-      }
-      return this.transitionIn(tx, payment, outcome.status, cause, { set });
+      return (await this.applyTo(tx, payment, outcome, cause, false))!;
     });
+  }
+
+  /**
+   * `applyOutcome` on `payment`. When `guarded`, `payment` was not read under lock: the
+   * change is made only if the row still has its status, provider and provider
+   * reference (one statement checks and moves), and otherwise nothing is changed and
+   * the answer is undefined.
+   */
+  private async applyTo(
+    tx: Queryable,
+    payment: Payment,
+    outcome: ProviderOutcome,
+    cause: string,
+    guarded: boolean,
+  ): Promise<Payment | undefined> {
+    const set: Record<string, unknown> = {};
+    if (payment.provider_ref === null) set['provider_ref'] = outcome.providerRef;
+    // A webhook that says nothing of the next step leaves the one we have; leaving
+    // `pending` clears it below. Late news of an earlier step (an "awaiting deposit"
+    // arriving after completion) must not put a stale next step back on the payment.
+    const moves = outcome.status !== payment.status && canTransition(payment.status, outcome.status);
+    if (outcome.nextAction && (moves ? outcome.status : payment.status) === 'pending')
+      set['next_action'] = outcome.nextAction;
+    if (!moves) {
+      if (guarded) return undefined; // rare enough to read it under lock instead
+      if (Object.keys(set).length === 0) return payment;
+      const updated = await this.update(tx, payment.id, set);
+      this.announced(tx, updated, false);
+      return updated;
+    }
+    if (outcome.status !== 'pending') set['next_action'] = null;
+    if (outcome.failure) {
+      set['failure_code'] = outcome.failure.code;
+      set['failure_message'] = outcome.failure.message ?? null;
+    }
+    return this.moveStatus(tx, payment, outcome.status, cause, { set }, guarded);
   }
 
   /**
@@ -746,7 +790,7 @@ export class Payments {
     id: string,
     to: PaymentStatus,
     cause: string,
-    extra: { set?: Record<string, unknown>; event?: { type: EventType; data: Record<string, unknown> } },
+    extra: TransitionExtra,
   ): Promise<Payment> {
     return this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
@@ -759,8 +803,25 @@ export class Payments {
     payment: Payment,
     to: PaymentStatus,
     cause: string,
-    extra: { set?: Record<string, unknown>; event?: { type: EventType; data: Record<string, unknown> } },
+    extra: TransitionExtra,
   ): Promise<Payment> {
+    return (await this.moveStatus(tx, payment, to, cause, extra, false))!;
+  }
+
+  /**
+   * The change of status, its timeline entry, its events and its money. `payment` was
+   * read under lock, or, when `guarded`, the change is made only if the row still has
+   * the status, provider and provider reference `payment` says (undefined otherwise):
+   * every other writer of a payment changes one of them.
+   */
+  private async moveStatus(
+    tx: Queryable,
+    payment: Payment,
+    to: PaymentStatus,
+    cause: string,
+    extra: TransitionExtra,
+    guarded: boolean,
+  ): Promise<Payment | undefined> {
     assertTransition(payment.status, to);
     const set = extra.set ?? {};
     const entries = Object.entries({ ...set, status: to, updated_at: this.clock.now() });
@@ -768,6 +829,11 @@ export class Payments {
     const assignments = entries.map(([column], i) => `${column} = $${i + 2}`).join(', ');
     const n = values.length;
     values.push(payment.status, to, cause, JSON.stringify(set), this.clock.now());
+    let guard = '';
+    if (guarded) {
+      values.push(payment.provider, payment.provider_ref);
+      guard = ` AND status = $${n + 1} AND provider = $${n + 6} AND provider_ref IS NOT DISTINCT FROM $${n + 7}`;
+    }
     // The change, its timeline entry and its events in one statement; the events show
     // the payment as the update leaves it.
     const present = presentPaymentForEvent({ ...payment, ...set, status: to } as Payment);
@@ -779,18 +845,21 @@ export class Payments {
         ...(extra.event ? [{ type: extra.event.type, data: { payment: present, ...extra.event.data } }] : []),
       ],
       values.length + 1,
+      'EXISTS (SELECT 1 FROM updated)',
     );
     const { rows } = await tx.query<Payment>(
-      `WITH updated AS (UPDATE payments SET ${assignments} WHERE id = $1 RETURNING *),
+      `WITH updated AS (UPDATE payments SET ${assignments} WHERE id = $1${guard} RETURNING *),
             transition AS (
               INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
-              VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1),
-                      $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})),
+              SELECT $1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1),
+                     $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}
+                FROM updated),
             ${events.sql}
           SELECT * FROM updated`,
       [...values, ...events.values],
     );
-    const updated = rows[0]!;
+    const updated = rows[0];
+    if (!updated) return undefined;
     this.announced(tx, updated, true);
     // Money last: the ledger locks accounts that every payment of a provider shares
     // (its clearing account), so they are held from here to the commit and no longer.
@@ -885,6 +954,12 @@ export function changesNothing(payment: Payment, outcome: ProviderOutcome): bool
     payment.provider_ref !== null &&
     !(outcome.nextAction && outcome.status === 'pending')
   );
+}
+
+/** What a change of status sets besides the status, and an event to record with it. */
+interface TransitionExtra {
+  set?: Record<string, unknown>;
+  event?: { type: EventType; data: Record<string, unknown> };
 }
 
 /** The constraint a unique violation names, if `error` is one. */

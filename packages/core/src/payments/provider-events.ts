@@ -32,14 +32,30 @@ export class ProviderEvents {
     this.users = deps.users;
   }
 
-  /** Returns false for a redelivery of an event already recorded. */
-  async record(provider: string, notice: ProviderNotice): Promise<boolean> {
-    const result = await this.db.query(
-      `INSERT INTO provider_events (provider, event_id, notice, received_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (provider, event_id) DO NOTHING`,
-      [provider, notice.eventId, JSON.stringify(notice), this.clock.now()],
+  /**
+   * Makes a notice durable: `duplicate` for a redelivery of an event already recorded,
+   * `settled` for one that tells of a payment already as it says (most webhooks confirm
+   * what the provider's answer applied: recorded as processed in the same statement,
+   * see `changesNothing`), otherwise `recorded`, for `processPending` to apply.
+   */
+  async record(provider: string, notice: ProviderNotice): Promise<'recorded' | 'settled' | 'duplicate'> {
+    const subject = notice.subject;
+    // A notice that changes nothing: a payment with this provider reference already has
+    // this status (and the notice brings no next step for a pending payment).
+    const confirms =
+      subject.type === 'payment' && !(subject.outcome.nextAction && subject.outcome.status === 'pending')
+        ? [subject.providerRef, subject.outcome.status]
+        : [null, null];
+    const { rows } = await this.db.query<{ settled: boolean }>(
+      `INSERT INTO provider_events (provider, event_id, notice, received_at, processed_at, attempts)
+       SELECT $1, $2, $3::jsonb, $4::timestamptz, CASE WHEN settled THEN $4::timestamptz END, CASE WHEN settled THEN 1 ELSE 0 END
+         FROM (SELECT EXISTS (SELECT 1 FROM payments WHERE provider = $1 AND provider_ref = $5 AND status = $6)) AS s(settled)
+       ON CONFLICT (provider, event_id) DO NOTHING
+       RETURNING processed_at IS NOT NULL AS settled`,
+      [provider, notice.eventId, JSON.stringify(notice), this.clock.now(), ...confirms],
     );
-    return result.rowCount === 1;
+    if (!rows[0]) return 'duplicate';
+    return rows[0].settled ? 'settled' : 'recorded';
   }
 
   /**

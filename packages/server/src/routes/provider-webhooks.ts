@@ -36,15 +36,15 @@ export async function providerWebhookRoutes(
         if (!source)
           throw new RampartError('resource_not_found', { resource: 'provider', id: request.params.provider });
         const notice = source.readWebhook(request.headers, typeof request.body === 'string' ? request.body : '');
-        let fresh: boolean;
+        let recorded: Awaited<ReturnType<ProviderEvents['record']>>;
         try {
-          fresh = await deps.events.record(source.id, notice);
+          recorded = await deps.events.record(source.id, notice);
         } catch (error) {
           if (isRampartError(error)) throw error;
           throw new RampartError('event_publish_failed', { provider: source.id }, { cause: error });
         }
-        deps.onRecorded();
-        return reply.code(200).send({ received: true, duplicate: !fresh });
+        if (recorded === 'recorded') deps.onRecorded();
+        return reply.code(200).send({ received: true, duplicate: recorded === 'duplicate' });
       },
     );
   });
