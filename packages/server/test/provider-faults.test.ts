@@ -23,6 +23,33 @@ async function events(t: TestApp, paymentId: string): Promise<string[]> {
   return rows.map((r) => r.type as string);
 }
 
+/** The card processor's `payment.succeeded` webhook for a payment, and a fresh signature for it. */
+async function cardSucceeded(t: TestApp, paymentId: string, eventId: string) {
+  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
+  const body = JSON.stringify({
+    id: eventId,
+    object: 'event',
+    type: 'payment.succeeded',
+    data: {
+      object: {
+        id: ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id,
+        object: 'payment',
+        status: 'succeeded',
+        metadata: { rampart_payment_id: paymentId },
+        next_action: null,
+        failure_code: null,
+        decline_code: null,
+        failure_message: null,
+      },
+    },
+  });
+  const sign = () => {
+    const ts = Math.floor(Date.now() / 1000);
+    return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
+  };
+  return { body, sign };
+}
+
 describe('upstream faults through payments', async () => {
   // Each case fails the card processor twice (Rampart retries once); a high threshold keeps
   // the circuit closed so every case meets its own fault, not the breaker the last one opened.
@@ -142,31 +169,7 @@ describe('inbound provider webhooks', async () => {
         instrument: { ...CARD_OK, card_number: '4000000000003220' },
       })
     ).json();
-    const body = JSON.stringify({
-      id: `evt_outage_${payment.id}`,
-      object: 'event',
-      type: 'payment.succeeded',
-      data: {
-        object: {
-          id: (
-            await (
-              await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${payment.id}`)
-            ).json()
-          ).requests[0].created_id,
-          object: 'payment',
-          status: 'succeeded',
-          metadata: { rampart_payment_id: payment.id },
-          next_action: null,
-          failure_code: null,
-          decline_code: null,
-          failure_message: null,
-        },
-      },
-    });
-    const sign = () => {
-      const ts = Math.floor(Date.now() / 1000);
-      return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
-    };
+    const { body, sign } = await cardSucceeded(t, payment.id, `evt_outage_${payment.id}`);
     const name = new URL(t.db.connectionString).pathname.slice(1);
     const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
     await admin.connect();
@@ -208,6 +211,45 @@ describe('inbound provider webhooks', async () => {
     await waitForStatus(t, payment.id, ['completed']);
     assert.equal(await balance(t, 'outage'), 2000n);
     assert.equal((await events(t, payment.id)).filter((e) => e === 'payment.completed').length, 1);
+  });
+});
+
+describe('provider webhooks that confirm', async () => {
+  // Every reading of this clock is a millisecond later than the one before.
+  let last = 0;
+  const clock = {
+    now: () => {
+      last = Math.max(Date.now(), last + 1);
+      return new Date(last);
+    },
+  };
+  const t = await startTestApp({ sandbox: true, clock });
+  await openForPayments(t);
+
+  test('a webhook telling of what the answer already applied is recorded as processed at once, and changes nothing', async () => {
+    const payment = (await createPayment(t, { user_id: 'confirmed', amount: '7.00' })).json();
+    assert.equal(payment.status, 'completed');
+    const { body, sign } = await cardSucceeded(t, payment.id, `evt_confirm_${payment.id}`);
+    const deliver = async () => {
+      const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
+        body,
+      });
+      assert.equal(response.status, 200);
+      return response.json();
+    };
+    assert.deepEqual(await deliver(), { received: true, duplicate: false });
+    // Processed by the statement that recorded it, at the instant it was recorded (the
+    // job, on this clock, could only have processed it at a later millisecond).
+    const { rows } = await t.db.query(
+      "SELECT processed_at = received_at AS processed, attempts FROM provider_events WHERE provider = 'simcard' AND event_id = $1",
+      [`evt_confirm_${payment.id}`],
+    );
+    assert.deepEqual(rows, [{ processed: true, attempts: 1 }]);
+    assert.deepEqual(await deliver(), { received: true, duplicate: true });
+    assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
+    assert.equal(await balance(t, 'confirmed'), 700n);
   });
 });
 
