@@ -214,7 +214,7 @@ describe('inbound provider webhooks', async () => {
   });
 });
 
-describe('provider webhooks that confirm', async () => {
+describe('a provider answer and its webhook, in either order', async () => {
   // Every reading of this clock is a millisecond later than the one before.
   let last = 0;
   const clock = {
@@ -250,6 +250,25 @@ describe('provider webhooks that confirm', async () => {
     assert.deepEqual(await deliver(), { received: true, duplicate: true });
     assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
     assert.equal(await balance(t, 'confirmed'), 700n);
+  });
+  test('an answer its own webhook overtook finds the payment completed and changes nothing: one completion, one credit', async () => {
+    // The card processor charges, sends its webhook, and only then answers, slowly.
+    await fault(t, { provider: 'cards', kind: 'latency', ms: 1_500, phase: 'after', count: 1 });
+    try {
+      const response = await createPayment(t, { user_id: 'overtaken', amount: '9.00' });
+      assert.equal(response.statusCode, 201, response.body);
+      assert.equal(response.json().status, 'completed');
+      const payment = (
+        await t.app.inject({ method: 'GET', url: `/v1/payments/${response.json().id}`, headers: t.auth })
+      ).json();
+      const completions = payment.timeline.filter((entry: { to: string }) => entry.to === 'completed');
+      assert.equal(completions.length, 1);
+      assert.match(completions[0].cause, /^simcard webhook /);
+      assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
+      assert.equal(await balance(t, 'overtaken'), 900n);
+    } finally {
+      await clearFaults(t);
+    }
   });
 });
 
