@@ -48,9 +48,13 @@ const options = {
       }
     : {}),
 } as unknown as autocannon.Options;
+const cpu = process.cpuUsage();
 const result = await autocannon(options);
+const used = process.cpuUsage(cpu);
 console.log(
   JSON.stringify({
+    /** The load generator's own CPU time for the run, milliseconds. */
+    cpuMs: (used.user + used.system) / 1000,
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,

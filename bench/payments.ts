@@ -6,13 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import type { Figure } from './run.ts';
-import { load } from './run.ts';
+import { load, withCpu } from './run.ts';
 
 export async function benchPayments(options: {
   apiUrl: string;
   auth: Record<string, string>;
   helloRps: number;
   pgRps: number;
+  /** The processes whose CPU a create is charged with, besides PostgreSQL and the load generator. */
+  pids: Record<string, number>;
 }): Promise<Figure[]> {
   const headers = { ...options.auth, 'content-type': 'application/json' };
   const configured = await fetch(`${options.apiUrl}/v1/operator/settings`, {
@@ -42,15 +44,17 @@ export async function benchPayments(options: {
   });
   const payment = (await one.json()) as { id: string };
   const poll = await load({ url: `${options.apiUrl}/v1/payments/${payment.id}`, headers: options.auth });
-  const create = await load({
-    url: `${options.apiUrl}/v1/payments`,
-    method: 'POST',
-    headers,
-    body,
-    uniqueIdempotencyKey: true,
-    users: 500,
-    connections: 32,
-  });
+  const create = await withCpu(options.pids, () =>
+    load({
+      url: `${options.apiUrl}/v1/payments`,
+      method: 'POST',
+      headers,
+      body,
+      uniqueIdempotencyKey: true,
+      users: 500,
+      connections: 32,
+    }),
+  );
   return [
     {
       name: 'POST /v1/payments (card deposit, completed)',
@@ -59,6 +63,7 @@ export async function benchPayments(options: {
       baseline: 'raw PostgreSQL SELECT 1',
       baselineRps: options.pgRps,
       target: '>= 1500/s, p99 <= 50 ms',
+      cpuPerRequest: create.cpuPerRequest,
     },
     {
       name: 'GET /v1/payments/{id} (polling)',

@@ -9,9 +9,9 @@
  * Servers and load generator run as separate processes on 127.0.0.1.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '@rampart/server';
 import pg from 'pg';
@@ -29,6 +29,53 @@ export interface Figure {
   baseline: string;
   baselineRps: number;
   target?: string;
+  /** Milliseconds of CPU per request, by process, where measured. */
+  cpuPerRequest?: Record<string, number>;
+}
+
+/** CPU time of a process so far, milliseconds (Linux /proc; NaN elsewhere). */
+function processCpuMs(pid: number): number {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU time of every PostgreSQL process on the machine so far, milliseconds. */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc', { withFileTypes: true })) {
+    if (!entry.isDirectory() || !/^\d+$/.test(entry.name)) continue;
+    try {
+      if (readFileSync(`/proc/${entry.name}/comm`, 'utf8').startsWith('postgres'))
+        total += processCpuMs(Number(entry.name)) || 0;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}
+
+/**
+ * Runs `measure` and reports the CPU each process spent on it per request: where the
+ * time of a request goes, and so the most this machine could do at that cost.
+ */
+export async function withCpu<T extends { rps: number; total: number; cpuMs: number }>(
+  pids: Record<string, number>,
+  measure: () => Promise<T>,
+): Promise<T & { cpuPerRequest: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuMs(pid)]));
+  const pgBefore = postgresCpuMs();
+  const result = await measure();
+  const cpuPerRequest: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids))
+    cpuPerRequest[name] = (processCpuMs(pid) - before[name]!) / result.total;
+  cpuPerRequest['PostgreSQL'] = (postgresCpuMs() - pgBefore) / result.total;
+  cpuPerRequest['load generator'] = result.cpuMs / result.total;
+  return { ...result, cpuPerRequest };
 }
 
 /** Runs a child node process and resolves with its first stdout line parsed as JSON, or every line. */
@@ -62,7 +109,7 @@ function freePort(): Promise<number> {
 
 export async function load(
   spec: Record<string, unknown>,
-): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
+): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMs: number }> {
   const { proc, output } = await child([join(here, 'load.ts'), JSON.stringify({ duration, ...spec })], {}, /\n/);
   await new Promise((r) => proc.once('exit', r));
   const result = JSON.parse(output().trim().split('\n').at(-1)!);
@@ -109,7 +156,7 @@ async function main(): Promise<void> {
         ],
       ),
     );
-    await child(
+    const simulator = await child(
       [join(here, '..', 'packages/simulator/src/main.ts')],
       { PORT: String(simulatorPort), ...hooks },
       /Simulator/,
@@ -149,7 +196,8 @@ async function main(): Promise<void> {
       baseline: '-',
       baselineRps: pgRun.rps,
     });
-    figures.push(...(await benchPayments({ apiUrl, auth, helloRps: helloRun.rps, pgRps: pgRun.rps })));
+    const pids = { Rampart: rampart.proc.pid!, simulator: simulator.proc.pid! };
+    figures.push(...(await benchPayments({ apiUrl, auth, helloRps: helloRun.rps, pgRps: pgRun.rps, pids })));
     rampart.proc.kill('SIGTERM');
     hello.proc.kill('SIGTERM');
 
@@ -177,6 +225,17 @@ async function main(): Promise<void> {
     const ratio = f.baselineRps > 0 ? (f.rps / f.baselineRps).toFixed(2) : '-';
     console.log(
       `| ${f.name} | ${f.rps.toFixed(0)} | ${Number.isNaN(f.p99) ? '-' : f.p99.toFixed(1)} | ${f.baseline} | ${f.baselineRps.toFixed(0)} | ${ratio} | ${f.target ?? ''} |`,
+    );
+  }
+  for (const f of figures) {
+    if (!f.cpuPerRequest) continue;
+    const shares = Object.entries(f.cpuPerRequest);
+    const total = shares.reduce((sum, [, ms]) => sum + ms, 0);
+    console.log('');
+    console.log(`CPU per request, ${f.name}: ${total.toFixed(2)} ms in all`);
+    for (const [name, ms] of shares) console.log(`  ${name.padEnd(16)} ${ms.toFixed(2)} ms`);
+    console.log(
+      `  at this cost ${availableParallelism()} cores do at most ${((availableParallelism() * 1000) / total).toFixed(0)}/s`,
     );
   }
 }
