@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
 
 const FORMAT_V1 = 1;
 const NONCE_BYTES = 12;
@@ -21,11 +21,12 @@ export function parseSecretsKey(text: string): Buffer | undefined {
  * copied onto another row fails to decrypt instead of signing for the wrong endpoint.
  */
 export class SecretBox {
-  private readonly key: Buffer;
+  /** Made once: a raw key given to every cipher would be turned into a key object on each call. */
+  private readonly key: KeyObject;
 
   constructor(key: Buffer) {
     if (key.length !== 32) throw new Error('the secrets key must be 32 bytes');
-    this.key = key;
+    this.key = createSecretKey(key);
   }
 
   /**
