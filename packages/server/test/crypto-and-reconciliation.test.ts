@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { BANK_ACCOUNT, balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import {
+  BANK_ACCOUNT,
+  balance,
+  CARD_3DS,
+  createPayment,
+  openForPayments,
+  passChallenge,
+  waitForStatus,
+} from './payment-fixtures.ts';
 
 // BIP32 test vector 1, m/0'/1 (public): a real extended public key, never a private one.
 const XPUB =
@@ -99,15 +107,10 @@ describe('reconciliation', async () => {
       await createPayment(t, {
         user_id: 'lost',
         amount: '20.00',
-        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+        instrument: CARD_3DS,
       })
     ).json();
-    await fetch(payment.next_action.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'result=pass',
-      redirect: 'manual',
-    });
+    await passChallenge(payment);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal((await waitForStatus(t, payment.id, ['pending'])).status, 'pending', 'no webhook, no news');
     await t.db.query("UPDATE payments SET updated_at = now() - interval '1 minute' WHERE id = $1", [payment.id]);

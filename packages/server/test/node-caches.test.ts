@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { CARD_OK, createPayment, openForPayments } from './payment-fixtures.ts';
+import { CARD_3DS, createPayment, openForPayments } from './payment-fixtures.ts';
 import { manualClock } from './widget-fixtures.ts';
 
 /** Retries `check` until it passes: notices cross nodes asynchronously (milliseconds, more on a loaded machine). */
@@ -34,7 +34,7 @@ describe('per-node caches across two nodes', async () => {
   test('a payment polled on node B shows the change node A made', async () => {
     const created = await createPayment(a, {
       amount: '12.00',
-      instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      instrument: CARD_3DS,
     });
     assert.equal(created.statusCode, 201, created.body);
     const id = created.json().id as string;
@@ -104,7 +104,7 @@ describe('per-node caches across two nodes', async () => {
   test('while a node cannot hear notices it serves nothing from its cache, and forgets it all', async () => {
     const created = await createPayment(a, {
       amount: '13.00',
-      instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      instrument: CARD_3DS,
     });
     const id = created.json().id as string;
     for (let i = 0; i < 2; i++) assert.equal((await get(b, `/v1/payments/${id}`)).json().status, 'pending');

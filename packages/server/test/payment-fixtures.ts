@@ -3,6 +3,18 @@ import assert from 'node:assert/strict';
 import type { TestApp } from './harness.ts';
 
 export const CARD_OK = { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' };
+/** A card whose issuer asks for 3-D Secure: the payment waits, pending, for the challenge. */
+export const CARD_3DS = { ...CARD_OK, card_number: '4000000000003220' };
+
+/** Passes a pending card payment's 3-D Secure challenge on the processor's page, as its user would. */
+export function passChallenge(payment: { next_action: { url: string } }): Promise<Response> {
+  return fetch(payment.next_action.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'result=pass',
+    redirect: 'manual',
+  });
+}
 /** A bank account the sandbox bank pays out to. */
 export const BANK_ACCOUNT = {
   account_holder_name: 'Ada Lovelace',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { errorOf, startTestApp } from './harness.ts';
-import { CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import { CARD_3DS, createPayment, openForPayments, passChallenge, waitForStatus } from './payment-fixtures.ts';
 import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
 /** Collects the JSON messages of a WebSocket until `done` says enough. */
@@ -30,7 +30,7 @@ describe('payment status by WebSocket and through the widget', async () => {
       await createPayment(t, {
         user_id: 'ws',
         amount: '20.00',
-        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+        instrument: CARD_3DS,
       })
     ).json();
     const socket = new WebSocket(`${t.url!.replace('http', 'ws')}/v1/payments/stream?payment_id=${payment.id}`, {
@@ -39,12 +39,7 @@ describe('payment status by WebSocket and through the widget', async () => {
     const received = collect(socket, (m) => m.some((x) => x.payment?.status === 'completed'));
     await new Promise((resolve) => socket.once('open', resolve));
     await new Promise((r) => setTimeout(r, 100));
-    await fetch(payment.next_action.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'result=pass',
-      redirect: 'manual',
-    });
+    await passChallenge(payment);
     const messages = await received;
     socket.close();
     assert.equal(messages[0]!.payment!.status, 'pending');

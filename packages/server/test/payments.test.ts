@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp } from './harness.ts';
-import { balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import {
+  balance,
+  CARD_3DS,
+  CARD_OK,
+  createPayment,
+  openForPayments,
+  passChallenge,
+  waitForStatus,
+} from './payment-fixtures.ts';
 
 describe('deposits through the card processor', async () => {
   const t = await startTestApp({ sandbox: true });
@@ -38,19 +46,14 @@ describe('deposits through the card processor', async () => {
   test('3-D Secure leaves the deposit pending with a redirect, and the challenge result completes it by webhook', async () => {
     const response = await createPayment(t, {
       amount: '30.00',
-      instrument: { ...CARD_OK, card_number: '4000000000003220' },
+      instrument: CARD_3DS,
       return_url: 'https://operator.example/back',
     });
     assert.equal(response.statusCode, 201, response.body);
     const payment = response.json();
     assert.equal(payment.status, 'pending');
     assert.equal(payment.next_action.type, 'redirect');
-    const challenge = await fetch(payment.next_action.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'result=pass',
-      redirect: 'manual',
-    });
+    const challenge = await passChallenge(payment);
     assert.equal(challenge.status, 303);
     const done = await waitForStatus(t, payment.id, ['completed']);
     assert.equal(done.status, 'completed');

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
-import { balance, CARD_OK, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import { balance, CARD_3DS, createPayment, openForPayments, passChallenge, waitForStatus } from './payment-fixtures.ts';
 
 async function fault(t: TestApp, rule: Record<string, unknown>) {
   const response = await fetch(`${t.simulator!.url}/admin/faults`, {
@@ -114,15 +114,10 @@ describe('inbound provider webhooks', async () => {
       await createPayment(t, {
         user_id: user,
         amount: '20.00',
-        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+        instrument: CARD_3DS,
       })
     ).json();
-    await fetch(payment.next_action.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'result=pass',
-      redirect: 'manual',
-    });
+    await passChallenge(payment);
     return payment;
   }
 
@@ -166,7 +161,7 @@ describe('inbound provider webhooks', async () => {
       await createPayment(t, {
         user_id: 'outage',
         amount: '20.00',
-        instrument: { ...CARD_OK, card_number: '4000000000003220' },
+        instrument: CARD_3DS,
       })
     ).json();
     const { body, sign } = await cardSucceeded(t, payment.id, `evt_outage_${payment.id}`);
