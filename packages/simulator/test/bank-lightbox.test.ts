@@ -1,7 +1,7 @@
 /**
  * The pay-by-bank provider's browser SDK (`/bank/lightbox.js`): what it defines, and how
  * the provider's fault rules make it fail to load the way they break its API.
- * A real browser loading it through Rampart's widget is packages/server/test/provider-load.test.ts.
+ * A real browser loading it through Rampart's widget is packages/server/test/widget-launch.test.ts.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';

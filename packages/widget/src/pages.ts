@@ -8,6 +8,8 @@ export interface LaunchPageOptions {
   sdkBaseUrls: Readonly<Record<string, string>>;
   /** How long a provider SDK may take to load; the browser default (15 s) when absent. */
   sdkTimeoutMs?: number;
+  /** How long each widget API call may take (then `client_timeout`); the SDK deadline (15 s) when absent. */
+  apiTimeoutMs?: number;
 }
 
 export interface HostedPage {
@@ -45,6 +47,7 @@ export function launchPage(options: LaunchPageOptions): HostedPage {
     paymentId: options.paymentId,
     sdkBaseUrls,
     ...(options.sdkTimeoutMs === undefined ? {} : { sdkTimeoutMs: options.sdkTimeoutMs }),
+    ...(options.apiTimeoutMs === undefined ? {} : { apiTimeoutMs: options.apiTimeoutMs }),
   };
   const assets = escapeHtml(options.assetsPath);
   const html = `<!doctype html>

@@ -4,7 +4,27 @@ import type { FastifyInstance } from 'fastify';
 import { idParam } from './schemas.ts';
 
 const ASSETS_PATH = '/widget/v1/assets/';
-const SDK_TIMEOUT_MS = { min: 100, max: 60_000 };
+/** Bounds of the launch page's deadlines (`sdk_timeout_ms`, `api_timeout_ms`); both default to 15 s. */
+const TIMEOUT_MS = { min: 100, max: 60_000 };
+
+const timeoutQuery = (what: string) => ({
+  type: 'string',
+  pattern: '^[0-9]{1,6}$',
+  description: `How long ${what} may take, ${TIMEOUT_MS.min} to ${TIMEOUT_MS.max} ms; default 15000.`,
+});
+
+/** A deadline from the query, checked against `TIMEOUT_MS`; undefined when not given. */
+function timeoutFrom(field: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = Number(raw);
+  if (ms < TIMEOUT_MS.min || ms > TIMEOUT_MS.max)
+    throw new RampartError('invalid_value', {
+      field,
+      provided: raw,
+      expected: `${TIMEOUT_MS.min} to ${TIMEOUT_MS.max}`,
+    });
+  return ms;
+}
 
 export interface WidgetHostingDeps {
   /** Base URL of each provider's browser SDK, by provider id; functions, as they may be known only after start-up. */
@@ -28,7 +48,7 @@ export function widgetHostingRoutes(app: FastifyInstance, deps: WidgetHostingDep
     );
   }
 
-  app.get<{ Params: { id: string }; Querystring: { sdk_timeout_ms?: string } }>(
+  app.get<{ Params: { id: string }; Querystring: { sdk_timeout_ms?: string; api_timeout_ms?: string } }>(
     '/widget/v1/launch/:id',
     {
       schema: {
@@ -37,36 +57,28 @@ export function widgetHostingRoutes(app: FastifyInstance, deps: WidgetHostingDep
         description:
           'Embed it in an iframe as `/widget/v1/launch/{payment_id}#token=<widget token>`: the token stays in the ' +
           'fragment, which reaches no server. Events reach the host page by postMessage (packages/widget README); ' +
-          'a provider SDK that cannot load is `provider_load_failed`.',
+          'a provider SDK that cannot load is `provider_load_failed`; a widget API that does not answer in time is ' +
+          '`client_timeout`, one that cannot be reached `network_error`.',
         params: idParam,
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            sdk_timeout_ms: {
-              type: 'string',
-              pattern: '^[0-9]{1,6}$',
-              description: `How long the provider SDK may take to load, ${SDK_TIMEOUT_MS.min} to ${SDK_TIMEOUT_MS.max}; default 15000.`,
-            },
+            sdk_timeout_ms: timeoutQuery('the provider SDK'),
+            api_timeout_ms: timeoutQuery('each widget API call'),
           },
         },
       },
     },
     async (request, reply) => {
-      const raw = request.query.sdk_timeout_ms;
-      const sdkTimeoutMs = raw === undefined ? undefined : Number(raw);
-      if (sdkTimeoutMs !== undefined && (sdkTimeoutMs < SDK_TIMEOUT_MS.min || sdkTimeoutMs > SDK_TIMEOUT_MS.max)) {
-        throw new RampartError('invalid_value', {
-          field: 'sdk_timeout_ms',
-          provided: raw,
-          expected: `${SDK_TIMEOUT_MS.min} to ${SDK_TIMEOUT_MS.max}`,
-        });
-      }
+      const sdkTimeoutMs = timeoutFrom('sdk_timeout_ms', request.query.sdk_timeout_ms);
+      const apiTimeoutMs = timeoutFrom('api_timeout_ms', request.query.api_timeout_ms);
       const page = launchPage({
         assetsPath: ASSETS_PATH,
         paymentId: request.params.id,
         sdkBaseUrls: Object.fromEntries(Object.entries(deps.sdkBaseUrls).map(([provider, url]) => [provider, url()])),
         ...(sdkTimeoutMs === undefined ? {} : { sdkTimeoutMs }),
+        ...(apiTimeoutMs === undefined ? {} : { apiTimeoutMs }),
       });
       return reply
         .headers({

@@ -10,7 +10,7 @@ import { loadProviderSdk } from './provider-sdk.js';
 import { PROVIDER_SDKS } from './provider-sdks.js';
 
 /**
- * @typedef {{ paymentId: string, sdkBaseUrls: Record<string, string>, sdkTimeoutMs?: number }} LaunchConfig
+ * @typedef {{ paymentId: string, sdkBaseUrls: Record<string, string>, sdkTimeoutMs?: number, apiTimeoutMs?: number }} LaunchConfig
  * @typedef {{ id: string, status: string, provider: string, next_action: { type: string, url?: string } | null }} Payment
  * @typedef {import('./host-messages.js').ProviderMessage} ProviderMessage
  */
@@ -26,6 +26,7 @@ function element(id) {
 }
 
 const config = /** @type {LaunchConfig} */ (JSON.parse(element('rampart-launch').textContent ?? '{}'));
+const apiTimeoutMs = config.apiTimeoutMs ?? API_TIMEOUT_MS;
 // The widget token comes in the URL fragment, which browsers send to no server and put
 // in no Referer. It is taken out of the address bar too, and kept only in memory.
 const token = new URLSearchParams(location.hash.slice(1)).get('token');
@@ -42,11 +43,11 @@ async function fetchPayment() {
   try {
     response = await fetch(`/widget/v1/payments/${encodeURIComponent(config.paymentId)}`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
-      signal: AbortSignal.timeout(API_TIMEOUT_MS),
+      signal: AbortSignal.timeout(apiTimeoutMs),
     });
   } catch (error) {
     if (error instanceof DOMException && error.name === 'TimeoutError') {
-      throw clientError('client_timeout', { timeout_ms: API_TIMEOUT_MS }, error);
+      throw clientError('client_timeout', { timeout_ms: apiTimeoutMs }, error);
     }
     throw clientError('network_error', {}, error);
   }

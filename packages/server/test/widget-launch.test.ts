@@ -1,18 +1,21 @@
 /**
- * `provider_load_failed` in a real browser. Debian's Chromium opens an operator's page
+ * The launch page's errors in a real browser. Debian's Chromium opens an operator's page
  * that embeds Rampart's launch page (packages/widget) in an iframe; the launch page
  * reads a pay-by-bank deposit through the widget API and loads the sandbox bank's
  * browser SDK from the simulator. Simulator faults on the bank make that SDK fail to
- * load, and the operator's page must hear the catalog error by postMessage.
+ * load (`provider_load_failed`); a browser network that stalls, cuts or garbles the
+ * widget API's answer gives the client codes (`client_timeout`, `network_error`,
+ * `uncaught_error`). Each time the operator's page must hear the catalog error by
+ * postMessage, and the user must see its message and recover with "Try again".
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
-import { RampartError } from '@rampart/errors';
+import { type ErrorCode, RampartError } from '@rampart/errors';
 import type { FaultRuleInput } from '@rampart/simulator';
-import { type Browser, type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Frame, type Page, type Route } from 'playwright-core';
 import { errorOf, startTestApp } from './harness.ts';
 import { openForPayments, waitForStatus } from './payment-fixtures.ts';
 import { widgetCall, widgetSession } from './widget-fixtures.ts';
@@ -86,10 +89,17 @@ async function bankDeposit() {
 
 const contexts: BrowserContext[] = [];
 
-/** The operator's page embedding the launch page of `paymentId`; each in a fresh browser context. */
-async function openOperatorPage(paymentId: string, options: { token?: string; query?: string } = {}) {
+/**
+ * The operator's page embedding the launch page of `paymentId`; each in a fresh browser
+ * context. `network` may set up how the browser's network treats requests first.
+ */
+async function openOperatorPage(
+  paymentId: string,
+  options: { token?: string; query?: string; network?: (context: BrowserContext) => Promise<unknown> } = {},
+) {
   const context = await browser.newContext();
   contexts.push(context);
+  await options.network?.(context);
   const page = await context.newPage();
   const fragment = options.token === undefined ? '' : `#token=${encodeURIComponent(options.token)}`;
   const launchUrl = `${t.url}/widget/v1/launch/${paymentId}${options.query ?? ''}${fragment}`;
@@ -116,18 +126,14 @@ const hostEvents = (page: Page) =>
 /** The bank's hosted login page, inside the SDK's overlay, inside the launch page. */
 const bankPage = (page: Page) => page.frameLocator('#rampart').frameLocator('[data-sandbox-bank="overlay"] iframe');
 
-/** What the operator's page must receive when the bank's SDK does not load, and why. */
-function loadFailed(reason: string) {
-  const details = { provider: 'simbank', reason };
-  return {
-    source: 'rampart',
-    type: 'error',
-    code: 'provider_load_failed',
-    message: new RampartError('provider_load_failed', details).message,
-    retryable: true,
-    details,
-  };
+/** The error message the operator's page must receive: the catalog's code, message and `retryable`. */
+function hostError(code: ErrorCode, details: Record<string, unknown> = {}) {
+  const error = new RampartError(code, details);
+  return { source: 'rampart', type: 'error', code, message: error.message, retryable: error.entry.retryable, details };
 }
+
+/** What the operator's page must receive when the bank's SDK does not load, and why. */
+const loadFailed = (reason: string) => hostError('provider_load_failed', { provider: 'simbank', reason });
 
 /** The user sees the catalog's message in the launch page. */
 async function assertShown(frame: Frame, message: string) {
@@ -236,5 +242,67 @@ describe('a provider SDK in the browser (launch page)', () => {
     assert.equal(error['code'], 'missing_token');
     assert.equal(typeof error['message'], 'string');
     await assertShown(frame, String(error['message']));
+  });
+});
+
+describe('a widget API the launch page cannot hear properly', () => {
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+  });
+
+  /** The widget API call that reads the payment, as the browser sees it. */
+  const PAYMENT_READS = '**/widget/v1/payments/**';
+
+  /**
+   * Opens the launch page with the browser's network answering the payment read with
+   * `fault` until `heal` is called; the operator's page must receive `expected`, the
+   * user must see its message, and "Try again" once healed must open the bank.
+   */
+  async function failsThenRecovers(
+    fault: (route: Route) => Promise<void> | void,
+    expected: ReturnType<typeof hostError>,
+    query = '',
+  ) {
+    const { payment, token } = await bankDeposit();
+    let healed = false;
+    const { page, frame } = await openOperatorPage(payment.id, {
+      token,
+      query,
+      network: (context) => context.route(PAYMENT_READS, (route) => (healed ? route.continue() : fault(route))),
+    });
+    assert.deepEqual(await hostEvent(page, 'error'), expected);
+    await assertShown(frame, expected.message);
+    healed = true;
+    await frame.getByRole('button', { name: 'Try again' }).click();
+    assert.equal((await hostEvent(page, 'provider_opened')).payment_id, payment.id);
+  }
+
+  test('no answer within api_timeout_ms is client_timeout, with the deadline that passed', async () => {
+    // The request is held and never answered: a stalled connection.
+    await failsThenRecovers(() => {}, hostError('client_timeout', { timeout_ms: 300 }), '?api_timeout_ms=300');
+  });
+
+  test('a connection cut before any answer is network_error', async () => {
+    await failsThenRecovers((route) => route.abort('connectionreset'), hostError('network_error'));
+  });
+
+  test('something other than Rampart answering (a proxy’s error page) is network_error', async () => {
+    await failsThenRecovers(
+      (route) => route.fulfill({ status: 502, contentType: 'text/html', body: '<h1>502 Bad Gateway</h1>' }),
+      hostError('network_error'),
+    );
+  });
+
+  test('an answer the page cannot make sense of throws inside it: uncaught_error', async () => {
+    await failsThenRecovers(
+      (route) => route.fulfill({ status: 200, contentType: 'application/json', body: 'null' }),
+      hostError('uncaught_error'),
+    );
+  });
+
+  test('an api_timeout_ms out of bounds is invalid_value', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/widget/v1/launch/pay_x?api_timeout_ms=50' });
+    assert.equal(errorOf(response).code, 'invalid_value');
+    assert.equal(errorOf(response).details['field'], 'api_timeout_ms');
   });
 });
