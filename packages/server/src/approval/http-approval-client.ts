@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import type { ApprovalAnswer, ApprovalClient, ApprovalRequest, Clock } from '@rampart/core';
+import { request as post } from 'undici';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,7 +57,7 @@ export class HttpApprovalClient implements ApprovalClient {
       const timestamp = Math.floor(this.clock.now().getTime() / 1000).toString();
       const signature = createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64');
       try {
-        const response = await fetch(request.url, {
+        const response = await post(request.url, {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -65,21 +66,22 @@ export class HttpApprovalClient implements ApprovalClient {
             'webhook-signature': `v1,${signature}`,
           },
           body,
-          redirect: 'error',
           signal: AbortSignal.timeout(request.timeoutMs),
         });
-        const text = await response.text();
+        const status = response.statusCode;
+        const text = await response.body.text();
         let parsed: unknown = null;
         try {
           parsed = text ? JSON.parse(text) : null;
         } catch {
           parsed = null;
         }
-        if (response.status >= 500) {
-          detail = `status ${response.status}`;
+        // A redirect is no answer either: the approval URL is where the answer must come from.
+        if (status >= 500 || (status >= 300 && status < 400)) {
+          detail = `status ${status}`;
           continue;
         }
-        if (response.status >= 400) {
+        if (status >= 400) {
           return { kind: 'declined', reason: reasonOf(parsed) };
         }
         const approved = (parsed as { approved?: unknown } | null)?.approved;
