@@ -338,6 +338,8 @@ export class Payments {
     const userId = input.gates.user.id;
     const daily = input.gates.settings.limits[input.kind][p.currency.code]?.daily;
     const payOut = PAY_OUT.includes(input.kind);
+    // A deposit without a daily limit takes no lock and places no hold: it is the insert alone.
+    const oneStatement = daily === undefined && !payOut;
     try {
       const payment = await this.inTransaction(
         async (tx) => {
@@ -442,9 +444,8 @@ export class Payments {
           }
           this.announced(tx, payment, true);
           return payment;
-          // A deposit without a daily limit is the insert alone.
         },
-        { oneStatement: daily === undefined && !payOut },
+        { oneStatement },
       );
       return { payment, replayed: false };
     } catch (error) {
