@@ -123,12 +123,17 @@ async function elapse(t: TestApp, seconds: number) {
 
 /** A completed buy of `amount` USDT: the user has crypto to sell. */
 async function fund(t: TestApp, user: string, amount: string) {
-  const response = await crypto(t, user, 'buy', amount);
-  assert.equal(response.statusCode, 201, response.body);
+  const { id } = accepted(await crypto(t, user, 'buy', amount));
   await elapse(t, SETTLED_SECONDS);
-  const bought = await payment(t, response.json().id);
+  const bought = await payment(t, id);
   assert.equal(bought.status, 'completed');
   return bought;
+}
+
+/** A create Rampart accepted (201): the payment it answered. */
+function accepted(response: Awaited<ReturnType<typeof crypto>>): Payment {
+  assert.equal(response.statusCode, 201, response.body);
+  return response.json();
 }
 
 /**
@@ -175,8 +180,7 @@ describe('buying crypto through the Partner API', async () => {
 
   test('a buy is processing until the ramp’s transfer confirms, then completed: the user is credited in the bought asset', async () => {
     const response = await crypto(t, 'buyer', 'buy', '24.00');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     assert.deepEqual([created.kind, created.status, created.provider], ['buy', 'processing', 'simcrypto']);
     assert.equal(created.next_action, null, 'nothing for the user to do: the ramp sends the crypto');
     const calls = rampCalls(t, created.id);
@@ -219,8 +223,7 @@ describe('buying crypto through the Partner API', async () => {
 
   test('buy …02: the order answers 500 once; Rampart’s one retry replays the quote and places one order, which completes', async () => {
     const response = await crypto(t, 'buy-02', 'buy', '25.02');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     assert.equal(created.status, 'processing');
     const calls = rampCalls(t, created.id);
     assert.deepEqual(
@@ -254,8 +257,7 @@ describe('buying crypto through the Partner API', async () => {
 
   test('buy …04: the ramp never delivers → the buy stays processing, reconciliation leaves it so, nothing credited', async () => {
     const response = await crypto(t, 'buy-04', 'buy', '25.04');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     await elapse(t, 86_400);
     assert.equal((await payment(t, created.id)).status, 'processing');
     await reconcile(t, clock);
@@ -268,8 +270,7 @@ describe('buying crypto through the Partner API', async () => {
 
   test('buy …05: the liquidity provider rejects it after the settle delay → failed with deposit_failed, nothing credited', async () => {
     const response = await crypto(t, 'buy-05', 'buy', '25.05');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     assert.equal(created.status, 'processing');
     await elapse(t, SETTLED_SECONDS);
     const failed = await payment(t, created.id);
@@ -282,13 +283,11 @@ describe('buying crypto through the Partner API', async () => {
   test('buy …06 and …07 mean nothing to the ramp: both buys complete and credit the user', async () => {
     const ids = [];
     for (const amount of ['25.06', '25.07']) {
-      const response = await crypto(t, `buy-${amount}`, 'buy', amount);
-      assert.equal(response.statusCode, 201, response.body);
-      ids.push(response.json().id);
+      ids.push(accepted(await crypto(t, `buy-${amount}`, 'buy', amount)).id);
     }
     await elapse(t, SETTLED_SECONDS);
     for (const [i, amount] of ['25.06', '25.07'].entries()) {
-      assert.equal((await payment(t, ids[i])).status, 'completed', amount);
+      assert.equal((await payment(t, ids[i]!)).status, 'completed', amount);
       assert.equal((await position(t, `buy-${amount}`)).posted, BigInt(amount.replace('.', '')) * 10_000n);
     }
   });
@@ -316,8 +315,7 @@ describe('selling crypto through the Partner API', async () => {
   test('a sell holds the amount and shows the ramp’s address; once the crypto confirms the hold is posted: the balance is reduced', async () => {
     await fund(t, 'seller', '100');
     const response = await crypto(t, 'seller', 'sell', '40.00');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     assert.deepEqual([created.kind, created.status], ['sell', 'pending']);
     assert.equal(created.next_action?.type, 'crypto_address');
     assert.equal(created.next_action?.network, 'TRC20');
@@ -370,8 +368,7 @@ describe('selling crypto through the Partner API', async () => {
   test('sell …02: the order answers 500 once; Rampart’s one retry places one order, and the sell completes', async () => {
     await fund(t, 'sell-02', '100');
     const response = await crypto(t, 'sell-02', 'sell', '25.02');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     assert.equal(created.status, 'pending');
     const calls = rampCalls(t, created.id);
     assert.deepEqual(
@@ -398,8 +395,7 @@ describe('selling crypto through the Partner API', async () => {
   test('sell …04: the crypto never arrives → pending with the ramp’s address, the amount stays held, reconciliation leaves it so', async () => {
     await fund(t, 'sell-04', '100');
     const response = await crypto(t, 'sell-04', 'sell', '25.04');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     await elapse(t, 86_400);
     await reconcile(t, clock);
     const still = await payment(t, created.id);
@@ -412,8 +408,7 @@ describe('selling crypto through the Partner API', async () => {
   test('sell …05: the crypto is dropped from the mempool → failed with withdrawal_failed, its hold released', async () => {
     await fund(t, 'sell-05', '100');
     const response = await crypto(t, 'sell-05', 'sell', '25.05');
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     assert.equal(created.status, 'pending');
     assert.deepEqual(await position(t, 'sell-05'), { posted: 100n * USDT, held: 25_050_000n });
     await elapse(t, SETTLED_SECONDS);
@@ -434,10 +429,9 @@ describe('selling crypto through the Partner API', async () => {
     for (const amount of ['25.06', '25.07']) {
       const user = `sell-${amount}`;
       await fund(t, user, '100');
-      const response = await crypto(t, user, 'sell', amount);
-      assert.equal(response.statusCode, 201, response.body);
+      const { id } = accepted(await crypto(t, user, 'sell', amount));
       await elapse(t, SETTLED_SECONDS);
-      assert.equal((await payment(t, response.json().id)).status, 'completed', amount);
+      assert.equal((await payment(t, id)).status, 'completed', amount);
       assert.deepEqual(await position(t, user), {
         posted: 100n * USDT - BigInt(amount.replace('.', '')) * 10_000n,
         held: 0n,
@@ -490,9 +484,7 @@ describe('upstream faults on buys and sells', async () => {
         hold_ms: 10_000,
         count: 1,
       });
-      const response = await crypto(t, user, kind, '20.00');
-      assert.equal(response.statusCode, 201, response.body);
-      const open: Payment = response.json();
+      const open = accepted(await crypto(t, user, kind, '20.00'));
       // The ramp's first webhook may have told Rampart about the order before it gave up waiting.
       assert.ok(['pending', 'processing'].includes(open.status), open.status);
       await settled(t);
@@ -515,10 +507,9 @@ describe('upstream faults on buys and sells', async () => {
       const before = await position(t, user);
       ramp.addFault({ provider: 'crypto', kind: 'latency', ms: 300, path: '/crypto/v1/orders' });
       try {
-        const response = await crypto(t, user, kind, '20.00');
-        assert.equal(response.statusCode, 201, response.body);
+        const { id } = accepted(await crypto(t, user, kind, '20.00'));
         await elapse(t, SETTLED_SECONDS);
-        assert.equal((await payment(t, response.json().id)).status, 'completed');
+        assert.equal((await payment(t, id)).status, 'completed');
       } finally {
         ramp.clearFaults('crypto');
       }
@@ -532,10 +523,9 @@ describe('upstream faults on buys and sells', async () => {
       const before = await position(t, user);
       ramp.addFault({ provider: 'crypto', kind: 'duplicate_webhooks' });
       try {
-        const response = await crypto(t, user, kind, '20.00');
-        assert.equal(response.statusCode, 201, response.body);
+        const { id } = accepted(await crypto(t, user, kind, '20.00'));
         await elapse(t, SETTLED_SECONDS);
-        const done = await payment(t, response.json().id);
+        const done = await payment(t, id);
         assert.equal(done.status, 'completed');
         assert.equal(path(done).filter((to) => to === 'completed').length, 1);
       } finally {
@@ -552,11 +542,10 @@ describe('upstream faults on buys and sells', async () => {
       // The order's three events (placed, transfer seen, completed) are held and sent newest first.
       ramp.addFault({ provider: 'crypto', kind: 'reorder_webhooks', batch: 3, hold_ms: 60_000 });
       try {
-        const response = await crypto(t, user, kind, '20.00');
-        assert.equal(response.statusCode, 201, response.body);
+        const { id } = accepted(await crypto(t, user, kind, '20.00'));
         t.simulator!.admin.advanceClock(SETTLED_SECONDS);
         await settled(t);
-        const done = await payment(t, response.json().id);
+        const done = await payment(t, id);
         const { rows } = await t.db.query(
           `SELECT notice->'subject'->'outcome'->>'status' AS status, received_at FROM provider_events
             WHERE notice->'subject'->>'paymentId' = $1`,
@@ -589,8 +578,7 @@ describe('reconciliation of buys and sells whose webhooks are lost', async () =>
   /** A buy or sell placed, then left to settle at the ramp with no webhook reaching Rampart. */
   async function placeAndWait(user: string, kind: 'buy' | 'sell', amount: string) {
     const response = await crypto(t, user, kind, amount);
-    assert.equal(response.statusCode, 201, response.body);
-    const created: Payment = response.json();
+    const created = accepted(response);
     await elapse(t, SETTLED_SECONDS);
     assert.equal((await payment(t, created.id)).status, created.status, 'no webhook, no news');
     return created;
