@@ -950,11 +950,15 @@ export class Payments {
  * reference once set is never replaced; only a pending payment's next step could change.
  */
 export function changesNothing(payment: Payment, outcome: ProviderOutcome): boolean {
-  return (
-    payment.status === outcome.status &&
-    payment.provider_ref !== null &&
-    !(outcome.nextAction && outcome.status === 'pending')
-  );
+  return payment.status === outcome.status && payment.provider_ref !== null && onlyConfirms(outcome);
+}
+
+/**
+ * Whether `outcome` can only confirm a payment that already has its status: it brings
+ * no next step for a pending payment (which could replace the one it has).
+ */
+export function onlyConfirms(outcome: ProviderOutcome): boolean {
+  return !(outcome.nextAction && outcome.status === 'pending');
 }
 
 /** What a change of status sets besides the status, and an event to record with it. */

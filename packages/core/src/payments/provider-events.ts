@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { paymentStore } from './payment-store.ts';
-import { changesNothing, type Payments } from './payments.ts';
+import { changesNothing, onlyConfirms, type Payments } from './payments.ts';
 import type { ProviderNotice } from './provider.ts';
 
 /** After this many tries an event that cannot be applied (e.g. for an unknown payment) is set aside. */
@@ -40,10 +40,9 @@ export class ProviderEvents {
    */
   async record(provider: string, notice: ProviderNotice): Promise<'recorded' | 'settled' | 'duplicate'> {
     const subject = notice.subject;
-    // A notice that changes nothing: a payment with this provider reference already has
-    // this status (and the notice brings no next step for a pending payment).
+    // `changesNothing`, asked in SQL: a payment with this provider reference already has this status.
     const confirms =
-      subject.type === 'payment' && !(subject.outcome.nextAction && subject.outcome.status === 'pending')
+      subject.type === 'payment' && onlyConfirms(subject.outcome)
         ? [subject.providerRef, subject.outcome.status]
         : [null, null];
     const { rows } = await this.db.query<{ settled: boolean }>(
