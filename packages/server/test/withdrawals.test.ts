@@ -192,11 +192,19 @@ describe('operator approval of withdrawals', async () => {
     });
   }
 
-  test('no usable answer declines as withdrawals unavailable (the configured default)', async () => {
-    await fund(t, 'silent', '50.00');
-    endpoint.answer = { status: 503, body: {} };
-    const response = await withdraw(t, 'silent', '10.00');
-    assert.equal(errorOf(response).code, 'withdrawal_unavailable');
-    assert.equal(errorOf(response).details['reason_code'], 3);
-  });
+  const unusable: [string, { status: number; body: unknown }][] = [
+    ['an error (503)', { status: 503, body: {} }],
+    // Approving with a redirect is no approval: the answer must come from the approval URL itself.
+    ['a redirect that says approved', { status: 302, body: { approved: true } }],
+  ];
+  for (const [name, answer] of unusable) {
+    test(`no usable answer (${name}) declines as withdrawals unavailable (the configured default)`, async () => {
+      const user = `silent-${answer.status}`;
+      await fund(t, user, '50.00');
+      endpoint.answer = answer;
+      const response = await withdraw(t, user, '10.00');
+      assert.equal(errorOf(response).code, 'withdrawal_unavailable');
+      assert.equal(errorOf(response).details['reason_code'], 3);
+    });
+  }
 });
