@@ -1,18 +1,49 @@
 /**
  * Payment figures for `npm run bench`: creating a card deposit (idempotency key,
  * limits, gates, a real HTTP call to the sandbox card processor, the state change,
- * the ledger posting and the outbox events, all committed) beside the raw PostgreSQL
- * round trip of the same run; and polling a payment beside the hello-world server.
+ * the ledger posting, the outbox events and the processor's webhook, all committed)
+ * beside the floor of the same deposit (`floor.ts`) measured in the same run; and
+ * polling a payment beside the hello-world server.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import type { Figure } from './run.ts';
-import { load, withCpu } from './run.ts';
+import { child, freePort, load, withCpu } from './run.ts';
+
+const here = new URL('.', import.meta.url).pathname;
+
+/** The floor server with a simulator of its own, whose card webhooks go to it. */
+async function startFloor(databaseUrl: string): Promise<{ url: string; pids: Record<string, number>; stop(): void }> {
+  const [floorPort, simulatorPort] = [await freePort(), await freePort()];
+  const simulator = await child(
+    [join(here, '..', 'packages/simulator/src/main.ts')],
+    { PORT: String(simulatorPort), SIMULATOR_WEBHOOK_URL_CARDS: `http://127.0.0.1:${floorPort}/webhooks/cards` },
+    /Simulator/,
+  );
+  const floor = await child(
+    [
+      join(here, 'floor.ts'),
+      JSON.stringify({ databaseUrl, simulatorUrl: `http://127.0.0.1:${simulatorPort}`, port: floorPort }),
+    ],
+    {},
+    /\n/,
+  );
+  return {
+    url: `http://127.0.0.1:${floorPort}`,
+    pids: { floor: floor.proc.pid!, simulator: simulator.proc.pid! },
+    stop: () => {
+      floor.proc.kill('SIGTERM');
+      simulator.proc.kill('SIGTERM');
+    },
+  };
+}
 
 export async function benchPayments(options: {
   apiUrl: string;
   auth: Record<string, string>;
   helloRps: number;
   pgRps: number;
+  databaseUrl: string;
   /** The processes whose CPU a create is charged with, besides PostgreSQL and the load generator. */
   pids: Record<string, number>;
 }): Promise<Figure[]> {
@@ -44,24 +75,31 @@ export async function benchPayments(options: {
   });
   const payment = (await one.json()) as { id: string };
   const poll = await load({ url: `${options.apiUrl}/v1/payments/${payment.id}`, headers: options.auth });
+  // The same load on both: 32 connections, 500 users, a fresh Idempotency-Key each.
+  const createLoad = { method: 'POST', body, uniqueIdempotencyKey: true, users: 500, connections: 32 };
+  // The floor first, while Rampart is idle.
+  const floorServer = await startFloor(options.databaseUrl);
+  const floor = await withCpu(floorServer.pids, () =>
+    load({ ...createLoad, url: `${floorServer.url}/deposits`, headers: { 'content-type': 'application/json' } }),
+  ).finally(() => floorServer.stop());
   const create = await withCpu(options.pids, () =>
-    load({
-      url: `${options.apiUrl}/v1/payments`,
-      method: 'POST',
-      headers,
-      body,
-      uniqueIdempotencyKey: true,
-      users: 500,
-      connections: 32,
-    }),
+    load({ ...createLoad, url: `${options.apiUrl}/v1/payments`, headers }),
   );
   return [
+    {
+      name: 'card deposit floor: insert, provider call, update, webhook insert (baseline)',
+      rps: floor.rps,
+      p99: floor.p99,
+      baseline: 'raw PostgreSQL SELECT 1',
+      baselineRps: options.pgRps,
+      cpuPerRequest: floor.cpuPerRequest,
+    },
     {
       name: 'POST /v1/payments (card deposit, completed)',
       rps: create.rps,
       p99: create.p99,
-      baseline: 'raw PostgreSQL SELECT 1',
-      baselineRps: options.pgRps,
+      baseline: 'card deposit floor',
+      baselineRps: floor.rps,
       target: '>= 1500/s, p99 <= 50 ms',
       cpuPerRequest: create.cpuPerRequest,
     },

@@ -96,7 +96,7 @@ export function child(
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -197,7 +197,9 @@ async function main(): Promise<void> {
       baselineRps: pgRun.rps,
     });
     const pids = { Rampart: rampart.proc.pid!, simulator: simulator.proc.pid! };
-    figures.push(...(await benchPayments({ apiUrl, auth, helloRps: helloRun.rps, pgRps: pgRun.rps, pids })));
+    figures.push(
+      ...(await benchPayments({ apiUrl, auth, helloRps: helloRun.rps, pgRps: pgRun.rps, databaseUrl, pids })),
+    );
     rampart.proc.kill('SIGTERM');
     hello.proc.kill('SIGTERM');
 

@@ -4,6 +4,7 @@ import type { EndpointKit } from './http/endpoint.ts';
 import type { IdGenerator } from './ids.ts';
 import type { Provider } from './providers.ts';
 import type { Timeline } from './timeline.ts';
+import type { ProviderEvent } from './webhooks/outbox.ts';
 
 /** What every provider gets from the simulator: time, ids, links, webhooks, shared endpoint plumbing. */
 export interface ProviderContext {
@@ -17,7 +18,8 @@ export interface ProviderContext {
   settleDelayMs: number;
   /** Time between two blocks on every simulated chain (simulated ms). */
   blockIntervalMs: number;
-  publish(provider: Provider, event: { id: string; type: string; payload: unknown }): void;
+  /** Sends an event; `subject` is the id of the object it is about (its events go out in order). */
+  publish(provider: Provider, event: ProviderEvent): void;
   /**
    * True the first time a request with this fingerprint is seen: the "provider error
    * once" magic fails the first try and lets the retry through.

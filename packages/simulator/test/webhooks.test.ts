@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { DEFAULT_WEBHOOK_SECRETS, verifySignature } from '../src/index.ts';
 import { eventually, startTestSimulator, WebhookReceiver } from './harness.ts';
@@ -153,6 +155,56 @@ describe('webhook delivery', () => {
     const id = await bankEvent();
     await eventually(() => forPayment(id)[0]);
     assert.equal(forPayment(lost).length, 0);
+  });
+
+  test("a receiver stuck on one payment holds back that payment's later events, and no other payment's", async () => {
+    // A receiver that does not answer deliveries about the first payment until released.
+    let stuck = '';
+    const held: ServerResponse[] = [];
+    const arrived: { payment: string; type: string }[] = [];
+    const receiver = createServer((request, response) => {
+      let raw = '';
+      request.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+      request.on('end', () => {
+        const body = JSON.parse(raw) as Record<string, unknown>;
+        const payment = paymentIdOf(body);
+        arrived.push({ payment, type: String((body['data'] as { status: string }).status) });
+        if (payment === stuck) held.push(response);
+        else response.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const local = await startTestSimulator({
+      webhookTargets: { bank: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/bank` },
+    });
+    const create = async (reference: string) => {
+      const answer = await local.call('bank', 'POST', '/bank/v1/payments', {
+        amount: '10.00',
+        currency: 'USD',
+        merchant_reference: reference,
+        return_url: 'https://operator.example/r',
+      });
+      return answer.body.payment_id as string;
+    };
+    try {
+      stuck = await create('stuck');
+      await eventually(() => held.length === 1);
+      local.advance(3600); // the stuck payment's next status change: its event waits behind the first
+      const other = await create('other');
+      await eventually(() => arrived.some((a) => a.payment === other));
+      assert.equal(arrived.filter((a) => a.payment === stuck).length, 1, 'the later event waits for the first');
+      held[0]!.end('ok');
+      const stuckEvents = await eventually(() => {
+        const seen = arrived.filter((a) => a.payment === stuck);
+        return seen.length === 2 && seen;
+      });
+      assert.equal(stuckEvents[0]!.type, 'PENDING_AUTHORIZATION', 'in the order they happened');
+      assert.notEqual(stuckEvents[1]!.type, 'PENDING_AUTHORIZATION');
+    } finally {
+      for (const response of held) response.end('ok');
+      receiver.closeAllConnections();
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 
   test('GET /admin/webhooks lists deliveries with attempts and payload', async () => {

@@ -153,6 +153,7 @@ export class BankPayments {
     const id = this.#context.newId('bntf');
     this.#context.publish('bank', {
       id,
+      subject: payment.id,
       type: `PAYMENT_STATUS_CHANGED:${payment.status}`,
       payload: {
         notification_id: id,

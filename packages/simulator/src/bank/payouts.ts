@@ -90,6 +90,7 @@ export class BankPayouts {
     const id = this.#context.newId('bntf');
     this.#context.publish('bank', {
       id,
+      subject: payout.id,
       type: `PAYOUT_STATUS_CHANGED:${payout.status}`,
       payload: {
         notification_id: id,

@@ -119,7 +119,7 @@ export class DepositWatches {
   }
 
   #notify(watch: DepositWatch): void {
-    publishRampEvent(this.#context, `deposit.${watch.status}`, watch.updatedAt, serializeWatch(watch));
+    publishRampEvent(this.#context, `deposit.${watch.status}`, watch.updatedAt, watch.id, serializeWatch(watch));
   }
 
   clear(): void {

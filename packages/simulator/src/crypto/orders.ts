@@ -128,7 +128,7 @@ export class Orders {
   }
 
   #notify(order: Order): void {
-    publishRampEvent(this.#context, `order.${order.status}`, order.updatedAt, serializeOrder(order));
+    publishRampEvent(this.#context, `order.${order.status}`, order.updatedAt, order.id, serializeOrder(order));
   }
 
   clear(): void {

@@ -103,6 +103,7 @@ export class Withdrawals {
       this.#context,
       `withdrawal.${withdrawal.status}`,
       withdrawal.updatedAt,
+      withdrawal.id,
       serializeWithdrawal(withdrawal),
     );
   }

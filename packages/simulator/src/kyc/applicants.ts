@@ -208,6 +208,7 @@ export class Applicants {
     const type = EVENT_TYPES[applicant.status];
     this.#context.publish('kyc', {
       id: eventId,
+      subject: applicant.id,
       type: `${type}:${applicant.status}`,
       payload: {
         eventId,

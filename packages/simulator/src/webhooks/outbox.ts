@@ -10,6 +10,14 @@ export interface DeliveryAttempt {
   error: string | null;
 }
 
+/** An event a provider emits; `subject` is the id of the object (payment, payout, applicant…) it is about. */
+export interface ProviderEvent {
+  id: string;
+  subject: string;
+  type: string;
+  payload: unknown;
+}
+
 export type DeliveryState = 'held' | 'queued' | 'delivering' | 'retrying' | 'delivered' | 'failed' | 'no_target';
 
 /** One delivery of one event (a duplicated event has two). Served by `GET /admin/webhooks`. */
@@ -25,6 +33,8 @@ export interface DeliveryRecord {
   attempts: DeliveryAttempt[];
   created_at: string;
   payload: unknown;
+  /** The id of the object the event is about: its deliveries are a lane of their own. */
+  subject: string;
   /** The exact bytes sent (and signed). */
   body: string;
 }
@@ -43,6 +53,8 @@ export interface OutboxOptions {
 }
 
 const MAX_RECORDS = 10_000;
+/** Deliveries in flight at once, across lanes: a processor does not open a connection per event. */
+const MAX_IN_FLIGHT = 32;
 
 interface Held {
   records: DeliveryRecord[];
@@ -50,24 +62,30 @@ interface Held {
 }
 
 /**
- * Sends provider events to Rampart: signed, first attempts in emission order per
- * provider, failed ones retried on a bounded schedule. Fault rules can make it send
+ * Sends provider events to Rampart: signed, failed ones retried on a bounded schedule.
+ * First attempts go out in emission order per object (a payment's `processing` before
+ * its `succeeded`), and events about different objects go out side by side, as a real
+ * processor's do: one lane per provider would hold every payment's webhook behind the
+ * one before it, and under load they would fall ever further behind. Fault rules can make it send
  * an event twice or hold a batch and send it newest first.
  */
 export class WebhookOutbox {
   readonly #options: OutboxOptions;
   #records: DeliveryRecord[] = [];
-  #lanes = new Map<Provider, Promise<void>>();
+  /** The last delivery queued per `provider subject`, removed once it is done. */
+  #lanes = new Map<string, Promise<void>>();
   #held = new Map<Provider, Held>();
   #timers = new Set<NodeJS.Timeout>();
   #closing = new AbortController();
+  #inFlight = 0;
+  #waitingForSlot: (() => void)[] = [];
   #generation = 0;
 
   constructor(options: OutboxOptions) {
     this.#options = options;
   }
 
-  publish(provider: Provider, event: { id: string; type: string; payload: unknown }): void {
+  publish(provider: Provider, event: ProviderEvent): void {
     const plan = this.#options.faults.planWebhook(provider);
     const body = JSON.stringify(event.payload);
     const copies = plan.duplicate ? 2 : 1;
@@ -83,6 +101,7 @@ export class WebhookOutbox {
         attempts: [],
         created_at: this.#options.simulatedIso(),
         payload: event.payload,
+        subject: event.subject,
         body,
       };
       this.#records.push(record);
@@ -156,15 +175,35 @@ export class WebhookOutbox {
       return;
     }
     const generation = this.#generation;
-    const lane = this.#lanes.get(record.provider) ?? Promise.resolve();
-    const next = lane
+    // One lane per object: its events in order, other objects' alongside.
+    const key = `${record.provider} ${record.subject}`;
+    const lane = this.#lanes.get(key) ?? Promise.resolve();
+    const next: Promise<void> = lane
       .then(() => (generation === this.#generation ? this.#attempt(record, generation) : undefined))
-      .catch(this.#options.onError);
-    this.#lanes.set(record.provider, next);
+      .catch(this.#options.onError)
+      .finally(() => {
+        if (this.#lanes.get(key) === next) this.#lanes.delete(key);
+      });
+    this.#lanes.set(key, next);
   }
 
+  /** One attempt, when a slot is free. */
   async #attempt(record: DeliveryRecord, generation: number): Promise<void> {
+    // A finished delivery hands its slot straight to the next one waiting.
+    if (this.#inFlight < MAX_IN_FLIGHT) this.#inFlight++;
+    else await new Promise<void>((resolve) => this.#waitingForSlot.push(resolve));
+    try {
+      await this.#send(record, generation);
+    } finally {
+      const next = this.#waitingForSlot.shift();
+      if (next) next();
+      else this.#inFlight--;
+    }
+  }
+
+  async #send(record: DeliveryRecord, generation: number): Promise<void> {
     const { secrets, attemptTimeoutMs, retryDelaysMs, wallMs } = this.#options;
+    if (generation !== this.#generation) return;
     record.state = 'delivering';
     const wallNow = wallMs();
     const attempt: DeliveryAttempt = { at: new Date(wallNow).toISOString(), status: null, error: null };
