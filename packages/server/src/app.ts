@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fastifyWebsocket from '@fastify/websocket';
 import {
   type ApprovalClient,
@@ -60,6 +61,9 @@ import { balanceRoutes, endUserSchema, kycStatusSchema, userRoutes } from './rou
 import { webhookRoutes, webhookSchemas } from './routes/webhooks.ts';
 import { publicWidgetRoutes, widgetRoutes } from './routes/widget.ts';
 import { widgetHostingRoutes } from './routes/widget-hosting.ts';
+
+/** How long a recorded webhook waits for the provider answer it may have overtaken (see below). */
+const WEBHOOK_APPLY_DELAY_MS = 200;
 
 export interface AppDependencies {
   config: Config;
@@ -174,9 +178,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   const paymentStream = new PaymentStream(notifications, payments);
   const providerEvents = new ProviderEvents({ db, clock, payments, users });
-  // Apply recorded webhooks right away, one run at a time on this node: a burst of
-  // webhooks is one run that loops, not a run per webhook competing for connections.
-  // The background job retries whatever this misses.
+  // Apply recorded webhooks shortly after they arrive, one run at a time on this node: a
+  // burst of webhooks is one run that loops, not a run per webhook competing for
+  // connections. Shortly, not at once: a processor sends a webhook as it answers the call
+  // that caused it, so the webhook often arrives before the answer is applied. After
+  // `WEBHOOK_APPLY_DELAY_MS` the answer has usually landed, and the run settles all such
+  // webhooks in one statement instead of racing each answer for its payment. The
+  // background job retries whatever this misses.
   let applying: Promise<void> | null = null;
   let applyAgain = false;
   const applyProviderEvents = () => {
@@ -187,7 +195,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     applying = (async () => {
       do {
         applyAgain = false;
-        while ((await providerEvents.processPending()) === PENDING_BATCH) {}
+        await sleep(WEBHOOK_APPLY_DELAY_MS);
+        while ((await providerEvents.processPending()) >= PENDING_BATCH) {}
       } while (applyAgain);
     })()
       .catch((error: unknown) => app.log.error({ err: error }, 'provider events failed'))

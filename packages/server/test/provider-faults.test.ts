@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
 import { balance, CARD_3DS, createPayment, openForPayments, passChallenge, waitForStatus } from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
 
 async function fault(t: TestApp, rule: Record<string, unknown>) {
   const response = await fetch(`${t.simulator!.url}/admin/faults`, {
@@ -245,6 +246,39 @@ describe('a provider answer and its webhook, in either order', async () => {
     assert.deepEqual(await deliver(), { received: true, duplicate: true });
     assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
     assert.equal(await balance(t, 'confirmed'), 700n);
+  });
+  test('a webhook just ahead of its answer waits for it, and is then settled as confirming: the answer completes the payment', async () => {
+    // The card processor charges, sends its webhook, and answers 50 ms later: the webhook
+    // is recorded while the payment is still `created`, so it is not settled on arrival.
+    await fault(t, { provider: 'cards', kind: 'latency', ms: 50, phase: 'after', count: 1 });
+    try {
+      const response = await createPayment(t, { user_id: 'just-ahead', amount: '8.00' });
+      assert.equal(response.json().status, 'completed');
+      const id = response.json().id;
+      const processed = await eventually(
+        'the webhook processed',
+        async () =>
+          (
+            await t.db.query(
+              `SELECT processed_at IS NOT NULL AS processed, processed_at = received_at AS on_arrival, attempts
+                 FROM provider_events WHERE notice->'subject'->>'paymentId' = $1`,
+              [id],
+            )
+          ).rows,
+        (rows) => rows[0]?.processed === true,
+      );
+      assert.deepEqual(processed, [{ processed: true, on_arrival: false, attempts: 1 }]);
+      const payment = (await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth })).json();
+      const completions = payment.timeline.filter((entry: { to: string }) => entry.to === 'completed');
+      assert.deepEqual(
+        completions.map((entry: { cause: string }) => entry.cause),
+        ['simcard answered'],
+      );
+      assert.deepEqual(await events(t, id), ['payment.created', 'payment.completed']);
+      assert.equal(await balance(t, 'just-ahead'), 800n);
+    } finally {
+      await clearFaults(t);
+    }
   });
   test('an answer its own webhook overtook finds the payment completed and changes nothing: one completion, one credit', async () => {
     // The card processor charges, sends its webhook, and only then answers, slowly.

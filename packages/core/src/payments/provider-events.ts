@@ -46,8 +46,10 @@ export class ProviderEvents {
         ? [subject.providerRef, subject.outcome.status]
         : [null, null];
     const { rows } = await this.db.query<{ settled: boolean }>(
-      `INSERT INTO provider_events (provider, event_id, notice, received_at, processed_at, attempts)
-       SELECT $1, $2, $3::jsonb, $4::timestamptz, CASE WHEN settled THEN $4::timestamptz END, CASE WHEN settled THEN 1 ELSE 0 END
+      `INSERT INTO provider_events (provider, event_id, notice, received_at, processed_at, attempts, payment_ref,
+         confirms_status)
+       SELECT $1, $2, $3::jsonb, $4::timestamptz, CASE WHEN settled THEN $4::timestamptz END, CASE WHEN settled THEN 1 ELSE 0 END,
+              $5, $6
          FROM (SELECT EXISTS (SELECT 1 FROM payments WHERE provider = $1 AND provider_ref = $5 AND status = $6)) AS s(settled)
        ON CONFLICT (provider, event_id) DO NOTHING
        RETURNING processed_at IS NOT NULL AS settled`,
@@ -58,10 +60,28 @@ export class ProviderEvents {
   }
 
   /**
-   * Applies unprocessed events, oldest first; safe on any number of nodes at once.
-   * Returns how many it applied: a full batch means more may be waiting.
+   * Settles the unprocessed events that now only confirm their payment (it has
+   * reached the status they report since they were recorded: the webhook overtook the
+   * provider's answer), all in one statement, then applies the others, oldest first.
+   * Safe on any number of nodes at once. Returns how many it settled or applied: a
+   * full batch means more may be waiting.
    */
   async processPending(batch = PENDING_BATCH): Promise<number> {
+    const now = this.clock.now();
+    const settled = await this.db.query(
+      `WITH confirming AS (
+         SELECT e.provider, e.event_id FROM provider_events e
+           JOIN payments p ON p.provider = e.provider AND p.provider_ref = e.payment_ref AND p.status = e.confirms_status
+          WHERE e.processed_at IS NULL
+          FOR UPDATE OF e SKIP LOCKED)
+       UPDATE provider_events e SET processed_at = $1, attempts = e.attempts + 1
+         FROM confirming c WHERE e.provider = c.provider AND e.event_id = c.event_id`,
+      [now],
+    );
+    return (settled.rowCount ?? 0) + (await this.applyPending(batch));
+  }
+
+  private applyPending(batch: number): Promise<number> {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<{ provider: string; event_id: string; notice: ProviderNotice; attempts: number }>(
         `SELECT provider, event_id, notice, attempts FROM provider_events
