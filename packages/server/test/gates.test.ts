@@ -246,4 +246,21 @@ describe('geofence and provider permissions', async () => {
     });
     assert.equal(allowed.statusCode, 200);
   });
+
+  test("the widget's own page is allowed without RAMPART_PUBLIC_URL: its Origin is the address it calls", async () => {
+    const { widget } = await widgetSession(t, { user_id: 'own-page', client_ip: INDIANA });
+    const from = (origin: string, host: string) =>
+      t.app.inject({ method: 'POST', url: '/widget/v1/session/validate', headers: { ...widget, origin, host } });
+    assert.equal((await from('http://rampart.internal:8080', 'rampart.internal:8080')).statusCode, 200);
+    // Another host, port or scheme is another site.
+    for (const [origin, host] of [
+      ['http://rampart.internal:8080', 'other.internal:8080'],
+      ['http://rampart.internal:9090', 'rampart.internal:8080'],
+      ['https://rampart.internal:8080', 'rampart.internal:8080'],
+    ] as const) {
+      const refused = await from(origin, host);
+      assert.equal(refused.statusCode, 403, `${origin} calling ${host}`);
+      assert.equal(errorOf(refused).code, 'origin_not_allowed');
+    }
+  });
 });

@@ -14,6 +14,12 @@ declare module 'fastify' {
 /**
  * A browser calling the widget API from a page: Rampart's own widget page, or a page
  * of the operator whose origin is on its allowlist. Anything else is refused.
+ *
+ * Rampart's own origin is `RAMPART_PUBLIC_URL`'s when set, and in any case the origin
+ * the request was addressed to: a browser names the page's origin in `Origin` and the
+ * server it calls in `Host`, so the two agree only for a page served by this server
+ * (its widget), whatever name it is reached by. A non-browser client can forge both,
+ * but could as well send no `Origin` at all: this check only ever protects browsers.
  */
 export async function checkWidgetOrigin(
   request: FastifyRequest,
@@ -24,11 +30,16 @@ export async function checkWidgetOrigin(
   const origin = request.headers.origin;
   if (origin === undefined) return;
   const normalised = normaliseOrigin(origin);
-  if (normalised !== null && normalised === ownOrigin()) return;
+  if (normalised !== null && (normalised === ownOrigin() || normalised === addressedTo(request))) return;
   const operator: Operator = await operators.get(operatorId);
   if (normalised === null || !operator.origin_allowlist.includes(normalised)) {
     throw new RampartError('origin_not_allowed', { origin });
   }
+}
+
+/** The origin a request was sent to (`trustProxy` decides whether a proxy's word on the scheme counts). */
+function addressedTo(request: FastifyRequest): string | null {
+  return normaliseOrigin(`${request.protocol}://${request.host}`);
 }
 
 /** Widget API authentication: a short-lived widget token of an open session. */
