@@ -85,6 +85,9 @@ export async function benchPayments(options: {
   const create = await withCpu(options.pids, () =>
     load({ ...createLoad, url: `${options.apiUrl}/v1/payments`, headers }),
   );
+  // Latency when not saturated: the same creates, paced at half the rate just reached.
+  const halfRate = Math.max(1, Math.round(create.rps / 2));
+  const paced = await load({ ...createLoad, url: `${options.apiUrl}/v1/payments`, headers, overallRate: halfRate });
   return [
     {
       name: 'card deposit floor: insert, provider call, update, webhook insert (baseline)',
@@ -102,6 +105,13 @@ export async function benchPayments(options: {
       baselineRps: floor.rps,
       target: '>= 1500/s, p99 <= 50 ms',
       cpuPerRequest: create.cpuPerRequest,
+    },
+    {
+      name: `POST /v1/payments paced at half that rate (${halfRate}/s)`,
+      rps: paced.rps,
+      p99: paced.p99,
+      baseline: '-',
+      baselineRps: 0,
     },
     {
       name: 'GET /v1/payments/{id} (polling)',

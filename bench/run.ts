@@ -226,7 +226,7 @@ async function main(): Promise<void> {
   for (const f of figures) {
     const ratio = f.baselineRps > 0 ? (f.rps / f.baselineRps).toFixed(2) : '-';
     console.log(
-      `| ${f.name} | ${f.rps.toFixed(0)} | ${Number.isNaN(f.p99) ? '-' : f.p99.toFixed(1)} | ${f.baseline} | ${f.baselineRps.toFixed(0)} | ${ratio} | ${f.target ?? ''} |`,
+      `| ${f.name} | ${f.rps.toFixed(0)} | ${Number.isNaN(f.p99) ? '-' : f.p99.toFixed(1)} | ${f.baseline} | ${f.baselineRps > 0 ? f.baselineRps.toFixed(0) : '-'} | ${ratio} | ${f.target ?? ''} |`,
     );
   }
   for (const f of figures) {
