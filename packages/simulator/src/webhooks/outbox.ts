@@ -66,8 +66,8 @@ interface Held {
  * First attempts go out in emission order per object (a payment's `processing` before
  * its `succeeded`), and events about different objects go out side by side, as a real
  * processor's do: one lane per provider would hold every payment's webhook behind the
- * one before it, and under load they would fall ever further behind. Fault rules can make it send
- * an event twice or hold a batch and send it newest first.
+ * one before it, and under load they would fall ever further behind. Fault rules can
+ * make it send an event twice or hold a batch and send it newest first.
  */
 export class WebhookOutbox {
   readonly #options: OutboxOptions;
