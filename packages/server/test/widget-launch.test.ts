@@ -7,6 +7,8 @@
  * widget API's answer gives the client codes (`client_timeout`, `network_error`,
  * `uncaught_error`). Each time the operator's page must hear the catalog error by
  * postMessage, and the user must see its message and recover with "Try again".
+ * Last, a POST to the widget API from a page Rampart served is let through, as the
+ * browser sends it (with its `Origin`).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -304,5 +306,25 @@ describe('a widget API the launch page cannot hear properly', () => {
     const response = await t.app.inject({ method: 'GET', url: '/widget/v1/launch/pay_x?api_timeout_ms=50' });
     assert.equal(errorOf(response).code, 'invalid_value');
     assert.equal(errorOf(response).details['field'], 'api_timeout_ms');
+  });
+});
+
+describe("the widget API from Rampart's own pages, in the browser", () => {
+  test('a POST from a page Rampart served is allowed without RAMPART_PUBLIC_URL or an allowlist entry', async () => {
+    const { widget } = await widgetSession(t, { user_id: 'own-page-browser', client_ip: '8.8.8.8' });
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      // Any page of Rampart's will do: the launch page of a payment that does not exist.
+      await page.goto(`${t.url}/widget/v1/launch/pay_x`, { waitUntil: 'domcontentloaded' });
+      const answer = await page.evaluate(async (authorization) => {
+        const response = await fetch('/widget/v1/session/validate', { method: 'POST', headers: { authorization } });
+        return { status: response.status, body: await response.json() };
+      }, widget.authorization);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.userId, 'own-page-browser');
+    } finally {
+      await context.close();
+    }
   });
 });
