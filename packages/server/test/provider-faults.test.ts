@@ -137,6 +137,49 @@ describe('inbound provider webhooks', async () => {
     }
   });
 
+  test('two copies of one webhook arriving at once are recorded once: the second is the duplicate', async () => {
+    const payment = (await createPayment(t, { user_id: 'twice-at-once', amount: '6.00' })).json();
+    const eventId = `evt_twice_${payment.id}`;
+    const { body, sign } = await cardSucceeded(t, payment.id, eventId);
+    const deliver = async () => {
+      const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
+        body,
+      });
+      assert.equal(response.status, 200);
+      return ((await response.json()) as { duplicate: boolean }).duplicate;
+    };
+    // Amid a burst of other webhooks, each of which is recorded and none taken for a duplicate.
+    const others = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const other = (await createPayment(t, { user_id: `burst-${i}`, amount: '6.00' })).json();
+        return cardSucceeded(t, other.id, `evt_burst_${other.id}`);
+      }),
+    );
+    const answers = await Promise.all([
+      deliver(),
+      deliver(),
+      ...others.map(async (other) => {
+        const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-sim-signature': other.sign() },
+          body: other.body,
+        });
+        return ((await response.json()) as { duplicate: boolean }).duplicate;
+      }),
+    ]);
+    assert.deepEqual(answers.slice(0, 2).sort(), [false, true]);
+    assert.deepEqual(answers.slice(2), [false, false, false, false, false, false]);
+    const { rows } = await t.db.query(
+      "SELECT count(*)::int AS n FROM provider_events WHERE provider = 'simcard' AND (event_id = $1 OR event_id LIKE 'evt_burst_%')",
+      [eventId],
+    );
+    assert.equal(rows[0]!.n, 7);
+    assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
+    assert.equal(await balance(t, 'twice-at-once'), 600n);
+  });
+
   test('a webhook with a bad signature answers invalid_token and records nothing', async () => {
     const body = JSON.stringify({
       id: 'evt_forged',
