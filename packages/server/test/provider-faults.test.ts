@@ -48,7 +48,17 @@ async function cardSucceeded(t: TestApp, paymentId: string, eventId: string) {
     const ts = Math.floor(Date.now() / 1000);
     return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
   };
-  return { body, sign };
+  /** Sends it to Rampart, freshly signed; Rampart must answer 200. */
+  const deliver = async (): Promise<{ received: boolean; duplicate: boolean }> => {
+    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
+      body,
+    });
+    assert.equal(response.status, 200);
+    return (await response.json()) as { received: boolean; duplicate: boolean };
+  };
+  return { body, sign, deliver };
 }
 
 describe('upstream faults through payments', async () => {
@@ -140,16 +150,7 @@ describe('inbound provider webhooks', async () => {
   test('two copies of one webhook arriving at once are recorded once: the second is the duplicate', async () => {
     const payment = (await createPayment(t, { user_id: 'twice-at-once', amount: '6.00' })).json();
     const eventId = `evt_twice_${payment.id}`;
-    const { body, sign } = await cardSucceeded(t, payment.id, eventId);
-    const deliver = async () => {
-      const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
-        body,
-      });
-      assert.equal(response.status, 200);
-      return ((await response.json()) as { duplicate: boolean }).duplicate;
-    };
+    const { deliver } = await cardSucceeded(t, payment.id, eventId);
     // Amid a burst of other webhooks, each of which is recorded and none taken for a duplicate.
     const others = await Promise.all(
       Array.from({ length: 6 }, async (_, i) => {
@@ -157,18 +158,9 @@ describe('inbound provider webhooks', async () => {
         return cardSucceeded(t, other.id, `evt_burst_${other.id}`);
       }),
     );
-    const answers = await Promise.all([
-      deliver(),
-      deliver(),
-      ...others.map(async (other) => {
-        const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-sim-signature': other.sign() },
-          body: other.body,
-        });
-        return ((await response.json()) as { duplicate: boolean }).duplicate;
-      }),
-    ]);
+    const answers = (await Promise.all([deliver(), deliver(), ...others.map((other) => other.deliver())])).map(
+      (answer) => answer.duplicate,
+    );
     assert.deepEqual(answers.slice(0, 2).sort(), [false, true]);
     assert.deepEqual(answers.slice(2), [false, false, false, false, false, false]);
     const { rows } = await t.db.query(
@@ -268,16 +260,7 @@ describe('a provider answer and its webhook, in either order', async () => {
   test('a webhook telling of what the answer already applied is recorded as processed at once, and changes nothing', async () => {
     const payment = (await createPayment(t, { user_id: 'confirmed', amount: '7.00' })).json();
     assert.equal(payment.status, 'completed');
-    const { body, sign } = await cardSucceeded(t, payment.id, `evt_confirm_${payment.id}`);
-    const deliver = async () => {
-      const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
-        body,
-      });
-      assert.equal(response.status, 200);
-      return response.json();
-    };
+    const { deliver } = await cardSucceeded(t, payment.id, `evt_confirm_${payment.id}`);
     assert.deepEqual(await deliver(), { received: true, duplicate: false });
     // Processed by the statement that recorded it, at the instant it was recorded (the
     // job, on this clock, could only have processed it at a later millisecond).
