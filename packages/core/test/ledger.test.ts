@@ -361,15 +361,20 @@ describe('ledger', async () => {
         );
     });
 
-    test('a balance that would leave bigint range is refused before the database', async () => {
+    test('a balance that would leave bigint range is invalid_amount and moves nothing', async () => {
       const a = await ledger.ensureAccount(db, { operatorId, kind: 'suspense', currency: 'ETH' });
       const b = await ledger.ensureAccount(db, { operatorId, kind: 'fees', currency: 'ETH' });
       const max = 2n ** 63n - 1n;
       await db.transaction((tx) => ledger.transfer(tx, { operatorId, from: a.id, to: b.id, amount: max }));
       await assert.rejects(
         db.transaction((tx) => ledger.transfer(tx, { operatorId, from: a.id, to: b.id, amount: 1n })),
-        rampartError('invalid_amount'),
+        rampartError('invalid_amount', {
+          field: 'amount',
+          provided: '0.000000000000000001',
+          expected: 'an amount that keeps the balance within ±9.223372036854775807 ETH',
+        }),
       );
+      assert.equal((await ledger.balance(b.id)).posted, max);
     });
   });
 

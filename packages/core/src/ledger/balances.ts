@@ -1,17 +1,15 @@
 import { RampartError } from '@rampart/errors';
-import { formatAmount, getCurrency, MAX_AMOUNT } from '../money/index.ts';
 import type { Queryable } from '../storage/database.ts';
 import type { Balance, LedgerAccount } from './types.ts';
 
 /**
- * Balances live in the account rows and change only here: under the row locks taken
- * by `lockAccounts`, in the transaction that writes the entries.
+ * Balances live in the account rows. They change in the statement that writes a
+ * transfer's entries (`writing` in ledger.ts), and when holds are released, under the
+ * row locks taken by `lockAccounts`.
  */
 
 export const ACCOUNT_COLUMNS =
   'id, operator_id, kind, owner_ref, currency, network, floor, posted, pending_debits, pending_credits, created_at';
-
-const MIN_BALANCE = -MAX_AMOUNT - 1n;
 
 /**
  * Locks the accounts with `SELECT … FOR UPDATE` in one statement, ordered by id.
@@ -73,36 +71,10 @@ export class BalanceChanges {
   }
 
   /**
-   * Refuses the change when it lowers an account's available balance
-   * (`posted - pending_debits`) below its floor: `insufficient_balance`, amounts as
-   * decimal strings. A change that raises the available balance is always allowed,
-   * even on an account already below its floor, so money can always come back in.
+   * Writes changes that only release reservations (they lower pending amounts, so they
+   * can neither break a floor nor leave bigint) to the locked rows in one statement.
    */
-  checkFloors(accounts: ReadonlyMap<string, LedgerAccount>): void {
-    for (const [id, delta] of this.byAccount) {
-      const account = accounts.get(id)!;
-      const decrease = delta.pendingDebits - delta.posted;
-      if (decrease <= 0n || account.floor === null) continue;
-      const available = account.posted - account.pending_debits;
-      if (available - decrease >= account.floor) continue;
-      const currency = getCurrency(account.currency);
-      const spendable = available - account.floor > 0n ? available - account.floor : 0n;
-      throw new RampartError('insufficient_balance', {
-        available: formatAmount(spendable, currency),
-        requested: formatAmount(decrease, currency),
-        currency: currency.code,
-      });
-    }
-  }
-
-  /** A balance beyond PostgreSQL's bigint would fail the statement; say why instead. */
-  checkRange(accounts: ReadonlyMap<string, LedgerAccount>): void {
-    for (const [id, delta] of this.byAccount) assertStorable(accounts.get(id)!, delta);
-  }
-
-  /** Writes the changes to the locked rows in one statement. */
-  async apply(tx: Queryable, accounts: ReadonlyMap<string, LedgerAccount>): Promise<void> {
-    this.checkRange(accounts);
+  async release(tx: Queryable): Promise<void> {
     const rows = [...this.byAccount];
     if (rows.length === 0) return;
     await tx.query(
@@ -120,21 +92,4 @@ export class BalanceChanges {
       ],
     );
   }
-}
-
-function assertStorable(account: LedgerAccount, delta: Delta): void {
-  const outOfRange = (value: bigint) => value > MAX_AMOUNT || value < MIN_BALANCE;
-  if (
-    !outOfRange(account.posted + delta.posted) &&
-    !outOfRange(account.pending_debits + delta.pendingDebits) &&
-    !outOfRange(account.pending_credits + delta.pendingCredits)
-  )
-    return;
-  const currency = getCurrency(account.currency);
-  const moved = delta.posted !== 0n ? delta.posted : delta.pendingDebits + delta.pendingCredits;
-  throw new RampartError('invalid_amount', {
-    field: 'amount',
-    provided: formatAmount(moved < 0n ? -moved : moved, currency),
-    expected: `an amount that keeps the balance within ±${formatAmount(MAX_AMOUNT, currency)} ${currency.code}`,
-  });
 }

@@ -27,6 +27,7 @@ const MAX_ENTRIES_PER_TRANSFER = 100;
 const MAX_REFERENCE_LENGTH = 255;
 const MAX_PAGE_SIZE = 500;
 const MAX_EXPIRY_BATCH = 1_000;
+const MIN_BALANCE = -MAX_AMOUNT - 1n;
 
 const TRANSFER_COLUMNS = 'id, operator_id, kind, reference, hold_id, reverses_id, description, metadata, created_at';
 const ENTRY_COLUMNS = 'id::text AS id, transfer_id, account_id, currency, amount, pending, created_at';
@@ -41,7 +42,6 @@ type TransferRow = Omit<Transfer, 'entries'>;
 
 interface PlannedEntry {
   accountId: string;
-  currency: string;
   amount: bigint;
 }
 
@@ -56,6 +56,8 @@ interface TransferPlan {
   pending: boolean;
   entries: PlannedEntry[];
   changes: BalanceChanges;
+  /** Write even when a debited account ends below its floor (see `ReverseOptions`). */
+  ignoreFloor: boolean;
 }
 
 /**
@@ -64,11 +66,12 @@ interface TransferPlan {
  * until they are posted, voided or expire.
  *
  * Every method that moves money takes the caller's transaction, so a payment can
- * change its state and move its money atomically. Inside it, the touched accounts
- * are locked in id order before anything is checked (see `lockAccounts`); the floor
- * check and the write happen under those locks, so concurrent calls can neither
- * overdraw an account nor deadlock each other. A transaction that makes several
- * ledger calls should touch accounts in a consistent order, or `lock` them all first.
+ * change its state and move its money atomically. Money is written by one statement
+ * that locks the touched accounts in id order and checks floors on the rows as its
+ * locks leave them (see `writing`), so concurrent calls can neither overdraw an
+ * account nor deadlock each other, and a posting can be part of another statement
+ * (`transferCte`). A transaction that makes several ledger calls should touch
+ * accounts in a consistent order, or `lock` them all first.
  *
  * Transfers and entries are append-only; a mistake is corrected with `reverse`.
  */
@@ -199,23 +202,28 @@ export class Ledger {
    * `insufficient_balance` and nothing moves.
    */
   async transfer(tx: Queryable, input: TransferInput): Promise<Transfer> {
-    const wanted = 'entries' in input ? checkedEntries(input.entries) : movementEntries(input);
-    const reference = checkedReference(input.reference);
-    const accounts = await lockAccounts(
-      tx,
-      input.operatorId,
-      wanted.map((entry) => entry.accountId),
-    );
-    const entries = wanted.map((entry) => ({ ...entry, currency: accounts.get(entry.accountId)!.currency }));
-    assertBalanced(entries);
+    const { transfer } = await this.write(tx, this.transferPlan(input));
+    return transfer;
+  }
+
+  /**
+   * `transfer` as part of another statement (e.g. the one that moves a payment): its
+   * parts, numbered from `$first`, written only if `onlyIf` (SQL) holds. The statement
+   * must be run through `ledgerError`, and its transfer is not returned: a reference
+   * already taken leaves the earlier transfer in place and writes nothing.
+   */
+  transferCte(input: TransferInput, first: number, onlyIf: string): { sql: string; values: unknown[] } {
+    return writing(this.transferPlan(input), this.ids('tr'), this.clock.now(), first, onlyIf);
+  }
+
+  private transferPlan(input: TransferInput): TransferPlan {
+    const entries = 'entries' in input ? checkedEntries(input.entries) : movementEntries(input);
     const changes = new BalanceChanges();
     for (const entry of entries) changes.add(entry.accountId, { posted: entry.amount });
-    const earlier = await this.fitsOrEarlier(tx, changes, accounts, input.operatorId, reference);
-    if (earlier) return replayed(earlier, 'transfer', entries);
-    const { transfer } = await this.write(tx, accounts, {
+    return {
       operatorId: input.operatorId,
       kind: 'transfer',
-      reference,
+      reference: checkedReference(input.reference),
       holdId: null,
       reversesId: null,
       description: input.description ?? null,
@@ -223,8 +231,8 @@ export class Ledger {
       pending: false,
       entries,
       changes,
-    });
-    return transfer;
+      ignoreFloor: false,
+    };
   }
 
   /**
@@ -248,13 +256,10 @@ export class Ledger {
       accounts.get(input.to)!.currency === currency,
       () => `hold from ${input.from} (${currency}) to ${input.to} (${accounts.get(input.to)!.currency})`,
     );
-    const entries = wanted.map((entry) => ({ ...entry, currency }));
     const changes = new BalanceChanges()
       .add(input.from, { pendingDebits: input.amount })
       .add(input.to, { pendingCredits: input.amount });
-    const earlier = await this.fitsOrEarlier(tx, changes, accounts, input.operatorId, reference);
-    if (earlier) return this.getHold(replayed(earlier, 'hold', entries).id, tx);
-    const { transfer, created } = await this.write(tx, accounts, {
+    const { transfer, created } = await this.write(tx, {
       operatorId: input.operatorId,
       kind: 'hold',
       reference,
@@ -263,8 +268,9 @@ export class Ledger {
       description: input.description ?? null,
       metadata: input.metadata ?? {},
       pending: true,
-      entries,
+      entries: wanted,
       changes,
+      ignoreFloor: false,
     });
     if (!created) return this.getHold(transfer.id, tx);
     const { rows } = await tx.query<Hold>(
@@ -295,7 +301,7 @@ export class Ledger {
    * transfer; a voided or expired hold cannot be posted (`illegal_state_transition`).
    */
   async postHold(tx: Queryable, holdId: string, amount?: bigint): Promise<Transfer> {
-    const { hold, accounts } = await this.lockHold(tx, holdId);
+    const hold = await this.lockHold(tx, holdId);
     const currency = getCurrency(hold.currency);
     if (amount !== undefined && (typeof amount !== 'bigint' || amount <= 0n || amount > hold.amount))
       throw new RampartError('invalid_amount', {
@@ -310,8 +316,7 @@ export class Ledger {
     const changes = new BalanceChanges()
       .add(hold.debit_account_id, { posted: -posted, pendingDebits: -hold.amount })
       .add(hold.credit_account_id, { posted: posted, pendingCredits: -hold.amount });
-    changes.checkFloors(accounts);
-    const { transfer } = await this.write(tx, accounts, {
+    const { transfer } = await this.write(tx, {
       operatorId: hold.operator_id,
       kind: 'hold_post',
       reference: null,
@@ -321,10 +326,11 @@ export class Ledger {
       metadata: {},
       pending: false,
       entries: [
-        { accountId: hold.debit_account_id, currency: hold.currency, amount: -posted },
-        { accountId: hold.credit_account_id, currency: hold.currency, amount: posted },
+        { accountId: hold.debit_account_id, amount: -posted },
+        { accountId: hold.credit_account_id, amount: posted },
       ],
       changes,
+      ignoreFloor: false,
     });
     await tx.query(`UPDATE ledger_holds SET status = 'posted', posted_amount = $2, resolved_at = $3 WHERE id = $1`, [
       hold.id,
@@ -340,11 +346,11 @@ export class Ledger {
    * (`illegal_state_transition`): reverse its posting instead.
    */
   async voidHold(tx: Queryable, holdId: string): Promise<Hold> {
-    const { hold, accounts } = await this.lockHold(tx, holdId);
+    const hold = await this.lockHold(tx, holdId);
     if (hold.status === 'voided' || hold.status === 'expired') return hold;
     if (hold.status !== 'pending')
       throw new RampartError('illegal_state_transition', { resource: 'hold', from: hold.status, to: 'voided' });
-    await release(tx, accounts, [hold], 'voided', this.clock.now());
+    await release(tx, [hold], 'voided', this.clock.now());
     return this.getHold(holdId, tx);
   }
 
@@ -378,7 +384,7 @@ export class Ledger {
       const expirable = claimed.rows.filter(
         (hold) => accounts.has(hold.debit_account_id) && accounts.has(hold.credit_account_id),
       );
-      await release(tx, accounts, expirable, 'expired', now);
+      await release(tx, expirable, 'expired', now);
       return expirable.length;
     });
   }
@@ -398,16 +404,13 @@ export class Ledger {
         to: 'reversed',
       });
     const reference = checkedReference(options.reference);
-    const accounts = await lockAccounts(
+    // Concurrent reversals of one transfer queue here, so the second finds the first.
+    await lockAccounts(
       tx,
       original.operator_id,
       original.entries.map((entry) => entry.account_id),
     );
-    const entries = original.entries.map((entry) => ({
-      accountId: entry.account_id,
-      currency: entry.currency,
-      amount: -entry.amount,
-    }));
+    const entries = original.entries.map((entry) => ({ accountId: entry.account_id, amount: -entry.amount }));
     if (reference) {
       const existing = await this.transferByReference(original.operator_id, reference, tx);
       if (existing) {
@@ -421,8 +424,7 @@ export class Ledger {
     if (previous.rows[0]) return this.getTransfer(previous.rows[0].id, tx);
     const changes = new BalanceChanges();
     for (const entry of entries) changes.add(entry.accountId, { posted: entry.amount });
-    if (!options.ignoreFloor) changes.checkFloors(accounts);
-    const { transfer } = await this.write(tx, accounts, {
+    const { transfer } = await this.write(tx, {
       operatorId: original.operator_id,
       kind: 'reversal',
       reference,
@@ -433,6 +435,7 @@ export class Ledger {
       pending: false,
       entries,
       changes,
+      ignoreFloor: options.ignoreFloor ?? false,
     });
     return transfer;
   }
@@ -485,12 +488,12 @@ export class Ledger {
   }
 
   /** Locks a hold's accounts, then the hold row, in the ledger's lock order. */
-  private async lockHold(tx: Queryable, holdId: string): Promise<{ hold: Hold; accounts: Map<string, LedgerAccount> }> {
+  private async lockHold(tx: Queryable, holdId: string): Promise<Hold> {
     // The accounts of a hold never change, so an unlocked read is enough to find them.
     const found = await this.getHold(holdId, tx);
-    const accounts = await lockAccounts(tx, found.operator_id, [found.debit_account_id, found.credit_account_id]);
+    await lockAccounts(tx, found.operator_id, [found.debit_account_id, found.credit_account_id]);
     const { rows } = await tx.query<Hold>(`${HOLD_SELECT} WHERE h.id = $1 FOR UPDATE OF h`, [holdId]);
-    return { hold: rows[0]!, accounts };
+    return rows[0]!;
   }
 
   private assertPending(hold: Hold, to: 'posted' | 'voided'): void {
@@ -504,90 +507,31 @@ export class Ledger {
   }
 
   /**
-   * Checks the floors of a change about to be written. A call repeating an earlier one
-   * (same reference) is answered with that one even when it would no longer fit; a
-   * repeat that fits is found by the write itself, which refuses a taken reference —
-   * so the usual call, a new one, costs no lookup.
+   * Writes a transfer, its entries and the balance changes in one statement, which
+   * also checks them (see `writing`). When the reference is taken (a repeated call,
+   * or a concurrent one that did not touch the same accounts), nothing is written and
+   * the earlier transfer is returned if it is the same, else `idempotency_conflict`:
+   * a repeat is answered with the first even when it would no longer fit.
    */
-  private async fitsOrEarlier(
-    tx: Queryable,
-    changes: BalanceChanges,
-    accounts: ReadonlyMap<string, LedgerAccount>,
-    operatorId: string,
-    reference: string | null,
-  ): Promise<Transfer | null> {
-    try {
-      changes.checkFloors(accounts);
-      return null;
-    } catch (error) {
-      const earlier = reference ? await this.transferByReference(operatorId, reference, tx) : null;
-      if (earlier) return earlier;
-      throw error;
-    }
-  }
-
-  /**
-   * Inserts the transfer, its entries and the balance changes in one statement. When
-   * the reference was taken meanwhile by a concurrent call (which did not touch the
-   * same accounts, or we would have waited for it), the insert does nothing and that
-   * call's transfer is returned if it is the same, else `idempotency_conflict`.
-   */
-  private async write(
-    tx: Queryable,
-    accounts: ReadonlyMap<string, LedgerAccount>,
-    plan: TransferPlan,
-  ): Promise<{ transfer: Transfer; created: boolean }> {
-    plan.changes.checkRange(accounts);
+  private async write(tx: Queryable, plan: TransferPlan): Promise<{ transfer: Transfer; created: boolean }> {
     const id = this.ids(plan.kind === 'hold' ? 'hold' : 'tr');
     const now = this.clock.now();
-    const changed = [...plan.changes.byAccount.entries()];
-    const { rows } = await tx.query<Entry>(
-      `WITH transfer AS (
-         INSERT INTO ledger_transfers (id, operator_id, kind, reference, hold_id, reverses_id, description, metadata,
-                                       created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
-         ON CONFLICT DO NOTHING
-         RETURNING id
-       ), entries AS (
-         INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
-         SELECT transfer.id, e.account_id, e.currency, e.amount, $10, $9
-           FROM transfer, unnest($11::text[], $12::text[], $13::int8[]) AS e(account_id, currency, amount)
-         RETURNING ${ENTRY_COLUMNS}
-       ), balances AS (
-         UPDATE ledger_accounts a
-            SET posted = a.posted + d.posted,
-                pending_debits = a.pending_debits + d.pending_debits,
-                pending_credits = a.pending_credits + d.pending_credits
-           FROM unnest($14::text[], $15::int8[], $16::int8[], $17::int8[])
-                AS d(id, posted, pending_debits, pending_credits)
-          WHERE a.id = d.id AND EXISTS (SELECT 1 FROM transfer)
-       )
-       SELECT * FROM entries ORDER BY id::int8`,
-      [
-        id,
-        plan.operatorId,
-        plan.kind,
-        plan.reference,
-        plan.holdId,
-        plan.reversesId,
-        plan.description,
-        JSON.stringify(plan.metadata),
-        now,
-        plan.pending,
-        plan.entries.map((entry) => entry.accountId),
-        plan.entries.map((entry) => entry.currency),
-        plan.entries.map((entry) => entry.amount),
-        changed.map(([accountId]) => accountId),
-        changed.map(([, delta]) => delta.posted),
-        changed.map(([, delta]) => delta.pendingDebits),
-        changed.map(([, delta]) => delta.pendingCredits),
-      ],
-    );
+    const parts = writing(plan, id, now, 1, 'TRUE');
+    let rows: Entry[];
+    try {
+      ({ rows } = await tx.query<Entry>(
+        `WITH ${parts.sql} SELECT ${ENTRY_COLUMNS} FROM ledger_entry_rows ORDER BY id::int8`,
+        parts.values,
+      ));
+    } catch (error) {
+      throw ledgerError(error);
+    }
     if (rows.length === 0) {
       const existing = plan.reference ? await this.transferByReference(plan.operatorId, plan.reference, tx) : null;
       if (!existing) throw new LedgerInvariantError(`transfer ${id} was not inserted and has no prior reference`);
       return { transfer: replayed(existing, plan.kind, plan.entries), created: false };
     }
+    assertBalanced(rows);
     const transfer: Transfer = {
       id,
       operator_id: plan.operatorId,
@@ -604,10 +548,119 @@ export class Ledger {
   }
 }
 
+/**
+ * The parts of a statement that write `plan` as transfer `id`, if `onlyIf` holds and
+ * the reference is free. Checked inside the statement, under the locks it takes:
+ * - the accounts are the operator's (else `resource_not_found`);
+ * - each entry takes its account's currency (the database checks the sum per currency);
+ * - a change that lowers an account's available balance (`posted - pending_debits`)
+ *   below its floor is refused (`insufficient_balance`) unless `plan.ignoreFloor`. A
+ *   change that raises it is always allowed, even on an account below its floor, so
+ *   money can always come back in;
+ * - a balance beyond bigint fails the statement (`invalid_amount`).
+ * The accounts are locked in id order before any of them changes, so two writes
+ * sharing accounts wait for each other in the same order and cannot deadlock; the
+ * floor is checked on the row as the lock leaves it, never on a stale read.
+ */
+function writing(
+  plan: TransferPlan,
+  id: string,
+  now: Date,
+  first: number,
+  onlyIf: string,
+): { sql: string; values: unknown[] } {
+  const $ = (n: number) => `$${first + n}`;
+  const changed = [...plan.changes.byAccount.entries()];
+  const decrease = 'd.pending_debits::numeric - d.posted';
+  const summed = (column: string) =>
+    `CASE WHEN a.${column}::numeric + d.${column} BETWEEN ${MIN_BALANCE} AND ${MAX_AMOUNT} THEN a.${column} + d.${column}
+          ELSE ledger_out_of_range(a.id, a.currency, d.${column}) END`;
+  const available = 'a.posted::numeric - a.pending_debits';
+  return {
+    sql: `ledger_transfer AS (
+         INSERT INTO ledger_transfers (id, operator_id, kind, reference, hold_id, reverses_id, description, metadata,
+                                       created_at)
+         SELECT ${$(0)}, ${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}::jsonb, ${$(8)} WHERE ${onlyIf}
+         ON CONFLICT DO NOTHING
+         RETURNING id
+       ), ledger_locked AS (
+         SELECT id, currency FROM ledger_accounts
+          WHERE id = ANY(${$(12)}::text[]) AND operator_id = ${$(1)} AND EXISTS (SELECT 1 FROM ledger_transfer)
+          ORDER BY id FOR NO KEY UPDATE
+       ), ledger_entry_rows AS (
+         INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
+         SELECT t.id, e.account_id, coalesce(l.currency, ledger_unknown_account(e.account_id)), e.amount, ${$(9)}, ${$(8)}
+           FROM ledger_transfer t
+          CROSS JOIN unnest(${$(10)}::text[], ${$(11)}::int8[]) WITH ORDINALITY AS e(account_id, amount, n)
+           LEFT JOIN ledger_locked l ON l.id = e.account_id
+          ORDER BY e.n
+         RETURNING ${ENTRY_COLUMNS}
+       ), ledger_balances AS (
+         UPDATE ledger_accounts a
+            SET posted = CASE
+                  WHEN ${$(16)} OR a.floor IS NULL OR ${decrease} <= 0 OR ${available} - (${decrease}) >= a.floor
+                    THEN ${summed('posted')}
+                  ELSE ledger_refuse(a.id, a.currency, ${available} - a.floor, ${decrease}) END,
+                pending_debits = ${summed('pending_debits')},
+                pending_credits = ${summed('pending_credits')}
+           FROM unnest(${$(12)}::text[], ${$(13)}::int8[], ${$(14)}::int8[], ${$(15)}::int8[])
+                AS d(id, posted, pending_debits, pending_credits)
+          WHERE a.id = d.id AND a.id IN (SELECT id FROM ledger_locked)
+       )`,
+    values: [
+      id,
+      plan.operatorId,
+      plan.kind,
+      plan.reference,
+      plan.holdId,
+      plan.reversesId,
+      plan.description,
+      JSON.stringify(plan.metadata),
+      now,
+      plan.pending,
+      plan.entries.map((entry) => entry.accountId),
+      plan.entries.map((entry) => entry.amount),
+      changed.map(([accountId]) => accountId),
+      changed.map(([, delta]) => delta.posted),
+      changed.map(([, delta]) => delta.pendingDebits),
+      changed.map(([, delta]) => delta.pendingCredits),
+      plan.ignoreFloor,
+    ],
+  };
+}
+
+/** SQLSTATEs raised by `writing`'s checks (migration 0014). */
+const REFUSED = 'RL001';
+const UNKNOWN_ACCOUNT = 'RL002';
+const OUT_OF_RANGE = 'RL003';
+
+/**
+ * The catalog error for a failed statement that wrote a transfer (`write`, or one
+ * holding a `transferCte`); any other error is returned as it is.
+ */
+export function ledgerError(error: unknown): unknown {
+  const { code, detail } = error as { code?: string; detail?: string };
+  if (code !== REFUSED && code !== UNKNOWN_ACCOUNT && code !== OUT_OF_RANGE) return error;
+  const facts = JSON.parse(detail!) as Record<string, string>;
+  if (code === UNKNOWN_ACCOUNT)
+    return new RampartError('resource_not_found', { resource: 'ledger_account', id: facts['account'] });
+  const currency = getCurrency(facts['currency']!);
+  if (code === REFUSED)
+    return new RampartError('insufficient_balance', {
+      available: formatAmount(BigInt(facts['spendable']!), currency),
+      requested: formatAmount(BigInt(facts['requested']!), currency),
+      currency: currency.code,
+    });
+  return new RampartError('invalid_amount', {
+    field: 'amount',
+    provided: formatAmount(BigInt(facts['change']!), currency),
+    expected: `an amount that keeps the balance within ±${formatAmount(MAX_AMOUNT, currency)} ${currency.code}`,
+  });
+}
+
 /** Releases the reservations of pending holds (void or expiry); no money moves. */
 async function release(
   tx: Queryable,
-  accounts: ReadonlyMap<string, LedgerAccount>,
   holds: readonly Pick<Hold, 'id' | 'debit_account_id' | 'credit_account_id' | 'amount'>[],
   status: 'voided' | 'expired',
   now: Date,
@@ -623,7 +676,7 @@ async function release(
     status,
     now,
   ]);
-  await changes.apply(tx, accounts);
+  await changes.release(tx);
 }
 
 function positiveAmount(amount: unknown, field: string): bigint {
@@ -677,7 +730,7 @@ function checkedReference(reference: string | undefined): string | null {
 }
 
 /** Zero-sum, checked here so a bug fails loudly before the database's own check at commit. */
-function assertBalanced(entries: readonly PlannedEntry[]): void {
+function assertBalanced(entries: readonly Entry[]): void {
   const sums = new Map<string, bigint>();
   for (const entry of entries) sums.set(entry.currency, (sums.get(entry.currency) ?? 0n) + entry.amount);
   for (const [currency, sum] of sums)

@@ -4,7 +4,7 @@ import type { EventType } from '../events/catalog.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { enforceGates, type GateContext } from '../gates/gates.ts';
 import type { IdGenerator } from '../ids.ts';
-import type { Ledger } from '../ledger/ledger.ts';
+import { type Ledger, ledgerError } from '../ledger/ledger.ts';
 import { type Currency, formatAmount, getAsset, parseAmount } from '../money/index.ts';
 import { type Action, type OperatorSettings, OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
@@ -683,8 +683,16 @@ export class Payments {
     /** The payment as this node last wrote it, if it has it: most often still what the database holds. */
     known?: Payment,
   ): Promise<Payment> {
+    // A pay-in's move (and its credit) is one guarded statement: no transaction around it.
+    const alone = known !== undefined && !PAY_OUT.includes(known.kind);
+    if (alone) {
+      const applied = await this.inTransaction((tx) => this.applyTo(tx, known, outcome, cause, true), {
+        oneStatement: true,
+      });
+      if (applied) return applied;
+    }
     return this.inTransaction(async (tx) => {
-      const applied = known && (await this.applyTo(tx, known, outcome, cause, true));
+      const applied = known && !alone && (await this.applyTo(tx, known, outcome, cause, true));
       if (applied) return applied;
       const payment = await paymentStore.get(tx, operatorId, paymentId, true);
       return (await this.applyTo(tx, payment, outcome, cause, false))!;
@@ -848,17 +856,27 @@ export class Payments {
       values.length + 1,
       'EXISTS (SELECT 1 FROM updated)',
     );
-    const { rows } = await tx.query<Payment>(
-      `WITH updated AS (UPDATE payments SET ${assignments} WHERE id = $1${guard} RETURNING *),
-            transition AS (
-              INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
-              SELECT $1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1),
-                     $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}
-                FROM updated),
-            ${events.sql}
-          SELECT * FROM updated`,
-      [...values, ...events.values],
-    );
+    // A pay-in that completes credits the user in the same statement.
+    const credit =
+      to === 'completed' && !PAY_OUT.includes(payment.kind)
+        ? await this.creditCte(tx, payment, values.length + events.values.length + 1, 'EXISTS (SELECT 1 FROM updated)')
+        : undefined;
+    let rows: Payment[];
+    try {
+      ({ rows } = await tx.query<Payment>(
+        `WITH updated AS (UPDATE payments SET ${assignments} WHERE id = $1${guard} RETURNING *),
+              transition AS (
+                INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
+                SELECT $1, (SELECT coalesce(max(seq), 0) + 1 FROM payment_transitions WHERE payment_id = $1),
+                       $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}
+                  FROM updated),
+              ${events.sql}${credit ? `, ${credit.sql}` : ''}
+            SELECT * FROM updated`,
+        [...values, ...events.values, ...(credit?.values ?? [])],
+      ));
+    } catch (error) {
+      throw ledgerError(error);
+    }
     const updated = rows[0];
     if (!updated) return undefined;
     this.announced(tx, updated, true);
@@ -885,33 +903,40 @@ export class Payments {
       return;
     }
     if (payOut) return;
-    if (to === 'completed') {
-      // Only a new account takes the mode (as its floor); an existing one keeps the one it has.
-      const settings = await this.settings.get(payment.operator_id);
-      const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
-      const user = await this.userAccount(tx, payment.operator_id, payment.user_id, payment.currency, balances);
-      const clearing = await this.clearingAccount(
-        tx,
-        payment.operator_id,
-        payment.provider,
-        payment.currency,
-        payment.id,
-      );
-      await this.ledger.transfer(tx, {
-        operatorId: payment.operator_id,
-        from: clearing,
-        to: user,
-        amount: payment.amount,
-        reference: `${payment.id}:credit`,
-        description: `${payment.kind} ${payment.id}`,
-      });
-    }
+    // A completion's credit is part of the statement that completes it (`creditCte`).
     if (to === 'reversed') {
       const credit = await this.ledger.transferByReference(payment.operator_id, `${payment.id}:credit`, tx);
       if (credit) {
         await this.ledger.reverse(tx, credit.id, { reference: `${payment.id}:reversal`, ignoreFloor: true });
       }
     }
+  }
+
+  /** The pay-in's credit, clearing → user, as part of the statement that completes it. */
+  private async creditCte(tx: Queryable, payment: Payment, first: number, onlyIf: string) {
+    // Only a new account takes the mode (as its floor); an existing one keeps the one it has.
+    const settings = await this.settings.get(payment.operator_id);
+    const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
+    const user = await this.userAccount(tx, payment.operator_id, payment.user_id, payment.currency, balances);
+    const clearing = await this.clearingAccount(
+      tx,
+      payment.operator_id,
+      payment.provider,
+      payment.currency,
+      payment.id,
+    );
+    return this.ledger.transferCte(
+      {
+        operatorId: payment.operator_id,
+        from: clearing,
+        to: user,
+        amount: payment.amount,
+        reference: `${payment.id}:credit`,
+        description: `${payment.kind} ${payment.id}`,
+      },
+      first,
+      onlyIf,
+    );
   }
 
   private async update(tx: Queryable, id: string, set: Record<string, unknown>): Promise<Payment> {
