@@ -31,3 +31,39 @@ BEGIN
     USING ERRCODE = 'RL003',
           DETAIL = json_build_object('account', account, 'currency', currency, 'change', abs(change::numeric)::text)::text;
 END $$;
+
+-- The zero-sum check at COMMIT, in one query instead of four: the entry count, the sum
+-- per currency and the operators of the accounts, read together. Same rules, same
+-- errors (see 0004).
+CREATE OR REPLACE FUNCTION ledger_check_transfer(transfer text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  found_entries bigint;
+  unbalanced_currency text;
+  unbalanced_total numeric;
+  touches_foreign boolean;
+BEGIN
+  SELECT coalesce(sum(per_currency.entries), 0),
+         (array_agg(per_currency.currency) FILTER (WHERE per_currency.total <> 0))[1],
+         (array_agg(per_currency.total) FILTER (WHERE per_currency.total <> 0))[1],
+         coalesce(bool_or(per_currency.touches_foreign), false)
+    INTO found_entries, unbalanced_currency, unbalanced_total, touches_foreign
+    FROM (SELECT e.currency, count(*) AS entries, sum(e.amount) AS total,
+                 bool_or(a.operator_id IS DISTINCT FROM t.operator_id) AS touches_foreign
+            FROM ledger_entries e
+            JOIN ledger_transfers t ON t.id = e.transfer_id
+            LEFT JOIN ledger_accounts a ON a.id = e.account_id
+           WHERE e.transfer_id = transfer
+           GROUP BY e.currency) per_currency;
+  IF found_entries < 2 THEN
+    RAISE EXCEPTION 'ledger transfer % has % entries; a transfer needs at least two', transfer, found_entries
+      USING ERRCODE = 'check_violation';
+  END IF;
+  IF unbalanced_currency IS NOT NULL THEN
+    RAISE EXCEPTION 'ledger transfer % does not balance: its % entries sum to %', transfer, unbalanced_currency,
+      unbalanced_total USING ERRCODE = 'check_violation';
+  END IF;
+  IF touches_foreign THEN
+    RAISE EXCEPTION 'ledger transfer % touches another operator''s account', transfer
+      USING ERRCODE = 'check_violation';
+  END IF;
+END $$;

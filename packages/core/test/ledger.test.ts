@@ -301,6 +301,32 @@ describe('ledger', async () => {
       );
     });
 
+    test("the database refuses a transfer that touches another operator's account", async () => {
+      const { user } = await accounts();
+      const foreign = await ledger.ensureAccount(db, {
+        operatorId: otherOperatorId,
+        kind: 'provider_clearing',
+        ownerRef: 'bank_sim',
+        currency: 'USD',
+      });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.query(
+            `INSERT INTO ledger_transfers (id, operator_id, kind, created_at) VALUES ('tr_raw_4', $1, 'transfer', now())`,
+            [operatorId],
+          );
+          await tx.query(
+            `INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
+             VALUES ('tr_raw_4', $1, 'USD', -100, false, now()), ('tr_raw_4', $2, 'USD', 100, false, now())`,
+            [foreign.id, user.id],
+          );
+        }),
+        (error: unknown) =>
+          (error as { code?: string }).code === '23514' &&
+          /touches another operator's account/.test((error as Error).message),
+      );
+    });
+
     test('an entry in another currency than its account is refused by the database', async () => {
       const { user, clearing } = await accounts();
       await assert.rejects(
