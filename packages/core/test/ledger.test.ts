@@ -264,20 +264,24 @@ describe('ledger', async () => {
       );
     });
 
+    /** A transfer and its entries written by hand, past the ledger's own checks. */
+    const rawTransfer = (id: string, currency: string, ...entries: [string, number][]) =>
+      db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO ledger_transfers (id, operator_id, kind, created_at) VALUES ($1, $2, 'transfer', now())`,
+          [id, operatorId],
+        );
+        await tx.query(
+          `INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
+           SELECT $1, e.account_id, $2, e.amount, false, now() FROM unnest($3::text[], $4::int8[]) AS e(account_id, amount)`,
+          [id, currency, entries.map(([account]) => account), entries.map(([, amount]) => amount)],
+        );
+      });
+
     test('the database refuses an unbalanced transfer at commit, whatever the code does', async () => {
       const { user, clearing } = await accounts();
       await assert.rejects(
-        db.transaction(async (tx) => {
-          await tx.query(
-            `INSERT INTO ledger_transfers (id, operator_id, kind, created_at) VALUES ('tr_raw_1', $1, 'transfer', now())`,
-            [operatorId],
-          );
-          await tx.query(
-            `INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
-             VALUES ('tr_raw_1', $1, 'USD', -100, false, now()), ('tr_raw_1', $2, 'USD', 90, false, now())`,
-            [clearing.id, user.id],
-          );
-        }),
+        rawTransfer('tr_raw_1', 'USD', [clearing.id, -100], [user.id, 90]),
         (error: unknown) =>
           (error as { code?: string }).code === '23514' && /does not balance/.test((error as Error).message),
       );
@@ -310,17 +314,7 @@ describe('ledger', async () => {
         currency: 'USD',
       });
       await assert.rejects(
-        db.transaction(async (tx) => {
-          await tx.query(
-            `INSERT INTO ledger_transfers (id, operator_id, kind, created_at) VALUES ('tr_raw_4', $1, 'transfer', now())`,
-            [operatorId],
-          );
-          await tx.query(
-            `INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
-             VALUES ('tr_raw_4', $1, 'USD', -100, false, now()), ('tr_raw_4', $2, 'USD', 100, false, now())`,
-            [foreign.id, user.id],
-          );
-        }),
+        rawTransfer('tr_raw_4', 'USD', [foreign.id, -100], [user.id, 100]),
         (error: unknown) =>
           (error as { code?: string }).code === '23514' &&
           /touches another operator's account/.test((error as Error).message),
@@ -330,17 +324,7 @@ describe('ledger', async () => {
     test('an entry in another currency than its account is refused by the database', async () => {
       const { user, clearing } = await accounts();
       await assert.rejects(
-        db.transaction(async (tx) => {
-          await tx.query(
-            `INSERT INTO ledger_transfers (id, operator_id, kind, created_at) VALUES ('tr_raw_3', $1, 'transfer', now())`,
-            [operatorId],
-          );
-          await tx.query(
-            `INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
-             VALUES ('tr_raw_3', $1, 'EUR', -100, false, now()), ('tr_raw_3', $2, 'EUR', 100, false, now())`,
-            [clearing.id, user.id],
-          );
-        }),
+        rawTransfer('tr_raw_3', 'EUR', [clearing.id, -100], [user.id, 100]),
         (error: unknown) => (error as { code?: string }).code === '23503',
       );
     });
