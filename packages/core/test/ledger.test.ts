@@ -264,6 +264,15 @@ describe('ledger', async () => {
       );
     });
 
+    /** Another operator's clearing account. */
+    const foreignAccount = () =>
+      ledger.ensureAccount(db, {
+        operatorId: otherOperatorId,
+        kind: 'provider_clearing',
+        ownerRef: 'bank_sim',
+        currency: 'USD',
+      });
+
     /** A transfer and its entries written by hand, past the ledger's own checks. */
     const rawTransfer = (id: string, currency: string, ...entries: [string, number][]) =>
       db.transaction(async (tx) => {
@@ -307,12 +316,7 @@ describe('ledger', async () => {
 
     test("the database refuses a transfer that touches another operator's account", async () => {
       const { user } = await accounts();
-      const foreign = await ledger.ensureAccount(db, {
-        operatorId: otherOperatorId,
-        kind: 'provider_clearing',
-        ownerRef: 'bank_sim',
-        currency: 'USD',
-      });
+      const foreign = await foreignAccount();
       await assert.rejects(
         rawTransfer('tr_raw_4', 'USD', [foreign.id, -100], [user.id, 100]),
         (error: unknown) =>
@@ -349,12 +353,7 @@ describe('ledger', async () => {
 
     test('accounts of another operator are not found', async () => {
       const { user } = await accounts();
-      const foreign = await ledger.ensureAccount(db, {
-        operatorId: otherOperatorId,
-        kind: 'provider_clearing',
-        ownerRef: 'bank_sim',
-        currency: 'USD',
-      });
+      const foreign = await foreignAccount();
       await assert.rejects(
         db.transaction((tx) => ledger.transfer(tx, { operatorId, from: foreign.id, to: user.id, amount: 1n })),
         rampartError('resource_not_found', { resource: 'ledger_account', id: foreign.id }),
