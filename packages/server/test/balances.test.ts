@@ -119,6 +119,27 @@ describe('user balances and adjustments', async () => {
     assert.deepEqual((await balances(t, 'carl')).json().data, []);
   });
 
+  test('concurrent card deposits of one user each complete and are credited exactly once', async () => {
+    // Each completion moves its payment and credits the user in one statement; these all
+    // lock the same user account, and some the same clearing shard, at once.
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        createPayment(t, { user_id: 'crowd', amount: `${i + 1}.00` }, { 'idempotency-key': `crowd-${i}` }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => [r.statusCode, r.json().status]),
+      results.map(() => [201, 'completed']),
+    );
+    // 1 + 2 + … + 30 dollars.
+    assert.equal((await usd(t, 'crowd')).posted, '465.00');
+    const { rows } = await t.db.query(
+      `SELECT count(*)::int AS n FROM ledger_transfers WHERE operator_id = $1 AND reference = ANY($2::text[])`,
+      [t.operatorId, results.map((r) => `${r.json().id}:credit`)],
+    );
+    assert.equal(rows[0]!.n, 30);
+  });
+
   test('every adjustment balances against the operator’s settlement account: the ledger sums to zero', async () => {
     const { rows } = await t.db.query(
       "SELECT coalesce(sum(posted), 0)::text AS total FROM ledger_accounts WHERE operator_id = $1 AND currency = 'USD'",
