@@ -48,10 +48,11 @@ BEGIN
          coalesce(bool_or(per_currency.touches_foreign), false)
     INTO found_entries, unbalanced_currency, unbalanced_total, touches_foreign
     FROM (SELECT e.currency, count(*) AS entries, sum(e.amount) AS total,
-                 bool_or(a.operator_id IS DISTINCT FROM t.operator_id) AS touches_foreign
+                 -- A lookup per entry, by primary key: never a scan of all accounts.
+                 bool_or((SELECT a.operator_id FROM ledger_accounts a WHERE a.id = e.account_id)
+                         IS DISTINCT FROM t.operator_id) AS touches_foreign
             FROM ledger_entries e
             JOIN ledger_transfers t ON t.id = e.transfer_id
-            LEFT JOIN ledger_accounts a ON a.id = e.account_id
            WHERE e.transfer_id = transfer
            GROUP BY e.currency) per_currency;
   IF found_entries < 2 THEN

@@ -584,8 +584,11 @@ function writing(
          ON CONFLICT DO NOTHING
          RETURNING id
        ), ledger_locked AS (
-         SELECT id, currency FROM ledger_accounts
-          WHERE id = ANY(${$(12)}::text[]) AND operator_id = ${$(1)} AND EXISTS (SELECT 1 FROM ledger_transfer)
+         -- Found by id alone, so always through the primary key, whatever the number of
+         -- the operator's accounts; another operator's has no currency here, and its entry
+         -- fails below.
+         SELECT id, CASE WHEN operator_id = ${$(1)} THEN currency END AS currency FROM ledger_accounts
+          WHERE id = ANY(${$(12)}::text[]) AND EXISTS (SELECT 1 FROM ledger_transfer)
           ORDER BY id FOR NO KEY UPDATE
        ), ledger_entry_rows AS (
          INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
@@ -605,7 +608,7 @@ function writing(
                 pending_credits = ${summed('pending_credits')}
            FROM unnest(${$(12)}::text[], ${$(13)}::int8[], ${$(14)}::int8[], ${$(15)}::int8[])
                 AS d(id, posted, pending_debits, pending_credits)
-          WHERE a.id = d.id AND a.id IN (SELECT id FROM ledger_locked)
+          WHERE a.id = ANY(${$(12)}::text[]) AND a.id = d.id AND a.id IN (SELECT id FROM ledger_locked)
        )`,
     values: [
       id,

@@ -744,12 +744,11 @@ export class Payments {
    */
   async reconcile(olderThanMs = 30_000, batch = 50): Promise<number> {
     const now = this.clock.now().getTime();
-    const { rows } = await this.db.query<Payment>(
-      `SELECT * FROM payments
-        WHERE (status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2)
-        ORDER BY updated_at LIMIT $3`,
-      [new Date(now - olderThanMs), new Date(now - Math.max(olderThanMs, ABANDONED_CREATE_MS)), batch],
-    );
+    const { rows } = await this.db.query<Payment>(OPEN_PAYMENTS_SQL, [
+      new Date(now - olderThanMs),
+      new Date(now - Math.max(olderThanMs, ABANDONED_CREATE_MS)),
+      batch,
+    ]);
     let changed = 0;
     for (const payment of rows) {
       const provider = this.providers.get(payment.provider);
@@ -993,6 +992,11 @@ interface TransitionExtra {
 }
 
 /** The constraint a unique violation names, if `error` is one. */
+/** Payments reconciliation asks about, oldest first: read through `payments_open`, never by a scan. */
+export const OPEN_PAYMENTS_SQL = `SELECT * FROM payments
+  WHERE (status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2)
+  ORDER BY updated_at LIMIT $3`;
+
 const uniqueViolation = (error: unknown) =>
   (error as { code?: string }).code === '23505' ? (error as { constraint?: string }).constraint : undefined;
 

@@ -13,6 +13,20 @@ const MAX_ATTEMPTS = 20;
 export const PENDING_BATCH = 50;
 
 /**
+ * Marks processed every unprocessed notice whose payment now has the status it
+ * reports. One index lookup per notice (a subquery, not a join the planner could turn
+ * into a scan of every payment).
+ */
+export const SETTLE_CONFIRMING_SQL = `WITH confirming AS (
+  SELECT e.provider, e.event_id FROM provider_events e
+   WHERE e.processed_at IS NULL
+     AND (SELECT p.status FROM payments p WHERE p.provider = e.provider AND p.provider_ref = e.payment_ref)
+         = e.confirms_status
+   FOR UPDATE OF e SKIP LOCKED)
+UPDATE provider_events e SET processed_at = $1, attempts = e.attempts + 1
+  FROM confirming c WHERE e.provider = c.provider AND e.event_id = c.event_id`;
+
+/**
  * Inbound provider webhooks. `record` makes a notice durable (deduplicated by the
  * provider's event id) and is all that happens before the 2xx; `processPending`
  * applies recorded notices. Application is idempotent (the state machine refuses to
@@ -68,16 +82,7 @@ export class ProviderEvents {
    */
   async processPending(batch = PENDING_BATCH): Promise<number> {
     const now = this.clock.now();
-    const settled = await this.db.query(
-      `WITH confirming AS (
-         SELECT e.provider, e.event_id FROM provider_events e
-           JOIN payments p ON p.provider = e.provider AND p.provider_ref = e.payment_ref AND p.status = e.confirms_status
-          WHERE e.processed_at IS NULL
-          FOR UPDATE OF e SKIP LOCKED)
-       UPDATE provider_events e SET processed_at = $1, attempts = e.attempts + 1
-         FROM confirming c WHERE e.provider = c.provider AND e.event_id = c.event_id`,
-      [now],
-    );
+    const settled = await this.db.query(SETTLE_CONFIRMING_SQL, [now]);
     return (settled.rowCount ?? 0) + (await this.applyPending(batch));
   }
 
