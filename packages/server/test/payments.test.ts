@@ -212,4 +212,31 @@ describe('daily limits and idempotent creation', async () => {
     const conflict = await createPayment(t, { user_id: 'burst', amount: '8.00' }, { 'idempotency-key': 'same-key' });
     assert.equal(errorOf(conflict).code, 'idempotency_conflict');
   });
+
+  test('a completed card deposit’s answer is stored by the time it is received, and replayed byte for byte', async () => {
+    const first = await createPayment(t, { user_id: 'answered', amount: '9.00' }, { 'idempotency-key': 'answer-1' });
+    assert.equal(first.statusCode, 201, first.body);
+    assert.equal(first.json().status, 'completed');
+    const { rows } = await t.db.query("SELECT state, response_status FROM idempotency_keys WHERE key = 'answer-1'");
+    assert.deepEqual(rows, [{ state: 'done', response_status: 201 }]);
+    const replay = await createPayment(t, { user_id: 'answered', amount: '9.00' }, { 'idempotency-key': 'answer-1' });
+    assert.equal(replay.statusCode, 201);
+    assert.equal(replay.headers['idempotent-replayed'], 'true');
+    assert.equal(replay.headers['content-type'], first.headers['content-type']);
+    assert.equal(replay.body, first.body);
+  });
+
+  test('a declined card’s error answer is stored and replayed as sent', async () => {
+    const declined = {
+      user_id: 'answered',
+      amount: '9.00',
+      instrument: { ...CARD_OK, card_number: '4000000000000002' },
+    };
+    const first = await createPayment(t, declined, { 'idempotency-key': 'answer-2' });
+    assert.equal(first.statusCode, 402, first.body);
+    const replay = await createPayment(t, declined, { 'idempotency-key': 'answer-2' });
+    assert.equal(replay.statusCode, 402);
+    assert.equal(replay.headers['idempotent-replayed'], 'true');
+    assert.equal(replay.body, first.body);
+  });
 });
