@@ -853,12 +853,12 @@ export class Payments {
         ...(extra.event ? [{ type: extra.event.type, data: { payment: present, ...extra.event.data } }] : []),
       ],
       values.length + 1,
-      'EXISTS (SELECT 1 FROM updated)',
+      IF_UPDATED,
     );
     // A pay-in that completes credits the user in the same statement.
     const credit =
       to === 'completed' && !PAY_OUT.includes(payment.kind)
-        ? await this.creditCte(tx, payment, values.length + events.values.length + 1, 'EXISTS (SELECT 1 FROM updated)')
+        ? await this.creditCte(tx, payment, values.length + events.values.length + 1, IF_UPDATED)
         : undefined;
     let rows: Payment[];
     try {
@@ -879,8 +879,8 @@ export class Payments {
     const updated = rows[0];
     if (!updated) return undefined;
     this.announced(tx, updated, true);
-    // Money last: the ledger locks accounts that every payment of a provider shares
-    // (its clearing account), so they are held from here to the commit and no longer.
+    // A withdrawal's money (its hold) moves after, in the same transaction: a pay-in's
+    // credit was part of the statement above.
     await this.moveMoney(tx, payment, to);
     return updated;
   }
@@ -992,6 +992,9 @@ interface TransitionExtra {
 }
 
 /** The constraint a unique violation names, if `error` is one. */
+/** The condition on each part of `moveStatus`'s statement: the payment's row was changed. */
+const IF_UPDATED = 'EXISTS (SELECT 1 FROM updated)';
+
 /** Payments reconciliation asks about, oldest first: read through `payments_open`, never by a scan. */
 export const OPEN_PAYMENTS_SQL = `SELECT * FROM payments
   WHERE (status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2)
