@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,38 +6,8 @@ import { after, test } from 'node:test';
 import { createIdGenerator, EventLog, systemClock } from '@rampart/core';
 import { Webhook } from 'standardwebhooks';
 import { createTestDatabase } from './harness.ts';
+import { launchServer, serverReady } from './processes.ts';
 import { eventually, SECRETS_KEY } from './webhooks-fixtures.ts';
-
-const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
-
-function launch(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env['PATH'] ?? '', PORT: '0', RAMPART_SIMULATOR_PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, output: () => output };
-}
-
-async function ready(server: ReturnType<typeof launch>): Promise<{ url: string; secret: string | undefined }> {
-  const output = await eventually(
-    'server banner',
-    () => {
-      if (server.child.exitCode !== null) throw new Error(`server exited:\n${server.output()}`);
-      return server.output();
-    },
-    (out) => /Rampart API\s+\S+/.test(out) && /Operators|Secret key/.test(out),
-  );
-  return {
-    url: /Rampart API\s+(\S+)/.exec(output)![1]!,
-    secret: /Secret key\s+(rk_test_\w+)/.exec(output)?.[1],
-  };
-}
 
 test('kill -9 with undelivered events in the outbox: after restart every event is delivered, none lost', {
   timeout: 90_000,
@@ -86,8 +55,8 @@ test('kill -9 with undelivered events in the outbox: after restart every event i
   });
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
 
-  const first = launch(env);
-  const { url, secret } = await ready(first);
+  const first = launchServer(env);
+  const { url, secret } = await serverReady(first);
   assert.ok(secret, 'fresh database: demo operator and key printed');
   const auth = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
   const operator = (await (await fetch(`${url}/v1/operator`, { headers: auth })).json()) as { id: string };
@@ -133,8 +102,8 @@ test('kill -9 with undelivered events in the outbox: after restart every event i
   await recordBatch(50, 'while_down');
 
   healthy = true;
-  const second = launch(env);
-  await ready(second);
+  const second = launchServer(env);
+  await serverReady(second);
   await eventually(
     'every event delivered',
     () => recorded.filter((id) => delivered.has(id)).length,
