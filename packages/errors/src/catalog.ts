@@ -517,7 +517,8 @@ const paymentErrors = {
     retryable: true,
     action: 'retry_with_backoff',
     message: 'A request with this Idempotency-Key is still in progress.',
-    description: 'The first request with this key has not finished; retry later to get its result.',
+    description:
+      'The first request with this key has not finished; retry later to get its result. If the server running it died, the key is freed within one lease (RAMPART_IDEMPOTENCY_LEASE_SECONDS) and the retry finishes its work.',
     seeds: { card_ach_api: [httpOnly(409)] },
   }),
   illegal_state_transition: define({

@@ -157,6 +157,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const masterSecret = deps.masterSecret ?? randomBytes(32);
   const idempotencyKeys = new IdempotencyKeys(db, clock, {
+    leaseSeconds: config.idempotencyLeaseSeconds,
     box: SecretBox.derive(masterSecret, 'rampart/idempotent-responses/v1'),
   });
   const events = new EventLog(db, ids, clock);

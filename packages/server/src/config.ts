@@ -38,6 +38,8 @@ export interface Config {
   devTools: boolean;
   /** How long Idempotency-Key answers are kept. */
   idempotencyTtlSeconds: number;
+  /** How long a running request's key stays claimed unrenewed (its process died): see `IdempotencyKeys`. */
+  idempotencyLeaseSeconds: number;
   /** Webhook delivery: retry schedule, timeout, disabling, SSRF allow flag, worker size (RAMPART_WEBHOOK_*). */
   webhooks: WebhookConfig;
   /** Grace period for in-flight requests on shutdown. */
@@ -137,6 +139,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     simulatorUrl: url(env, 'RAMPART_SIMULATOR_URL'),
     devTools: boolean(env, 'RAMPART_DEV_TOOLS', databaseUrl === undefined),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
+    idempotencyLeaseSeconds: integer(env, 'RAMPART_IDEMPOTENCY_LEASE_SECONDS', 15, 3, 600),
     webhooks: parseWebhookConfig(env, (variable, problem) => {
       throw new ConfigError(variable, problem);
     }),

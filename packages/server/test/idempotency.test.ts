@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IdempotencyKeys, systemClock } from '@rampart/core';
 import { errorOf, startTestApp } from './harness.ts';
+import { createPayment, openForPayments } from './payment-fixtures.ts';
 
 describe('Idempotency-Key on POST', async () => {
   const t = await startTestApp();
@@ -99,5 +100,33 @@ describe('Idempotency-Key on POST', async () => {
     assert.ok(purged >= 1);
     const again = await createKey('purge-me', {});
     assert.equal(again.headers['idempotent-replayed'], undefined);
+  });
+});
+
+describe('the claim on an Idempotency-Key is a lease its running request renews', async () => {
+  const t = await startTestApp({ sandbox: true, env: { RAMPART_IDEMPOTENCY_LEASE_SECONDS: '3' } });
+  await openForPayments(t);
+
+  test('a deposit running longer than the lease keeps its key: a retry meanwhile is told it is in progress', async () => {
+    // The card processor takes 4.5 s to answer: half again the lease.
+    const held = await fetch(`${t.simulator!.url}/admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'cards', kind: 'latency', ms: 4_500, count: 1 }),
+    });
+    assert.equal(held.status, 201);
+    const first = createPayment(t, { amount: '12.00' }, { 'idempotency-key': 'slow-1' });
+    await new Promise((r) => setTimeout(r, 3_800));
+    const retry = await createPayment(t, { amount: '12.00' }, { 'idempotency-key': 'slow-1' });
+    assert.equal(retry.statusCode, 409, retry.body);
+    assert.equal(errorOf(retry).code, 'idempotency_in_progress');
+    const done = await first;
+    assert.equal(done.statusCode, 201, done.body);
+    assert.equal(done.json().status, 'completed');
+    const again = await createPayment(t, { amount: '12.00' }, { 'idempotency-key': 'slow-1' });
+    assert.equal(again.body, done.body);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${done.json().id}`);
+    assert.equal(((await requests.json()) as { requests: unknown[] }).requests.length, 1, 'one call to the processor');
   });
 });

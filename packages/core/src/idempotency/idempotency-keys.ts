@@ -10,6 +10,10 @@ export interface StoredResponse {
   contentType: string;
 }
 
+/**
+ * `claimed`: this request runs, and no other with its key is running: an earlier one
+ * finished, or died part-way (its lease lapsed) leaving its work for this one to finish.
+ */
 export type Claim = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
 
 /** Keys are opaque to us but bounded, printable, and never empty. */
@@ -41,18 +45,23 @@ export function requestFingerprint(method: string, path: string, body: unknown):
 export class IdempotencyKeys {
   private readonly db: Queryable;
   private readonly clock: Clock;
-  /** How long a claim protects a running request before another may take it over. */
-  private readonly lockSeconds: number;
+  /**
+   * A claim's lease: how long it protects its request without being renewed. A running
+   * request renews it (`renew`, every third of the lease), so it lapses only when the
+   * process running the request has died — after which a retry may take the key over
+   * within one lease, instead of waiting out the longest request there could be.
+   */
+  readonly leaseSeconds: number;
   /**
    * Stored answers can hold secrets shown once (a new API key, a webhook signing
    * secret): with a box they are encrypted at rest, bound to their key.
    */
   private readonly box: SecretBox | undefined;
 
-  constructor(db: Queryable, clock: Clock, options: { lockSeconds?: number; box?: SecretBox } = {}) {
+  constructor(db: Queryable, clock: Clock, options: { leaseSeconds?: number; box?: SecretBox } = {}) {
     this.db = db;
     this.clock = clock;
-    this.lockSeconds = options.lockSeconds ?? 60;
+    this.leaseSeconds = options.leaseSeconds ?? 15;
     this.box = options.box;
   }
 
@@ -79,8 +88,8 @@ export class IdempotencyKeys {
   async claim(principal: string, key: string, fingerprint: Buffer): Promise<Claim> {
     IdempotencyKeys.validateKey(key);
     const now = this.clock.now();
-    const lockedUntil = new Date(now.getTime() + this.lockSeconds * 1000);
-    // One statement: insert, or take over a stale claim of the same request; otherwise
+    const lockedUntil = new Date(now.getTime() + this.leaseSeconds * 1000);
+    // One statement: insert, or take over a lapsed claim of the same request; otherwise
     // return nothing and look at what is there.
     const claimed = await this.db.query({
       name: 'idempotency-claim',
@@ -120,6 +129,15 @@ export class IdempotencyKeys {
         contentType: row.response_type ?? '',
       },
     };
+  }
+
+  /** Extends a running request's lease by `leaseSeconds` from now. */
+  async renew(principal: string, key: string): Promise<void> {
+    await this.db.query({
+      name: 'idempotency-renew',
+      text: `UPDATE idempotency_keys SET locked_until = $3 WHERE principal = $1 AND key = $2 AND state = 'running'`,
+      values: [principal, key, new Date(this.clock.now().getTime() + this.leaseSeconds * 1000)],
+    });
   }
 
   async complete(principal: string, key: string, response: StoredResponse): Promise<void> {

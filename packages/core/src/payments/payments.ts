@@ -35,6 +35,12 @@ export interface CreatePayment {
   sessionId?: string | null;
   reference?: string | null;
   idempotencyKey?: string | null;
+  /**
+   * This request holds its Idempotency-Key's claim, so no other request with the key is
+   * running: a pay-in an earlier one left `created` (it died before hearing the
+   * provider) is this request's to send on. See `resume`.
+   */
+  keyClaimed?: boolean;
   instrument?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
   returnUrl?: string | null;
@@ -321,8 +327,9 @@ export class Payments {
       if (open) return open;
     }
     const inserted = await this.insert(input, { currency, network, amount, balances, provider: route[0]!.id });
-    // The same idempotency key as an earlier payment: that payment is the answer, untouched.
-    if (inserted.replayed) return inserted.payment;
+    // The same idempotency key as an earlier payment: that payment is the answer, sent on
+    // to its provider if the request that made it died first.
+    if (inserted.replayed) return input.keyClaimed ? this.resume(inserted.payment, input) : inserted.payment;
     let payment = inserted.payment;
     if (PAY_OUT.includes(input.kind)) {
       payment = await this.approve(payment, input.gates.settings);
@@ -544,11 +551,32 @@ export class Payments {
   }
 
   /**
+   * Finishes a pay-in whose first request died between recording it and hearing its
+   * provider. It goes to the provider it was recorded for, under the same provider
+   * idempotency key (the payment id): a provider that had received it answers with that
+   * charge, one that had not makes it now — never a second charge. Since the dead
+   * request's call may have reached the provider, no failure here proves that nothing
+   * moved: an error leaves the payment `pending` for reconciliation rather than failing
+   * it or trying another provider. Pay-outs (approval, holds) are left to reconciliation.
+   */
+  private async resume(payment: Payment, input: CreatePayment): Promise<Payment> {
+    const provider = this.providers.get(payment.provider);
+    if (payment.status !== 'created' || payment.provider_ref !== null || PAY_OUT.includes(payment.kind) || !provider)
+      return payment;
+    return this.submit(payment, [provider], input, { resumed: true });
+  }
+
+  /**
    * Sends the payment to the first provider that takes it. A provider that fails before
    * anything can have moved (unreachable, error answer, garbage) gives way to the next;
    * a timeout leaves the payment pending for reconciliation — never a second charge.
    */
-  private async submit(payment: Payment, route: readonly PaymentProvider[], input: CreatePayment): Promise<Payment> {
+  private async submit(
+    payment: Payment,
+    route: readonly PaymentProvider[],
+    input: CreatePayment,
+    options: { resumed?: boolean } = {},
+  ): Promise<Payment> {
     let lastError: RampartError | undefined;
     for (const provider of route) {
       if (provider.id !== payment.provider) {
@@ -588,13 +616,17 @@ export class Payments {
       } catch (error) {
         if (!isRampartError(error)) throw error;
         if (error.details['payment_id'] === payment.id) throw error; // already settled above
-        if (error.code === 'upstream_timeout' || error.code === 'deposit_not_completed') {
+        if (options.resumed || error.code === 'upstream_timeout' || error.code === 'deposit_not_completed') {
           // The provider may have acted: keep the payment open and let its webhook or
           // reconciliation say how it ended. (A webhook may already have: then keep that.)
           return this.inTransaction(async (tx) => {
             const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
             if (current.status !== 'created') return current;
-            return this.transitionIn(tx, current, 'pending', 'provider timed out; outcome unknown', {});
+            const cause =
+              error.code === 'upstream_timeout' || !options.resumed
+                ? 'provider timed out; outcome unknown'
+                : `resumed call answered ${error.code}; outcome unknown`;
+            return this.transitionIn(tx, current, 'pending', cause, {});
           });
         }
         if (FALLBACK_ERRORS.includes(error.code)) {

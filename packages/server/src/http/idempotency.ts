@@ -4,7 +4,12 @@ import { onPostRoutes } from './post-hooks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    idempotency: { principal: string; key: string } | null;
+    idempotency: {
+      principal: string;
+      key: string;
+      /** Renews the lease while this request runs. */
+      renewal: NodeJS.Timeout;
+    } | null;
   }
 }
 
@@ -15,6 +20,10 @@ declare module 'fastify' {
  * must be able to run. Handlers that move money also record the key in their own
  * transaction, so even a crash between commit and this bookkeeping cannot apply a
  * retry twice.
+ *
+ * A claim is a lease, renewed every third of its length while its request runs: a
+ * slow request keeps its key, and a request whose process died frees it within one
+ * lease for the client's retry, which then finishes what the dead one began.
  */
 export function idempotentPosts(
   app: FastifyInstance,
@@ -39,12 +48,21 @@ export function idempotentPosts(
           .type(claim.response.contentType || 'application/json; charset=utf-8')
           .send(claim.response.body);
       }
-      request.idempotency = { principal, key };
+      const renewal = setInterval(
+        () =>
+          void keys
+            .renew(principal, key)
+            .catch((error: unknown) => request.log.warn({ err: error }, 'idempotency lease not renewed')),
+        (keys.leaseSeconds * 1000) / 3,
+      );
+      renewal.unref();
+      request.idempotency = { principal, key, renewal };
     },
     onSend: async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       const claim = request.idempotency;
       if (!claim) return payload;
       request.idempotency = null;
+      clearInterval(claim.renewal);
       if (reply.statusCode >= 500) {
         await keys.release(claim.principal, claim.key);
       } else {
