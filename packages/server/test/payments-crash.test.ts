@@ -1,19 +1,22 @@
 /**
- * A Rampart server killed (SIGKILL) in the middle of concurrent card deposits, with the
- * card processor (the simulator, a process of its own) carrying on. Once a new server is
- * up and the clients have retried with their keys, every deposit is completed, the
- * processor charged each exactly once, and Rampart's books agree with its to the minor unit.
+ * A Rampart server killed (SIGKILL) in the middle of concurrent payments, with the
+ * payment processors (the simulator, a process of its own) carrying on. Once a new
+ * server is up and the clients have retried with their keys, every payment is
+ * completed, each was sent to its processor exactly once, and Rampart's books agree
+ * with the processor's to the minor unit.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, test } from 'node:test';
 import { createTestDatabase } from './harness.ts';
-import { CARD_OK } from './payment-fixtures.ts';
-import { freePort, launchServer, launchSimulator, serverReady } from './processes.ts';
+import { BANK_ACCOUNT, CARD_OK } from './payment-fixtures.ts';
+import { freePort, launchServer, launchSimulator, type Process, serverReady } from './processes.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
-const USERS = ['ada', 'ben', 'cy', 'di', 'ed', 'flo'];
-const DEPOSITS = 60;
-/** Card requests the processor holds and never works on: their payments are left `created` by the crash. */
+const USERS = 30;
+/** Processor requests held and never worked on: their payments are left unanswered by the crash. */
 const NEVER_WORKED = 5;
 
 interface Answer {
@@ -21,28 +24,32 @@ interface Answer {
   body: { id?: string; status?: string; error?: { code: string } };
 }
 
-interface Sent {
+interface Request {
   key: string;
-  user: string;
-  amountMinor: bigint;
+  body: { user_id: string; amount: string } & Record<string, unknown>;
   /** The answer, before the crash or to a retry after it. */
   answer?: Answer;
 }
 
 interface PaymentView {
   id: string;
+  kind: string;
   status: string;
   user_id: string;
   amount_minor: string;
 }
 
-test('kill -9 amid card deposits: after restart and retries, each deposit is charged once, completed and credited once', {
-  timeout: 120_000,
-}, async () => {
+type Processor = 'cards' | 'bank';
+
+/** A database, the simulator, and a first Rampart server configured with `settings`. */
+async function rig(settings: Record<string, unknown>) {
   const { db, url: databaseUrl } = await createTestDatabase();
   const port = await freePort();
+  const hook = (provider: string) => `http://127.0.0.1:${port}/v1/provider-webhooks/${provider}`;
   const simulator = await launchSimulator({
-    SIMULATOR_WEBHOOK_URL_CARDS: `http://127.0.0.1:${port}/v1/provider-webhooks/simcard`,
+    SIMULATOR_WEBHOOK_URL_CARDS: hook('simcard'),
+    SIMULATOR_WEBHOOK_URL_BANK: hook('simbank'),
+    SIMULATOR_SETTLE_DELAY_MS: '100',
   });
   const admin = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${simulator.url}${path}`, {
@@ -60,9 +67,8 @@ test('kill -9 amid card deposits: after restart and retries, each deposit is cha
     RAMPART_RATE_LIMIT_PER_MINUTE: '0',
     RAMPART_IDEMPOTENCY_LEASE_SECONDS: '3',
   };
-
-  const first = launchServer(env);
-  const { url, secret } = await serverReady(first);
+  const server = launchServer(env);
+  const { url, secret } = await serverReady(server);
   assert.ok(secret, 'fresh database: the demo key is printed');
   const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
   const configured = await fetch(`${url}/v1/operator/settings`, {
@@ -70,61 +76,23 @@ test('kill -9 amid card deposits: after restart and retries, each deposit is cha
     headers,
     body: JSON.stringify({
       required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
-      providers: { deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }] },
+      ...settings,
     }),
   });
   assert.equal(configured.status, 200, await configured.text());
 
-  // The processor holds the first few charges unworked past the crash, answers every
-  // other 300 ms after making it, and holds every webhook (some sent twice) until told:
-  // at the crash some payments were never charged, many were charged and unanswered, and
-  // only the answers that arrived have told Rampart anything.
-  await admin('POST', '/admin/faults', { provider: 'cards', kind: 'timeout', hold_ms: 5_000, count: NEVER_WORKED });
-  await admin('POST', '/admin/faults', { provider: 'cards', kind: 'latency', ms: 300, phase: 'after' });
-  await admin('POST', '/admin/faults', { provider: 'cards', kind: 'reorder_webhooks', batch: 100, hold_ms: 60_000 });
-  await admin('POST', '/admin/faults', { provider: 'cards', kind: 'duplicate_webhooks', probability: 0.5 });
-
-  const sent: Sent[] = Array.from({ length: DEPOSITS }, (_, i) => ({
-    key: `crash-${i}`,
-    user: USERS[i % USERS.length]!,
-    amountMinor: 1_000n + 100n * BigInt(i), // whole dollars: no magic cents (declines, faults)
-  }));
-  const send = async (deposit: Sent): Promise<Answer | undefined> => {
+  const send = async (request: Request): Promise<Answer | undefined> => {
     try {
       const response = await fetch(`${url}/v1/payments`, {
         method: 'POST',
-        headers: { ...headers, 'idempotency-key': deposit.key },
-        body: JSON.stringify({
-          user_id: deposit.user,
-          kind: 'deposit',
-          method: 'card',
-          amount: (Number(deposit.amountMinor) / 100).toFixed(2),
-          currency: 'USD',
-          instrument: CARD_OK,
-        }),
+        headers: { ...headers, 'idempotency-key': request.key },
+        body: JSON.stringify(request.body),
       });
       return { status: response.status, body: (await response.json()) as Answer['body'] };
     } catch {
       return undefined; // the server died with this request open: the client has no answer
     }
   };
-  const inFlight = sent.map(async (deposit, i) => {
-    await new Promise((r) => setTimeout(r, i * 12)); // spread over ~700 ms: the crash lands mid-stream
-    const answer = await send(deposit);
-    if (answer) deposit.answer = answer;
-  });
-  await eventually(
-    'some deposits answered',
-    () => sent.filter((d) => d.answer).length,
-    (n) => n >= 5,
-  );
-  first.child.kill('SIGKILL');
-  await first.exited;
-  await Promise.all(inFlight);
-  const answeredBefore = sent.filter((d) => d.answer).length;
-
-  const second = launchServer(env);
-  await serverReady(second);
   const list = async () => {
     const all: PaymentView[] = [];
     for (let cursor = ''; ; ) {
@@ -136,82 +104,237 @@ test('kill -9 amid card deposits: after restart and retries, each deposit is cha
       cursor = page.next_cursor;
     }
   };
-  const leftCreated = (await list()).filter((p) => p.status === 'created').length;
-  assert.ok(leftCreated >= NEVER_WORKED, `the crash left payments created and unanswered (${leftCreated})`);
-  assert.ok(answeredBefore < DEPOSITS, 'the crash caught deposits mid-request');
 
-  // Clients retry what went unanswered, with the same keys, until answered. A key the dead
-  // server held is busy (409) until its lease lapses; then the retry finishes that payment.
-  let busy = 0;
-  await Promise.all(
-    sent
-      .filter((d) => !d.answer)
-      .map(async (deposit) => {
-        for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-          const answer = await send(deposit);
-          assert.ok(answer, 'the restarted server answers');
-          if (answer.status !== 409) {
-            deposit.answer = answer;
-            return;
-          }
-          assert.equal(answer.body.error?.code, 'idempotency_in_progress');
-          busy++;
-          await new Promise((r) => setTimeout(r, 250));
-        }
-        assert.fail(`${deposit.key} still busy`);
-      }),
-  );
-  assert.ok(busy > 0, 'retries met keys the dead server held');
-  for (const deposit of sent) {
-    assert.equal(deposit.answer?.status, 201, JSON.stringify(deposit.answer));
-    assert.equal(deposit.answer.body.status, 'completed', `${deposit.key}: ${JSON.stringify(deposit.answer)}`);
-  }
-
-  // Now the processor's webhooks, late, some twice, newest first: they change nothing.
-  await admin('POST', '/admin/webhooks/flush', { provider: 'cards' });
-  await eventually(
-    'the processor delivered every webhook',
-    async () => (await admin('GET', '/admin/webhooks?provider=cards')) as { idle: boolean },
-    (state) => state.idle,
-  );
-  await eventually(
-    'every webhook applied',
-    async () =>
-      (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM provider_events WHERE processed_at IS NULL'))
-        .rows[0]!.n,
-    (n) => n === 0,
-  );
-
-  // The processor's books: each payment charged once, by Rampart's id (its idempotency key there).
-  const { requests } = (await admin('GET', '/admin/requests?provider=cards')) as {
-    requests: { method: string; idempotency_key: string | null; created_id: string | null; replayed: boolean }[];
+  return {
+    db,
+    url,
+    headers,
+    admin,
+    send,
+    list,
+    /**
+     * Sends `requests` spread over ~0.7 s through a processor that holds the first few
+     * unworked and answers the rest 300 ms after doing their work, and holds its webhooks
+     * (some doubled) until told: kills the server once a few are answered, starts a new
+     * one, and checks the crash left payments unanswered and sent nowhere.
+     */
+    async crashAmid(processor: Processor, requests: Request[]): Promise<Process> {
+      await admin('POST', '/admin/faults', {
+        provider: processor,
+        kind: 'timeout',
+        hold_ms: 5_000,
+        count: NEVER_WORKED,
+      });
+      await admin('POST', '/admin/faults', { provider: processor, kind: 'latency', ms: 300, phase: 'after' });
+      await admin('POST', '/admin/faults', {
+        provider: processor,
+        kind: 'reorder_webhooks',
+        batch: 100,
+        hold_ms: 60_000,
+      });
+      await admin('POST', '/admin/faults', { provider: processor, kind: 'duplicate_webhooks', probability: 0.5 });
+      const inFlight = requests.map(async (request, i) => {
+        await new Promise((r) => setTimeout(r, i * 12));
+        const answer = await send(request);
+        if (answer) request.answer = answer;
+      });
+      await eventually(
+        'some payments answered',
+        () => requests.filter((r) => r.answer).length,
+        (n) => n >= 5,
+      );
+      server.child.kill('SIGKILL');
+      await server.exited;
+      await Promise.all(inFlight);
+      assert.ok(
+        requests.some((r) => !r.answer),
+        'the crash caught payments mid-request',
+      );
+      const restarted = launchServer(env);
+      await serverReady(restarted);
+      const unsent = (await list()).filter((p) => ['created', 'pending'].includes(p.status));
+      assert.ok(unsent.length >= NEVER_WORKED, `the crash left payments unsent (${unsent.length})`);
+      return restarted;
+    },
+    /** Clients retry what went unanswered, with the same keys, until answered: a key the dead server held is busy (409) until its lease lapses. */
+    async retryUnanswered(requests: Request[]): Promise<void> {
+      let busy = 0;
+      await Promise.all(
+        requests
+          .filter((r) => !r.answer)
+          .map(async (request) => {
+            for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+              const answer = await send(request);
+              assert.ok(answer, 'the restarted server answers');
+              if (answer.status !== 409) {
+                assert.equal(answer.status, 201, `${request.key}: ${JSON.stringify(answer.body)}`);
+                request.answer = answer;
+                return;
+              }
+              assert.equal(answer.body.error?.code, 'idempotency_in_progress', JSON.stringify(answer.body));
+              busy++;
+              await new Promise((r) => setTimeout(r, 250));
+            }
+            assert.fail(`${request.key} still busy`);
+          }),
+      );
+      assert.ok(busy > 0, 'retries met keys the dead server held');
+    },
+    /** Lets the processor's held webhooks go (late, some twice, newest first) and waits until Rampart applied them all. */
+    async deliverWebhooks(processor: Processor): Promise<void> {
+      await admin('POST', '/admin/webhooks/flush', { provider: processor });
+      await eventually(
+        'the processor delivered every webhook',
+        async () => (await admin('GET', `/admin/webhooks?provider=${processor}`)) as { idle: boolean },
+        (state) => state.idle,
+      );
+      await eventually(
+        'every webhook applied',
+        async () =>
+          (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM provider_events WHERE processed_at IS NULL'))
+            .rows[0]!.n,
+        (n) => n === 0,
+      );
+    },
+    /** The Rampart payment ids the processor did work for, checked to be one request each. */
+    async processorBooks(processor: Processor): Promise<Set<string>> {
+      const { requests } = (await admin('GET', `/admin/requests?provider=${processor}`)) as {
+        requests: { method: string; idempotency_key: string | null; created_id: string | null; replayed: boolean }[];
+      };
+      const worked = requests.filter((r) => r.method === 'POST' && r.created_id !== null && !r.replayed);
+      const ids = new Set(worked.map((r) => r.idempotency_key!));
+      assert.equal(ids.size, worked.length, 'no payment sent to the processor twice');
+      return ids;
+    },
+    async balance(user: string): Promise<{ posted: bigint; held: bigint }> {
+      const balances = (await (await fetch(`${url}/v1/users/${user}/balances`, { headers })).json()) as {
+        data: { currency: string; posted_minor: string; held_minor: string }[];
+      };
+      const usd = balances.data.find((b) => b.currency === 'USD')!;
+      return { posted: BigInt(usd.posted_minor), held: BigInt(usd.held_minor) };
+    },
+    /** What users hold, the processors' clearing accounts owe: the ledger sums to zero. */
+    async assertLedgerBalances(): Promise<void> {
+      const { rows } = await db.query<{ total: string }>(
+        "SELECT sum(posted)::text AS total FROM ledger_accounts WHERE currency = 'USD'",
+      );
+      assert.equal(rows[0]!.total, '0');
+    },
   };
-  const charges = requests.filter((r) => r.method === 'POST' && r.created_id !== null && !r.replayed);
-  const charged = new Set(charges.map((r) => r.idempotency_key!));
-  assert.equal(charges.length, DEPOSITS, 'one charge per deposit');
-  assert.equal(charged.size, DEPOSITS, 'no payment charged twice');
+}
 
-  // Rampart's books: one payment per key, each the one its answer named, all completed.
-  const payments = await list();
-  assert.equal(payments.length, DEPOSITS);
-  assert.deepEqual(new Set(payments.map((p) => p.id)), charged);
-  assert.deepEqual(new Set(sent.map((d) => d.answer!.body.id)), charged);
+/** Every request answered 201 naming its own payment, one payment per request, each `completed`. */
+async function assertAllCompleted(requests: Request[], payments: PaymentView[], processed: Set<string>) {
+  for (const request of requests) assert.equal(request.answer?.status, 201, JSON.stringify(request.answer));
+  assert.equal(payments.length, requests.length, 'one payment per key');
+  assert.deepEqual(new Set(payments.map((p) => p.id)), processed, 'each sent to the processor exactly once');
+  assert.deepEqual(new Set(requests.map((r) => r.answer!.body.id)), processed, 'each answer names its payment');
   for (const payment of payments) assert.equal(payment.status, 'completed', payment.id);
+}
 
-  // Each user's balance is exactly the sum of their deposits: credited once each.
-  for (const user of USERS) {
-    const expected = sent.filter((d) => d.user === user).reduce((sum, d) => sum + d.amountMinor, 0n);
-    const balances = (await (await fetch(`${url}/v1/users/${user}/balances`, { headers })).json()) as {
-      data: { currency: string; posted_minor: string }[];
-    };
-    assert.equal(BigInt(balances.data.find((b) => b.currency === 'USD')!.posted_minor), expected, `${user}'s balance`);
+const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
+
+test('kill -9 amid card deposits: after restart and retries, each deposit is charged once, completed and credited once', {
+  timeout: 120_000,
+}, async () => {
+  const r = await rig({ providers: { deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }] } });
+  const deposits: Request[] = Array.from({ length: 2 * USERS }, (_, i) => ({
+    key: `deposit-${i}`,
+    // Whole dollars: no magic cents (declines, faults).
+    body: {
+      user_id: users[i % USERS]!,
+      kind: 'deposit',
+      method: 'card',
+      amount: `${10 + i}.00`,
+      currency: 'USD',
+      instrument: CARD_OK,
+    },
+  }));
+  const server = await r.crashAmid('cards', deposits);
+  await r.retryUnanswered(deposits);
+  // The retries finished every deposit: none waits on a webhook or reconciliation.
+  for (const deposit of deposits)
+    assert.equal(deposit.answer?.body.status, 'completed', JSON.stringify(deposit.answer));
+  await r.deliverWebhooks('cards');
+
+  await assertAllCompleted(deposits, await r.list(), await r.processorBooks('cards'));
+  for (const user of users) {
+    const expected = deposits
+      .filter((d) => d.body.user_id === user)
+      .reduce((sum, d) => sum + BigInt(Number(d.body.amount) * 100), 0n);
+    assert.equal((await r.balance(user)).posted, expected, `${user} credited once per deposit`);
   }
-  // The ledger balances to zero: what users hold, the processor's clearing accounts owe.
-  const { rows } = await db.query<{ total: string }>(
-    "SELECT sum(posted)::text AS total FROM ledger_accounts WHERE currency = 'USD'",
-  );
-  assert.equal(rows[0]!.total, '0');
+  await r.assertLedgerBalances();
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0, 'clean stop');
+});
 
-  second.child.kill('SIGTERM');
-  assert.equal(await second.exited, 0, 'clean stop');
+test('kill -9 amid approved bank withdrawals: after restart and retries, each is paid out once and debited once', {
+  timeout: 120_000,
+}, async () => {
+  // The operator approves every withdrawal, and counts how often it was asked.
+  const asked = new Map<string, number>();
+  const approver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const id = (JSON.parse(body) as { payment_id: string }).payment_id;
+      asked.set(id, (asked.get(id) ?? 0) + 1);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"approved":true}');
+    });
+  });
+  approver.listen(0, '127.0.0.1');
+  await once(approver, 'listening');
+  after(() => approver.close());
+
+  const r = await rig({
+    providers: {
+      deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }],
+      withdrawal: [{ provider: 'simbank', blocked_jurisdictions: [] }],
+    },
+    approval: {
+      url: `http://127.0.0.1:${(approver.address() as AddressInfo).port}/approve`,
+      timeout_ms: 2_000,
+      retries: 0,
+      on_no_answer: 'decline',
+    },
+    // Exactly one withdrawal a day: a retry that counted its own payment against the limit would be refused.
+    limits: { withdrawal: { USD: { min: '1.00', max: '1000.00', daily: '40.00' } } },
+  });
+  for (const user of users) {
+    const funded = await r.send({
+      key: `fund-${user}`,
+      body: { user_id: user, kind: 'deposit', method: 'card', amount: '100.00', currency: 'USD', instrument: CARD_OK },
+    });
+    assert.equal(funded?.body.status, 'completed');
+  }
+  const withdrawals: Request[] = users.map((user) => ({
+    key: `withdraw-${user}`,
+    body: {
+      user_id: user,
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '40.00',
+      currency: 'USD',
+      instrument: BANK_ACCOUNT,
+    },
+  }));
+  const server = await r.crashAmid('bank', withdrawals);
+  await r.retryUnanswered(withdrawals);
+  await r.deliverWebhooks('bank');
+  const payments = await eventually(
+    'every withdrawal settled',
+    async () => (await r.list()).filter((p) => p.kind === 'withdrawal'),
+    (all) => all.length === USERS && all.every((p) => p.status === 'completed'),
+  );
+
+  await assertAllCompleted(withdrawals, payments, await r.processorBooks('bank'));
+  for (const payment of payments)
+    assert.ok((asked.get(payment.id) ?? 0) >= 1, `${payment.id} was approved before it was paid`);
+  for (const user of users) {
+    assert.deepEqual(await r.balance(user), { posted: 6_000n, held: 0n }, `${user} debited once, nothing left held`);
+  }
+  await r.assertLedgerBalances();
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0, 'clean stop');
 });

@@ -456,7 +456,10 @@ export class Payments {
       );
       return { payment, replayed: false };
     } catch (error) {
-      if (input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency') {
+      // A payment already made with this key is the answer, whatever rule making it again
+      // ran into: the key itself, the user's one withdrawal in progress, or a daily limit
+      // that the payment itself already counts against.
+      if (input.idempotencyKey) {
         const existing = await paymentStore.byIdempotencyKey(
           this.db,
           input.operatorId,
@@ -551,18 +554,22 @@ export class Payments {
   }
 
   /**
-   * Finishes a pay-in whose first request died between recording it and hearing its
-   * provider. It goes to the provider it was recorded for, under the same provider
-   * idempotency key (the payment id): a provider that had received it answers with that
-   * charge, one that had not makes it now — never a second charge. Since the dead
-   * request's call may have reached the provider, no failure here proves that nothing
-   * moved: an error leaves the payment `pending` for reconciliation rather than failing
-   * it or trying another provider. Pay-outs (approval, holds) are left to reconciliation.
+   * Finishes a payment whose first request died before hearing its provider. It goes to
+   * the provider it was recorded for, under the same provider idempotency key (the
+   * payment id): a provider that had received it answers with that payment, one that had
+   * not makes it now — never a second charge or payout. Since the dead request's call
+   * may have reached the provider, no failure here proves that nothing moved: an error
+   * leaves the payment `pending` for reconciliation rather than failing it or trying
+   * another provider. A withdrawal the dead request left `created` had no recorded
+   * answer from the operator: it is asked again (same payment id) before anything is sent.
    */
   private async resume(payment: Payment, input: CreatePayment): Promise<Payment> {
     const provider = this.providers.get(payment.provider);
-    if (payment.status !== 'created' || payment.provider_ref !== null || PAY_OUT.includes(payment.kind) || !provider)
-      return payment;
+    if (payment.provider_ref !== null || !provider) return payment;
+    if (PAY_OUT.includes(payment.kind)) {
+      if (payment.status === 'created') payment = await this.approve(payment, input.gates.settings);
+      else if (payment.status !== 'pending') return payment;
+    } else if (payment.status !== 'created') return payment;
     return this.submit(payment, [provider], input, { resumed: true });
   }
 
