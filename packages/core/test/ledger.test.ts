@@ -659,6 +659,26 @@ describe('ledger', async () => {
       );
       await assert.rejects(db.query('DELETE FROM ledger_holds WHERE id = $1', [hold.id]), /cannot be deleted/);
     });
+
+    test('a pending hold can be extended, never shortened; a resolved one not at all', async () => {
+      const { user, clearing } = await accounts();
+      await deposit(user, clearing, 10n);
+      const expiresAt = inOneHour();
+      const hold = await db.transaction((tx) =>
+        ledger.hold(tx, { operatorId, from: user.id, to: clearing.id, amount: 10n, expiresAt }),
+      );
+      const later = new Date(expiresAt.getTime() + 86_400_000);
+      assert.equal(await ledger.extendHolds(db, [hold.id], later), 1);
+      assert.equal((await ledger.getHold(hold.id)).expires_at.getTime(), later.getTime());
+      assert.equal(await ledger.extendHolds(db, [hold.id], expiresAt), 0, 'an earlier time is no extension');
+      await assert.rejects(
+        db.query('UPDATE ledger_holds SET expires_at = $2 WHERE id = $1', [hold.id, expiresAt]),
+        /only its status may change, or its expiry move later/,
+      );
+      await db.transaction((tx) => ledger.voidHold(tx, hold.id));
+      assert.equal(await ledger.extendHolds(db, [hold.id], new Date(later.getTime() + 1)), 0);
+      assert.equal((await ledger.getHold(hold.id)).status, 'voided');
+    });
   });
 
   describe('reversals', () => {

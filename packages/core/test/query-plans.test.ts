@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { createTestDatabase } from '../../server/test/harness.ts';
 import { createIdGenerator } from '../src/index.ts';
 import { Ledger } from '../src/ledger/index.ts';
-import { OPEN_PAYMENTS_SQL } from '../src/payments/payments.ts';
+import { DUE_HOLDS_OF_OPEN_PAYMENTS_SQL, OPEN_PAYMENTS_SQL } from '../src/payments/payments.ts';
 import { SETTLE_CONFIRMING_SQL } from '../src/payments/provider-events.ts';
 
 /**
@@ -54,6 +54,11 @@ describe('query plans', async () => {
 
   test('reconciliation reads only open payments, through payments_open', async () => {
     await assertReached(OPEN_PAYMENTS_SQL, [new Date(), new Date(), 50], 'payments', /^payments_open$/);
+  });
+
+  test('hold expiry finds the holds open payments depend on through payments_open and the due-hold index', async () => {
+    await assertReached(DUE_HOLDS_OF_OPEN_PAYMENTS_SQL, [new Date()], 'payments', /^payments_open$/);
+    await assertReached(DUE_HOLDS_OF_OPEN_PAYMENTS_SQL, [new Date()], 'ledger_holds', /^ledger_holds_(expiry|pkey)$/);
   });
 
   test('settling webhooks that only confirm looks up each payment by provider reference', async () => {

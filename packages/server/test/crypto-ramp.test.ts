@@ -8,9 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Clock } from '@rampart/core';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { createPayment, openForPayments } from './payment-fixtures.ts';
+import { createPayment, openForPayments, travellingClock } from './payment-fixtures.ts';
 
 // BIP32 test vector 1, m/0'/1 (public): a real extended public key, never a private one.
 const XPUB =
@@ -29,17 +28,6 @@ interface Payment {
   failure: { code: string; message: string | null } | null;
   next_action: { type: string; address: string; network: string; amount: string } | null;
   timeline: { from: string | null; to: string; cause: string }[];
-}
-
-/** Real time plus what the test skipped: reconciliation sees payments age, webhook signatures stay fresh. */
-function travellingClock(): Clock & { advance(seconds: number): void } {
-  let offset = 0;
-  return {
-    now: () => new Date(Date.now() + offset),
-    advance: (seconds) => {
-      offset += seconds * 1000;
-    },
-  };
 }
 
 /**

@@ -1,5 +1,6 @@
 /** Steps shared by payment tests: an operator configured for payments and helpers to drive them. */
 import assert from 'node:assert/strict';
+import type { Clock } from '@rampart/core';
 import type { TestApp } from './harness.ts';
 
 export const CARD_OK = { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' };
@@ -80,4 +81,15 @@ export async function fund(t: TestApp, userId: string, amount: string) {
   const response = await createPayment(t, { user_id: userId, amount });
   assert.equal(response.statusCode, 201, response.body);
   assert.equal(response.json().status, 'completed');
+}
+
+/** Real time plus what the test skipped: reconciliation sees payments age, webhook signatures stay fresh. */
+export function travellingClock(): Clock & { advance(seconds: number): void } {
+  let offset = 0;
+  return {
+    now: () => new Date(Date.now() + offset),
+    advance: (seconds) => {
+      offset += seconds * 1000;
+    },
+  };
 }

@@ -3,7 +3,15 @@ import { createServer, type Server } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { BANK_ACCOUNT, balance, createPayment, fund, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import {
+  BANK_ACCOUNT,
+  balance,
+  createPayment,
+  fund,
+  openForPayments,
+  travellingClock,
+  waitForStatus,
+} from './payment-fixtures.ts';
 
 function withdraw(t: TestApp, userId: string, amount: string, instrument: Record<string, unknown> = BANK_ACCOUNT) {
   return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument });
@@ -136,6 +144,52 @@ describe('withdrawals', async () => {
       "SELECT posted, pending_debits FROM ledger_accounts WHERE owner_ref = 'unlucky' AND kind = 'user'",
     );
     assert.deepEqual([BigInt(rows[0]!.posted), BigInt(rows[0]!.pending_debits)], [2000n, 0n]);
+  });
+});
+
+describe('a withdrawal still on its way keeps its hold', async () => {
+  const clock = travellingClock();
+  // The bank pays a minute (its own clock) after it is asked: until the test moves it.
+  const t = await startTestApp({ clock, sandbox: { settleDelayMs: 60_000 } });
+  await openForPayments(t);
+  const balances = async (user: string) =>
+    (await t.app.inject({ method: 'GET', url: `/v1/users/${user}/balances`, headers: t.auth })).json().data[0];
+
+  test('past its hold’s expiry, a payout the bank has not paid keeps the amount held; paid, it is debited once', async () => {
+    await fund(t, 'slow-bank', '100.00');
+    const response = await withdraw(t, 'slow-bank', '40.00');
+    assert.equal(response.statusCode, 201, response.body);
+    const payout = response.json();
+    assert.equal(payout.status, 'processing');
+
+    clock.advance(8 * 86_400); // past the hold's seven days
+    await t.app.jobs.find((job) => job.name === 'expire-holds')!.run();
+    const held = await balances('slow-bank');
+    assert.deepEqual([held.held_minor, held.available_minor], ['4000', '6000'], 'still held: the bank may pay yet');
+    const { rows } = await t.db.query<{ status: string; expires_at: Date }>(
+      'SELECT status, expires_at FROM ledger_holds WHERE id = (SELECT hold_id FROM payments WHERE id = $1)',
+      [payout.id],
+    );
+    assert.equal(rows[0]!.status, 'pending');
+    assert.ok(rows[0]!.expires_at.getTime() > clock.now().getTime(), 'extended');
+
+    t.simulator!.admin.advanceClock(120);
+    await waitForStatus(t, payout.id, ['completed']);
+    const paid = await balances('slow-bank');
+    assert.deepEqual([paid.posted_minor, paid.held_minor], ['6000', '0'], 'debited once, nothing left held');
+  });
+
+  test('a hold no open payment depends on still expires', async () => {
+    await fund(t, 'declined-bank', '100.00');
+    const response = await withdraw(t, 'declined-bank', '40.00');
+    const payout = response.json();
+    // A withdrawal that ended without releasing its hold (as a repair by hand might
+    // leave it): nothing depends on the hold any more, and the sweep frees it once due.
+    await t.db.query("UPDATE payments SET status = 'failed' WHERE id = $1", [payout.id]);
+    clock.advance(8 * 86_400);
+    await t.app.jobs.find((job) => job.name === 'expire-holds')!.run();
+    const freed = await balances('declined-bank');
+    assert.deepEqual([freed.held_minor, freed.available_minor], ['0', '10000']);
   });
 });
 

@@ -355,6 +355,18 @@ export class Ledger {
   }
 
   /**
+   * Pushes back to `until` the expiry of those of `holdIds` still pending (the money
+   * they reserve is still on its way). Returns how many were extended.
+   */
+  async extendHolds(tx: Queryable, holdIds: readonly string[], until: Date): Promise<number> {
+    const { rowCount } = await tx.query(
+      `UPDATE ledger_holds SET expires_at = $2 WHERE id = ANY($1::text[]) AND status = 'pending' AND expires_at < $2`,
+      [holdIds, until],
+    );
+    return rowCount ?? 0;
+  }
+
+  /**
    * Background sweep: voids holds whose `expires_at` has passed, at most `batchSize`
    * per call, in its own transaction. Holds and their accounts are claimed with
    * `SKIP LOCKED`, so any number of nodes can sweep at once and a sweep never waits

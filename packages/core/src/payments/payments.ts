@@ -811,6 +811,26 @@ export class Payments {
     return changed;
   }
 
+  /**
+   * Hold expiry that never frees money still on its way. A due hold that secures an open
+   * withdrawal (not yet sent, or sent and not yet settled) is extended by another
+   * `HOLD_TTL_MS`: its payment's own end posts or voids it, and reconciliation keeps
+   * asking the provider for that end. Freeing it would let the user spend the money
+   * again while the provider may still pay it out. Only holds no open payment depends
+   * on expire. Returns how many expired.
+   */
+  async expireHolds(now: Date = this.clock.now()): Promise<number> {
+    const { rows } = await this.db.query<{ hold_id: string }>(DUE_HOLDS_OF_OPEN_PAYMENTS_SQL, [now]);
+    if (rows.length > 0) {
+      await this.ledger.extendHolds(
+        this.db,
+        rows.map((row) => row.hold_id),
+        new Date(now.getTime() + HOLD_TTL_MS),
+      );
+    }
+    return this.ledger.expireHolds(now);
+  }
+
   async cancel(operatorId: string, id: string): Promise<Payment> {
     return this.transition(operatorId, id, 'cancelled', 'cancelled by request', {});
   }
@@ -1035,6 +1055,11 @@ interface TransitionExtra {
 const IF_UPDATED = 'EXISTS (SELECT 1 FROM updated)';
 
 /** Payments reconciliation asks about, oldest first: read through `payments_open`, never by a scan. */
+/** Holds due to expire that an open payment depends on; through `payments_open`, which holds only open payments. */
+export const DUE_HOLDS_OF_OPEN_PAYMENTS_SQL = `SELECT p.hold_id FROM payments p
+  WHERE p.status IN ('created', 'pending', 'processing')
+    AND p.hold_id IN (SELECT h.id FROM ledger_holds h WHERE h.status = 'pending' AND h.expires_at <= $1)`;
+
 export const OPEN_PAYMENTS_SQL = `SELECT * FROM payments
   WHERE (status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2)
   ORDER BY updated_at LIMIT $3`;
