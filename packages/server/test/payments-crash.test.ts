@@ -196,6 +196,18 @@ async function rig(settings: Record<string, unknown>) {
         (n) => n === 0,
       );
     },
+    /** The subjects of every `type` event, as often as each was recorded (`GET /v1/events`). */
+    async eventSubjects(type: string): Promise<string[]> {
+      const subjects: string[] = [];
+      for (let after = ''; ; ) {
+        const page = (await (
+          await fetch(`${url}/v1/events?type=${type}&limit=100${after ? `&after=${after}` : ''}`, { headers })
+        ).json()) as { data: { id: string; subject_id: string }[]; next_cursor: string | null };
+        subjects.push(...page.data.map((event) => event.subject_id));
+        if (!page.next_cursor) return subjects;
+        after = page.next_cursor;
+      }
+    },
     /** The Rampart payment ids the processor did work for, checked to be one request each. */
     async processorBooks(processor: Processor): Promise<Set<string>> {
       const { requests } = (await admin('GET', `/admin/requests?provider=${processor}`)) as {
@@ -223,13 +235,24 @@ async function rig(settings: Record<string, unknown>) {
   };
 }
 
-/** Every request answered 201 naming its own payment, one payment per request, each `completed`. */
-async function assertAllCompleted(requests: Request[], payments: PaymentView[], processed: Set<string>) {
+/**
+ * Every request answered 201 naming its own payment, one payment per request, each
+ * `completed` and announced so once (`payment.completed`), whatever reached Rampart twice.
+ */
+async function assertAllCompleted(
+  requests: Request[],
+  payments: PaymentView[],
+  processed: Set<string>,
+  completedEvents: string[],
+) {
   for (const request of requests) assert.equal(request.answer?.status, 201, JSON.stringify(request.answer));
   assert.equal(payments.length, requests.length, 'one payment per key');
   assert.deepEqual(new Set(payments.map((p) => p.id)), processed, 'each sent to the processor exactly once');
   assert.deepEqual(new Set(requests.map((r) => r.answer!.body.id)), processed, 'each answer names its payment');
   for (const payment of payments) assert.equal(payment.status, 'completed', payment.id);
+  const announced = completedEvents.filter((id) => processed.has(id));
+  assert.equal(announced.length, processed.size, 'one payment.completed event per payment');
+  assert.deepEqual(new Set(announced), processed);
 }
 
 const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
@@ -257,7 +280,12 @@ test('kill -9 amid card deposits: after restart and retries, each deposit is cha
     assert.equal(deposit.answer?.body.status, 'completed', JSON.stringify(deposit.answer));
   await r.deliverWebhooks('cards');
 
-  await assertAllCompleted(deposits, await r.list(), await r.processorBooks('cards'));
+  await assertAllCompleted(
+    deposits,
+    await r.list(),
+    await r.processorBooks('cards'),
+    await r.eventSubjects('payment.completed'),
+  );
   for (const user of users) {
     const expected = deposits
       .filter((d) => d.body.user_id === user)
@@ -328,7 +356,12 @@ test('kill -9 amid approved bank withdrawals: after restart and retries, each is
     (all) => all.length === USERS && all.every((p) => p.status === 'completed'),
   );
 
-  await assertAllCompleted(withdrawals, payments, await r.processorBooks('bank'));
+  await assertAllCompleted(
+    withdrawals,
+    payments,
+    await r.processorBooks('bank'),
+    await r.eventSubjects('payment.completed'),
+  );
   for (const payment of payments)
     assert.ok((asked.get(payment.id) ?? 0) >= 1, `${payment.id} was approved before it was paid`);
   for (const user of users) {
