@@ -158,7 +158,7 @@ async function createFrom(
     sessionId: subject.id ?? null,
     reference: body.reference ?? null,
     idempotencyKey: idempotencyKeyOf(request),
-    keyClaimed: request.idempotency !== null,
+    keyClaimed: Boolean(request.idempotency),
     instrument: body.instrument ?? {},
     metadata: body.metadata ?? {},
     returnUrl: body.return_url ?? null,
