@@ -118,7 +118,7 @@ async function rig(settings: Record<string, unknown>) {
      * (some doubled) until told: kills the server once a few are answered, starts a new
      * one, and checks the crash left payments unanswered and sent nowhere.
      */
-    async crashAmid(processor: Processor, requests: Request[]): Promise<Process> {
+    async crashAmid(processor: Processor, requests: Request[]): Promise<{ server: Process; unsent: string[] }> {
       await admin('POST', '/admin/faults', {
         provider: processor,
         kind: 'timeout',
@@ -154,7 +154,19 @@ async function rig(settings: Record<string, unknown>) {
       await serverReady(restarted);
       const unsent = (await list()).filter((p) => ['created', 'pending'].includes(p.status));
       assert.ok(unsent.length >= NEVER_WORKED, `the crash left payments unsent (${unsent.length})`);
-      return restarted;
+      return { server: restarted, unsent: unsent.map((p) => p.id) };
+    },
+    /** Checks each payment's timeline says a retry took it up where its dead request left it. */
+    async assertResumed(ids: string[]): Promise<void> {
+      for (const id of ids) {
+        const payment = (await (await fetch(`${url}/v1/payments/${id}`, { headers })).json()) as {
+          timeline: { cause: string }[];
+        };
+        assert.ok(
+          payment.timeline.some((step) => step.cause === 'resumed by a retry with its Idempotency-Key'),
+          `${id}: ${JSON.stringify(payment.timeline)}`,
+        );
+      }
     },
     /** Clients retry what went unanswered, with the same keys, until answered: a key the dead server held is busy (409) until its lease lapses. */
     async retryUnanswered(requests: Request[]): Promise<void> {
@@ -273,8 +285,9 @@ test('kill -9 amid card deposits: after restart and retries, each deposit is cha
       instrument: CARD_OK,
     },
   }));
-  const server = await r.crashAmid('cards', deposits);
+  const { server, unsent } = await r.crashAmid('cards', deposits);
   await r.retryUnanswered(deposits);
+  await r.assertResumed(unsent);
   // The retries finished every deposit: none waits on a webhook or reconciliation.
   for (const deposit of deposits)
     assert.equal(deposit.answer?.body.status, 'completed', JSON.stringify(deposit.answer));
@@ -347,8 +360,9 @@ test('kill -9 amid approved bank withdrawals: after restart and retries, each is
       instrument: BANK_ACCOUNT,
     },
   }));
-  const server = await r.crashAmid('bank', withdrawals);
+  const { server, unsent } = await r.crashAmid('bank', withdrawals);
   await r.retryUnanswered(withdrawals);
+  await r.assertResumed(unsent);
   await r.deliverWebhooks('bank');
   const payments = await eventually(
     'every withdrawal settled',

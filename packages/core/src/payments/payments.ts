@@ -563,13 +563,20 @@ export class Payments {
    * another provider. A withdrawal the dead request left `created` had no recorded
    * answer from the operator: it is asked again (same payment id) before anything is sent.
    */
-  private async resume(payment: Payment, input: CreatePayment): Promise<Payment> {
-    const provider = this.providers.get(payment.provider);
-    if (payment.provider_ref !== null || !provider) return payment;
-    if (PAY_OUT.includes(payment.kind)) {
-      if (payment.status === 'created') payment = await this.approve(payment, input.gates.settings);
-      else if (payment.status !== 'pending') return payment;
-    } else if (payment.status !== 'created') return payment;
+  private async resume(left: Payment, input: CreatePayment): Promise<Payment> {
+    const provider = this.providers.get(left.provider);
+    const payOut = PAY_OUT.includes(left.kind);
+    // Not yet with its provider: a withdrawal may also have been approved (`pending`).
+    const unsent = (p: Payment) =>
+      p.provider_ref === null && (p.status === 'created' || (payOut && p.status === 'pending'));
+    if (!provider || !unsent(left)) return left;
+    let payment = await this.inTransaction(async (tx) => {
+      const current = await paymentStore.get(tx, left.operator_id, left.id, true);
+      if (unsent(current)) await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
+      return current;
+    });
+    if (!unsent(payment)) return payment; // a webhook got there first
+    if (payOut && payment.status === 'created') payment = await this.approve(payment, input.gates.settings);
     return this.submit(payment, [provider], input, { resumed: true });
   }
 
