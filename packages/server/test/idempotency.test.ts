@@ -93,6 +93,24 @@ describe('Idempotency-Key on POST', async () => {
     assert.equal(errorOf(response).details['field'], 'Idempotency-Key');
   });
 
+  test('the claim of a request that ended unanswered long ago is purged too', async () => {
+    const keys = new IdempotencyKeys(t.db, systemClock);
+    const { requestFingerprint } = await import('@rampart/core');
+    await keys.claim(`${t.operatorId}:test`, 'died-1', requestFingerprint('POST', '/v1/keys {}', {}));
+    await keys.claim(`${t.operatorId}:test`, 'running-2', requestFingerprint('POST', '/v1/keys {}', {}));
+    await keys.release(`${t.operatorId}:test`, 'died-1');
+    await t.db.query(
+      "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key IN ('died-1', 'running-2')",
+    );
+    await keys.purge(24 * 3600);
+    const { rows } = await t.db.query("SELECT key FROM idempotency_keys WHERE key IN ('died-1', 'running-2')");
+    assert.deepEqual(
+      rows.map((r) => r.key),
+      ['running-2'],
+      'a claim still leased is kept, however old',
+    );
+  });
+
   test('old completed keys are purged by the background job', async () => {
     await createKey('purge-me', {});
     await t.db.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'purge-me'");

@@ -94,6 +94,36 @@ describe('upstream faults through payments', async () => {
     });
   }
 
+  test('a retry after a 5xx answers the payment the first request left, even once a limit it would now break is set', async () => {
+    await fault(t, { provider: 'cards', kind: 'garbage' });
+    const key = { 'idempotency-key': 'after-502' };
+    const first = await createPayment(t, { user_id: 'after-502', amount: '12.00' }, key);
+    await clearFaults(t);
+    assert.equal(first.statusCode, 502, first.body);
+    const failedId = errorOf(first).details['payment_id'];
+    const limited = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/operator/settings',
+      headers: t.auth,
+      payload: { limits: { deposit: { USD: { min: '1.00', max: '10.00' } } } },
+    });
+    assert.equal(limited.statusCode, 200, limited.body);
+    try {
+      const retry = await createPayment(t, { user_id: 'after-502', amount: '12.00' }, key);
+      assert.equal(retry.statusCode, 201, retry.body);
+      assert.deepEqual([retry.json().id, retry.json().status], [failedId, 'failed']);
+      const fresh = await createPayment(t, { user_id: 'after-502', amount: '12.00' }, { 'idempotency-key': 'fresh' });
+      assert.equal(errorOf(fresh).code, 'amount_above_maximum', 'a new request meets the new limit');
+    } finally {
+      await t.app.inject({
+        method: 'PATCH',
+        url: '/v1/operator/settings',
+        headers: t.auth,
+        payload: { limits: { deposit: { USD: { min: '1.00', max: '10000.00', daily: '50000.00' } } } },
+      });
+    }
+  });
+
   test('a timeout after the provider acted keeps the payment open until its webhook completes it: one charge', async () => {
     await fault(t, { provider: 'cards', kind: 'timeout', hold_ms: 2_000, phase: 'after', count: 1 });
     const response = await createPayment(t, { user_id: 'slow', amount: '15.00' });

@@ -11,10 +11,11 @@ export interface StoredResponse {
 }
 
 /**
- * `claimed`: this request runs, and no other with its key is running: an earlier one
- * finished, or died part-way (its lease lapsed) leaving its work for this one to finish.
+ * `claimed`: this request runs, and no other with its key is running. `takenOver` when
+ * an earlier one ran and ended without an answer to replay (it failed with a 5xx, or
+ * died part-way and its lease lapsed): whatever it left is this request's to answer for.
  */
-export type Claim = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
+export type Claim = { kind: 'claimed'; takenOver: boolean } | { kind: 'replay'; response: StoredResponse };
 
 /** Keys are opaque to us but bounded, printable, and never empty. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -89,9 +90,9 @@ export class IdempotencyKeys {
     IdempotencyKeys.validateKey(key);
     const now = this.clock.now();
     const lockedUntil = new Date(now.getTime() + this.leaseSeconds * 1000);
-    // One statement: insert, or take over a lapsed claim of the same request; otherwise
-    // return nothing and look at what is there.
-    const claimed = await this.db.query({
+    // One statement: insert, or take over a lapsed claim of the same request (an updated
+    // row has a non-zero xmax); otherwise return nothing and look at what is there.
+    const claimed = await this.db.query<{ taken_over: boolean }>({
       name: 'idempotency-claim',
       text: `INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at, locked_until)
              VALUES ($1, $2, $3, 'running', $4, $5)
@@ -99,10 +100,10 @@ export class IdempotencyKeys {
                WHERE idempotency_keys.state = 'running'
                  AND idempotency_keys.locked_until < $4
                  AND idempotency_keys.request_hash = EXCLUDED.request_hash
-             RETURNING 1`,
+             RETURNING xmax <> 0 AS taken_over`,
       values: [principal, key, fingerprint, now, lockedUntil],
     });
-    if (claimed.rowCount === 1) return { kind: 'claimed' };
+    if (claimed.rows[0]) return { kind: 'claimed', takenOver: claimed.rows[0].taken_over };
 
     const { rows } = await this.db.query<{
       request_hash: Buffer;
@@ -149,21 +150,27 @@ export class IdempotencyKeys {
     });
   }
 
-  /** The request failed in a way a retry may fix (5xx): forget the claim so a retry runs again. */
+  /**
+   * The request failed in a way a retry may fix (5xx): its lease ends now, so a retry
+   * runs again, taking the key over (`takenOver`) as from a request that died.
+   */
   async release(principal: string, key: string): Promise<void> {
-    await this.db.query('DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND state = $3', [
-      principal,
-      key,
-      'running',
-    ]);
+    await this.db.query(
+      `UPDATE idempotency_keys SET locked_until = '-infinity' WHERE principal = $1 AND key = $2 AND state = 'running'`,
+      [principal, key],
+    );
   }
 
-  /** Background purge, bounded per call so it never holds locks for long. */
+  /**
+   * Background purge, bounded per call so it never holds locks for long: answers older
+   * than the TTL, and claims of requests that ended unanswered as long ago.
+   */
   async purge(olderThanSeconds: number, batch = 1000): Promise<number> {
     const cutoff = new Date(this.clock.now().getTime() - olderThanSeconds * 1000);
     const result = await this.db.query(
       `DELETE FROM idempotency_keys WHERE ctid IN (
-         SELECT ctid FROM idempotency_keys WHERE created_at < $1 AND state = 'done' LIMIT $2)`,
+         SELECT ctid FROM idempotency_keys
+          WHERE created_at < $1 AND (state = 'done' OR locked_until < $1) LIMIT $2)`,
       [cutoff, batch],
     );
     return result.rowCount ?? 0;

@@ -238,6 +238,18 @@ export class Payments {
     });
   }
 
+  /**
+   * For a retry of a request that ended unanswered (`IdempotencyKeys` claim `takenOver`):
+   * the payment that request made, if it needs nothing more from this one — it reached
+   * its provider, or ended. That payment is the answer, whatever gate or limit changed
+   * since. One still unsent is not returned: the retry goes through `create`, its gates
+   * checked again, and sends it on (`resume`).
+   */
+  async madeEarlier(operatorId: string, mode: string, idempotencyKey: string): Promise<Payment | undefined> {
+    const earlier = await paymentStore.byIdempotencyKey(this.db, operatorId, mode, idempotencyKey);
+    return earlier && !unsent(earlier) ? earlier : undefined;
+  }
+
   get(operatorId: string, id: string) {
     return paymentStore.get(this.db, operatorId, id);
   }
@@ -565,11 +577,8 @@ export class Payments {
    */
   private async resume(left: Payment, input: CreatePayment): Promise<Payment> {
     const provider = this.providers.get(left.provider);
-    const payOut = PAY_OUT.includes(left.kind);
-    // Not yet with its provider: a withdrawal may also have been approved (`pending`).
-    const unsent = (p: Payment) =>
-      p.provider_ref === null && (p.status === 'created' || (payOut && p.status === 'pending'));
     if (!provider || !unsent(left)) return left;
+    const payOut = PAY_OUT.includes(left.kind);
     let payment = await this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, left.operator_id, left.id, true);
       if (unsent(current)) await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
@@ -1062,6 +1071,10 @@ interface TransitionExtra {
 const IF_UPDATED = 'EXISTS (SELECT 1 FROM updated)';
 
 /** Payments reconciliation asks about, oldest first: read through `payments_open`, never by a scan. */
+/** Not yet with its provider: a withdrawal may also have been approved (`pending`). */
+const unsent = (p: Payment) =>
+  p.provider_ref === null && (p.status === 'created' || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
+
 /** Holds due to expire that an open payment depends on; through `payments_open`, which holds only open payments. */
 export const DUE_HOLDS_OF_OPEN_PAYMENTS_SQL = `SELECT p.hold_id FROM payments p
   WHERE p.status IN ('created', 'pending', 'processing')

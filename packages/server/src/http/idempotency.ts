@@ -7,6 +7,8 @@ declare module 'fastify' {
     idempotency: {
       principal: string;
       key: string;
+      /** An earlier request with this key ended unanswered (a 5xx, or its server died): see `Claim`. */
+      takenOver: boolean;
       /** Renews the lease while this request runs. */
       renewal: NodeJS.Timeout;
     } | null;
@@ -56,7 +58,7 @@ export function idempotentPosts(
         (keys.leaseSeconds * 1000) / 3,
       );
       renewal.unref();
-      request.idempotency = { principal, key, renewal };
+      request.idempotency = { principal, key, takenOver: claim.takenOver, renewal };
     },
     onSend: async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       const claim = request.idempotency;

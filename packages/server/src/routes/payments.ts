@@ -145,6 +145,11 @@ async function createFrom(
   deps: { payments: Payments; compliance: Compliance },
   user?: EndUser,
 ) {
+  const key = idempotencyKeyOf(request);
+  if (key && request.idempotency?.takenOver) {
+    const earlier = await deps.payments.madeEarlier(subject.operator_id, subject.mode, key);
+    if (earlier) return earlier;
+  }
   const gates = await deps.compliance.context(subject, request.ip, user);
   return deps.payments.create({
     operatorId: subject.operator_id,
@@ -157,7 +162,7 @@ async function createFrom(
     ...(body.provider ? { provider: body.provider } : {}),
     sessionId: subject.id ?? null,
     reference: body.reference ?? null,
-    idempotencyKey: idempotencyKeyOf(request),
+    idempotencyKey: key,
     keyClaimed: Boolean(request.idempotency),
     instrument: body.instrument ?? {},
     metadata: body.metadata ?? {},
