@@ -37,8 +37,8 @@ export interface CreatePayment {
   idempotencyKey?: string | null;
   /**
    * This request holds its Idempotency-Key's claim, so no other request with the key is
-   * running: a pay-in an earlier one left `created` (it died before hearing the
-   * provider) is this request's to send on. See `resume`.
+   * running: a payment an earlier one left unsent (it died before hearing the provider)
+   * is this request's to send on. See `resume`.
    */
   keyClaimed?: boolean;
   instrument?: Record<string, unknown>;
@@ -1070,7 +1070,6 @@ interface TransitionExtra {
 /** The condition on each part of `moveStatus`'s statement: the payment's row was changed. */
 const IF_UPDATED = 'EXISTS (SELECT 1 FROM updated)';
 
-/** Payments reconciliation asks about, oldest first: read through `payments_open`, never by a scan. */
 /** Not yet with its provider: a withdrawal may also have been approved (`pending`). */
 const unsent = (p: Payment) =>
   p.provider_ref === null && (p.status === 'created' || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
@@ -1080,6 +1079,7 @@ export const DUE_HOLDS_OF_OPEN_PAYMENTS_SQL = `SELECT p.hold_id FROM payments p
   WHERE p.status IN ('created', 'pending', 'processing')
     AND p.hold_id IN (SELECT h.id FROM ledger_holds h WHERE h.status = 'pending' AND h.expires_at <= $1)`;
 
+/** Payments reconciliation asks about, oldest first: read through `payments_open`, never by a scan. */
 export const OPEN_PAYMENTS_SQL = `SELECT * FROM payments
   WHERE (status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2)
   ORDER BY updated_at LIMIT $3`;
