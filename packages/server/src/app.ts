@@ -39,7 +39,7 @@ import { approvalSecret, HttpApprovalClient } from './approval/http-approval-cli
 import type { Config } from './config.ts';
 import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
 import { requireOperator } from './http/auth.ts';
-import { installErrorHandling } from './http/errors.ts';
+import { answerRouterError, installErrorHandling } from './http/errors.ts';
 import { idempotentPosts } from './http/idempotency.ts';
 import { onPostRoutes } from './http/post-hooks.ts';
 import { RateLimiter } from './http/rate-limit.ts';
@@ -113,6 +113,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: config.bodyLimitBytes,
     // Our own hook answers during shutdown, in the catalog's envelope.
     return503OnClosing: false,
+    frameworkErrors: answerRouterError,
     ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
   });
 

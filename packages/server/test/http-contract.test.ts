@@ -39,6 +39,20 @@ describe('HTTP contract', async () => {
     assert.match(error.doc_url, /#route_not_found$/);
   });
 
+  test('a path the router cannot take (an over-long or undecodable segment) answers validation_error', async () => {
+    for (const [url, message] of [
+      [`/v1/payments/${'x'.repeat(101)}`, 'has a segment longer than 100 characters'],
+      ['/v1/payments/%zz', 'is not valid URL encoding'],
+    ] as const) {
+      const response = await t.app.inject({ method: 'GET', url, headers: t.auth });
+      assert.equal(response.statusCode, 400, `${url}: ${response.body}`);
+      const error = errorOf(response);
+      assert.equal(error.code, 'validation_error');
+      assert.deepEqual(error.details['issues'], [{ field: 'path', message }]);
+      assert.match(String(response.headers['x-request-id']), /^req_/);
+    }
+  });
+
   test('wrong method on a known path answers method_not_allowed with Allow', async () => {
     const response = await t.app.inject({ method: 'DELETE', url: '/v1/operator', headers: t.auth });
     assert.equal(response.statusCode, 405);

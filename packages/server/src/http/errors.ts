@@ -66,6 +66,20 @@ function send(reply: FastifyReply, request: FastifyRequest, error: RampartError)
   return reply.code(http.status).headers(http.headers).type('application/json; charset=utf-8').send(http.body);
 }
 
+/**
+ * Fastify's `frameworkErrors`: what the router meets before any route or hook runs — a
+ * path segment over the router's length limit, or one that is not valid URL encoding.
+ * Malformed input like any other, answered in the catalog's envelope.
+ */
+export function answerRouterError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'has a segment longer than 100 characters'
+      : 'is not valid URL encoding';
+  void send(reply, request, new RampartError('validation_error', { issues: [{ field: 'path', message }] }));
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   // A second router that only knows which paths exist, to tell 404 from 405.
   const known = FindMyWay();

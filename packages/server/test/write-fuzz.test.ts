@@ -1,0 +1,123 @@
+/**
+ * Bad input never gets a 5xx. Every write route of the partner API (as the OpenAPI
+ * document lists them) is sent generated bodies, path ids and Idempotency-Keys: random
+ * JSON, and valid requests with one field replaced by anything or removed. Every answer
+ * is below 500, and every error is the catalog envelope with a catalog code.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isErrorCode } from '@rampart/errors';
+import fc from 'fast-check';
+import { startTestApp } from './harness.ts';
+import { CARD_OK, openForPayments } from './payment-fixtures.ts';
+
+type Json = unknown;
+
+const PAYMENT = {
+  user_id: 'fuzz-user',
+  kind: 'deposit',
+  method: 'card',
+  amount: '25.00',
+  currency: 'USD',
+  instrument: CARD_OK,
+  metadata: { order: 'A-1' },
+};
+
+/** Valid bodies to mutate, by route (method and OpenAPI path). */
+const VALID: Record<string, Record<string, Json>> = {
+  'POST /v1/payments': PAYMENT,
+  'POST /v1/sessions': { user_id: 'fuzz-user', operation: 'deposit', currency: 'USD', amount: '25.00' },
+  'PATCH /v1/operator/settings': {
+    limits: { deposit: { USD: { min: '1.00', max: '5000.00' } } },
+    required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
+  },
+  'PUT /v1/users/{id}': { email: 'ada@example.com', phone: '+14155550100', country: 'US', state: 'CA' },
+  'POST /v1/users/{id}/balance_adjustments': { amount: '5.00', currency: 'USD', reference: 'fuzz-adj' },
+  'POST /v1/webhook_endpoints': { url: 'https://hooks.example.com/rampart' },
+  'POST /v1/keys': { description: 'fuzz' },
+};
+
+/** A body derived from a valid one: a field replaced by anything, a field removed, or the whole replaced. */
+function bodies(route: string): fc.Arbitrary<Json> {
+  const valid = VALID[route] ?? {};
+  const fields = Object.keys(valid);
+  const anything = fc.anything({ maxDepth: 3, withBigInt: false, withBoxedValues: false });
+  const options: fc.Arbitrary<Json>[] = [anything, fc.dictionary(fc.string({ maxLength: 12 }), anything)];
+  if (fields.length > 0) {
+    const field = fc.constantFrom(...fields);
+    options.push(
+      fc.tuple(field, anything).map(([name, value]) => ({ ...valid, [name]: value })),
+      field.map((name) => Object.fromEntries(Object.entries(valid).filter(([key]) => key !== name))),
+      fc.tuple(field, fc.string({ maxLength: 40 })).map(([name, value]) => ({ ...valid, [name]: value })),
+    );
+  }
+  return fc.oneof(...options);
+}
+
+describe('generated bad input to every write route', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+  const document = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  const routes = Object.entries(document.paths)
+    .filter(([path]) => path.startsWith('/v1/'))
+    .flatMap(([path, methods]) =>
+      Object.keys(methods)
+        .filter((method) => ['post', 'put', 'patch', 'delete'].includes(method))
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    .sort();
+  // A real payment and user, so that some generated paths reach existing resources.
+  const made = await t.app.inject({
+    method: 'POST',
+    url: '/v1/payments',
+    headers: t.auth,
+    payload: PAYMENT,
+  });
+  assert.equal(made.statusCode, 201, made.body);
+  const ids = ['fuzz-user', made.json().id as string, 'pay_00000000000000000000000000', '..', '%00', 'x'.repeat(300)];
+
+  test('the write routes are found in the OpenAPI document', () => {
+    for (const route of Object.keys(VALID)) assert.ok(routes.includes(route), `${route} in ${routes.join(', ')}`);
+  });
+
+  test('no generated request gets a 5xx; every error is a catalog error', { timeout: 120_000 }, async () => {
+    const request = fc.record({
+      route: fc.constantFrom(...routes),
+      body: fc.constant(null),
+      id: fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 40 })),
+      key: fc.option(fc.oneof(fc.uuid(), fc.string({ maxLength: 300 })), { nil: undefined }),
+    });
+    let succeeded = 0;
+    const withBody = request.chain((r) => bodies(r.route).map((body) => ({ ...r, body })));
+    await fc.assert(
+      fc.asyncProperty(withBody, async ({ route, body, id, key }) => {
+        const [method, path] = route.split(' ') as [string, string];
+        const url = path.replace(/\{[^}]+\}/g, () => encodeURIComponent(id));
+        const response = await t.app.inject({
+          method: method as 'POST',
+          url,
+          headers: {
+            ...t.auth,
+            'content-type': 'application/json',
+            ...(key === undefined ? {} : { 'idempotency-key': key.replace(/[^\t\x20-\x7e]/g, '') }),
+          },
+          payload: JSON.stringify(body) ?? 'null',
+        });
+        const where = `${method} ${url} ${JSON.stringify(body)?.slice(0, 300)} → ${response.statusCode} ${response.body.slice(0, 300)}`;
+        assert.ok(response.statusCode < 500, where);
+        assert.ok(response.headers['x-request-id'], where);
+        if (response.statusCode < 300) succeeded++;
+        if (response.statusCode >= 400) {
+          const error = (response.json() as { error?: { code?: unknown; message?: unknown } }).error;
+          assert.ok(error && isErrorCode(error.code) && typeof error.message === 'string', where);
+        }
+      }),
+      { numRuns: 1500 },
+    );
+    assert.ok(succeeded > 0, 'some generated requests were valid and reached their handlers');
+    const still = await t.app.inject({ method: 'GET', url: '/v1/operator', headers: t.auth });
+    assert.equal(still.statusCode, 200, 'the fuzzing key was never locked out');
+  });
+});
