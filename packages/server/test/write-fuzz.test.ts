@@ -1,6 +1,6 @@
 /**
- * Bad input never gets a 5xx. Every write route of the partner API (as the OpenAPI
- * document lists them) is sent generated bodies, path ids and Idempotency-Keys: random
+ * Bad input never gets a 5xx. Every write route of the partner and widget APIs (as the
+ * OpenAPI document lists them) is sent generated bodies, path ids and Idempotency-Keys: random
  * JSON, and valid requests with one field replaced by anything or removed. Every answer
  * is below 500, and every error is the catalog envelope with a catalog code.
  */
@@ -10,6 +10,7 @@ import { isErrorCode } from '@rampart/errors';
 import fc from 'fast-check';
 import { startTestApp } from './harness.ts';
 import { CARD_OK, openForPayments } from './payment-fixtures.ts';
+import { widgetSession } from './widget-fixtures.ts';
 
 type Json = unknown;
 
@@ -35,6 +36,9 @@ const VALID: Record<string, Record<string, Json>> = {
   'POST /v1/users/{id}/balance_adjustments': { amount: '5.00', currency: 'USD', reference: 'fuzz-adj' },
   'POST /v1/webhook_endpoints': { url: 'https://hooks.example.com/rampart' },
   'POST /v1/keys': { description: 'fuzz' },
+  'POST /widget/v1/payments': { method: 'card', amount: '25.00', currency: 'USD', instrument: CARD_OK },
+  'POST /widget/v1/terms/accept': { version: '1' },
+  'POST /widget/v1/phone/verify': { code: '123456' },
 };
 
 /** A body derived from a valid one: a field replaced by anything, a field removed, or the whole replaced. */
@@ -61,7 +65,7 @@ describe('generated bad input to every write route', async () => {
     paths: Record<string, Record<string, unknown>>;
   };
   const routes = Object.entries(document.paths)
-    .filter(([path]) => path.startsWith('/v1/'))
+    .filter(([path]) => path.startsWith('/v1/') || path.startsWith('/widget/v1/'))
     .flatMap(([path, methods]) =>
       Object.keys(methods)
         .filter((method) => ['post', 'put', 'patch', 'delete'].includes(method))
@@ -76,6 +80,8 @@ describe('generated bad input to every write route', async () => {
     payload: PAYMENT,
   });
   assert.equal(made.statusCode, 201, made.body);
+  // The widget API speaks for one session of one user, with its widget token.
+  const { widget } = await widgetSession(t, { user_id: 'fuzz-user' });
   const ids = ['fuzz-user', made.json().id as string, 'pay_00000000000000000000000000', '..', '%00', 'x'.repeat(300)];
 
   test('the write routes are found in the OpenAPI document', () => {
@@ -99,7 +105,7 @@ describe('generated bad input to every write route', async () => {
           method: method as 'POST',
           url,
           headers: {
-            ...t.auth,
+            ...(path.startsWith('/widget/') ? widget : t.auth),
             'content-type': 'application/json',
             ...(key === undefined ? {} : { 'idempotency-key': key.replace(/[^\t\x20-\x7e]/g, '') }),
           },
@@ -114,7 +120,7 @@ describe('generated bad input to every write route', async () => {
           assert.ok(error && isErrorCode(error.code) && typeof error.message === 'string', where);
         }
       }),
-      { numRuns: 1500 },
+      { numRuns: 2000 },
     );
     assert.ok(succeeded > 0, 'some generated requests were valid and reached their handlers');
     const still = await t.app.inject({ method: 'GET', url: '/v1/operator', headers: t.auth });
