@@ -1,8 +1,9 @@
 /**
- * Bad input never gets a 5xx. Every write route of the partner and widget APIs (as the
- * OpenAPI document lists them) is sent generated bodies, path ids and Idempotency-Keys: random
- * JSON, and valid requests with one field replaced by anything or removed. Every answer
- * is below 500, and every error is the catalog envelope with a catalog code.
+ * Bad input never gets a 5xx. Every route of the partner and widget APIs (as the OpenAPI
+ * document lists them) is sent generated input: writes get random JSON and valid bodies
+ * with one field replaced by anything or removed, path ids and Idempotency-Keys; reads
+ * get path ids and query strings. Every answer is below 500, and every error is the
+ * catalog envelope with a catalog code.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -58,20 +59,22 @@ function bodies(route: string): fc.Arbitrary<Json> {
   return fc.oneof(...options);
 }
 
-describe('generated bad input to every write route', async () => {
+describe('generated bad input to every route', async () => {
   const t = await startTestApp({ sandbox: true });
   await openForPayments(t);
   const document = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
     paths: Record<string, Record<string, unknown>>;
   };
-  const routes = Object.entries(document.paths)
-    .filter(([path]) => path.startsWith('/v1/') || path.startsWith('/widget/v1/'))
-    .flatMap(([path, methods]) =>
-      Object.keys(methods)
-        .filter((method) => ['post', 'put', 'patch', 'delete'].includes(method))
-        .map((method) => `${method.toUpperCase()} ${path}`),
-    )
-    .sort();
+  const routesFor = (methods: string[]) =>
+    Object.entries(document.paths)
+      .filter(([path]) => path.startsWith('/v1/') || path.startsWith('/widget/v1/'))
+      .flatMap(([path, operations]) =>
+        Object.keys(operations)
+          .filter((method) => methods.includes(method))
+          .map((method) => `${method.toUpperCase()} ${path}`),
+      )
+      .sort();
+  const routes = routesFor(['post', 'put', 'patch', 'delete']);
   // A real payment and user, so that some generated paths reach existing resources.
   const made = await t.app.inject({
     method: 'POST',
@@ -88,42 +91,81 @@ describe('generated bad input to every write route', async () => {
     for (const route of Object.keys(VALID)) assert.ok(routes.includes(route), `${route} in ${routes.join(', ')}`);
   });
 
-  test('no generated request gets a 5xx; every error is a catalog error', { timeout: 120_000 }, async () => {
+  let succeeded = 0;
+  /** The contract every answer keeps, whatever was sent. */
+  function expectContract(
+    response: { statusCode: number; headers: Record<string, unknown>; body: string },
+    sent: string,
+  ) {
+    const where = `${sent} → ${response.statusCode} ${response.body.slice(0, 300)}`;
+    assert.ok(response.statusCode < 500, where);
+    assert.ok(response.headers['x-request-id'], where);
+    if (response.statusCode < 300) succeeded++;
+    if (response.statusCode >= 400) {
+      const error = (JSON.parse(response.body) as { error?: { code?: unknown; message?: unknown } }).error;
+      assert.ok(error && isErrorCode(error.code) && typeof error.message === 'string', where);
+    }
+  }
+  const urlOf = (path: string, id: string) => path.replace(/\{[^}]+\}/g, () => encodeURIComponent(id));
+  const authFor = (path: string) => (path.startsWith('/widget/') ? widget : t.auth);
+  const pathIds = fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 40 }));
+
+  test('no generated write gets a 5xx; every error is a catalog error', { timeout: 120_000 }, async () => {
     const request = fc.record({
       route: fc.constantFrom(...routes),
-      body: fc.constant(null),
-      id: fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 40 })),
+      id: pathIds,
       key: fc.option(fc.oneof(fc.uuid(), fc.string({ maxLength: 300 })), { nil: undefined }),
     });
-    let succeeded = 0;
     const withBody = request.chain((r) => bodies(r.route).map((body) => ({ ...r, body })));
+    succeeded = 0;
     await fc.assert(
       fc.asyncProperty(withBody, async ({ route, body, id, key }) => {
         const [method, path] = route.split(' ') as [string, string];
-        const url = path.replace(/\{[^}]+\}/g, () => encodeURIComponent(id));
+        const url = urlOf(path, id);
         const response = await t.app.inject({
           method: method as 'POST',
           url,
           headers: {
-            ...(path.startsWith('/widget/') ? widget : t.auth),
+            ...authFor(path),
             'content-type': 'application/json',
             ...(key === undefined ? {} : { 'idempotency-key': key.replace(/[^\t\x20-\x7e]/g, '') }),
           },
           payload: JSON.stringify(body) ?? 'null',
         });
-        const where = `${method} ${url} ${JSON.stringify(body)?.slice(0, 300)} → ${response.statusCode} ${response.body.slice(0, 300)}`;
-        assert.ok(response.statusCode < 500, where);
-        assert.ok(response.headers['x-request-id'], where);
-        if (response.statusCode < 300) succeeded++;
-        if (response.statusCode >= 400) {
-          const error = (response.json() as { error?: { code?: unknown; message?: unknown } }).error;
-          assert.ok(error && isErrorCode(error.code) && typeof error.message === 'string', where);
-        }
+        expectContract(response, `${method} ${url} ${JSON.stringify(body)?.slice(0, 300)}`);
       }),
       { numRuns: 2000 },
     );
     assert.ok(succeeded > 0, 'some generated requests were valid and reached their handlers');
     const still = await t.app.inject({ method: 'GET', url: '/v1/operator', headers: t.auth });
     assert.equal(still.statusCode, 200, 'the fuzzing key was never locked out');
+  });
+
+  test('no generated read (any path id, any query string) gets a 5xx; every error is a catalog error', async () => {
+    const reads = routesFor(['get']);
+    const value = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.integer().map(String),
+      fc.constantFrom('-1', '0', '100', '1e9'),
+    );
+    const query = fc.dictionary(
+      fc.oneof(
+        fc.constantFrom('limit', 'starting_after', 'after', 'status', 'kind', 'user_id', 'type', 'subject_id'),
+        fc.string({ maxLength: 10 }),
+      ),
+      value,
+      { maxKeys: 4 },
+    );
+    succeeded = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...reads), pathIds, query, async (route, id, params) => {
+        const path = route.slice('GET '.length);
+        const url = `${urlOf(path, id)}?${new URLSearchParams(params)}`;
+        const response = await t.app.inject({ method: 'GET', url, headers: authFor(path) });
+        expectContract(response, `GET ${url}`);
+      }),
+      { numRuns: 1500 },
+    );
+    assert.ok(succeeded > 0, 'some generated reads were valid');
   });
 });
