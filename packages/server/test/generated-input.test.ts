@@ -6,11 +6,12 @@
  * catalog envelope with a catalog code.
  */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { isErrorCode } from '@rampart/errors';
 import fc from 'fast-check';
 import { startTestApp } from './harness.ts';
-import { CARD_OK, openForPayments } from './payment-fixtures.ts';
+import { BANK_ACCOUNT, CARD_OK, openForPayments } from './payment-fixtures.ts';
 import { widgetSession } from './widget-fixtures.ts';
 
 type Json = unknown;
@@ -83,6 +84,28 @@ describe('generated bad input to every route', async () => {
     payload: PAYMENT,
   });
   assert.equal(made.statusCode, 201, made.body);
+  // A bank payout (of a user the generated requests never name), for the bank's webhooks.
+  const funded = await t.app.inject({
+    method: 'POST',
+    url: '/v1/payments',
+    headers: t.auth,
+    payload: { ...PAYMENT, user_id: 'payout-user' },
+  });
+  assert.equal(funded.statusCode, 201, funded.body);
+  const payout = await t.app.inject({
+    method: 'POST',
+    url: '/v1/payments',
+    headers: t.auth,
+    payload: {
+      user_id: 'payout-user',
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '5.00',
+      currency: 'USD',
+      instrument: BANK_ACCOUNT,
+    },
+  });
+  assert.equal(payout.statusCode, 201, payout.body);
   // The widget API speaks for one session of one user, with its widget token.
   const { widget } = await widgetSession(t, { user_id: 'fuzz-user' });
   const ids = ['fuzz-user', made.json().id as string, 'pay_00000000000000000000000000', '..', '%00', 'x'.repeat(300)];
@@ -139,6 +162,74 @@ describe('generated bad input to every route', async () => {
     assert.ok(succeeded > 0, 'some generated requests were valid and reached their handlers');
     const still = await t.app.inject({ method: 'GET', url: '/v1/operator', headers: t.auth });
     assert.equal(still.statusCode, 200, 'the fuzzing key was never locked out');
+  });
+
+  test('signed garbage from a provider is refused or recorded, never a 5xx, and moves no money wrongly', async () => {
+    const templates: Record<string, unknown>[] = [];
+    for (const provider of ['cards', 'bank']) {
+      const { webhooks } = (await (await fetch(`${t.simulator!.url}/admin/webhooks?provider=${provider}`)).json()) as {
+        webhooks: { payload: Record<string, unknown> }[];
+      };
+      templates.push(...webhooks.map((w) => w.payload));
+    }
+    assert.ok(templates.length >= 2, 'webhooks of both processors to start from');
+    const anything = fc.anything({ maxDepth: 2, withBigInt: false, withBoxedValues: false });
+    const mutated = fc
+      .tuple(fc.constantFrom(...templates), fc.array(fc.tuple(fc.nat(), anything), { minLength: 1, maxLength: 3 }))
+      .map(([template, changes]) => {
+        const copy = structuredClone(template) as Record<string, unknown>;
+        for (const [pick, value] of changes) {
+          // Walk to a random nested object and replace (or drop) one of its fields.
+          let node: Record<string, unknown> = copy;
+          for (let depth = 0; depth < 3; depth++) {
+            const keys = Object.keys(node);
+            const key = keys[(pick + depth) % keys.length];
+            const child = key === undefined ? undefined : node[key];
+            if (child === null || typeof child !== 'object' || Array.isArray(child) || pick % (depth + 2) === 0) {
+              if (key !== undefined) {
+                if (value === undefined) delete node[key];
+                else node[key] = value;
+              }
+              break;
+            }
+            node = child as Record<string, unknown>;
+          }
+        }
+        return JSON.stringify(copy);
+      });
+    const body = fc.oneof(
+      mutated,
+      anything.map((value) => JSON.stringify(value) ?? 'null'),
+      fc.string(),
+    );
+    const provider = fc.constantFrom(
+      ['simcard', 'cards'],
+      ['simbank', 'bank'],
+      ['simcrypto', 'crypto'],
+      ['simkyc', 'kyc'],
+    );
+    succeeded = 0;
+    await fc.assert(
+      fc.asyncProperty(provider, body, async ([route, secretName], raw) => {
+        const timestamp = Math.floor(Date.now() / 1000);
+        const signature = createHmac('sha256', `whsec_sim_${secretName}`).update(`${timestamp}.${raw}`).digest('hex');
+        const response = await t.app.inject({
+          method: 'POST',
+          url: `/v1/provider-webhooks/${route}`,
+          headers: { 'content-type': 'application/json', 'x-sim-signature': `t=${timestamp},v1=${signature}` },
+          payload: raw,
+        });
+        expectContract(response, `POST /v1/provider-webhooks/${route} ${raw.slice(0, 300)}`);
+      }),
+      { numRuns: 2000 },
+    );
+    assert.ok(succeeded > 0, 'some mutated events were still well-formed and recorded');
+    // Whatever was recorded is applied (or set aside with its error) without the job failing.
+    await t.app.jobs.find((job) => job.name === 'process-provider-events')!.run();
+    const { rows } = await t.db.query<{ currency: string; total: string }>(
+      'SELECT currency, sum(posted)::text AS total FROM ledger_accounts GROUP BY currency',
+    );
+    for (const row of rows) assert.equal(row.total, '0', `the ledger still sums to zero in ${row.currency}`);
   });
 
   test('no generated read (any path id, any query string) gets a 5xx; every error is a catalog error', async () => {
