@@ -1,9 +1,10 @@
 /**
  * A Rampart server killed (SIGKILL) in the middle of concurrent payments, with the
- * payment processors (the simulator, a process of its own) carrying on. Once a new
- * server is up and the clients have retried with their keys, every payment is
- * completed, each was sent to its processor exactly once, and Rampart's books agree
- * with the processor's to the minor unit.
+ * payment processors (the simulator, a process of its own) carrying on. Once a server
+ * is up again — the same one restarted, or another already running on the same
+ * database — and the clients have retried with their keys, every payment is completed,
+ * each was sent to its processor exactly once, and Rampart's books agree with the
+ * processor's to the minor unit.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -41,11 +42,16 @@ interface PaymentView {
 
 type Processor = 'cards' | 'bank';
 
-/** A database, the simulator, and a first Rampart server configured with `settings`. */
-async function rig(settings: Record<string, unknown>) {
+/**
+ * A database, the simulator, and a Rampart server configured with `settings`. With
+ * `survivor`, a second server on the same database takes the clients (and the
+ * processor's webhooks) when the first dies; without, the first is restarted.
+ */
+async function rig(settings: Record<string, unknown>, options: { survivor?: boolean } = {}) {
   const { db, url: databaseUrl } = await createTestDatabase();
   const port = await freePort();
-  const hook = (provider: string) => `http://127.0.0.1:${port}/v1/provider-webhooks/${provider}`;
+  const survivorPort = options.survivor ? await freePort() : undefined;
+  const hook = (provider: string) => `http://127.0.0.1:${survivorPort ?? port}/v1/provider-webhooks/${provider}`;
   const simulator = await launchSimulator({
     SIMULATOR_WEBHOOK_URL_CARDS: hook('simcard'),
     SIMULATOR_WEBHOOK_URL_BANK: hook('simbank'),
@@ -68,8 +74,13 @@ async function rig(settings: Record<string, unknown>) {
     RAMPART_IDEMPOTENCY_LEASE_SECONDS: '3',
   };
   const server = launchServer(env);
-  const { url, secret } = await serverReady(server);
-  assert.ok(secret, 'fresh database: the demo key is printed');
+  const first = await serverReady(server);
+  assert.ok(first.secret, 'fresh database: the demo key is printed');
+  const secret = first.secret;
+  /** Where clients send: the first server, then whichever took over from it. */
+  let url = first.url;
+  const survivor = survivorPort ? launchServer({ ...env, PORT: String(survivorPort) }) : undefined;
+  const survivorUrl = survivor ? (await serverReady(survivor)).url : undefined;
   const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
   const configured = await fetch(`${url}/v1/operator/settings`, {
     method: 'PATCH',
@@ -107,7 +118,6 @@ async function rig(settings: Record<string, unknown>) {
 
   return {
     db,
-    url,
     headers,
     admin,
     send,
@@ -115,8 +125,8 @@ async function rig(settings: Record<string, unknown>) {
     /**
      * Sends `requests` spread over ~0.7 s through a processor that holds the first few
      * unworked and answers the rest 300 ms after doing their work, and holds its webhooks
-     * (some doubled) until told: kills the server once a few are answered, starts a new
-     * one, and checks the crash left payments unanswered and sent nowhere.
+     * (some doubled) until told: kills the server once a few are answered, restarts it
+     * (or turns to the survivor), and checks the crash left payments unanswered and unsent.
      */
     async crashAmid(processor: Processor, requests: Request[]): Promise<{ server: Process; unsent: string[] }> {
       await admin('POST', '/admin/faults', {
@@ -150,11 +160,15 @@ async function rig(settings: Record<string, unknown>) {
         requests.some((r) => !r.answer),
         'the crash caught payments mid-request',
       );
-      const restarted = launchServer(env);
-      await serverReady(restarted);
+      let live = survivor;
+      if (live && survivorUrl) url = survivorUrl;
+      else {
+        live = launchServer(env);
+        await serverReady(live);
+      }
       const unsent = (await list()).filter((p) => ['created', 'pending'].includes(p.status));
       assert.ok(unsent.length >= NEVER_WORKED, `the crash left payments unsent (${unsent.length})`);
-      return { server: restarted, unsent: unsent.map((p) => p.id) };
+      return { server: live, unsent: unsent.map((p) => p.id) };
     },
     /** Checks each payment's timeline says a retry took it up where its dead request left it. */
     async assertResumed(ids: string[]): Promise<void> {
@@ -269,10 +283,9 @@ async function assertAllCompleted(
 
 const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
 
-test('kill -9 amid card deposits: after restart and retries, each deposit is charged once, completed and credited once', {
-  timeout: 120_000,
-}, async () => {
-  const r = await rig({ providers: { deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }] } });
+/** 60 card deposits of 30 users through a crash: each ends charged once, completed, credited once. */
+async function depositsThroughACrash(options: { survivor?: boolean }) {
+  const r = await rig({ providers: { deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }] } }, options);
   const deposits: Request[] = Array.from({ length: 2 * USERS }, (_, i) => ({
     key: `deposit-${i}`,
     // Whole dollars: no magic cents (declines, faults).
@@ -308,7 +321,23 @@ test('kill -9 amid card deposits: after restart and retries, each deposit is cha
   await r.assertLedgerBalances();
   server.child.kill('SIGTERM');
   assert.equal(await server.exited, 0, 'clean stop');
-});
+}
+
+test(
+  'kill -9 amid card deposits: after restart and retries, each deposit is charged once, completed and credited once',
+  {
+    timeout: 120_000,
+  },
+  () => depositsThroughACrash({}),
+);
+
+test(
+  'two servers on one database, one killed amid card deposits: the other finishes every one, each charged once',
+  {
+    timeout: 120_000,
+  },
+  () => depositsThroughACrash({ survivor: true }),
+);
 
 test('kill -9 amid approved bank withdrawals: after restart and retries, each is paid out once and debited once', {
   timeout: 120_000,
