@@ -17,6 +17,16 @@ function withdraw(t: TestApp, userId: string, amount: string, instrument: Record
   return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument });
 }
 
+/** Funds `user` with `funds`, then withdraws `amount` to a bank account: the payout, processing at the bank. */
+async function payoutToBank(t: TestApp, user: string, funds: string, amount: string) {
+  await fund(t, user, funds);
+  const response = await withdraw(t, user, amount);
+  assert.equal(response.statusCode, 201, response.body);
+  const payout = response.json();
+  assert.equal(payout.status, 'processing');
+  return payout;
+}
+
 /** The operator's approval endpoint: answers with whatever the test sets, and keeps what it was sent. */
 async function approvalEndpoint(): Promise<{
   url: string;
@@ -68,11 +78,7 @@ describe('withdrawals', async () => {
   });
 
   test('a bank payout holds the amount, then posts it when the bank pays', async () => {
-    await fund(t, 'rich', '100.00');
-    const response = await withdraw(t, 'rich', '30.00');
-    assert.equal(response.statusCode, 201, response.body);
-    const payment = response.json();
-    assert.equal(payment.status, 'processing');
+    const payment = await payoutToBank(t, 'rich', '100.00', '30.00');
     const { rows } = await t.db.query(
       "SELECT pending_debits FROM ledger_accounts WHERE owner_ref = 'rich' AND kind = 'user'",
     );
@@ -156,11 +162,7 @@ describe('a withdrawal still on its way keeps its hold', async () => {
     (await t.app.inject({ method: 'GET', url: `/v1/users/${user}/balances`, headers: t.auth })).json().data[0];
 
   test('past its hold’s expiry, a payout the bank has not paid keeps the amount held; paid, it is debited once', async () => {
-    await fund(t, 'slow-bank', '100.00');
-    const response = await withdraw(t, 'slow-bank', '40.00');
-    assert.equal(response.statusCode, 201, response.body);
-    const payout = response.json();
-    assert.equal(payout.status, 'processing');
+    const payout = await payoutToBank(t, 'slow-bank', '100.00', '40.00');
 
     clock.advance(8 * 86_400); // past the hold's seven days
     await t.app.jobs.find((job) => job.name === 'expire-holds')!.run();
