@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IdempotencyKeys, systemClock } from '@rampart/core';
 import { errorOf, startTestApp } from './harness.ts';
-import { createPayment, openForPayments } from './payment-fixtures.ts';
+import { CARD_OK, createPayment, openForPayments } from './payment-fixtures.ts';
+import { widgetSession } from './widget-fixtures.ts';
 
 describe('Idempotency-Key on POST', async () => {
   const t = await startTestApp();
@@ -146,5 +147,34 @@ describe('the claim on an Idempotency-Key is a lease its running request renews'
     assert.equal(again.headers['idempotent-replayed'], 'true');
     const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${done.json().id}`);
     assert.equal(((await requests.json()) as { requests: unknown[] }).requests.length, 1, 'one call to the processor');
+  });
+});
+
+describe('an Idempotency-Key belongs to whoever sent it', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+  const deposit = (headers: Record<string, string>, url: string, extra: Record<string, unknown> = {}) =>
+    t.app.inject({
+      method: 'POST',
+      url,
+      headers: { ...headers, 'idempotency-key': 'same-key' },
+      payload: { method: 'card', amount: '20.00', currency: 'USD', instrument: CARD_OK, ...extra },
+    });
+
+  test('two widget sessions, or a widget and the operator, using one key each get their own payment', async () => {
+    const ada = (await widgetSession(t, { user_id: 'ada', operation: 'deposit' })).widget;
+    const ben = (await widgetSession(t, { user_id: 'ben', operation: 'deposit' })).widget;
+    const first = await deposit(ada, '/widget/v1/payments');
+    const second = await deposit(ben, '/widget/v1/payments');
+    const partner = await deposit(t.auth, '/v1/payments', { user_id: 'cy', kind: 'deposit' });
+    for (const response of [first, second, partner]) assert.equal(response.statusCode, 201, response.body);
+    assert.deepEqual(
+      [first, second, partner].map((response) => response.json().user_id),
+      ['ada', 'ben', 'cy'],
+      'nobody is answered with another user’s payment',
+    );
+    assert.equal(new Set([first, second, partner].map((response) => response.json().id)).size, 3);
+    const again = await deposit(ben, '/widget/v1/payments');
+    assert.equal(again.body, second.body, 'each still replays its own');
   });
 });

@@ -133,9 +133,17 @@ interface CreateBody {
   metadata?: Record<string, unknown>;
 }
 
-function idempotencyKeyOf(request: FastifyRequest): string | null {
+/**
+ * The key a payment is recorded under. An Idempotency-Key is its sender's own (as in
+ * `idempotentPosts`): the operator's keys are the operator's, a widget session's are
+ * that session's. Payments are unique per operator and mode, so a widget session's key
+ * is recorded within the session: another session, or the operator, may use the same
+ * string for a payment of its own, and is never answered with this one.
+ */
+function paymentKeyOf(request: FastifyRequest, subject: Subject): string | null {
   const header = request.headers['idempotency-key'];
-  return typeof header === 'string' ? header : null;
+  if (typeof header !== 'string') return null;
+  return subject.id ? `session:${subject.id}:${header}` : header;
 }
 
 async function createFrom(
@@ -145,7 +153,7 @@ async function createFrom(
   deps: { payments: Payments; compliance: Compliance },
   user?: EndUser,
 ) {
-  const key = idempotencyKeyOf(request);
+  const key = paymentKeyOf(request, subject);
   if (key && request.idempotency?.takenOver) {
     const earlier = await deps.payments.madeEarlier(subject.operator_id, subject.mode, key);
     if (earlier) return earlier;
