@@ -108,6 +108,19 @@ describe('HTTP contract', async () => {
     assert.deepEqual(fields, ['description', 'scope']);
   });
 
+  test('a field the route does not take is named in the issues', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: t.auth,
+      payload: { description: 'ok', colour: 'blue' },
+    });
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(errorOf(response).details['issues'], [
+      { field: 'colour', message: 'must NOT have additional properties' },
+    ]);
+  });
+
   test('an unexpected failure is a bare internal_error that leaks nothing', async () => {
     const response = await t.app.inject({ method: 'GET', url: '/test/explode' });
     assert.equal(response.statusCode, 500);

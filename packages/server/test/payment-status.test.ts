@@ -55,6 +55,24 @@ describe('payment status by WebSocket and through the widget', async () => {
     assert.equal(status, 401);
   });
 
+  test('the widget cannot set the operator’s own reference or metadata', async () => {
+    const { widget } = await widgetSession(t, { user_id: 'squatter', operation: 'deposit' });
+    for (const [field, value] of [
+      ['reference', 'order-9'],
+      ['metadata', { bonus: 'yes' }],
+    ] as const) {
+      const response = await widgetCall(t, widget, '/widget/v1/payments', {
+        method: 'bank',
+        amount: '12.00',
+        currency: 'USD',
+        [field]: value,
+      });
+      assert.equal(response.statusCode, 400, response.body);
+      assert.equal(errorOf(response).code, 'validation_error');
+      assert.match(JSON.stringify(errorOf(response).details['issues']), new RegExp(field));
+    }
+  });
+
   test('a deposit started in the widget that has not completed answers deposit_not_completed on finalize', async () => {
     const { widget } = await widgetSession(t, {
       user_id: 'widget-user',

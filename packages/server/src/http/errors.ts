@@ -9,14 +9,14 @@ interface ValidationIssue {
   message: string;
 }
 
-/** Turns `/body/amount` or `body.amount` and the missing property into `amount`. */
+/** Turns `/body/amount` or `body.amount` and the missing (or unexpected) property into `amount`. */
 function fieldOf(
   issue: { instancePath?: string; params?: Record<string, unknown> },
   context: string | undefined,
 ): string {
   const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
-  const missing = issue.params?.['missingProperty'];
-  const field = [path, typeof missing === 'string' ? missing : ''].filter(Boolean).join('.');
+  const named = issue.params?.['missingProperty'] ?? issue.params?.['additionalProperty'];
+  const field = [path, typeof named === 'string' ? named : ''].filter(Boolean).join('.');
   return field || context || 'body';
 }
 

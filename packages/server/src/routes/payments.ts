@@ -98,8 +98,16 @@ const createBody = (partner: boolean) =>
     additionalProperties: false,
     required: ['method', 'amount', 'currency', ...(partner ? ['user_id', 'kind'] : [])],
     properties: {
+      // The operator's own fields: an end user in the widget can neither take an
+      // operator reference (the operator's own create with it would then conflict, and
+      // a lookup by it find the user's payment) nor write the operator's metadata.
       ...(partner
-        ? { user_id: { type: 'string', minLength: 1, maxLength: 128 }, client_ip: { type: 'string', maxLength: 45 } }
+        ? {
+            user_id: { type: 'string', minLength: 1, maxLength: 128 },
+            client_ip: { type: 'string', maxLength: 45 },
+            reference: { type: 'string', minLength: 1, maxLength: 128 },
+            metadata: { type: 'object', maxProperties: 50 },
+          }
         : {}),
       kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
       method: { type: 'string', enum: [...PAYMENT_METHODS] },
@@ -107,14 +115,12 @@ const createBody = (partner: boolean) =>
       currency: { type: 'string', pattern: '^[A-Za-z0-9]{2,10}$' },
       network: { type: 'string', pattern: '^[A-Za-z0-9_]{2,20}$' },
       provider: { type: 'string', pattern: '^[a-z0-9_]{1,32}$' },
-      reference: { type: 'string', minLength: 1, maxLength: 128 },
       return_url: { type: 'string', maxLength: 2048 },
       instrument: {
         type: 'object',
         maxProperties: 20,
         additionalProperties: { type: ['string', 'number', 'boolean'] },
       },
-      metadata: { type: 'object', maxProperties: 50 },
     },
   }) as const;
 
