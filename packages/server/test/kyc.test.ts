@@ -55,6 +55,8 @@ describe('KYC through the identity provider', async () => {
   test('verification started in the widget, completed on the provider’s page, opens the gate by webhook', async () => {
     const widget = await userWith(t, 'kyc-ok', 'verified@example.com');
     assert.equal(errorOf(await widgetCall(t, widget, '/widget/v1/actions/check')).code, 'kyc_not_started');
+    const elsewhere = await widgetCall(t, widget, '/widget/v1/kyc/start', { return_url: 'https://phish.example/' });
+    assert.deepEqual([elsewhere.statusCode, errorOf(elsewhere).details['field']], [422, 'return_url']);
     const started = await widgetCall(t, widget, '/widget/v1/kyc/start');
     assert.equal(started.statusCode, 200, started.body);
     await submitVerification(started.json().verification_url);

@@ -80,6 +80,7 @@ describe('payment status by WebSocket and through the widget', async () => {
       currency: 'USD',
       amount: '30.00',
       locks: { amount: true },
+      redirect_url: 'https://operator.example/done',
     });
     const locked = await widgetCall(t, widget, '/widget/v1/payments', {
       method: 'bank',
@@ -87,6 +88,18 @@ describe('payment status by WebSocket and through the widget', async () => {
       currency: 'USD',
     });
     assert.equal(errorOf(locked).code, 'invalid_value', 'the operator locked the amount');
+    const elsewhere = await widgetCall(t, widget, '/widget/v1/payments', {
+      method: 'bank',
+      amount: '30.00',
+      currency: 'USD',
+      return_url: 'https://phish.example/back',
+    });
+    assert.equal(elsewhere.statusCode, 422, elsewhere.body);
+    assert.deepEqual(
+      [errorOf(elsewhere).code, errorOf(elsewhere).details['field']],
+      ['invalid_value', 'return_url'],
+      'the provider sends the user back only to the operator’s origin',
+    );
     const started = await widgetCall(t, widget, '/widget/v1/payments', {
       method: 'bank',
       amount: '30.00',

@@ -55,3 +55,22 @@ export function requireWidgetSession(
     request.widget = widget;
   });
 }
+
+/**
+ * Where a provider's page (bank login, 3-D Secure, identity check) sends a widget user
+ * back: the session's redirect URL, which the operator set, or another URL on its
+ * origin that the widget asks for. Nowhere else: the widget speaks for an end user, and
+ * the operator's flow must not become a redirect to wherever a request names.
+ */
+export function widgetReturnUrl(session: Session, asked: string | undefined): string | null {
+  if (asked === undefined) return session.redirect_url;
+  const origin = session.redirect_url ? new URL(session.redirect_url).origin : null;
+  if (origin === null || !URL.canParse(asked) || new URL(asked).origin !== origin) {
+    throw new RampartError('invalid_value', {
+      field: 'return_url',
+      provided: asked.slice(0, 200),
+      expected: origin ? `a URL on ${origin}, the session's redirect_url` : 'none: the session has no redirect_url',
+    });
+  }
+  return asked;
+}

@@ -15,6 +15,7 @@ import {
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { widgetReturnUrl } from '../http/widget-auth.ts';
 import { idParam } from './schemas.ts';
 
 export const paymentSchema = {
@@ -115,7 +116,13 @@ const createBody = (partner: boolean) =>
       currency: { type: 'string', pattern: '^[A-Za-z0-9]{2,10}$' },
       network: { type: 'string', pattern: '^[A-Za-z0-9_]{2,20}$' },
       provider: { type: 'string', pattern: '^[a-z0-9_]{1,32}$' },
-      return_url: { type: 'string', maxLength: 2048 },
+      return_url: {
+        type: 'string',
+        maxLength: 2048,
+        description: partner
+          ? "Where the provider's page (bank login, 3-D Secure) sends the user back."
+          : "Where the provider's page sends the user back: the session's redirect_url (the default) or a URL on its origin.",
+      },
       instrument: {
         type: 'object',
         maxProperties: 20,
@@ -345,7 +352,13 @@ export function widgetPaymentRoutes(app: FastifyInstance, deps: { payments: Paym
         if (locked && body[field] !== undefined && body[field]?.toUpperCase() !== session[field]?.toUpperCase())
           throw new RampartError('invalid_value', { field, provided: body[field], expected: session[field] });
       }
-      const payment = await createFrom(request, body, { ...session, kind: session.operation }, deps);
+      const returnUrl = widgetReturnUrl(session, body.return_url) ?? undefined;
+      const payment = await createFrom(
+        request,
+        { ...body, ...(returnUrl ? { return_url: returnUrl } : {}) },
+        { ...session, kind: session.operation },
+        deps,
+      );
       return reply.code(201).send(presentPayment(payment));
     },
   );

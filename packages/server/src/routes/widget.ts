@@ -13,7 +13,7 @@ import {
   type WidgetTokens,
 } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
-import { checkWidgetOrigin } from '../http/widget-auth.ts';
+import { checkWidgetOrigin, widgetReturnUrl } from '../http/widget-auth.ts';
 
 const tokenResponse = {
   type: 'object',
@@ -232,7 +232,7 @@ export function widgetRoutes(app: FastifyInstance, deps: WidgetDeps): void {
     },
     async (request) => {
       const { session } = request.widget;
-      return deps.kyc.start(session.operator_id, session.user_id, request.body?.return_url ?? session.redirect_url);
+      return deps.kyc.start(session.operator_id, session.user_id, widgetReturnUrl(session, request.body?.return_url));
     },
   );
 }
