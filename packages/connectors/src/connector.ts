@@ -1,4 +1,5 @@
-import type { Clock } from '@rampart/core';
+import type { Clock, ProviderOutcome } from '@rampart/core';
+import { RampartError } from '@rampart/errors';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { callProvider, type ProviderAnswer, type ProviderCall } from './http.ts';
 
@@ -33,6 +34,22 @@ export abstract class HttpConnector {
       url: `${this.options.baseUrl().replace(/\/$/, '')}${path}`,
       timeoutMs: this.options.timeoutMs ?? 10_000,
     });
+  }
+
+  /**
+   * Asks the provider to cancel (POST `path`), then reads its view with `read`: the
+   * payment cancelled if it could be, or what it has become if the provider refused (it
+   * was already paid, say). A provider fault is an upstream error: nothing is known to
+   * have changed.
+   */
+  protected async cancelThenRead(
+    path: string,
+    headers: Record<string, string>,
+    read: () => Promise<ProviderOutcome>,
+  ): Promise<ProviderOutcome> {
+    const answer = await this.call({ method: 'POST', path, headers });
+    if (answer.status >= 500) throw new RampartError('upstream_error', { provider: this.id, status: answer.status });
+    return read();
   }
 
   protected nowSeconds(): number {

@@ -169,6 +169,16 @@ export function conformance(sandbox: () => Sandbox, subject: ConformanceSubject)
       assert.equal(log[1]!.replayed, true);
     });
 
+    test('cancel() answers the provider’s view after asking: failed if it cancelled, else as fetch() says', async () => {
+      const connector = subject.connector();
+      const { request, outcome } = await paidIn(connector);
+      const after = await connector.cancel(outcome.providerRef, request.kind, request.method);
+      assert.equal(after.providerRef, outcome.providerRef);
+      const view = await connector.fetch(outcome.providerRef, request.kind, request.method);
+      assert.equal(after.status, view.status, 'the answer is the provider’s own view');
+      if (after.status !== 'failed') assert.equal(after.status, outcome.status, 'refused: nothing changed');
+    });
+
     for (const fault of FAULTS) {
       test(`${fault.name} becomes ${fault.code}, retryable, with nothing created`, async () => {
         const rule = sandbox().sim.admin.addFault({ provider, path: subject.payInPath, ...fault.rule });

@@ -11,6 +11,16 @@ import {
   waitForStatus,
 } from './payment-fixtures.ts';
 
+/** The user approves a pay-by-bank payment on the (sandbox) bank's page. */
+function approveAtBank(url: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'username=ada&password=pw&decision=approve',
+    redirect: 'manual',
+  });
+}
+
 describe('deposits through the card processor', async () => {
   const t = await startTestApp({ sandbox: true });
   await openForPayments(t);
@@ -163,6 +173,36 @@ describe('deposits through the card processor', async () => {
     const error = errorOf(response);
     assert.equal(error.code, 'illegal_state_transition');
     assert.deepEqual([error.details['from'], error.details['to']], ['completed', 'cancelled']);
+  });
+
+  test('cancelling a bank deposit awaiting the user cancels it at the bank: authorising it later moves nothing', async () => {
+    const pending = (
+      await createPayment(t, { user_id: 'changed-mind', method: 'bank', amount: '30.00', instrument: {} })
+    ).json();
+    assert.equal(pending.status, 'pending');
+    const cancelled = await t.app.inject({ method: 'POST', url: `/v1/payments/${pending.id}/cancel`, headers: t.auth });
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    assert.equal(cancelled.json().status, 'cancelled');
+    // The user comes back to the bank's page and approves anyway: the bank refuses.
+    const late = await approveAtBank(pending.next_action.url);
+    assert.notEqual(late.status, 303, 'the bank no longer takes the approval');
+    await new Promise((r) => setTimeout(r, 300)); // room for any webhook of the bank's
+    const after = (await t.app.inject({ method: 'GET', url: `/v1/payments/${pending.id}`, headers: t.auth })).json();
+    assert.equal(after.status, 'cancelled');
+    assert.equal(await balance(t, 'changed-mind'), 0n);
+  });
+
+  test('a bank deposit the user already authorised cannot be cancelled: it goes on, and is credited', async () => {
+    const pending = (
+      await createPayment(t, { user_id: 'too-late', method: 'bank', amount: '40.00', instrument: {} })
+    ).json();
+    assert.equal((await approveAtBank(pending.next_action.url)).status, 303);
+    const refused = await t.app.inject({ method: 'POST', url: `/v1/payments/${pending.id}/cancel`, headers: t.auth });
+    assert.equal(refused.statusCode, 412, refused.body);
+    assert.equal(errorOf(refused).code, 'illegal_state_transition');
+    assert.notEqual(errorOf(refused).details['from'], 'pending', 'the bank’s view was applied');
+    await waitForStatus(t, pending.id, ['completed']);
+    assert.equal(await balance(t, 'too-late'), 4000n);
   });
 
   test('payments list newest first with a cursor', async () => {

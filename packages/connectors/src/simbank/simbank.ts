@@ -113,6 +113,13 @@ export class SimBankConnector extends HttpConnector implements PaymentProvider, 
     return outcome;
   }
 
+  /** A payment can be cancelled until the user authorises it; payouts answer as they are. */
+  cancel(providerRef: string, kind: Action): Promise<ProviderOutcome> {
+    return this.cancelThenRead(`${collection(kind)}/${encodeURIComponent(providerRef)}/cancel`, this.headers(), () =>
+      this.fetch(providerRef, kind),
+    );
+  }
+
   /** Rampart sends the payment id as `merchant_reference`. */
   lookup(paymentId: string, kind: Action): Promise<ProviderOutcome | null> {
     return this.retrieve(`${collection(kind)}/by_reference/${encodeURIComponent(paymentId)}`, kind);

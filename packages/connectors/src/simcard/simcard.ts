@@ -175,6 +175,15 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     return outcome;
   }
 
+  /** Card payments can be cancelled until captured; ACH debits and payouts answer as they are. */
+  cancel(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome> {
+    return this.cancelThenRead(
+      `${collection(kind, method)}/${encodeURIComponent(providerRef)}/cancel`,
+      { authorization: `Bearer ${this.options.apiKey}` },
+      () => this.fetch(providerRef, kind, method),
+    );
+  }
+
   /**
    * The processor takes no reference on ACH debits and payouts, but finds every object
    * by the idempotency key it was created under, which Rampart sets to the payment id.

@@ -86,6 +86,11 @@ export class SimCryptoConnector extends HttpConnector implements PaymentProvider
     return request.kind === 'sell' ? this.sell(request) : this.withdraw(request);
   }
 
+  /** The ramp has no way to cancel: its view, unchanged. */
+  cancel(providerRef: string, kind: Action): Promise<ProviderOutcome> {
+    return this.fetch(providerRef, kind);
+  }
+
   async fetch(providerRef: string, kind: Action): Promise<ProviderOutcome> {
     const outcome = await this.retrieve(`${collection(kind)}/${encodeURIComponent(providerRef)}`, kind, providerRef);
     // The ramp not knowing an id it gave us is its fault, and may pass.

@@ -847,8 +847,36 @@ export class Payments {
     return this.ledger.expireHolds(now);
   }
 
+  /**
+   * Cancels a payment not yet completed. One its provider already knows is cancelled at
+   * the provider first: otherwise the user could still authorise it at the bank (or pass
+   * 3-D Secure), the provider take the money, and Rampart — the payment cancelled —
+   * never credit it. The payment stays locked while the provider is asked, so the
+   * provider's own news of it waits and then finds the answer applied. If the provider
+   * would not cancel, what it says the payment has become is applied (and kept), and
+   * the cancel answers illegal_state_transition from there.
+   */
   async cancel(operatorId: string, id: string): Promise<Payment> {
-    return this.transition(operatorId, id, 'cancelled', 'cancelled by request', {});
+    const result = await this.inTransaction(async (tx) => {
+      const payment = await paymentStore.get(tx, operatorId, id, true);
+      assertTransition(payment.status, 'cancelled');
+      const provider = this.providers.get(payment.provider);
+      if (payment.provider_ref === null || !provider) {
+        return { cancelled: await this.transitionIn(tx, payment, 'cancelled', 'cancelled by request', {}) };
+      }
+      const outcome = await provider.cancel(payment.provider_ref, payment.kind, payment.method);
+      if (outcome.status === 'failed') {
+        const cause = `cancelled by request, and at ${provider.id}`;
+        return { cancelled: await this.transitionIn(tx, payment, 'cancelled', cause, {}) };
+      }
+      return { refused: (await this.applyTo(tx, payment, outcome, `${provider.id} would not cancel`, false))! };
+    });
+    if ('cancelled' in result) return result.cancelled;
+    throw new RampartError('illegal_state_transition', {
+      from: result.refused.status,
+      to: 'cancelled',
+      resource: 'payment',
+    });
   }
 
   /**

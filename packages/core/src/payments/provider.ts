@@ -62,6 +62,13 @@ export interface PaymentProvider {
    * over. Anything short of that answer (faults, unknown routes) throws.
    */
   lookup(paymentId: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome | null>;
+  /**
+   * Asks the provider to cancel a payment it knows and has not completed, and answers
+   * its view afterwards, mapped as `fetch` maps it: `failed` (nothing moved) if it
+   * cancelled, or where the payment is if it would not (already paid, or past the
+   * point of cancelling). A provider with no way to cancel answers its view unchanged.
+   */
+  cancel(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome>;
 }
 
 /**
