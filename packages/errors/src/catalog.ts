@@ -531,6 +531,16 @@ const paymentErrors = {
     details: { from: req('string', 'Current status.'), to: req('string', 'Requested status.') },
     seeds: { card_ach_api: [httpOnly(412)] },
   }),
+  payment_in_progress: define({
+    status: 409,
+    type: 'conflict',
+    retryable: true,
+    action: 'retry_with_backoff',
+    message: 'The payment is being sent to its provider; retry in a moment.',
+    description:
+      'A payment is cancelled only once it is known whether its provider has it; while its create is still calling the provider, that is not yet known. Retry shortly: the cancel then goes to the provider, or answers what the payment became.',
+    details: { payment_id: req('string', 'The payment.') },
+  }),
   withdrawal_in_progress: define({
     status: 409,
     type: 'conflict',

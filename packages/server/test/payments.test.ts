@@ -192,6 +192,31 @@ describe('deposits through the card processor', async () => {
     assert.equal(await balance(t, 'changed-mind'), 0n);
   });
 
+  test('a cancel while the create is still calling the processor answers payment_in_progress; the charge then stands', async () => {
+    const held = await fetch(`${t.simulator!.url}/admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'cards', kind: 'latency', ms: 1_000, count: 1 }),
+    });
+    assert.equal(held.status, 201);
+    const creating = createPayment(t, { user_id: 'hasty', amount: '9.00' });
+    const { rows } = await t.db.query<{ id: string }>(
+      "SELECT id FROM payments WHERE user_id = 'hasty' AND status = 'created'",
+    );
+    for (let waited = 0; rows.length === 0 && waited < 2_000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+      rows.push(...(await t.db.query<{ id: string }>("SELECT id FROM payments WHERE user_id = 'hasty'")).rows);
+    }
+    const id = rows[0]!.id;
+    const early = await t.app.inject({ method: 'POST', url: `/v1/payments/${id}/cancel`, headers: t.auth });
+    assert.equal(early.statusCode, 409, early.body);
+    assert.deepEqual([errorOf(early).code, errorOf(early).retryable], ['payment_in_progress', true]);
+    assert.equal((await creating).json().status, 'completed', 'the charge the processor made stands');
+    const late = await t.app.inject({ method: 'POST', url: `/v1/payments/${id}/cancel`, headers: t.auth });
+    assert.equal(errorOf(late).code, 'illegal_state_transition');
+    assert.equal(await balance(t, 'hasty'), 900n);
+  });
+
   test('a bank deposit the user already authorised cannot be cancelled: it goes on, and is credited', async () => {
     const pending = (
       await createPayment(t, { user_id: 'too-late', method: 'bank', amount: '40.00', instrument: {} })

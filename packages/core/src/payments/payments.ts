@@ -851,7 +851,8 @@ export class Payments {
    * Cancels a payment not yet completed. One its provider already knows is cancelled at
    * the provider first: otherwise the user could still authorise it at the bank (or pass
    * 3-D Secure), the provider take the money, and Rampart — the payment cancelled —
-   * never credit it. The payment stays locked while the provider is asked, so the
+   * never credit it. A payment whose create may still be calling its provider answers
+   * payment_in_progress (retry). The payment stays locked while the provider is asked, so the
    * provider's own news of it waits and then finds the answer applied. If the provider
    * would not cancel, what it says the payment has become is applied (and kept), and
    * the cancel answers illegal_state_transition from there.
@@ -861,10 +862,20 @@ export class Payments {
       const payment = await paymentStore.get(tx, operatorId, id, true);
       assertTransition(payment.status, 'cancelled');
       const provider = this.providers.get(payment.provider);
-      if (payment.provider_ref === null || !provider) {
+      // No answer from its provider yet, and the create may still be calling it: a charge
+      // could land after a cancel here. Until the create is surely over, wait.
+      const age = this.clock.now().getTime() - new Date(payment.created_at).getTime();
+      if (payment.provider_ref === null && age < ABANDONED_CREATE_MS) {
+        throw new RampartError('payment_in_progress', { payment_id: payment.id });
+      }
+      // Long over, and still no answer: the provider is asked by Rampart's own id.
+      const known =
+        payment.provider_ref ??
+        (provider && (await provider.lookup(payment.id, payment.kind, payment.method))?.providerRef);
+      if (!known || !provider) {
         return { cancelled: await this.transitionIn(tx, payment, 'cancelled', 'cancelled by request', {}) };
       }
-      const outcome = await provider.cancel(payment.provider_ref, payment.kind, payment.method);
+      const outcome = await provider.cancel(known, payment.kind, payment.method);
       if (outcome.status === 'failed') {
         const cause = `cancelled by request, and at ${provider.id}`;
         return { cancelled: await this.transitionIn(tx, payment, 'cancelled', cause, {}) };
