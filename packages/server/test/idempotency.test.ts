@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IdempotencyKeys, systemClock } from '@rampart/core';
 import { errorOf, startTestApp } from './harness.ts';
-import { CARD_OK, createPayment, openForPayments } from './payment-fixtures.ts';
+import { CARD_OK, createPayment, openForPayments, simulatorFault } from './payment-fixtures.ts';
 import { widgetSession } from './widget-fixtures.ts';
 
 describe('Idempotency-Key on POST', async () => {
@@ -128,12 +128,7 @@ describe('the claim on an Idempotency-Key is a lease its running request renews'
 
   test('a deposit running longer than the lease keeps its key: a retry meanwhile is told it is in progress', async () => {
     // The card processor takes 4.5 s to answer: half again the lease.
-    const held = await fetch(`${t.simulator!.url}/admin/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'cards', kind: 'latency', ms: 4_500, count: 1 }),
-    });
-    assert.equal(held.status, 201);
+    await simulatorFault(t, { provider: 'cards', kind: 'latency', ms: 4_500, count: 1 });
     const first = createPayment(t, { amount: '12.00' }, { 'idempotency-key': 'slow-1' });
     await new Promise((r) => setTimeout(r, 3_800));
     const retry = await createPayment(t, { amount: '12.00' }, { 'idempotency-key': 'slow-1' });

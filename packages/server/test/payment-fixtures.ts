@@ -93,3 +93,13 @@ export function travellingClock(): Clock & { advance(seconds: number): void } {
     },
   };
 }
+
+/** Adds a fault rule to the test app's simulator (see the simulator's README, "Fault injection"). */
+export async function simulatorFault(t: TestApp, rule: Record<string, unknown>) {
+  const response = await fetch(`${t.simulator!.url}/admin/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(rule),
+  });
+  assert.equal(response.status, 201, await response.text());
+}

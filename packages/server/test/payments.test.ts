@@ -8,6 +8,7 @@ import {
   createPayment,
   openForPayments,
   passChallenge,
+  simulatorFault,
   waitForStatus,
 } from './payment-fixtures.ts';
 
@@ -193,12 +194,7 @@ describe('deposits through the card processor', async () => {
   });
 
   test('a cancel while the create is still calling the processor answers payment_in_progress; the charge then stands', async () => {
-    const held = await fetch(`${t.simulator!.url}/admin/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'cards', kind: 'latency', ms: 1_000, count: 1 }),
-    });
-    assert.equal(held.status, 201);
+    await simulatorFault(t, { provider: 'cards', kind: 'latency', ms: 1_000, count: 1 });
     const creating = createPayment(t, { user_id: 'hasty', amount: '9.00' });
     const { rows } = await t.db.query<{ id: string }>(
       "SELECT id FROM payments WHERE user_id = 'hasty' AND status = 'created'",

@@ -3,17 +3,16 @@ import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
-import { balance, CARD_3DS, createPayment, openForPayments, passChallenge, waitForStatus } from './payment-fixtures.ts';
+import {
+  balance,
+  CARD_3DS,
+  createPayment,
+  openForPayments,
+  passChallenge,
+  simulatorFault,
+  waitForStatus,
+} from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
-
-async function fault(t: TestApp, rule: Record<string, unknown>) {
-  const response = await fetch(`${t.simulator!.url}/admin/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(rule),
-  });
-  assert.equal(response.status, 201, await response.text());
-}
 
 async function clearFaults(t: TestApp) {
   await fetch(`${t.simulator!.url}/admin/faults`, { method: 'DELETE' });
@@ -75,7 +74,7 @@ describe('upstream faults through payments', async () => {
   ];
   for (const [name, rule, status, code] of cases) {
     test(`${name} answers ${code}, retryable, and leaves the payment failed with nothing moved`, async () => {
-      await fault(t, { provider: 'cards', ...rule });
+      await simulatorFault(t, { provider: 'cards', ...rule });
       try {
         const user = `fault-${code}-${name.length}`;
         const response = await createPayment(t, { user_id: user, amount: '12.00' });
@@ -95,7 +94,7 @@ describe('upstream faults through payments', async () => {
   }
 
   test('a retry after a 5xx answers the payment the first request left, even once a limit it would now break is set', async () => {
-    await fault(t, { provider: 'cards', kind: 'garbage' });
+    await simulatorFault(t, { provider: 'cards', kind: 'garbage' });
     const key = { 'idempotency-key': 'after-502' };
     const first = await createPayment(t, { user_id: 'after-502', amount: '12.00' }, key);
     await clearFaults(t);
@@ -125,7 +124,7 @@ describe('upstream faults through payments', async () => {
   });
 
   test('a timeout after the provider acted keeps the payment open until its webhook completes it: one charge', async () => {
-    await fault(t, { provider: 'cards', kind: 'timeout', hold_ms: 2_000, phase: 'after', count: 1 });
+    await simulatorFault(t, { provider: 'cards', kind: 'timeout', hold_ms: 2_000, phase: 'after', count: 1 });
     const response = await createPayment(t, { user_id: 'slow', amount: '15.00' });
     assert.equal(response.statusCode, 201, response.body);
     const payment = response.json();
@@ -163,7 +162,7 @@ describe('inbound provider webhooks', async () => {
   }
 
   test('a duplicated webhook is applied once', async () => {
-    await fault(t, { provider: 'cards', kind: 'duplicate_webhooks' });
+    await simulatorFault(t, { provider: 'cards', kind: 'duplicate_webhooks' });
     try {
       const payment = await challengePassed('dup');
       await waitForStatus(t, payment.id, ['completed']);
@@ -306,7 +305,7 @@ describe('a provider answer and its webhook, in either order', async () => {
   test('a webhook just ahead of its answer waits for it, and is then settled as confirming: the answer completes the payment', async () => {
     // The card processor charges, sends its webhook, and answers 50 ms later: the webhook
     // is recorded while the payment is still `created`, so it is not settled on arrival.
-    await fault(t, { provider: 'cards', kind: 'latency', ms: 50, phase: 'after', count: 1 });
+    await simulatorFault(t, { provider: 'cards', kind: 'latency', ms: 50, phase: 'after', count: 1 });
     try {
       const response = await createPayment(t, { user_id: 'just-ahead', amount: '8.00' });
       assert.equal(response.json().status, 'completed');
@@ -338,7 +337,7 @@ describe('a provider answer and its webhook, in either order', async () => {
   });
   test('an answer its own webhook overtook finds the payment completed and changes nothing: one completion, one credit', async () => {
     // The card processor charges, sends its webhook, and only then answers, slowly.
-    await fault(t, { provider: 'cards', kind: 'latency', ms: 1_500, phase: 'after', count: 1 });
+    await simulatorFault(t, { provider: 'cards', kind: 'latency', ms: 1_500, phase: 'after', count: 1 });
     try {
       const response = await createPayment(t, { user_id: 'overtaken', amount: '9.00' });
       assert.equal(response.statusCode, 201, response.body);

@@ -9,6 +9,7 @@ import {
   createPayment,
   fund,
   openForPayments,
+  simulatorFault,
   travellingClock,
   waitForStatus,
 } from './payment-fixtures.ts';
@@ -117,12 +118,7 @@ describe('withdrawals', async () => {
 
   test('a provider that is unreachable before any money moved gives way to the next one', async () => {
     await fund(t, 'fallback', '50.00');
-    const fault = await fetch(`${t.simulator!.url}/admin/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'bank', kind: 'reset' }),
-    });
-    assert.equal(fault.status, 201);
+    await simulatorFault(t, { provider: 'bank', kind: 'reset' });
     try {
       const response = await withdraw(t, 'fallback', '20.00');
       assert.equal(response.statusCode, 201, response.body);
