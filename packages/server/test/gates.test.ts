@@ -238,7 +238,14 @@ describe('geofence and provider permissions', async () => {
     });
     assert.equal(foreign.statusCode, 403);
     assert.equal(errorOf(foreign).code, 'origin_not_allowed');
-    await t.operators.updateAllowlists(t.operatorId, { origin_allowlist: ['https://casino.example'] });
+    // Through the partner API, so that the app's own cache of the operator is updated at once.
+    const allowing = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/operator',
+      headers: t.auth,
+      payload: { origin_allowlist: ['https://casino.example'] },
+    });
+    assert.equal(allowing.statusCode, 200, allowing.body);
     const allowed = await t.app.inject({
       method: 'POST',
       url: '/widget/v1/session/validate',
