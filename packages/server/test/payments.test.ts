@@ -194,7 +194,7 @@ describe('deposits through the card processor', async () => {
   });
 
   test('a cancel while the create is still calling the processor answers payment_in_progress; the charge then stands', async () => {
-    await simulatorFault(t, { provider: 'cards', kind: 'latency', ms: 1_000, count: 1 });
+    await simulatorFault(t, { provider: 'cards', kind: 'latency', ms: 2_000, count: 1 });
     const creating = createPayment(t, { user_id: 'hasty', amount: '9.00' });
     const { rows } = await t.db.query<{ id: string }>(
       "SELECT id FROM payments WHERE user_id = 'hasty' AND status = 'created'",
