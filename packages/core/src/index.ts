@@ -43,6 +43,7 @@ export {
 } from './payments/approval.ts';
 export { type Payment, type PaymentFilter, paymentStore, type Transition } from './payments/payment-store.ts';
 export {
+  awaitsProvider,
   type CreatePayment,
   PAYMENT_STATUS_CHANNEL,
   type PaymentNotice,

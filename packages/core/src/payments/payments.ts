@@ -35,12 +35,6 @@ export interface CreatePayment {
   sessionId?: string | null;
   reference?: string | null;
   idempotencyKey?: string | null;
-  /**
-   * This request holds its Idempotency-Key's claim, so no other request with the key is
-   * running: a payment an earlier one left unsent (it died before hearing the provider)
-   * is this request's to send on. See `resume`.
-   */
-  keyClaimed?: boolean;
   instrument?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
   returnUrl?: string | null;
@@ -238,16 +232,8 @@ export class Payments {
     });
   }
 
-  /**
-   * For a retry of a request that ended unanswered (`IdempotencyKeys` claim `takenOver`):
-   * the payment that request made, if it needs nothing more from this one — it reached
-   * its provider, or ended. That payment is the answer, whatever gate or limit changed
-   * since. One still unsent is not returned: the retry goes through `create`, its gates
-   * checked again, and sends it on (`resume`).
-   */
-  async madeEarlier(operatorId: string, mode: string, idempotencyKey: string): Promise<Payment | undefined> {
-    const earlier = await paymentStore.byIdempotencyKey(this.db, operatorId, mode, idempotencyKey);
-    return earlier && !unsent(earlier) ? earlier : undefined;
+  byIdempotencyKey(operatorId: string, mode: string, idempotencyKey: string) {
+    return paymentStore.byIdempotencyKey(this.db, operatorId, mode, idempotencyKey);
   }
 
   get(operatorId: string, id: string) {
@@ -339,9 +325,8 @@ export class Payments {
       if (open) return open;
     }
     const inserted = await this.insert(input, { currency, network, amount, balances, provider: route[0]!.id });
-    // The same idempotency key as an earlier payment: that payment is the answer, sent on
-    // to its provider if the request that made it died first.
-    if (inserted.replayed) return input.keyClaimed ? this.resume(inserted.payment, input) : inserted.payment;
+    // The same idempotency key as an earlier payment: that payment is the answer, untouched.
+    if (inserted.replayed) return inserted.payment;
     let payment = inserted.payment;
     if (PAY_OUT.includes(input.kind)) {
       payment = await this.approve(payment, input.gates.settings);
@@ -468,10 +453,7 @@ export class Payments {
       );
       return { payment, replayed: false };
     } catch (error) {
-      // A payment already made with this key is the answer, whatever rule making it again
-      // ran into: the key itself, the user's one withdrawal in progress, or a daily limit
-      // that the payment itself already counts against.
-      if (input.idempotencyKey) {
+      if (input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency') {
         const existing = await paymentStore.byIdempotencyKey(
           this.db,
           input.operatorId,
@@ -566,7 +548,9 @@ export class Payments {
   }
 
   /**
-   * Finishes a payment whose first request died before hearing its provider. It goes to
+   * Finishes a payment whose first request ended before hearing its provider (it died,
+   * or failed with a 5xx): called for the retry that took its Idempotency-Key over, with
+   * that retry's input, gates checked again. It goes to
    * the provider it was recorded for, under the same provider idempotency key (the
    * payment id): a provider that had received it answers with that payment, one that had
    * not makes it now — never a second charge or payout. Since the dead request's call
@@ -575,16 +559,17 @@ export class Payments {
    * another provider. A withdrawal the dead request left `created` had no recorded
    * answer from the operator: it is asked again (same payment id) before anything is sent.
    */
-  private async resume(left: Payment, input: CreatePayment): Promise<Payment> {
+  async resume(left: Payment, input: CreatePayment): Promise<Payment> {
     const provider = this.providers.get(left.provider);
-    if (!provider || !unsent(left)) return left;
+    if (!provider || !awaitsProvider(left)) return left;
     const payOut = PAY_OUT.includes(left.kind);
     let payment = await this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, left.operator_id, left.id, true);
-      if (unsent(current)) await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
+      if (awaitsProvider(current))
+        await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
       return current;
     });
-    if (!unsent(payment)) return payment; // a webhook got there first
+    if (!awaitsProvider(payment)) return payment; // a webhook got there first
     if (payOut && payment.status === 'created') payment = await this.approve(payment, input.gates.settings);
     return this.submit(payment, [provider], input, { resumed: true });
   }
@@ -1109,8 +1094,8 @@ interface TransitionExtra {
 /** The condition on each part of `moveStatus`'s statement: the payment's row was changed. */
 const IF_UPDATED = 'EXISTS (SELECT 1 FROM updated)';
 
-/** Not yet with its provider: a withdrawal may also have been approved (`pending`). */
-const unsent = (p: Payment) =>
+/** Not yet with its provider (no answer from it): a withdrawal may also have been approved (`pending`). */
+export const awaitsProvider = (p: Payment) =>
   p.provider_ref === null && (p.status === 'created' || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
 
 /** Holds due to expire that an open payment depends on; through `payments_open`, which holds only open payments. */

@@ -1,4 +1,5 @@
 import {
+  awaitsProvider,
   type Compliance,
   type CreatePayment,
   type EndUser,
@@ -167,12 +168,15 @@ async function createFrom(
   user?: EndUser,
 ) {
   const key = paymentKeyOf(request, subject);
-  if (key && request.idempotency?.takenOver) {
-    const earlier = await deps.payments.madeEarlier(subject.operator_id, subject.mode, key);
-    if (earlier) return earlier;
-  }
-  const gates = await deps.compliance.context(subject, request.ip, user);
-  return deps.payments.create({
+  // A retry of a request that ended unanswered (a 5xx, or its server died): the payment
+  // that request made is the answer, whatever gate or limit changed since; one it left
+  // before its provider answered is sent on by this request, its gates checked again.
+  const earlier =
+    key && request.idempotency?.takenOver
+      ? await deps.payments.byIdempotencyKey(subject.operator_id, subject.mode, key)
+      : undefined;
+  if (earlier && !awaitsProvider(earlier)) return earlier;
+  const input: CreatePayment = {
     operatorId: subject.operator_id,
     mode: subject.mode,
     kind: subject.kind,
@@ -184,12 +188,12 @@ async function createFrom(
     sessionId: subject.id ?? null,
     reference: body.reference ?? null,
     idempotencyKey: key,
-    keyClaimed: Boolean(request.idempotency),
     instrument: body.instrument ?? {},
     metadata: body.metadata ?? {},
     returnUrl: body.return_url ?? null,
-    gates,
-  });
+    gates: await deps.compliance.context(subject, request.ip, user),
+  };
+  return earlier ? deps.payments.resume(earlier, input) : deps.payments.create(input);
 }
 
 export function partnerPaymentRoutes(
