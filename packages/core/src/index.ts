@@ -2,7 +2,7 @@ export { type Clock, systemClock } from './clock.ts';
 export { parseSecretsKey, SecretBox } from './crypto/secret-box.ts';
 export { API_VERSION, type EventType, eventTypes, isEventType } from './events/catalog.ts';
 export { type EventInput, EventLog, type StoredEvent } from './events/event-log.ts';
-export { eventSchemas, type JsonSchema } from './events/schemas.ts';
+export { discrepancyObject, eventSchemas, type JsonSchema } from './events/schemas.ts';
 export type { Subject } from './gates/compliance.ts';
 export { Compliance } from './gates/compliance.ts';
 export {
@@ -41,6 +41,13 @@ export {
   type ApprovalRequest,
   decide,
 } from './payments/approval.ts';
+export {
+  Discrepancies,
+  type Discrepancy,
+  type DiscrepancyFilter,
+  type DiscrepancyState,
+  presentDiscrepancy,
+} from './payments/discrepancies.ts';
 export { type Payment, type PaymentFilter, paymentStore, type Transition } from './payments/payment-store.ts';
 export {
   awaitsProvider,
@@ -67,6 +74,7 @@ export { PENDING_BATCH, ProviderEvents } from './payments/provider-events.ts';
 export {
   assertTransition,
   canTransition,
+  contradicts,
   PAYMENT_STATUSES,
   type PaymentStatus,
   reachable,

@@ -49,6 +49,7 @@ import type { Job } from './jobs.ts';
 import { registerOpenApi } from './openapi.ts';
 import { complianceConfigRoutes } from './routes/compliance-config.ts';
 import { devRoutes } from './routes/dev.ts';
+import { discrepancyRoutes, discrepancySchema } from './routes/discrepancies.ts';
 import { eventRoutes, eventSchema } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { operatorRoutes } from './routes/operator.ts';
@@ -146,6 +147,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addSchema(endUserSchema);
   app.addSchema(sessionSchema);
   app.addSchema(paymentSchema);
+  app.addSchema(discrepancySchema);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await registerOpenApi(app);
 
@@ -253,6 +255,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     sessionRoutes(partner, sessions, baseUrl, clock);
     complianceConfigRoutes(partner, { settings, terms, operatorTokens });
     partnerPaymentRoutes(partner, { payments, compliance, users });
+    discrepancyRoutes(partner, payments.discrepancies);
     paymentStreamRoutes(partner, { stream: paymentStream, payments });
     partner.get(
       '/v1/operator/approval_secret',

@@ -1,5 +1,6 @@
 /** Steps shared by payment tests: an operator configured for payments and helpers to drive them. */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import type { Clock } from '@rampart/core';
 import type { TestApp } from './harness.ts';
 
@@ -102,4 +103,55 @@ export async function simulatorFault(t: TestApp, rule: Record<string, unknown>) 
     body: JSON.stringify(rule),
   });
   assert.equal(response.status, 201, await response.text());
+}
+
+/**
+ * A webhook of the card processor about a payment (or, with a payout status, a payout)
+ * Rampart sent it, by default `payment.succeeded`, and a fresh signature for it: what
+ * the processor would send, or what a processor contradicting itself would.
+ */
+export async function cardWebhook(
+  t: TestApp,
+  paymentId: string,
+  eventId: string,
+  status: 'succeeded' | 'failed' | 'processing' | 'requires_action' | 'canceled' | 'paid' = 'succeeded',
+) {
+  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
+  const id = ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
+  const failed = status === 'failed';
+  const payout = id.startsWith('po_');
+  const body = JSON.stringify({
+    id: eventId,
+    object: 'event',
+    type: `${payout ? 'payout' : 'payment'}.${status}`,
+    data: {
+      object: payout
+        ? { id, object: 'payout', status, failure_code: failed ? 'could_not_process' : null }
+        : {
+            id,
+            object: 'payment',
+            status,
+            metadata: { rampart_payment_id: paymentId },
+            next_action: null,
+            failure_code: failed ? 'card_declined' : null,
+            decline_code: failed ? 'generic_decline' : null,
+            failure_message: failed ? 'Your card was declined.' : null,
+          },
+    },
+  });
+  const sign = () => {
+    const ts = Math.floor(Date.now() / 1000);
+    return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
+  };
+  /** Sends it to Rampart, freshly signed; Rampart must answer 200. */
+  const deliver = async (): Promise<{ received: boolean; duplicate: boolean }> => {
+    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
+      body,
+    });
+    assert.equal(response.status, 200);
+    return (await response.json()) as { received: boolean; duplicate: boolean };
+  };
+  return { body, sign, deliver };
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
   balance,
   CARD_3DS,
+  cardWebhook,
   createPayment,
   openForPayments,
   passChallenge,
@@ -21,43 +21,6 @@ async function clearFaults(t: TestApp) {
 async function events(t: TestApp, paymentId: string): Promise<string[]> {
   const { rows } = await t.db.query('SELECT type FROM events WHERE subject_id = $1 ORDER BY sequence', [paymentId]);
   return rows.map((r) => r.type as string);
-}
-
-/** The card processor's `payment.succeeded` webhook for a payment, and a fresh signature for it. */
-async function cardSucceeded(t: TestApp, paymentId: string, eventId: string) {
-  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
-  const body = JSON.stringify({
-    id: eventId,
-    object: 'event',
-    type: 'payment.succeeded',
-    data: {
-      object: {
-        id: ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id,
-        object: 'payment',
-        status: 'succeeded',
-        metadata: { rampart_payment_id: paymentId },
-        next_action: null,
-        failure_code: null,
-        decline_code: null,
-        failure_message: null,
-      },
-    },
-  });
-  const sign = () => {
-    const ts = Math.floor(Date.now() / 1000);
-    return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
-  };
-  /** Sends it to Rampart, freshly signed; Rampart must answer 200. */
-  const deliver = async (): Promise<{ received: boolean; duplicate: boolean }> => {
-    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
-      body,
-    });
-    assert.equal(response.status, 200);
-    return (await response.json()) as { received: boolean; duplicate: boolean };
-  };
-  return { body, sign, deliver };
 }
 
 describe('upstream faults through payments', async () => {
@@ -179,12 +142,12 @@ describe('inbound provider webhooks', async () => {
   test('two copies of one webhook arriving at once are recorded once: the second is the duplicate', async () => {
     const payment = (await createPayment(t, { user_id: 'twice-at-once', amount: '6.00' })).json();
     const eventId = `evt_twice_${payment.id}`;
-    const { deliver } = await cardSucceeded(t, payment.id, eventId);
+    const { deliver } = await cardWebhook(t, payment.id, eventId);
     // Amid a burst of other webhooks, each of which is recorded and none taken for a duplicate.
     const others = await Promise.all(
       Array.from({ length: 6 }, async (_, i) => {
         const other = (await createPayment(t, { user_id: `burst-${i}`, amount: '6.00' })).json();
-        return cardSucceeded(t, other.id, `evt_burst_${other.id}`);
+        return cardWebhook(t, other.id, `evt_burst_${other.id}`);
       }),
     );
     const answers = (await Promise.all([deliver(), deliver(), ...others.map((other) => other.deliver())])).map(
@@ -229,7 +192,7 @@ describe('inbound provider webhooks', async () => {
         instrument: CARD_3DS,
       })
     ).json();
-    const { body, sign } = await cardSucceeded(t, payment.id, `evt_outage_${payment.id}`);
+    const { body, sign } = await cardWebhook(t, payment.id, `evt_outage_${payment.id}`);
     const name = new URL(t.db.connectionString).pathname.slice(1);
     const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
     await admin.connect();
@@ -289,7 +252,7 @@ describe('a provider answer and its webhook, in either order', async () => {
   test('a webhook telling of what the answer already applied is recorded as processed at once, and changes nothing', async () => {
     const payment = (await createPayment(t, { user_id: 'confirmed', amount: '7.00' })).json();
     assert.equal(payment.status, 'completed');
-    const { deliver } = await cardSucceeded(t, payment.id, `evt_confirm_${payment.id}`);
+    const { deliver } = await cardWebhook(t, payment.id, `evt_confirm_${payment.id}`);
     assert.deepEqual(await deliver(), { received: true, duplicate: false });
     // Processed by the statement that recorded it, at the instant it was recorded (the
     // job, on this clock, could only have processed it at a later millisecond).

@@ -22,6 +22,9 @@ export const eventTypes = {
   'payment.failed': 'A payment failed; see `failure.code`.',
   'payment.cancelled': 'A payment was cancelled.',
   'payment.reversed': 'A completed payment was reversed (ACH return, chargeback).',
+  'payment.discrepancy':
+    'A provider contradicted how Rampart ended a payment (e.g. paid a payment Rampart failed). No money was moved on that news; look at the payment and resolve the discrepancy.',
+  'payment.discrepancy_resolved': 'The operator resolved a payment discrepancy.',
   'withdrawal.approval_requested': 'Rampart asked the operator to approve a withdrawal.',
   'withdrawal.approved': 'The operator approved a withdrawal.',
   'withdrawal.declined': 'The operator declined a withdrawal; see `reason_code`.',

@@ -63,6 +63,40 @@ const payment = object(
   ['payment'],
 );
 
+/** A provider's contradiction of how a payment ended, as the API and its events show it. */
+export const discrepancyObject = object(
+  {
+    id: id('The discrepancy, `dsc_…`.'),
+    object: { type: 'string', const: 'payment_discrepancy' },
+    payment_id: id('The payment, `pay_…`.'),
+    provider: id('The provider that reported it.'),
+    provider_ref: nullable('string', "The provider's id of the payment, where Rampart has it."),
+    recorded_status: { type: 'string', description: "The payment's status when the provider's news came." },
+    reported_status: { type: 'string', description: 'The status the provider reported instead.' },
+    source: {
+      type: 'string',
+      description: 'Where the news came from: a provider webhook (with its id) or reconciliation.',
+    },
+    status: { type: 'string', enum: ['open', 'resolved'] },
+    detected_at: timestamp('When Rampart recorded it.'),
+    resolved_at: { type: ['string', 'null'], format: 'date-time', description: 'When the operator resolved it.' },
+    resolution: nullable('string', 'What the operator did about it, in their words.'),
+  },
+  [
+    'id',
+    'object',
+    'payment_id',
+    'provider',
+    'recorded_status',
+    'reported_status',
+    'source',
+    'status',
+    'detected_at',
+    'resolved_at',
+    'resolution',
+  ],
+);
+
 const withdrawalApproval = object(
   {
     payment: paymentObject,
@@ -111,6 +145,8 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
   'payment.failed': payment,
   'payment.cancelled': payment,
   'payment.reversed': payment,
+  'payment.discrepancy': object({ payment: paymentObject, discrepancy: discrepancyObject }, ['payment', 'discrepancy']),
+  'payment.discrepancy_resolved': object({ discrepancy: discrepancyObject }, ['discrepancy']),
   'withdrawal.approval_requested': withdrawalApproval,
   'withdrawal.approved': withdrawalApproval,
   'withdrawal.declined': withdrawalApproval,

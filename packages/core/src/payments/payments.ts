@@ -11,6 +11,7 @@ import type { Queryable, Store } from '../storage/database.ts';
 import type { Notifications } from '../storage/notifications.ts';
 import { deepFreeze, ReadCache } from '../storage/read-cache.ts';
 import { type ApprovalClient, decide } from './approval.ts';
+import { Discrepancies, presentDiscrepancy } from './discrepancies.ts';
 import { type Payment, paymentStore } from './payment-store.ts';
 import {
   FALLBACK_ERRORS,
@@ -19,7 +20,7 @@ import {
   type ProviderOutcome,
   type ProviderRequest,
 } from './provider.ts';
-import { assertTransition, canTransition, type PaymentStatus } from './state-machine.ts';
+import { assertTransition, canTransition, contradicts, type PaymentStatus } from './state-machine.ts';
 
 export interface CreatePayment {
   operatorId: string;
@@ -122,6 +123,8 @@ export class Payments {
   private readonly settings: OperatorSettingsStore;
   /** What polling reads, per node; dropped on every change (see `inTransaction`). */
   private readonly resources: ReadCache<PaymentResource>;
+  /** Providers contradicting how payments ended, for the operator to resolve. */
+  readonly discrepancies: Discrepancies;
 
   constructor(deps: {
     db: Store;
@@ -143,6 +146,7 @@ export class Payments {
     this.providers = new Map(deps.providers.map((p) => [p.id, p]));
     this.approvals = deps.approvals;
     this.settings = deps.settings ?? new OperatorSettingsStore(deps.db);
+    this.discrepancies = new Discrepancies(deps);
     this.resources = new ReadCache<PaymentResource>({
       ttlMs: RESOURCE_TTL_MS,
       now: () => deps.clock.now().getTime(),
@@ -762,6 +766,7 @@ export class Payments {
       set['next_action'] = outcome.nextAction;
     if (!moves) {
       if (guarded) return undefined; // rare enough to read it under lock instead
+      if (contradicts(payment.status, outcome.status)) await this.discrepancy(tx, payment, outcome.status, cause);
       if (Object.keys(set).length === 0) return payment;
       const updated = await this.update(tx, payment.id, set);
       this.announced(tx, updated, false);
@@ -1045,6 +1050,21 @@ export class Payments {
       ...entries.map(([, value]) => asParameter(value)),
     ]);
     return rows[0]!;
+  }
+
+  /**
+   * The provider contradicts how `payment` ended (read under lock). Its news moves no
+   * money: the discrepancy is recorded, shown on the payment's timeline and announced
+   * to the operator, once per reported status.
+   */
+  private async discrepancy(tx: Queryable, payment: Payment, reported: PaymentStatus, cause: string) {
+    const recorded = await this.discrepancies.record(tx, payment, reported, cause);
+    if (!recorded) return;
+    await this.recordOnly(tx, payment, `discrepancy: ${payment.provider} reports ${reported} (${cause})`, {
+      discrepancy_id: recorded.id,
+    });
+    await this.emit(tx, payment, 'payment.discrepancy', { discrepancy: presentDiscrepancy(recorded) });
+    this.announced(tx, payment, false);
   }
 
   /** A timeline entry that is not a status change (e.g. a provider fallback). */

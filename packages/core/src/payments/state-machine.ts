@@ -38,6 +38,20 @@ export function assertTransition(from: PaymentStatus, to: PaymentStatus): void {
   if (!canTransition(from, to)) throw new RampartError('illegal_state_transition', { from, to, resource: 'payment' });
 }
 
+/** Ends at which no money moved. */
+const NOTHING_MOVED: readonly PaymentStatus[] = ['failed', 'cancelled'];
+
+/**
+ * Whether a provider reporting `reported` contradicts a payment Rampart has at
+ * `recorded`: neither status can lead to the other, so it is not news that arrived
+ * late (an earlier step) or early (a later one), and money may not be where Rampart
+ * thinks it is. Failed against cancelled is no contradiction: both moved nothing.
+ */
+export function contradicts(recorded: PaymentStatus, reported: PaymentStatus): boolean {
+  if (recorded === reported || reachable(reported).has(recorded) || reachable(recorded).has(reported)) return false;
+  return !(NOTHING_MOVED.includes(recorded) && NOTHING_MOVED.includes(reported));
+}
+
 /** Statuses reachable from `created`, for invariant checks. */
 export function reachable(from: PaymentStatus = 'created'): Set<PaymentStatus> {
   const seen = new Set<PaymentStatus>([from]);
