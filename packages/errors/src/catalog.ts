@@ -347,10 +347,27 @@ const sessionErrors = {
     retryable: true,
     action: 'refresh_token',
     message: 'The session has expired; refresh the token.',
-    description: 'The session token is past its expiry; a fresh token continues the same flow.',
+    description:
+      'The session token is past its expiry while the session itself is still open; a fresh token continues the same flow.',
     seeds: {
       prediction_embed: [ev('PROPHETX_SESSION_EXPIRED', 'SESSION_EXPIRED')],
+    },
+  }),
+  session_ttl_expired: define({
+    status: 409,
+    type: 'invalid_state',
+    retryable: false,
+    action: 'new_session',
+    message: 'The session has passed its lifetime; create a new session.',
+    description:
+      'The session (or its init token, after one hour) is past its lifetime. No token revives it: start a new session.',
+    details: {
+      reason: req('string', 'session_ttl (the session) or init_token_expired (its init token).'),
+      session_id: req('string', 'The session.'),
+    },
+    seeds: {
       igaming_cashier: [sc('SESSION_EXPIRED', 400)],
+      ramp_v1: [sc('session_already_used', 409)],
     },
   }),
   session_not_open: define({

@@ -77,6 +77,9 @@ describe('catalog entries', () => {
   it('keep the documented special cases', () => {
     assert.equal(catalog.session_expired.retryable, true);
     assert.equal(catalog.session_expired.action, 'refresh_token');
+    // A session past its lifetime is not revived by a fresh token: refreshing would loop.
+    assert.equal(catalog.session_ttl_expired.retryable, false);
+    assert.equal(catalog.session_ttl_expired.action, 'new_session');
     assert.equal(catalog.session_invalid.retryable, false);
     assert.equal(catalog.deposit_not_completed.retryable, false);
     assert.equal(catalog.deposit_not_completed.action, 'wait_for_completion');

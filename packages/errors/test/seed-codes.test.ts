@@ -118,8 +118,8 @@ describe('seed code fixture', () => {
   it('records the seed status where it differs from ours', () => {
     const find = (system: SeedSystem, code: string) =>
       catalogEntries.find((entry) => entry.seeds[system]?.some((m) => m.code === code));
-    assert.equal(find('igaming_cashier', 'SESSION_EXPIRED')?.code, 'session_expired');
-    assert.equal(find('igaming_cashier', 'SESSION_EXPIRED')?.status, 401);
+    assert.equal(find('igaming_cashier', 'SESSION_EXPIRED')?.code, 'session_ttl_expired');
+    assert.equal(find('igaming_cashier', 'SESSION_EXPIRED')?.status, 409);
     assert.equal(
       find('igaming_cashier', 'SESSION_EXPIRED')?.seeds.igaming_cashier?.find((m) => m.code === 'SESSION_EXPIRED')
         ?.status,

@@ -105,13 +105,17 @@ describe('server-created sessions', async () => {
     assert.equal((await widgetCall(t, fresh, '/widget/v1/session/validate')).statusCode, 200);
   });
 
-  test('a session past its TTL answers session_expired, and the sweep marks it with an event', async () => {
+  test('a session past its TTL answers session_ttl_expired (not retryable: a new session is needed), and the sweep marks it with an event', async () => {
     const { session } = await widgetSession(t);
     const late = await createSession(t);
     clock.advance(1801);
     const response = await exchange(t, { init_token: late.init_token });
-    assert.equal(response.statusCode, 401);
-    assert.equal(errorOf(response).code, 'session_expired');
+    assert.equal(response.statusCode, 409);
+    const error = errorOf(response);
+    assert.deepEqual(
+      { code: error.code, retryable: error.retryable, details: error.details },
+      { code: 'session_ttl_expired', retryable: false, details: { reason: 'session_ttl', session_id: late.id } },
+    );
     const fetched = (await t.app.inject({ method: 'GET', url: `/v1/sessions/${session.id}`, headers: t.auth })).json();
     assert.equal(fetched.status, 'expired');
     const swept = (
@@ -129,6 +133,36 @@ describe('server-created sessions', async () => {
     assert.equal(rows[0]!.n, 1);
     const stored = await t.db.query('SELECT status FROM sessions WHERE id = $1', [session.id]);
     assert.equal(stored.rows[0]!.status, 'expired');
+  });
+
+  test('an init token left unused for an hour answers session_ttl_expired, though its session lives on', async () => {
+    const ttl = (seconds: number) =>
+      t.app.inject({
+        method: 'PATCH',
+        url: '/v1/operator/settings',
+        headers: t.auth,
+        payload: { session_ttl_seconds: seconds },
+      });
+    assert.equal((await ttl(7200)).statusCode, 200);
+    try {
+      const session = await createSession(t);
+      clock.advance(3601);
+      const response = await exchange(t, { init_token: session.init_token });
+      assert.equal(response.statusCode, 409);
+      const error = errorOf(response);
+      assert.deepEqual(
+        { code: error.code, retryable: error.retryable, details: error.details },
+        {
+          code: 'session_ttl_expired',
+          retryable: false,
+          details: { reason: 'init_token_expired', session_id: session.id },
+        },
+      );
+      const fetched = await t.app.inject({ method: 'GET', url: `/v1/sessions/${session.id}`, headers: t.auth });
+      assert.equal(fetched.json().status, 'open');
+    } finally {
+      assert.equal((await ttl(1800)).statusCode, 200);
+    }
   });
 
   test('a missing or malformed widget token answers missing_token or session_invalid', async () => {

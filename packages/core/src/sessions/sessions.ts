@@ -66,7 +66,7 @@ export function assertUsable(session: Session, now: Date): void {
   if (session.status === 'cancelled' || session.status === 'completed')
     throw new RampartError('session_not_open', { status: session.status, session_id: session.id });
   if (session.status === 'expired' || session.expires_at <= now)
-    throw new RampartError('session_expired', { reason: 'session_ttl', session_id: session.id });
+    throw new RampartError('session_ttl_expired', { reason: 'session_ttl', session_id: session.id });
 }
 
 export class Sessions {
@@ -236,7 +236,7 @@ export class Sessions {
       if (session.init_token_used_at) throw new RampartError('init_token_used', { session_id: session.id });
       assertUsable(session, now);
       if (session.init_token_expires_at && session.init_token_expires_at <= now)
-        throw new RampartError('session_expired', { reason: 'init_token_expired', session_id: session.id });
+        throw new RampartError('session_ttl_expired', { reason: 'init_token_expired', session_id: session.id });
       await tx.query('UPDATE sessions SET init_token_used_at = $2 WHERE id = $1', [session.id, now]);
       await this.events.record(tx, {
         operatorId: session.operator_id,
