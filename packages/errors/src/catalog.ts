@@ -649,12 +649,22 @@ const paymentErrors = {
   }),
 } as const;
 
-/** Withdrawal declines returned by the operator's approval webhook. */
-function decline(action: ClientAction, message: string, description: string, seedCode: string): Definition {
+/**
+ * Withdrawal declines returned by the operator's approval webhook. Final, except where
+ * the operator's reason is temporary: then the user may try again later (a new request;
+ * the declined one moved no money).
+ */
+function decline(
+  action: ClientAction,
+  message: string,
+  description: string,
+  seedCode: string,
+  temporary = false,
+): Definition {
   return define({
     status: 402,
     type: 'declined',
-    retryable: false,
+    retryable: temporary,
     action,
     message,
     description,
@@ -677,10 +687,11 @@ const operatorDeclineErrors = {
     'INSUFFICIENT_BALANCE',
   ),
   withdrawal_unavailable: decline(
-    'do_not_retry',
+    'retry_with_backoff',
     'Withdrawals are temporarily unavailable.',
-    'The operator has paused withdrawals for everyone.',
+    'The operator has paused withdrawals for everyone, or gave no usable answer in time (the default decline). Temporary: try again later.',
     'WITHDRAW_UNAVAILABLE',
+    true,
   ),
   withdrawal_user_not_eligible: decline(
     'contact_operator',

@@ -33,11 +33,11 @@ describe('operator decline reasons', () => {
     assert.equal(declineCodeForReason('5'), 'withdrawal_daily_limit_exceeded');
   });
 
-  it('only maps to 402 non-retryable declines that carry reason_code', () => {
+  it('only maps to 402 declines that carry reason_code, final unless the reason is temporary', () => {
     for (const code of Object.values(operatorDeclineCodes)) {
       const entry = catalog[code];
       assert.equal(entry.status, 402);
-      assert.equal(entry.retryable, false);
+      assert.equal(entry.retryable, code === 'withdrawal_unavailable', code);
       assert.equal(entry.details['reason_code']?.required, true);
     }
   });

@@ -66,7 +66,7 @@ describe('the sandbox providers’ magic values through payments', async () => {
     assert.equal(failed.failure.code, 'provider_error');
   });
 
-  test('bank …04: authorised but never settled → stays processing; finalize says deposit_not_completed', async () => {
+  test('bank …04: authorised but never settled → stays processing and credits nothing (finalize: payment-status.test.ts)', async () => {
     const payment = await bankDeposit('bank-04', '20.04');
     await waitForStatus(t, payment.id, ['processing']);
     await new Promise((r) => setTimeout(r, 300));

@@ -234,7 +234,11 @@ describe('operator approval of withdrawals', async () => {
       assert.equal(response.statusCode, 402);
       const error = errorOf(response);
       assert.equal(error.code, code);
-      assert.equal(error.retryable, false);
+      assert.equal(
+        error.retryable,
+        code === 'withdrawal_unavailable',
+        'only "temporarily unavailable" invites a retry',
+      );
       assert.equal(error.details['reason_code'], reason);
       const { rows } = await t.db.query(
         "SELECT pending_debits FROM ledger_accounts WHERE owner_ref = $1 AND kind = 'user'",
@@ -257,6 +261,25 @@ describe('operator approval of withdrawals', async () => {
       const response = await withdraw(t, user, '10.00');
       assert.equal(errorOf(response).code, 'withdrawal_unavailable');
       assert.equal(errorOf(response).details['reason_code'], 3);
+      assert.equal(errorOf(response).retryable, true, 'an operator that did not answer may answer later');
+    });
+  }
+
+  for (const [name, body] of [
+    ['no reason', { approved: false }],
+    ['a reason outside 1-9', { approved: false, reason: 12 }],
+  ] as const) {
+    test(`a decline with ${name} answers the generic withdrawal_declined`, async () => {
+      const user = `unexplained-${name.length}`;
+      await fund(t, user, '50.00');
+      endpoint.answer = { status: 200, body };
+      const response = await withdraw(t, user, '10.00');
+      assert.equal(response.statusCode, 402);
+      const error = errorOf(response);
+      assert.equal(error.code, 'withdrawal_declined');
+      assert.equal(error.retryable, false);
+      assert.equal(error.details['reason_code'], 1);
+      assert.equal(await balance(t, user), 5000n, 'nothing was paid out');
     });
   }
 });
