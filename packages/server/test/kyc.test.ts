@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
+import { simulatorFault } from './payment-fixtures.ts';
 import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
 /** A user with the profile a KYC provider needs, and a widget session for a deposit that requires KYC. */
@@ -118,5 +119,33 @@ describe('KYC through the identity provider', async () => {
       (await t.app.inject({ method: 'GET', url: '/v1/users/kyc-down/kyc', headers: t.auth })).json().status,
       'not_started',
     );
+  });
+});
+
+describe('KYC provider that does not answer in time', async () => {
+  const t = await startTestApp({ sandbox: { timeoutMs: 300 } });
+  await t.app.inject({
+    method: 'PATCH',
+    url: '/v1/operator/settings',
+    headers: t.auth,
+    payload: { required_gates: { terms: false, email: false, phone: false, kyc: 'all', geo: false } },
+  });
+
+  test('starting KYC answers upstream_timeout (504, retryable); the retry starts it', async () => {
+    const widget = await userWith(t, 'kyc-slow', 'slow@example.com');
+    await simulatorFault(t, { provider: 'kyc', kind: 'timeout', hold_ms: 1_000, count: 1 });
+    const response = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.equal(response.statusCode, 504, response.body);
+    const error = errorOf(response);
+    assert.equal(error.code, 'upstream_timeout');
+    assert.equal(error.retryable, true);
+    assert.equal(error.details['timeout_ms'], 300);
+    assert.equal(
+      (await t.app.inject({ method: 'GET', url: '/v1/users/kyc-slow/kyc', headers: t.auth })).json().status,
+      'not_started',
+    );
+    const retry = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.equal(retry.statusCode, 200, retry.body);
+    assert.match(retry.json().verification_url, /^http/);
   });
 });
