@@ -23,6 +23,17 @@ async function userWith(t: TestApp, id: string, email: string) {
   return (await widgetSession(t, { user_id: id })).widget;
 }
 
+/** KYC required for every action, the other gates off. */
+async function requireKyc(t: TestApp) {
+  const response = await t.app.inject({
+    method: 'PATCH',
+    url: '/v1/operator/settings',
+    headers: t.auth,
+    payload: { required_gates: { terms: false, email: false, phone: false, kyc: 'all', geo: false } },
+  });
+  assert.equal(response.statusCode, 200, response.body);
+}
+
 /** What the user does on the provider's hosted page: document and liveness, then submit. */
 async function submitVerification(url: string) {
   const response = await fetch(url, {
@@ -46,12 +57,7 @@ async function kycStatus(t: TestApp, id: string, wanted: string) {
 
 describe('KYC through the identity provider', async () => {
   const t = await startTestApp({ sandbox: true });
-  await t.app.inject({
-    method: 'PATCH',
-    url: '/v1/operator/settings',
-    headers: t.auth,
-    payload: { required_gates: { terms: false, email: false, phone: false, kyc: 'all', geo: false } },
-  });
+  await requireKyc(t);
 
   test('verification started in the widget, completed on the provider’s page, opens the gate by webhook', async () => {
     const widget = await userWith(t, 'kyc-ok', 'verified@example.com');
@@ -124,12 +130,7 @@ describe('KYC through the identity provider', async () => {
 
 describe('KYC provider that does not answer in time', async () => {
   const t = await startTestApp({ sandbox: { timeoutMs: 300 } });
-  await t.app.inject({
-    method: 'PATCH',
-    url: '/v1/operator/settings',
-    headers: t.auth,
-    payload: { required_gates: { terms: false, email: false, phone: false, kyc: 'all', geo: false } },
-  });
+  await requireKyc(t);
 
   test('starting KYC answers upstream_timeout (504, retryable); the retry starts it', async () => {
     const widget = await userWith(t, 'kyc-slow', 'slow@example.com');

@@ -1,6 +1,6 @@
 import { type Discrepancies, type DiscrepancyState, discrepancyObject, presentDiscrepancy } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
-import { idParam } from './schemas.ts';
+import { cursorPage, idParam } from './schemas.ts';
 
 export const discrepancySchema = { $id: 'Discrepancy', ...discrepancyObject };
 
@@ -48,13 +48,7 @@ export function discrepancyRoutes(app: FastifyInstance, discrepancies: Discrepan
         ...(q.starting_after ? { before: q.starting_after } : {}),
         limit: limit + 1,
       });
-      const page = rows.slice(0, limit);
-      return {
-        object: 'list',
-        data: page.map(presentDiscrepancy),
-        has_more: rows.length > limit,
-        next_cursor: rows.length > limit ? page.at(-1)!.id : null,
-      };
+      return cursorPage(rows, limit, presentDiscrepancy);
     },
   );
 

@@ -17,7 +17,7 @@ import {
 import { RampartError } from '@rampart/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { widgetReturnUrl } from '../http/widget-auth.ts';
-import { idParam } from './schemas.ts';
+import { cursorPage, idParam } from './schemas.ts';
 
 export const paymentSchema = {
   $id: 'Payment',
@@ -310,13 +310,7 @@ export function partnerPaymentRoutes(
         ...(q.starting_after ? { before: q.starting_after } : {}),
         limit: limit + 1,
       });
-      const page = rows.slice(0, limit);
-      return {
-        object: 'list',
-        data: page.map((p) => presentPayment(p)),
-        has_more: rows.length > limit,
-        next_cursor: rows.length > limit ? page.at(-1)!.id : null,
-      };
+      return cursorPage(rows, limit, (p) => presentPayment(p));
     },
   );
 

@@ -1,5 +1,20 @@
 /** JSON schemas shared by routes; they also become the OpenAPI components. */
 
+/**
+ * A page of a newest-first list read with one row more than `limit`: that extra row
+ * only says there is more; the cursor is the last id shown.
+ */
+export function cursorPage<T extends { id: string }, R>(rows: readonly T[], limit: number, present: (row: T) => R) {
+  const page = rows.slice(0, limit);
+  const more = rows.length > limit;
+  return {
+    object: 'list' as const,
+    data: page.map(present),
+    has_more: more,
+    next_cursor: more ? page.at(-1)!.id : null,
+  };
+}
+
 export const idParam = {
   type: 'object',
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
