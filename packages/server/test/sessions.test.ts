@@ -135,6 +135,29 @@ describe('server-created sessions', async () => {
     assert.equal(stored.rows[0]!.status, 'expired');
   });
 
+  test('an expired token of a session that has ended answers how it ended, not "refresh the token"', async () => {
+    const ended = await widgetSession(t);
+    clock.advance(1500);
+    const cancelled = await widgetSession(t);
+    const open = await widgetSession(t);
+    await t.app.inject({ method: 'POST', url: `/v1/sessions/${cancelled.session.id}/cancel`, headers: t.auth });
+    clock.advance(301); // every token is past its five minutes; only `ended`'s session is past its 30 minutes…
+    const answers = await Promise.all(
+      [ended, cancelled, open].map(async ({ widget }) => {
+        const error = errorOf(await widgetCall(t, widget, '/widget/v1/session/validate'));
+        return [error.code, error.retryable];
+      }),
+    );
+    assert.deepEqual(answers, [
+      ['session_ttl_expired', false],
+      ['session_not_open', false],
+      ['session_expired', true], // …and an open session's token is refreshed
+    ]);
+    const forged = `${open.widget.authorization.slice(0, -4)}AAAA`;
+    const invalid = errorOf(await widgetCall(t, { authorization: forged }, '/widget/v1/session/validate'));
+    assert.equal(invalid.code, 'session_invalid', 'a token that is not genuine is judged before its expiry');
+  });
+
   test('an init token left unused for an hour answers session_ttl_expired, though its session lives on', async () => {
     const ttl = (seconds: number) =>
       t.app.inject({

@@ -274,7 +274,15 @@ export class Sessions {
   /** Who is calling the widget API: a valid widget token of a usable session. */
   async authenticate(token: string | undefined): Promise<{ session: Session; claims: WidgetClaims }> {
     if (!token) throw new RampartError('missing_token');
-    const claims = await this.widgetTokens.verify(token);
+    const claims = await this.widgetTokens.verify(token).catch(async (error: unknown) => {
+      // An expired token says "refresh". If its session has ended meanwhile, no refresh
+      // can help: answer what the session says (not open, past its lifetime) instead.
+      if (error instanceof RampartError && error.code === 'session_expired') {
+        const stale = await this.widgetTokens.verifyExpired(token);
+        if (stale) assertUsable(await this.get(stale.operatorId, stale.sessionId), this.clock.now());
+      }
+      throw error;
+    });
     const session = await this.get(claims.operatorId, claims.sessionId);
     assertUsable(session, this.clock.now());
     return { session, claims };

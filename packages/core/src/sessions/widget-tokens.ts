@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { RampartError } from '@rampart/errors';
-import { errors, type JWK, jwtVerify, SignJWT } from 'jose';
+import { decodeJwt, errors, type JWK, jwtVerify, SignJWT } from 'jose';
 import type { Clock } from '../clock.ts';
 
 export const WIDGET_TOKEN_ISSUER = 'rampart';
@@ -79,7 +79,23 @@ export class WidgetTokens {
     return { token, expiresAt };
   }
 
-  async verify(token: string): Promise<WidgetClaims> {
+  /**
+   * The claims of a token that is genuine but expired (checked as at a second before its
+   * expiry), so that its session can say whether a fresh token would help; undefined
+   * for any other token.
+   */
+  async verifyExpired(token: string): Promise<WidgetClaims | undefined> {
+    let exp: unknown;
+    try {
+      exp = decodeJwt(token).exp;
+    } catch {
+      return undefined;
+    }
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined;
+    return this.verify(token, new Date((exp - 1) * 1000)).catch(() => undefined);
+  }
+
+  async verify(token: string, at: Date = this.clock.now()): Promise<WidgetClaims> {
     const kids = this.validKids();
     try {
       const { payload } = await jwtVerify(
@@ -92,7 +108,7 @@ export class WidgetTokens {
           issuer: WIDGET_TOKEN_ISSUER,
           audience: WIDGET_TOKEN_AUDIENCE,
           algorithms: ['EdDSA'],
-          currentDate: this.clock.now(),
+          currentDate: at,
         },
       );
       const { sub, opr, usr, mode, exp } = payload as Record<string, unknown>;
