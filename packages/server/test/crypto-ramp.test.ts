@@ -505,6 +505,31 @@ describe('upstream faults on buys and sells', async () => {
       assert.deepEqual(await position(t, user), { posted: before.posted + moved, held: 0n });
     });
 
+    test(`a quote that expires before its ${kind} order answers 502 provider_error (retryable); nothing ordered, the ledger untouched`, async () => {
+      const user = `${kind}-quote-expired`;
+      if (kind === 'sell') await fund(t, user, '50');
+      const before = await position(t, user);
+      const quotes = () =>
+        ramp.requests({ provider: 'crypto' }).filter((r) => r.path === '/crypto/v1/quotes' && r.status !== null).length;
+      const quoted = quotes();
+      // The order waits at the ramp while the ramp's clock passes the quote's 30 seconds.
+      ramp.addFault({ provider: 'crypto', kind: 'latency', ms: 1_500, method: 'POST', path: '/crypto/v1/orders' });
+      try {
+        const answer = crypto(t, user, kind, '20.00');
+        while (quotes() === quoted) await new Promise((r) => setTimeout(r, 10));
+        ramp.advanceClock(31);
+        const response = await answer;
+        const failed = await failedAtOnce(t, response, 502, 'provider_error', {
+          provider: 'simcrypto',
+          provider_code: '40004',
+        });
+        assert.equal(rampCalls(t, failed.id).orders.filter((o) => o.created).length, 0);
+      } finally {
+        ramp.clearFaults('crypto');
+      }
+      assert.deepEqual(await position(t, user), { posted: before.posted, held: 0n });
+    });
+
     test(`every webhook of a ${kind} delivered twice is applied once: one completion, one ledger movement`, async () => {
       const user = `${kind}-duplicates`;
       if (kind === 'sell') await fund(t, user, '50');
