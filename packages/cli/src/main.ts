@@ -3,15 +3,10 @@ import { isRampartError } from '@rampart/errors';
 import { ConfigError, loadConfig, runServer } from '@rampart/server';
 import { Command, Option } from 'commander';
 import { withDatabase } from './database.ts';
+import { discrepanciesCommand } from './discrepancies.ts';
 import { outboxCommand } from './outbox.ts';
+import { collect, emit } from './output.ts';
 import { webhooksCommand } from './webhooks.ts';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** Output is JSON on --json, else short human lines. */
-function emit(json: boolean, value: unknown, human: string): void {
-  console.log(json ? JSON.stringify(value, null, 2) : human);
-}
 
 function operatorsCommand(program: Command): void {
   const config = () => loadConfig();
@@ -168,6 +163,7 @@ export function buildProgram(): Command {
   keysCommand(program);
   webhooksCommand(program);
   outboxCommand(program);
+  discrepanciesCommand(program);
   return program;
 }
 

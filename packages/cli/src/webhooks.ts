@@ -10,12 +10,7 @@ import {
 } from '@rampart/webhooks';
 import { type Command, Option } from 'commander';
 import { withDatabase } from './database.ts';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-function emit(json: boolean | undefined, value: unknown, human: string): void {
-  console.log(json ? JSON.stringify(value, null, 2) : human);
-}
+import { collect, emit } from './output.ts';
 
 function date(option: string, text: string): Date {
   const value = new Date(text);

@@ -6,35 +6,12 @@ import {
   BANK_ACCOUNT,
   balance,
   CARD_OK,
-  cardWebhook,
   createPayment,
   fund,
   openForPayments,
+  processorSays,
   waitForStatus,
 } from './payment-fixtures.ts';
-import { eventually } from './webhooks-fixtures.ts';
-
-/** Sends the card processor's webhook about `paymentId` and waits until Rampart has applied it. */
-async function processorSays(
-  t: TestApp,
-  paymentId: string,
-  eventId: string,
-  status: Parameters<typeof cardWebhook>[3],
-) {
-  const { deliver } = await cardWebhook(t, paymentId, eventId, status);
-  assert.equal((await deliver()).received, true);
-  await eventually(
-    `${eventId} applied`,
-    async () =>
-      (
-        await t.db.query(
-          'SELECT processed_at IS NOT NULL AS done, last_error FROM provider_events WHERE event_id = $1',
-          [eventId],
-        )
-      ).rows[0],
-    (row) => row?.done === true,
-  );
-}
 
 async function get(t: TestApp, url: string, auth = t.auth) {
   const response = await t.app.inject({ method: 'GET', url, headers: auth });

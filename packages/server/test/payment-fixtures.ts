@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Clock } from '@rampart/core';
 import type { TestApp } from './harness.ts';
+import { eventually } from './webhooks-fixtures.ts';
 
 export const CARD_OK = { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' };
 /** A card whose issuer asks for 3-D Secure: the payment waits, pending, for the challenge. */
@@ -154,4 +155,22 @@ export async function cardWebhook(
     return (await response.json()) as { received: boolean; duplicate: boolean };
   };
   return { body, sign, deliver };
+}
+
+/** Sends the card processor's webhook about `paymentId` and waits until Rampart has applied it. */
+export async function processorSays(
+  t: TestApp,
+  paymentId: string,
+  eventId: string,
+  status: Parameters<typeof cardWebhook>[3],
+) {
+  const { deliver } = await cardWebhook(t, paymentId, eventId, status);
+  assert.equal((await deliver()).received, true);
+  await eventually(
+    `${eventId} applied`,
+    async () =>
+      (await t.db.query('SELECT processed_at IS NOT NULL AS done FROM provider_events WHERE event_id = $1', [eventId]))
+        .rows[0],
+    (row) => row?.done === true,
+  );
 }
