@@ -6,6 +6,7 @@ import { withDatabase } from './database.ts';
 import { discrepanciesCommand } from './discrepancies.ts';
 import { outboxCommand } from './outbox.ts';
 import { collect, emit } from './output.ts';
+import { providerEventsCommand } from './provider-events.ts';
 import { webhooksCommand } from './webhooks.ts';
 
 function operatorsCommand(program: Command): void {
@@ -164,6 +165,7 @@ export function buildProgram(): Command {
   webhooksCommand(program);
   outboxCommand(program);
   discrepanciesCommand(program);
+  providerEventsCommand(program);
   return program;
 }
 

@@ -70,7 +70,13 @@ export {
   type ProviderRequest,
   type WebhookSource,
 } from './payments/provider.ts';
-export { PENDING_BATCH, ProviderEvents } from './payments/provider-events.ts';
+export {
+  PENDING_BATCH,
+  ProviderEvents,
+  retryProviderEvent,
+  type UnappliedProviderEvent,
+  unappliedProviderEvents,
+} from './payments/provider-events.ts';
 export {
   assertTransition,
   canTransition,

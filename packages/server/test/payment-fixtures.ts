@@ -140,21 +140,7 @@ export async function cardWebhook(
           },
     },
   });
-  const sign = () => {
-    const ts = Math.floor(Date.now() / 1000);
-    return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
-  };
-  /** Sends it to Rampart, freshly signed; Rampart must answer 200. */
-  const deliver = async (): Promise<{ received: boolean; duplicate: boolean }> => {
-    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
-      body,
-    });
-    assert.equal(response.status, 200);
-    return (await response.json()) as { received: boolean; duplicate: boolean };
-  };
-  return { body, sign, deliver };
+  return signedCardEvent(t, body);
 }
 
 /** Sends the card processor's webhook about `paymentId` and waits until Rampart has applied it. */
@@ -173,4 +159,23 @@ export async function processorSays(
         .rows[0],
     (row) => row?.done === true,
   );
+}
+
+/** A card-processor event `body`, signed as the processor signs (afresh on each send). */
+export function signedCardEvent(t: TestApp, body: string) {
+  const sign = () => {
+    const ts = Math.floor(Date.now() / 1000);
+    return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
+  };
+  /** Sends it to Rampart, freshly signed; Rampart must answer 200. */
+  const deliver = async (): Promise<{ received: boolean; duplicate: boolean }> => {
+    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
+      body,
+    });
+    assert.equal(response.status, 200);
+    return (await response.json()) as { received: boolean; duplicate: boolean };
+  };
+  return { body, sign, deliver };
 }

@@ -1,6 +1,6 @@
 import { errorCodeForAchReturn, isRampartError, RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../storage/database.ts';
+import type { Queryable, Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { paymentStore } from './payment-store.ts';
 import { changesNothing, onlyConfirms, type Payments } from './payments.ts';
@@ -25,6 +25,48 @@ export const SETTLE_CONFIRMING_SQL = `WITH confirming AS (
    FOR UPDATE OF e SKIP LOCKED)
 UPDATE provider_events e SET processed_at = $1, attempts = e.attempts + 1
   FROM confirming c WHERE e.provider = c.provider AND e.event_id = c.event_id`;
+
+/** A recorded provider event not (yet) applied, as the CLI shows it. */
+export interface UnappliedProviderEvent {
+  provider: string;
+  event_id: string;
+  received_at: Date;
+  attempts: number;
+  last_error: string | null;
+  /** Tried `MAX_ATTEMPTS` times: no longer retried until someone asks (`retryProviderEvent`). */
+  set_aside: boolean;
+}
+
+/**
+ * Events recorded but not applied, oldest first: those still being retried and those
+ * set aside (e.g. a webhook about a payment this Rampart does not know). Provider
+ * events belong to no operator until applied, so this is for whoever runs Rampart.
+ */
+export async function unappliedProviderEvents(
+  db: Queryable,
+  filter: { setAsideOnly?: boolean; limit?: number } = {},
+): Promise<UnappliedProviderEvent[]> {
+  const { rows } = await db.query<UnappliedProviderEvent>(
+    `SELECT provider, event_id, received_at, attempts, last_error, attempts >= $1 AS set_aside
+       FROM provider_events
+      WHERE processed_at IS NULL AND (NOT $2 OR attempts >= $1)
+      ORDER BY seq LIMIT $3`,
+    [MAX_ATTEMPTS, filter.setAsideOnly ?? false, Math.min(Math.max(filter.limit ?? 100, 1), 1000)],
+  );
+  return rows;
+}
+
+/**
+ * Puts an unapplied event back in line with a fresh count of tries (after what stopped
+ * it was put right). False when there is no such unapplied event.
+ */
+export async function retryProviderEvent(db: Queryable, provider: string, eventId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE provider_events SET attempts = 0 WHERE provider = $1 AND event_id = $2 AND processed_at IS NULL',
+    [provider, eventId],
+  );
+  return rowCount === 1;
+}
 
 /**
  * Inbound provider webhooks. `record` makes a notice durable (deduplicated by the
