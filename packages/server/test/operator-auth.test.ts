@@ -98,6 +98,31 @@ describe('operator authentication', async () => {
     assert.equal(error.details['key_scope'], 'read_only');
   });
 
+  test('a test key neither sees nor rotates nor revokes a live key (a live secret is never one test key away)', async () => {
+    const live = await t.operators.keys.issue(t.operatorId, { mode: 'live', scope: 'full', description: null });
+    const liveAuth = { authorization: `Bearer ${live.secret}` };
+    const listed = (await t.app.inject({ method: 'GET', url: '/v1/keys', headers: t.auth })).json();
+    assert.ok(!listed.data.some((k: { id: string }) => k.id === live.key.id), 'not listed to a test key');
+    assert.ok(listed.data.every((k: { mode: string }) => k.mode === 'test'));
+    for (const action of ['rotate', 'revoke']) {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: `/v1/keys/${live.key.id}/${action}`,
+        headers: t.auth,
+      });
+      assert.equal(response.statusCode, 404, `${action}: ${response.body}`);
+      assert.equal(errorOf(response).code, 'resource_not_found');
+    }
+    assert.equal((await get(liveAuth)).statusCode, 200, 'the live key still works');
+    const own = (await t.app.inject({ method: 'GET', url: '/v1/keys', headers: liveAuth })).json();
+    assert.deepEqual(
+      own.data.map((k: { id: string }) => k.id),
+      [live.key.id],
+    );
+    const revoked = await t.app.inject({ method: 'POST', url: `/v1/keys/${live.key.id}/revoke`, headers: liveAuth });
+    assert.equal(revoked.statusCode, 200, 'a live key manages live keys');
+  });
+
   test('another operator cannot see or touch this operator’s keys', async () => {
     const other = await t.operators.create({ name: 'Other' });
     const mine = (await t.app.inject({ method: 'GET', url: '/v1/keys', headers: t.auth })).json().data[0].id;

@@ -80,10 +80,15 @@ export class ApiKeys {
     return { key: rows[0]!, secret };
   }
 
-  async list(operatorId: string): Promise<ApiKey[]> {
+  /**
+   * The operator's keys; with `mode`, only that mode's (a key sees and manages keys of
+   * its own mode only: a test key never reaches a live secret).
+   */
+  async list(operatorId: string, mode?: KeyMode): Promise<ApiKey[]> {
     const { rows } = await this.db.query<ApiKey>(
-      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 ORDER BY created_at, id`,
-      [operatorId],
+      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 AND ($2::text IS NULL OR mode = $2)
+        ORDER BY created_at, id`,
+      [operatorId, mode ?? null],
     );
     return rows;
   }
@@ -103,11 +108,17 @@ export class ApiKeys {
    * Issues a replacement with the same mode and scope. The old key keeps working for
    * `overlapSeconds` so deployments can roll without downtime, then stops.
    */
-  async rotate(operatorId: string, keyId: string, overlapSeconds: number): Promise<IssuedKey & { previous: ApiKey }> {
+  async rotate(
+    operatorId: string,
+    keyId: string,
+    overlapSeconds: number,
+    mode?: KeyMode,
+  ): Promise<IssuedKey & { previous: ApiKey }> {
     const rotated = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<ApiKey>(
-        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 AND id = $2 FOR UPDATE`,
-        [operatorId, keyId],
+        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 AND id = $2 AND ($3::text IS NULL OR mode = $3)
+          FOR UPDATE`,
+        [operatorId, keyId, mode ?? null],
       );
       const old = rows[0];
       if (!old) throw new RampartError('resource_not_found', { resource: 'api_key', id: keyId });
@@ -135,11 +146,11 @@ export class ApiKeys {
     return rotated;
   }
 
-  async revoke(operatorId: string, keyId: string): Promise<ApiKey> {
+  async revoke(operatorId: string, keyId: string, mode?: KeyMode): Promise<ApiKey> {
     const { rows } = await this.db.query<ApiKey>(
       `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
-        WHERE operator_id = $1 AND id = $2 RETURNING ${KEY_COLUMNS}`,
-      [operatorId, keyId, this.clock.now()],
+        WHERE operator_id = $1 AND id = $2 AND ($4::text IS NULL OR mode = $4) RETURNING ${KEY_COLUMNS}`,
+      [operatorId, keyId, this.clock.now(), mode ?? null],
     );
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'api_key', id: keyId });
     this.config?.changed(operatorId);

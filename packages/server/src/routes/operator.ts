@@ -70,7 +70,7 @@ export function operatorRoutes(app: FastifyInstance, operators: Operators, clock
     },
     async (request) => {
       const now = clock.now();
-      const keys = await operators.keys.list(request.operator.operatorId);
+      const keys = await operators.keys.list(request.operator.operatorId, request.operator.mode);
       return { object: 'list', data: keys.map((key) => presentKey(key, now)) };
     },
   );
@@ -113,7 +113,8 @@ export function operatorRoutes(app: FastifyInstance, operators: Operators, clock
       },
     },
     async (request, reply) => {
-      const rotated = await operators.keys.rotate(request.operator.operatorId, request.params.id, overlapSeconds);
+      const { operatorId, mode } = request.operator;
+      const rotated = await operators.keys.rotate(operatorId, request.params.id, overlapSeconds, mode);
       const now = clock.now();
       return reply.code(201).send({
         key: presentKey(rotated.key, now),
@@ -134,6 +135,9 @@ export function operatorRoutes(app: FastifyInstance, operators: Operators, clock
       },
     },
     async (request) =>
-      presentKey(await operators.keys.revoke(request.operator.operatorId, request.params.id), clock.now()),
+      presentKey(
+        await operators.keys.revoke(request.operator.operatorId, request.params.id, request.operator.mode),
+        clock.now(),
+      ),
   );
 }
