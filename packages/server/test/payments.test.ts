@@ -241,6 +241,18 @@ describe('deposits through the card processor', async () => {
     ).json();
     assert.ok(second.data.every((p: { id: string }) => p.id < first.data[1].id));
   });
+
+  test('a page of the most, 100, still says there is more and where it goes on', async () => {
+    for (let i = 0; i < 101; i += 25)
+      await Promise.all(
+        Array.from({ length: Math.min(25, 101 - i) }, () => createPayment(t, { user_id: 'pager', amount: '1.00' })),
+      );
+    const page = (url: string) => t.app.inject({ method: 'GET', url, headers: t.auth }).then((r) => r.json());
+    const first = await page('/v1/payments?user_id=pager&limit=100');
+    assert.deepEqual([first.data.length, first.has_more], [100, true]);
+    const rest = await page(`/v1/payments?user_id=pager&limit=100&starting_after=${first.next_cursor}`);
+    assert.deepEqual([rest.data.length, rest.has_more, rest.next_cursor], [1, false, null]);
+  });
 });
 
 describe('daily limits and idempotent creation', async () => {

@@ -143,7 +143,8 @@ export const paymentStore = {
   },
 
   async list(db: Queryable, operatorId: string, filter: PaymentFilter): Promise<Payment[]> {
-    const limit = Math.min(Math.max(filter.limit ?? 25, 1), 100);
+    // Up to 100 a page, and one more: the route asks for it to know whether there is more.
+    const limit = Math.min(Math.max(filter.limit ?? 25, 1), 101);
     const { rows } = await db.query<Payment>(
       `SELECT ${PAYMENT_COLUMNS} FROM payments
         WHERE operator_id = $1
