@@ -41,6 +41,7 @@ import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
 import { requireOperator } from './http/auth.ts';
 import { answerRouterError, installErrorHandling } from './http/errors.ts';
 import { idempotentPosts } from './http/idempotency.ts';
+import { refuseUnstorableInput } from './http/input-guard.ts';
 import { onPostRoutes } from './http/post-hooks.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { requestIdFor } from './http/request-id.ts';
@@ -129,6 +130,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       throw new RampartError('service_unavailable', { reason: 'shutting down' });
     }
   });
+  refuseUnstorableInput(app);
   // A POST without a body is a POST with `{}`: optional bodies validate, fingerprints agree.
   onPostRoutes(app, {
     preValidation: async (request: FastifyRequest) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { InjectOptions } from 'fastify';
 import { errorOf, startTestApp } from './harness.ts';
 
 describe('HTTP contract', async () => {
@@ -119,6 +120,42 @@ describe('HTTP contract', async () => {
     assert.deepEqual(errorOf(response).details['issues'], [
       { field: 'colour', message: 'must NOT have additional properties' },
     ]);
+  });
+
+  test('NUL characters and nesting no request needs answer validation_error, wherever they are, never a 5xx', async () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 40; i++) deep = { a: deep };
+    const cases: [string, InjectOptions, string][] = [
+      ['an id', { method: 'GET', url: '/v1/payments/pay_%00', headers: t.auth }, 'id'],
+      ['a query value', { method: 'GET', url: '/v1/payments?user_id=a%00b', headers: t.auth }, 'user_id'],
+      [
+        'a body string',
+        { method: 'PUT', url: '/v1/users/nul', headers: t.auth, payload: { first_name: 'A\u0000' } },
+        'first_name',
+      ],
+      ['a body key', { method: 'PUT', url: '/v1/users/nul', headers: t.auth, payload: { 'x\u0000': 1 } }, 'x\u0000'],
+      [
+        'nesting',
+        { method: 'POST', url: '/v1/payments', headers: t.auth, payload: { metadata: deep } },
+        `metadata${'.a'.repeat(31)}`,
+      ],
+      ['an unauthenticated link', { method: 'GET', url: '/widget/v1/email/verify?token=%00.x' }, 'token'],
+    ];
+    for (const [name, request, field] of cases) {
+      const response = await t.app.inject(request);
+      assert.equal(response.statusCode, 400, `${name}: ${response.body}`);
+      const error = errorOf(response);
+      assert.equal(error.code, 'validation_error', name);
+      assert.equal((error.details['issues'] as { field: string }[])[0]!.field, field, name);
+    }
+    const zoned = await t.app.inject({
+      method: 'POST',
+      url: '/v1/sessions',
+      headers: t.auth,
+      payload: { user_id: 'u', operation: 'deposit', client_ip: 'fe80::1%eth0' },
+    });
+    assert.equal(zoned.statusCode, 422, zoned.body);
+    assert.equal(errorOf(zoned).details['field'], 'client_ip');
   });
 
   test('an unexpected failure is a bare internal_error that leaks nothing', async () => {

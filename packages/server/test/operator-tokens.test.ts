@@ -80,18 +80,23 @@ describe('operator-signed session tokens', async () => {
   test('bad signature, unknown kid, wrong issuer, wrong audience and malformed tokens answer session_invalid', async () => {
     assert.equal(await invalidReason(await token({ key: ed25519('key-2026').privateKey })), 'bad_signature');
     assert.equal(await invalidReason(await token({ kid: 'unknown-kid' })), 'unknown_issuer_or_key');
-    const foreignIssuer = await new SignJWT({})
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'key-2026' })
-      .setIssuer('op_someone_else')
-      .setSubject('user-42')
-      .setAudience('rampart')
-      .setIssuedAt(nowSeconds())
-      .setExpirationTime(nowSeconds() + 60)
-      .setJti(randomUUID())
-      .sign(key.privateKey);
-    assert.equal(await invalidReason(foreignIssuer), 'unknown_issuer_or_key');
+    /** Signed with the operator's key, but naming another issuer. */
+    const issuedBy = (issuer: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'key-2026' })
+        .setIssuer(issuer)
+        .setSubject('user-42')
+        .setAudience('rampart')
+        .setIssuedAt(nowSeconds())
+        .setExpirationTime(nowSeconds() + 60)
+        .setJti(randomUUID())
+        .sign(key.privateKey);
+    assert.equal(await invalidReason(await issuedBy('op_someone_else')), 'unknown_issuer_or_key');
     assert.equal(await invalidReason(await token({ audience: 'someone-else' })), 'invalid_claim_aud');
     assert.equal(await invalidReason('eyJhbGciOiJFZERTQSJ9.not-json.sig'), 'malformed');
+    // An issuer or key id no operator could have: refused before the database sees it.
+    assert.equal(await invalidReason(await issuedBy(`${t.operatorId}\u0000`)), 'malformed');
+    assert.equal(await invalidReason(await token({ kid: 'key\u00002026' })), 'malformed');
   });
 
   test('alg none and HS256 are refused before any key is used', async () => {

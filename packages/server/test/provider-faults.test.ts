@@ -9,6 +9,7 @@ import {
   createPayment,
   openForPayments,
   passChallenge,
+  signedCardEvent,
   simulatorFault,
   waitForStatus,
 } from './payment-fixtures.ts';
@@ -162,6 +163,25 @@ describe('inbound provider webhooks', async () => {
     assert.equal(rows[0]!.n, 7);
     assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
     assert.equal(await balance(t, 'twice-at-once'), 600n);
+  });
+
+  test('a signed webhook carrying a NUL character answers validation_error (the sender sees its fault), never a 5xx', async () => {
+    const event = signedCardEvent(
+      t,
+      JSON.stringify({
+        id: 'evt_\u0000',
+        object: 'event',
+        type: 'payment.succeeded',
+        data: { object: { id: 'pay_sim_\u0000', object: 'payment', status: 'succeeded', metadata: {} } },
+      }),
+    );
+    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sim-signature': event.sign() },
+      body: event.body,
+    });
+    assert.equal(response.status, 400, await response.clone().text());
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'validation_error');
   });
 
   test('a webhook with a bad signature answers invalid_token and records nothing', async () => {

@@ -5,6 +5,9 @@ import type { Clock } from '../clock.ts';
 import type { Queryable } from '../storage/database.ts';
 import { tokenError } from './widget-tokens.ts';
 
+/** An issuer as Rampart could have issued it (an operator id): visible ASCII, bounded. */
+const OPERATOR_ID = /^[\x21-\x7e]{1,200}$/;
+
 /** Operators sign their own session tokens for this audience. */
 export const OPERATOR_TOKEN_AUDIENCE = 'rampart';
 export const MAX_OPERATOR_TOKEN_LIFETIME_SECONDS = 300;
@@ -98,7 +101,13 @@ export class OperatorTokens {
     }
     // Refuse `none`, HS256 and anything else before touching a key.
     if (header.alg !== 'EdDSA' && header.alg !== 'Ed25519') throw invalid('algorithm_not_allowed');
-    if (typeof unverified.iss !== 'string' || typeof header.kid !== 'string') throw invalid('malformed');
+    if (
+      typeof unverified.iss !== 'string' ||
+      typeof header.kid !== 'string' ||
+      !OPERATOR_ID.test(unverified.iss) ||
+      header.kid.includes('\u0000')
+    )
+      throw invalid('malformed');
     const { rows } = await tx.query<{ public_jwk: JWK; mode: 'test' | 'live' }>(
       `SELECT public_jwk, mode FROM operator_signing_keys WHERE operator_id = $1 AND kid = $2 AND revoked_at IS NULL`,
       [unverified.iss, header.kid],

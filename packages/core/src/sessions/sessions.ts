@@ -102,7 +102,8 @@ export class Sessions {
   private validate(input: SessionInput): void {
     if (!(ACTIONS as readonly string[]).includes(input.operation))
       invalid('operation', input.operation, ACTIONS.join(', '));
-    if (input.client_ip !== undefined && isIP(input.client_ip) === 0)
+    // A zone (`fe80::1%eth0`) is no client address, and PostgreSQL's inet refuses it.
+    if (input.client_ip !== undefined && (isIP(input.client_ip) === 0 || input.client_ip.includes('%')))
       invalid('client_ip', input.client_ip, 'an IPv4 or IPv6 address');
     if (input.redirect_url !== undefined) {
       const url = URL.canParse(input.redirect_url) ? new URL(input.redirect_url) : null;

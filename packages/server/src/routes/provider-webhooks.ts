@@ -1,6 +1,7 @@
 import type { ProviderEvents, WebhookSource } from '@rampart/core';
 import { isRampartError, RampartError } from '@rampart/errors';
 import type { FastifyInstance } from 'fastify';
+import { unstorableInput } from '../http/input-guard.ts';
 
 /**
  * Inbound provider webhooks: signature checked over the raw body, the event recorded
@@ -36,6 +37,9 @@ export async function providerWebhookRoutes(
         if (!source)
           throw new RampartError('resource_not_found', { resource: 'provider', id: request.params.provider });
         const notice = source.readWebhook(request.headers, typeof request.body === 'string' ? request.body : '');
+        // What can never be recorded is the sender's fault, not an outage: no redelivery will help.
+        const issues = unstorableInput(notice);
+        if (issues.length > 0) throw new RampartError('validation_error', { issues });
         let recorded: Awaited<ReturnType<ProviderEvents['record']>>;
         try {
           recorded = await deps.events.record(source.id, notice);
