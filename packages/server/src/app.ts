@@ -97,6 +97,15 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A request as the log shows it: the path without its query, which can carry a one-time
+ * secret (an email link's token).
+ */
+function requestForLog(request: FastifyRequest) {
+  const [path = '/'] = request.url.split('?');
+  return { method: request.method, url: path, host: request.host, remoteAddress: request.ip };
+}
+
 /** The HTTP application, with everything injected; `main.ts` wires the real things. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, db, clock, ids } = deps;
@@ -109,6 +118,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],
         censor: '[redacted]',
       },
+      serializers: { req: requestForLog },
     },
     genReqId: requestIdFor,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,

@@ -92,6 +92,12 @@ describe('compliance gates, one condition at a time', async () => {
     assert.match(opened.body, /verified/);
     const reused = await t.app.inject({ method: 'GET', url: link });
     assert.equal(errorOf(reused).code, 'invalid_value', 'the link works once');
+    const secret = new URL(link, 'http://x').searchParams.get('token')!;
+    assert.ok(
+      t.logs.some((line) => line.includes('/widget/v1/email/verify')),
+      'the request is logged…',
+    );
+    assert.ok(!t.logs.some((line) => line.includes(secret)), '…without its token');
   });
 
   test('phone: not verified until the SMS code is entered; wrong codes are limited', async () => {
