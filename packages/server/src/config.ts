@@ -46,6 +46,11 @@ export interface Config {
   shutdownGraceMs: number;
 }
 
+/** A host that only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export class ConfigError extends Error {
   readonly variable: string;
 
@@ -137,7 +142,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     simulator: boolean(env, 'RAMPART_SIMULATOR', databaseUrl === undefined),
     simulatorPort: integer(env, 'RAMPART_SIMULATOR_PORT', 4100, 0, 65_535),
     simulatorUrl: url(env, 'RAMPART_SIMULATOR_URL'),
-    devTools: boolean(env, 'RAMPART_DEV_TOOLS', databaseUrl === undefined),
+    // Dev pages show every operator's verification links and codes, unauthenticated: by
+    // default only where nobody else can reach them (embedded database, loopback address).
+    devTools: boolean(env, 'RAMPART_DEV_TOOLS', databaseUrl === undefined && isLoopback(host)),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
     idempotencyLeaseSeconds: integer(env, 'RAMPART_IDEMPOTENCY_LEASE_SECONDS', 15, 3, 600),
     webhooks: parseWebhookConfig(env, (variable, problem) => {

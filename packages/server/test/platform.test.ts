@@ -105,6 +105,8 @@ describe('configuration', () => {
     assert.equal(config.devTools, true, 'development pages with the embedded database');
     const deployed = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/rampart' });
     assert.equal(deployed.devTools, false, 'but not on a real database unless asked for');
+    assert.equal(loadConfig({ HOST: '0.0.0.0' }).devTools, false, 'nor where others can reach them');
+    assert.equal(loadConfig({ HOST: '0.0.0.0', RAMPART_DEV_TOOLS: 'true' }).devTools, true, 'unless asked for');
     assert.equal(deployed.simulator, false);
   });
 });
