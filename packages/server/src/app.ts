@@ -261,6 +261,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       config: config.webhooks,
       masterSecret: deps.masterSecret,
       configuredKey: config.secretsKey,
+      devServer: config.devTools,
     });
     userRoutes(partner, users, kyc);
     balanceRoutes(partner, new UserBalances({ db, ledger, users, settings, events }));

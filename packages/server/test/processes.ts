@@ -39,9 +39,19 @@ async function printed(proc: Process, pattern: RegExp, what: string): Promise<st
   throw new Error(`${what} did not start:\n${proc.output()}`);
 }
 
-/** The Rampart server (`packages/server/src/main.ts`), on any free port unless `env.PORT` says otherwise. */
+/**
+ * The Rampart server (`packages/server/src/main.ts`), on any free port unless `env.PORT`
+ * says otherwise. Its webhook receivers and approval endpoint are the test's own, on
+ * 127.0.0.1: private URLs are allowed, as a deployment with such receivers would.
+ */
 export function launchServer(env: Record<string, string>): Process {
-  return launch(SERVER_MAIN, { PORT: '0', RAMPART_SIMULATOR_PORT: '0', LOG_LEVEL: 'warn', ...env });
+  return launch(SERVER_MAIN, {
+    PORT: '0',
+    RAMPART_SIMULATOR_PORT: '0',
+    LOG_LEVEL: 'warn',
+    RAMPART_WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    ...env,
+  });
 }
 
 /** Waits for the server's banner: its API URL and, on a first start, the demo operator's secret key. */

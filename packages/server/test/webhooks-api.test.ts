@@ -110,6 +110,22 @@ describe('webhook endpoints API', async () => {
     assert.equal(errorOf(moved).code, 'invalid_value', 'changing the URL is checked too');
   });
 
+  test('off a development server, a test key gets no private URL either (its endpoint would get live events)', async () => {
+    const register = async (env: Record<string, string>) => {
+      const app = await startWebhookApp(env);
+      return app.app.inject({
+        method: 'POST',
+        url: '/v1/webhook_endpoints',
+        headers: app.auth,
+        payload: { url: 'http://10.0.0.5:8080/internal' },
+      });
+    };
+    const refused = await register({ RAMPART_DEV_TOOLS: 'false' });
+    assert.equal(refused.statusCode, 422, refused.body);
+    assert.equal(errorOf(refused).details['field'], 'url');
+    assert.equal((await register({})).statusCode, 201, 'the same request on a development server');
+  });
+
   test('the allow flag lets live keys register private URLs', async () => {
     const open = await startWebhookApp({ RAMPART_WEBHOOK_ALLOW_PRIVATE_URLS: 'true' });
     const live = await open.operators.keys.issue(open.operatorId, { mode: 'live', scope: 'full' });

@@ -130,11 +130,18 @@ export interface WebhookRouteDependencies {
   masterSecret: Buffer | undefined;
   /** RAMPART_SECRETS_KEY as configured, when no master secret is handed over (tests). */
   configuredKey: string | undefined;
+  /** A development server (RAMPART_DEV_TOOLS): test keys may use private URLs. */
+  devServer: boolean;
 }
 
-/** Private and loopback URLs are allowed to test-mode keys (and everywhere with the allow flag). */
-function caller(request: FastifyRequest) {
-  return { operatorId: request.operator.operatorId, allowPrivate: request.operator.mode === 'test' };
+/**
+ * Private and loopback URLs are allowed everywhere with the allow flag, and to test keys
+ * on a development server (dev tools on: the embedded database on a loopback address).
+ * Elsewhere a test key gets no such pass: endpoints receive every event of the
+ * operator, live ones included, so a test key could otherwise aim them into the network.
+ */
+function caller(request: FastifyRequest, devServer: boolean) {
+  return { operatorId: request.operator.operatorId, allowPrivate: devServer && request.operator.mode === 'test' };
 }
 
 export function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDependencies): void {
@@ -165,7 +172,7 @@ export function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDependenci
       },
     },
     async (request, reply) => {
-      const created = await endpoints.create(caller(request), request.body);
+      const created = await endpoints.create(caller(request, deps.devServer), request.body);
       return reply.code(201).send({ ...presentEndpoint(created.endpoint), secret: created.secret });
     },
   );
@@ -224,7 +231,8 @@ export function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDependenci
         response: { 200: { $ref: 'WebhookEndpoint#' } },
       },
     },
-    async (request) => presentEndpoint(await endpoints.update(caller(request), request.params.id, request.body ?? {})),
+    async (request) =>
+      presentEndpoint(await endpoints.update(caller(request, deps.devServer), request.params.id, request.body ?? {})),
   );
 
   app.delete<{ Params: { id: string } }>(
