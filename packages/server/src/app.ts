@@ -34,6 +34,7 @@ import {
   WidgetTokens,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
+import { networkPolicy } from '@rampart/webhooks';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { approvalSecret, HttpApprovalClient } from './approval/http-approval-client.ts';
 import type { Config } from './config.ts';
@@ -181,6 +182,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const terms = new Terms(db, clock, users, configCache);
   const widgetTokens = new WidgetTokens(masterSecret, clock);
   const ledger = new Ledger(db, ids, clock);
+  // Where an operator's approval URL may point: as for webhook endpoints.
+  const approvalPolicy = networkPolicy(config.devTools, config.webhooks.allowPrivateUrls);
   const payments = new Payments({
     db,
     ids,
@@ -188,7 +191,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     events,
     ledger,
     providers: deps.providers ?? [],
-    approvals: deps.approvals ?? new HttpApprovalClient(masterSecret, clock),
+    approvals: deps.approvals ?? new HttpApprovalClient(masterSecret, clock, approvalPolicy),
     settings,
     notifications,
   });
@@ -266,7 +269,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     userRoutes(partner, users, kyc);
     balanceRoutes(partner, new UserBalances({ db, ledger, users, settings, events }));
     sessionRoutes(partner, sessions, baseUrl, clock);
-    complianceConfigRoutes(partner, { settings, terms, operatorTokens });
+    complianceConfigRoutes(partner, { settings, terms, operatorTokens, approvalPolicy });
     partnerPaymentRoutes(partner, { payments, compliance, users });
     discrepancyRoutes(partner, payments.discrepancies);
     paymentStreamRoutes(partner, { stream: paymentStream, payments });

@@ -31,5 +31,13 @@ export { nextRetryDelay, parseRetryAfter } from './retry-schedule.ts';
 export { generateSigningSecret, parseSecretsKey, SecretBox } from './secret-box.ts';
 export { signatureHeader, signingKey } from './signature.ts';
 export { isSuccess, type PostRequest, type PostResult, WebhookTransport } from './transport.ts';
-export { addressAllowed, checkEndpointUrl, isPrivateAddress, type NetworkPolicy, networkPolicy } from './url-policy.ts';
+export {
+  addressAllowed,
+  checkEndpointUrl,
+  guardedLookup,
+  hostOf,
+  isPrivateAddress,
+  type NetworkPolicy,
+  networkPolicy,
+} from './url-policy.ts';
 export { WebhookWorker, type WorkerLog, type WorkerStats } from './worker.ts';

@@ -1,6 +1,7 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import type { ApprovalAnswer, ApprovalClient, ApprovalRequest, Clock } from '@rampart/core';
-import { request as post } from 'undici';
+import { addressAllowed, guardedLookup, hostOf, type NetworkPolicy } from '@rampart/webhooks';
+import { Agent, request as post } from 'undici';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -41,13 +42,31 @@ function reasonOf(body: unknown): number | string | null {
 export class HttpApprovalClient implements ApprovalClient {
   private readonly master: Buffer;
   private readonly clock: Clock;
+  private readonly policy: NetworkPolicy;
+  /** Connects only to addresses the policy allows, checked on every connection (DNS can change). */
+  private readonly dispatcher: Agent;
 
-  constructor(master: Buffer, clock: Clock) {
+  /**
+   * `policy`: where the approval URL may point, as for webhook endpoints: public
+   * addresses only, unless this is a development server (`private`) or private URLs are
+   * allowed by configuration (`any`). Never the network behind Rampart by default.
+   */
+  constructor(master: Buffer, clock: Clock, policy: NetworkPolicy = 'public') {
     this.master = master;
     this.clock = clock;
+    this.policy = policy;
+    this.dispatcher = new Agent({ connect: { lookup: guardedLookup(policy) } });
   }
 
   async ask(request: ApprovalRequest): Promise<ApprovalAnswer> {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return { kind: 'no_answer', detail: 'approval URL is not a URL' };
+    }
+    // An address literal is never looked up, so the guard cannot see it: checked here.
+    if (!addressAllowed(hostOf(url), this.policy)) return { kind: 'no_answer', detail: 'approval URL address refused' };
     const body = JSON.stringify(request.body);
     const id = `apr_${randomUUID()}`;
     const secret = Buffer.from(approvalSecret(this.master, request.operatorId).slice('whsec_'.length), 'base64');
@@ -67,6 +86,7 @@ export class HttpApprovalClient implements ApprovalClient {
           },
           body,
           signal: AbortSignal.timeout(request.timeoutMs),
+          dispatcher: this.dispatcher,
         });
         const status = response.statusCode;
         const text = await response.body.text();

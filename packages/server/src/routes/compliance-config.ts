@@ -1,4 +1,6 @@
 import type { OperatorSettingsStore, OperatorTokens, SigningKey, Terms } from '@rampart/core';
+import { isRampartError, RampartError } from '@rampart/errors';
+import { checkEndpointUrl, type NetworkPolicy } from '@rampart/webhooks';
 import type { FastifyInstance } from 'fastify';
 
 const presentSigningKey = (key: SigningKey) => ({
@@ -10,7 +12,12 @@ const presentSigningKey = (key: SigningKey) => ({
 /** Operator configuration of the cashier: settings, terms versions and session-signing keys. */
 export function complianceConfigRoutes(
   app: FastifyInstance,
-  deps: { settings: OperatorSettingsStore; terms: Terms; operatorTokens: OperatorTokens },
+  deps: {
+    settings: OperatorSettingsStore;
+    terms: Terms;
+    operatorTokens: OperatorTokens;
+    approvalPolicy: NetworkPolicy;
+  },
 ): void {
   app.get(
     '/v1/operator/settings',
@@ -27,7 +34,19 @@ export function complianceConfigRoutes(
         body: { type: 'object', maxProperties: 20 },
       },
     },
-    async (request) => deps.settings.update(request.operator.operatorId, request.body),
+    async (request) => {
+      // The approval URL is called on every withdrawal: held to the webhook endpoints' network policy.
+      const approval = request.body['approval'] as { url?: unknown } | null | undefined;
+      if (typeof approval?.url === 'string') {
+        try {
+          await checkEndpointUrl(approval.url, { policy: deps.approvalPolicy });
+        } catch (error) {
+          if (!isRampartError(error) || error.code !== 'invalid_value') throw error;
+          throw new RampartError('invalid_value', { ...error.details, field: 'approval.url' });
+        }
+      }
+      return deps.settings.update(request.operator.operatorId, request.body);
+    },
   );
 
   app.post<{ Body: { version: string; url: string } }>(
