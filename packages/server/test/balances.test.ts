@@ -148,6 +148,36 @@ describe('user balances and adjustments', async () => {
     assert.equal(rows[0]!.total, '0');
   });
 
+  test('test money and live money never meet: a live key sees and spends only live balances', async () => {
+    const live = await t.operators.keys.issue(t.operatorId, { mode: 'live', scope: 'full', description: null });
+    const liveAuth = { authorization: `Bearer ${live.secret}` };
+    const deposit = await createPayment(t, { user_id: 'two-modes', amount: '25.00' });
+    assert.equal(deposit.json().status, 'completed', deposit.body);
+    const credit = { direction: 'credit', amount: '500.00', reference: 'same-ref' };
+    assert.equal((await adjust(t, 'two-modes', credit)).statusCode, 201);
+    assert.equal((await usd(t, 'two-modes')).posted, '525.00');
+
+    assert.deepEqual((await balances(t, 'two-modes', liveAuth)).json().data, [], 'none of it is live money');
+    const spend = await createPayment(
+      t,
+      { user_id: 'two-modes', kind: 'withdrawal', method: 'bank', amount: '400.00', instrument: BANK_ACCOUNT },
+      liveAuth,
+    );
+    assert.equal(spend.statusCode, 402, spend.body);
+    assert.equal(errorOf(spend).code, 'insufficient_balance');
+
+    // The same reference under the live key is a live adjustment of its own, not a replay of the test one.
+    const liveCredit = await t.app.inject({
+      method: 'POST',
+      url: '/v1/users/two-modes/balance_adjustments',
+      headers: liveAuth,
+      payload: { currency: 'USD', reason: 'opening balance', ...credit, amount: '100.00' },
+    });
+    assert.equal(liveCredit.statusCode, 201, liveCredit.body);
+    const liveUsd = (await balances(t, 'two-modes', liveAuth)).json().data[0];
+    assert.deepEqual([liveUsd.posted, (await usd(t, 'two-modes')).posted], ['100.00', '525.00']);
+  });
+
   test('another operator can neither see nor move this operator’s users’ money', async () => {
     const other = await startTestApp({ database: t.db });
     assert.equal(errorOf(await balances(t, 'ada', other.auth)).code, 'user_not_found');

@@ -75,6 +75,9 @@ interface TransferPlan {
  *
  * Transfers and entries are append-only; a mistake is corrected with `reverse`.
  */
+/** Test and live money are kept apart: an account belongs to one mode (live unless said). */
+const modeOf = (input: AccountInput) => input.mode ?? 'live';
+
 export class Ledger {
   private readonly db: Store;
   private readonly ids: IdGenerator;
@@ -102,7 +105,14 @@ export class Ledger {
    * time, no round trip. The posting locks and re-reads the account anyway.
    */
   async accountId(tx: Queryable, input: AccountInput): Promise<string> {
-    const key = JSON.stringify([input.operatorId, input.kind, input.ownerRef ?? null, input.currency, input.network]);
+    const key = JSON.stringify([
+      input.operatorId,
+      modeOf(input),
+      input.kind,
+      input.ownerRef ?? null,
+      input.currency,
+      input.network,
+    ]);
     const known = this.knownAccounts.get(key);
     if (known) return known;
     const { account, inserted } = await this.findOrCreate(tx, input);
@@ -140,11 +150,11 @@ export class Ledger {
         provided: String(floor),
         expected: 'zero or a negative amount in minor units, or null for no floor',
       });
-    const identity = [input.operatorId, input.kind, ownerRef, asset.currency.code, asset.network];
+    const identity = [input.operatorId, input.kind, ownerRef, asset.currency.code, asset.network, modeOf(input)];
     const inserted = await tx.query<LedgerAccount>(
-      `INSERT INTO ledger_accounts (id, operator_id, kind, owner_ref, currency, network, floor, created_at)
-       VALUES ($6, $1, $2, $3, $4, $5, $7, $8)
-       ON CONFLICT (operator_id, kind, (coalesce(owner_ref, '')), currency, (coalesce(network, ''))) DO NOTHING
+      `INSERT INTO ledger_accounts (id, operator_id, kind, owner_ref, currency, network, mode, floor, created_at)
+       VALUES ($7, $1, $2, $3, $4, $5, $6, $8, $9)
+       ON CONFLICT (operator_id, mode, kind, (coalesce(owner_ref, '')), currency, (coalesce(network, ''))) DO NOTHING
        RETURNING ${ACCOUNT_COLUMNS}`,
       [...identity, this.ids('acct'), floor, this.clock.now()],
     );
@@ -152,7 +162,7 @@ export class Ledger {
     const { rows } = await tx.query<LedgerAccount>(
       `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
         WHERE operator_id = $1 AND kind = $2 AND coalesce(owner_ref, '') = coalesce($3, '')
-          AND currency = $4 AND coalesce(network, '') = coalesce($5, '')`,
+          AND currency = $4 AND coalesce(network, '') = coalesce($5, '') AND mode = $6`,
       identity,
     );
     invariant(rows.length === 1, () => `account ${identity.join('/')} neither inserted nor found`);

@@ -8,6 +8,8 @@ import { ACCOUNT_COLUMNS, toBalance } from './balances.ts';
 import type { Ledger } from './ledger.ts';
 import type { Balance, LedgerAccount, Transfer } from './types.ts';
 
+type Mode = 'test' | 'live';
+
 export interface Adjustment {
   direction: 'credit' | 'debit';
   /** Decimal string in the currency's major unit ("25.00"), positive. */
@@ -41,14 +43,17 @@ export class UserBalances {
     this.settings = deps.settings;
   }
 
-  /** The user's balances, one per currency they have used; `user_not_found` for a stranger. */
-  async list(operatorId: string, userId: string): Promise<Balance[]> {
+  /**
+   * The user's balances in `mode` (test money and live money are apart), one per
+   * currency they have used; `user_not_found` for a stranger.
+   */
+  async list(operatorId: string, userId: string, mode: Mode): Promise<Balance[]> {
     await this.users.get(operatorId, userId);
     const { rows } = await this.db.query<LedgerAccount>(
       `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
-        WHERE operator_id = $1 AND kind = 'user' AND coalesce(owner_ref, '') = $2
+        WHERE operator_id = $1 AND kind = 'user' AND coalesce(owner_ref, '') = $2 AND mode = $3
         ORDER BY currency, network NULLS FIRST`,
-      [operatorId, userId],
+      [operatorId, userId, mode],
     );
     return rows.map(toBalance);
   }
@@ -58,6 +63,7 @@ export class UserBalances {
     operatorId: string,
     userId: string,
     input: Adjustment,
+    mode: Mode,
   ): Promise<{ transfer: Transfer; balance: Balance }> {
     await this.users.ensure(operatorId, userId);
     const currency = getAsset(input.currency).currency;
@@ -73,11 +79,13 @@ export class UserBalances {
         expected: '1 to 500 characters',
       });
     return this.db.transaction(async (tx) => {
-      const reference = `adjustment:${input.reference}`;
+      // References are the operator's, per mode: a test adjustment never answers for a live one.
+      const reference = `adjustment:${mode}:${input.reference}`;
       const replay = await this.ledger.transferByReference(operatorId, reference, tx);
       // The same account payments use: in `ledger` mode it cannot go below zero.
       const user = await this.ledger.accountId(tx, {
         operatorId,
+        mode,
         kind: 'user',
         ownerRef: userId,
         currency: currency.code,
@@ -85,6 +93,7 @@ export class UserBalances {
       });
       const settlement = await this.ledger.accountId(tx, {
         operatorId,
+        mode,
         kind: 'operator_settlement',
         currency: currency.code,
       });

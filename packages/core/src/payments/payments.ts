@@ -437,8 +437,9 @@ export class Payments {
             // The hold comes after the insert: a second withdrawal of the user meets the
             // first at the insert (`withdrawal_in_progress`) before it locks any account
             // the first one's completion needs — the other order deadlocks the two.
-            const from = await this.userAccount(tx, input.operatorId, userId, p.currency.code, p.balances);
-            const to = await this.clearingAccount(tx, input.operatorId, p.provider, p.currency.code, id);
+            const owner = { operatorId: input.operatorId, mode: input.mode };
+            const from = await this.userAccount(tx, owner, userId, p.currency.code, p.balances);
+            const to = await this.clearingAccount(tx, owner, p.provider, p.currency.code, id);
             const hold = await this.ledger.hold(tx, {
               operatorId: input.operatorId,
               from,
@@ -483,7 +484,7 @@ export class Payments {
 
   private userAccount(
     tx: Queryable,
-    operatorId: string,
+    { operatorId, mode }: AccountOwner,
     userId: string,
     currency: string,
     balances: 'ledger' | 'record',
@@ -491,6 +492,7 @@ export class Payments {
     // In `record` mode the operator owns the balance decision: the user account has no floor.
     return this.ledger.accountId(tx, {
       operatorId,
+      mode,
       kind: 'user',
       ownerRef: userId,
       currency,
@@ -504,9 +506,16 @@ export class Payments {
    * `CLEARING_SHARDS` accounts (`simcard#0` … `simcard#15`), picked by payment id: the
    * provider's position is the sum of its shards.
    */
-  private clearingAccount(tx: Queryable, operatorId: string, provider: string, currency: string, paymentId: string) {
+  private clearingAccount(
+    tx: Queryable,
+    { operatorId, mode }: AccountOwner,
+    provider: string,
+    currency: string,
+    paymentId: string,
+  ) {
     return this.ledger.accountId(tx, {
       operatorId,
+      mode,
       kind: 'provider_clearing',
       ownerRef: `${provider}#${clearingShard(paymentId)}`,
       currency,
@@ -687,7 +696,7 @@ export class Payments {
       if (current.hold_id) {
         // The hold pointed at the first provider's clearing account; move it to the new one.
         await this.ledger.voidHold(tx, current.hold_id);
-        const to = await this.clearingAccount(tx, current.operator_id, provider, current.currency, current.id);
+        const to = await this.clearingAccount(tx, ownerOf(current), provider, current.currency, current.id);
         const hold = await this.ledger.getHold(current.hold_id, tx);
         const moved = await this.ledger.hold(tx, {
           operatorId: current.operator_id,
@@ -1020,14 +1029,8 @@ export class Payments {
     // Only a new account takes the mode (as its floor); an existing one keeps the one it has.
     const settings = await this.settings.get(payment.operator_id);
     const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
-    const user = await this.userAccount(tx, payment.operator_id, payment.user_id, payment.currency, balances);
-    const clearing = await this.clearingAccount(
-      tx,
-      payment.operator_id,
-      payment.provider,
-      payment.currency,
-      payment.id,
-    );
+    const user = await this.userAccount(tx, ownerOf(payment), payment.user_id, payment.currency, balances);
+    const clearing = await this.clearingAccount(tx, ownerOf(payment), payment.provider, payment.currency, payment.id);
     return this.ledger.transferCte(
       {
         operatorId: payment.operator_id,
@@ -1113,6 +1116,13 @@ interface TransitionExtra {
 /** The constraint a unique violation names, if `error` is one. */
 /** The condition on each part of `moveStatus`'s statement: the payment's row was changed. */
 const IF_UPDATED = 'EXISTS (SELECT 1 FROM updated)';
+
+/** Whose ledger accounts a payment moves: its operator's, in its mode (test money never meets live). */
+interface AccountOwner {
+  operatorId: string;
+  mode: 'test' | 'live';
+}
+const ownerOf = (payment: Payment): AccountOwner => ({ operatorId: payment.operator_id, mode: payment.mode });
 
 /** Not yet with its provider (no answer from it): a withdrawal may also have been approved (`pending`). */
 export const awaitsProvider = (p: Payment) =>

@@ -255,7 +255,9 @@ export function balanceRoutes(app: FastifyInstance, balances: UserBalances): voi
     },
     async (request) => ({
       object: 'list',
-      data: (await balances.list(request.operator.operatorId, request.params.id)).map(presentBalance),
+      data: (await balances.list(request.operator.operatorId, request.params.id, request.operator.mode)).map(
+        presentBalance,
+      ),
     }),
   );
 
@@ -303,7 +305,8 @@ export function balanceRoutes(app: FastifyInstance, balances: UserBalances): voi
       },
     },
     async (request, reply) => {
-      const { transfer, balance } = await balances.adjust(request.operator.operatorId, request.params.id, request.body);
+      const { operatorId, mode } = request.operator;
+      const { transfer, balance } = await balances.adjust(operatorId, request.params.id, request.body, mode);
       const metadata = transfer.metadata as { direction: string; reference: string };
       const currency = findCurrency(balance.currency)!;
       const moved = transfer.entries.find((entry) => entry.amount > 0n)!.amount;
