@@ -61,6 +61,41 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
     assert.equal(await balance(t, 'hodler', 'USDT'), 50_000_000n, 'USDT booked with 6 decimals');
   });
 
+  test('a deposit completes for what arrived on chain, not what was asked: a short payment credits only what came', async () => {
+    const outcomes: [string, string, bigint, string][] = [
+      ['short-sender', '1', 1_000_000n, '1.000000'],
+      ['generous-sender', '150.5', 150_500_000n, '150.500000'],
+    ];
+    for (const [user, sent, credited, shown] of outcomes) {
+      // …01 cents: the sandbox chain sends nothing by itself; the test sends `sent` instead.
+      const response = await createPayment(t, {
+        user_id: user,
+        method: 'crypto',
+        currency: 'USDT',
+        network: 'TRC20',
+        amount: '100.01',
+      });
+      assert.equal(response.statusCode, 201, response.body);
+      const payment = response.json();
+      const sentOnChain = await admin(t, 'POST', '/admin/crypto/deposits', {
+        address: payment.next_action.address,
+        network: 'TRC20',
+        amount: sent,
+      });
+      assert.equal(sentOnChain.status, 200, await sentOnChain.clone().text());
+      await admin(t, 'POST', '/admin/clock/advance', { seconds: 600 });
+      const done = await waitForStatus(t, payment.id, ['completed'], 30_000);
+      assert.equal(await balance(t, user, 'USDT'), credited, `${user}: credited what arrived`);
+      assert.equal(done.amount, shown, 'the payment shows what arrived');
+      assert.ok(
+        done.timeline.some((step: { cause: string }) =>
+          step.cause.includes(`${shown} USDT arrived where 100.010000 USDT was asked`),
+        ),
+        JSON.stringify(done.timeline),
+      );
+    }
+  });
+
   test('a payout to an address that is not valid for the network answers invalid_value before anything is sent', async () => {
     const response = await createPayment(t, {
       user_id: 'hodler',

@@ -4,7 +4,7 @@
  * fields and amounts as decimal strings in the asset's unit. Every status and every
  * error code it documents is mapped here, exhaustively.
  */
-import type { ProviderOutcome } from '@rampart/core';
+import { getAsset, type ProviderOutcome } from '@rampart/core';
 import type { ErrorCode } from '@rampart/errors';
 import { RampartError } from '@rampart/errors';
 
@@ -148,9 +148,16 @@ function known<S extends string>(map: Record<S, unknown>, status: unknown, provi
 export function watchOutcome(watch: DepositWatch, provider: string): ProviderOutcome {
   known(WATCH_STATUS, watch.status, provider);
   const status = WATCH_STATUS[watch.status];
+  // What the sender actually sent, in Rampart's minor units of the pair.
+  const pair = pairOfRamp(watch.asset, watch.network);
+  const received =
+    pair && watch.transaction
+      ? parseRampAmount(watch.transaction.amount, getAsset(pair.currency, pair.network).currency.exponent)
+      : undefined;
   return {
     providerRef: watch.watch_id,
     status,
+    ...(received !== undefined && status === 'completed' ? { amount: received.toString() } : {}),
     nextAction:
       status === 'pending'
         ? {

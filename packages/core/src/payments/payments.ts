@@ -786,6 +786,17 @@ export class Payments {
       set['failure_code'] = outcome.failure.code;
       set['failure_message'] = outcome.failure.message ?? null;
     }
+    // A pay-in completes for what arrived (the sender chose it), not for what was asked:
+    // the credit is that amount, and the timeline says what was asked.
+    const settled =
+      outcome.amount !== undefined && /^\d{1,30}$/.test(outcome.amount) ? BigInt(outcome.amount) : undefined;
+    if (outcome.status === 'completed' && !PAY_OUT.includes(payment.kind) && settled !== undefined && settled > 0n) {
+      if (settled !== payment.amount) {
+        const asset = getAsset(payment.currency, payment.network);
+        set['amount'] = settled.toString();
+        cause = `${cause}; ${formatAmount(settled, asset.currency)} ${payment.currency} arrived where ${formatAmount(payment.amount, asset.currency)} ${payment.currency} was asked`;
+      }
+    }
     return this.moveStatus(tx, payment, outcome.status, cause, { set }, guarded);
   }
 
@@ -957,7 +968,12 @@ export class Payments {
     }
     // The change, its timeline entry and its events in one statement; the events show
     // the payment as the update leaves it.
-    const present = presentPaymentForEvent({ ...payment, ...set, status: to } as Payment);
+    const present = presentPaymentForEvent({
+      ...payment,
+      ...set,
+      amount: BigInt(String(set['amount'] ?? payment.amount)),
+      status: to,
+    } as Payment);
     const events = this.events.recordingCte(
       payment.operator_id,
       payment.id,
@@ -968,10 +984,12 @@ export class Payments {
       values.length + 1,
       IF_UPDATED,
     );
-    // A pay-in that completes credits the user in the same statement.
+    // A pay-in that completes credits the user in the same statement (for what arrived,
+    // where the provider said: see `applyTo`).
+    const credited = set['amount'] === undefined ? payment : { ...payment, amount: BigInt(set['amount'] as string) };
     const credit =
       to === 'completed' && !PAY_OUT.includes(payment.kind)
-        ? await this.creditCte(tx, payment, values.length + events.values.length + 1, IF_UPDATED)
+        ? await this.creditCte(tx, credited, values.length + events.values.length + 1, IF_UPDATED)
         : undefined;
     let rows: Payment[];
     try {

@@ -16,6 +16,13 @@ export interface ProviderOutcome {
   status: 'pending' | 'processing' | 'completed' | 'failed';
   nextAction?: NextAction | null;
   failure?: { code: ErrorCode; message?: string; details?: Record<string, unknown> };
+  /**
+   * What actually moved, in the payment's minor units, where the provider reports it (a
+   * crypto deposit: what arrived on chain, which the sender chose). A pay-in completes
+   * for this amount, not the one asked. A decimal string of minor units: outcomes are
+   * recorded as JSON (provider events).
+   */
+  amount?: string;
 }
 
 export interface ProviderRequest {
