@@ -166,9 +166,9 @@ describe('reconciliation after a create call timed out and no webhook came', asy
   }
   const fault = async (rule: Record<string, unknown>) =>
     assert.equal((await admin(t, 'POST', '/admin/faults', { count: 1, hold_ms: 2_000, ...rule })).status, 201);
-  const reconcile = async (paymentId: string) => {
-    // Reconciliation asks about payments open for 30 s and more.
-    await t.db.query("UPDATE payments SET updated_at = now() - interval '1 minute' WHERE id = $1", [paymentId]);
+  /** Runs reconciliation as if nothing had touched the payment for `quietFor` (it asks after 30 s). */
+  const reconcile = async (paymentId: string, quietFor = '1 minute') => {
+    await t.db.query('UPDATE payments SET updated_at = now() - $2::interval WHERE id = $1', [paymentId, quietFor]);
     return t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
   };
   const providerRef = async (id: string) =>
@@ -242,7 +242,10 @@ describe('reconciliation after a create call timed out and no webhook came', asy
     );
     assert.equal(BigInt(held.rows[0]!.pending_debits), 1200n, 'the amount is held while the outcome is unknown');
 
-    assert.equal(await reconcile(payment.id), 1);
+    // A minute of quiet is not enough to call it never received: its create may still be on its way.
+    assert.equal(await reconcile(payment.id), 0);
+    assert.equal((await waitForStatus(t, payment.id, ['pending'])).status, 'pending');
+    assert.equal(await reconcile(payment.id, '6 minutes'), 1);
     const failed = await waitForStatus(t, payment.id, ['failed']);
     assert.equal(failed.failure.code, 'upstream_timeout');
     assert.ok(failed.timeline.some((step: { cause: string }) => /never received/.test(step.cause)));
@@ -256,5 +259,21 @@ describe('reconciliation after a create call timed out and no webhook came', asy
       'balance whole again, nothing held',
     );
     assert.equal((await requests('bank', payment.id)).filter((r) => r.created_id).length, 0, 'no payout at the bank');
+  });
+
+  test('a payment its provider errors about goes to the back of the queue, so it never starves the others', async () => {
+    const response = await createPayment(t, { user_id: 'errored', amount: '10.00', instrument: CARD_3DS });
+    const payment = response.json();
+    assert.equal(payment.status, 'pending', response.body);
+    await fault({ provider: 'cards', kind: 'error', status: 500, method: 'GET', count: 10 });
+    try {
+      const before = Date.now();
+      assert.equal(await reconcile(payment.id), 0);
+      const { rows } = await t.db.query('SELECT status, updated_at FROM payments WHERE id = $1', [payment.id]);
+      assert.equal(rows[0]!.status, 'pending', 'nothing learnt, nothing changed');
+      assert.ok(rows[0]!.updated_at.getTime() >= before - 1_000, 'but it was moved behind the payments not yet asked');
+    } finally {
+      await admin(t, 'DELETE', '/admin/faults');
+    }
   });
 });

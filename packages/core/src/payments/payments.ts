@@ -578,9 +578,10 @@ export class Payments {
     const payOut = PAY_OUT.includes(left.kind);
     let payment = await this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, left.operator_id, left.id, true);
-      if (awaitsProvider(current))
-        await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
-      return current;
+      if (!awaitsProvider(current)) return current;
+      await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
+      // Touched: reconciliation leaves a payment a retry is working on alone.
+      return this.update(tx, current.id, {});
     });
     if (!awaitsProvider(payment)) return payment; // a webhook got there first
     if (payOut && payment.status === 'created') payment = await this.approve(payment, input.gates.settings);
@@ -815,23 +816,37 @@ export class Payments {
       batch,
     ]);
     let changed = 0;
+    // Looked at, changed or not: to the back of the queue, so that payments that cannot be
+    // settled now (a provider erroring, one no longer configured) never starve the rest.
+    const requeue = (payment: Payment) =>
+      this.inTransaction(async (tx) => this.announced(tx, await this.update(tx, payment.id, {}), false));
     for (const payment of rows) {
       const provider = this.providers.get(payment.provider);
-      if (!provider) continue;
       try {
+        if (!provider) {
+          await requeue(payment);
+          continue;
+        }
         const outcome = payment.provider_ref
           ? await provider.fetch(payment.provider_ref, payment.kind, payment.method)
           : await provider.lookup(payment.id, payment.kind, payment.method);
         const cause = `reconciled with ${provider.id}`;
+        // "Never received" fails the payment only once nothing has touched it for as long
+        // as a create can take: before that, its create (or a retry resuming it) may
+        // still be on its way to the provider, and failing would free money it then moves.
+        const quiet = now - payment.updated_at.getTime() >= ABANDONED_CREATE_MS;
         const after = outcome
           ? await this.applyOutcome(payment.operator_id, payment.id, outcome, cause)
-          : await this.transition(payment.operator_id, payment.id, 'failed', `${cause}: never received`, {
-              set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
-            });
+          : quiet
+            ? await this.transition(payment.operator_id, payment.id, 'failed', `${cause}: never received`, {
+                set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
+              })
+            : payment;
         if (after.status !== payment.status) changed++;
-        else await this.inTransaction(async (tx) => this.announced(tx, await this.update(tx, payment.id, {}), false)); // looked at: back of the queue
+        else await requeue(payment);
       } catch {
-        // Still unknown (or changed meanwhile); the next run asks again.
+        // Still unknown (or changed meanwhile): the next run asks again, after the others.
+        await requeue(payment).catch(() => {});
       }
     }
     return changed;
