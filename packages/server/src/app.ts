@@ -276,7 +276,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     partner.get(
       '/v1/operator/approval_secret',
       { schema: { tags: ['operator'], summary: 'Secret that signs withdrawal approval requests (Standard Webhooks)' } },
-      async (request) => ({ secret: approvalSecret(masterSecret, request.operator.operatorId) }),
+      async (request) => {
+        // A signing secret, not data: read-only keys (dashboards, reporting) do not get it.
+        if (request.operator.scope === 'read_only')
+          throw new RampartError('insufficient_scope', { required_scope: 'full', key_scope: 'read_only' });
+        return { secret: approvalSecret(masterSecret, request.operator.operatorId) };
+      },
     );
   });
   publicWidgetRoutes(app, widgetDeps);

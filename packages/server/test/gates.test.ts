@@ -80,6 +80,25 @@ describe('compliance gates, one condition at a time', async () => {
     assert.equal((await widgetCall(t, widget, '/widget/v1/terms/accept', { version: '2026-02' })).statusCode, 200);
   });
 
+  test('links shown to users are http(s) only: a javascript: terms or KYC URL is refused', async () => {
+    const terms = await t.app.inject({
+      method: 'POST',
+      url: '/v1/terms',
+      headers: t.auth,
+      payload: { version: 'evil', url: 'javascript:alert(document.cookie)' },
+    });
+    assert.equal(terms.statusCode, 422, terms.body);
+    assert.deepEqual([errorOf(terms).code, errorOf(terms).details['field']], ['invalid_value', 'url']);
+    const kyc = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/operator/settings',
+      headers: t.auth,
+      payload: { kyc_url: 'javascript:alert(1)' },
+    });
+    assert.equal(kyc.statusCode, 422, kyc.body);
+    assert.deepEqual([errorOf(kyc).code, errorOf(kyc).details['field']], ['invalid_value', 'kyc_url']);
+  });
+
   test('email: not verified until the one-time link from the outbox is opened', async () => {
     assert.equal((await blockedBy(t, widget)).code, 'email_not_verified');
     const sent = await widgetCall(t, widget, '/widget/v1/email/start');

@@ -96,6 +96,13 @@ describe('operator authentication', async () => {
     const error = errorOf(write);
     assert.equal(error.code, 'insufficient_scope');
     assert.equal(error.details['key_scope'], 'read_only');
+    const secret = await t.app.inject({ method: 'GET', url: '/v1/operator/approval_secret', headers: readOnly });
+    assert.equal(secret.statusCode, 403, 'nor a signing secret, though it is a GET');
+    assert.equal(errorOf(secret).code, 'insufficient_scope');
+    assert.equal(
+      (await t.app.inject({ method: 'GET', url: '/v1/operator/approval_secret', headers: t.auth })).statusCode,
+      200,
+    );
   });
 
   test('a test key neither sees nor rotates nor revokes a live key (a live secret is never one test key away)', async () => {

@@ -2,6 +2,7 @@ import { RampartError } from '@rampart/errors';
 import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable } from '../storage/database.ts';
 import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
+import { isWebUrl } from '../web-url.ts';
 
 export const ACTIONS = ['deposit', 'withdrawal', 'buy', 'sell'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -241,8 +242,7 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
         if (typeof a !== 'object' || a === null) invalid(key, value, 'an object');
         for (const [field, v] of Object.entries(a)) {
           if (field === 'url') {
-            if (v !== null && (typeof v !== 'string' || !/^https?:\/\//.test(v) || !URL.canParse(v)))
-              invalid(`${key}.url`, v, 'an http(s) URL or null');
+            if (v !== null && !isWebUrl(v)) invalid(`${key}.url`, v, 'an http(s) URL or null');
             next.approval.url = v as string | null;
           } else if (field === 'timeout_ms') {
             if (!Number.isInteger(v) || (v as number) < 100 || (v as number) > 15_000)
@@ -259,7 +259,7 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
         break;
       }
       case 'kyc_url':
-        if (value !== null && (typeof value !== 'string' || !URL.canParse(value))) invalid(key, value, 'a URL or null');
+        if (value !== null && !isWebUrl(value)) invalid(key, value, 'an http(s) URL or null');
         next.kyc_url = value as string | null;
         break;
       default:

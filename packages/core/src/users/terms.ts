@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable } from '../storage/database.ts';
 import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
+import { isWebUrl } from '../web-url.ts';
 import type { EndUser, EndUsers } from './end-users.ts';
 
 export interface TermsVersion {
@@ -30,7 +31,8 @@ export class Terms {
   async publish(operatorId: string, version: string, url: string): Promise<TermsVersion> {
     if (!/^[\x21-\x7e]{1,64}$/.test(version))
       throw new RampartError('invalid_value', { field: 'version', provided: version, expected: '1 to 64 characters' });
-    if (!URL.canParse(url)) throw new RampartError('invalid_value', { field: 'url', provided: url, expected: 'a URL' });
+    if (!isWebUrl(url))
+      throw new RampartError('invalid_value', { field: 'url', provided: url, expected: 'an http(s) URL' });
     const { rows } = await this.db.query<TermsVersion>(
       `INSERT INTO terms_versions (operator_id, version, url, published_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT DO NOTHING RETURNING version, url, published_at`,
