@@ -279,6 +279,27 @@ describe('geofence and provider permissions', async () => {
     assert.equal(allowed.statusCode, 200);
   });
 
+  test('a refused page origin does not use up the init token: the allowed page can still exchange it', async () => {
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/sessions',
+      headers: t.auth,
+      payload: { user_id: 'origin-first', operation: 'deposit', client_ip: INDIANA },
+    });
+    const exchange = (origin: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/widget/v1/session/exchange',
+        headers: { origin },
+        payload: { init_token: created.json().init_token },
+      });
+    const refused = await exchange('https://phish.example');
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal(errorOf(refused).code, 'origin_not_allowed');
+    const allowed = await exchange('https://casino.example');
+    assert.equal(allowed.statusCode, 200, allowed.body);
+  });
+
   test("the widget's own page is allowed without RAMPART_PUBLIC_URL: its Origin is the address it calls", async () => {
     const { widget } = await widgetSession(t, { user_id: 'own-page', client_ip: INDIANA });
     const from = (origin: string, host: string) =>

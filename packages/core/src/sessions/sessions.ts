@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { RampartError } from '@rampart/errors';
+import { decodeJwt } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { EventLog } from '../events/event-log.ts';
 import type { IdGenerator } from '../ids.ts';
@@ -219,6 +220,27 @@ export class Sessions {
   }
 
   /** Trades an init token (once) or an operator-signed token (once per `jti`) for a widget token. */
+  /**
+   * The operator a widget credential names, without using it up (for checks that must
+   * come before its single use); undefined when it names none Rampart knows.
+   */
+  async operatorOf(credential: { init_token?: string; operator_token?: string }): Promise<string | undefined> {
+    if (credential.init_token !== undefined) {
+      const { rows } = await this.db.query<{ operator_id: string }>(
+        'SELECT operator_id FROM sessions WHERE init_token_hash = $1',
+        [hashToken(credential.init_token)],
+      );
+      return rows[0]?.operator_id;
+    }
+    if (credential.operator_token === undefined) return undefined;
+    try {
+      const { iss } = decodeJwt(credential.operator_token);
+      return typeof iss === 'string' ? iss : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async exchange(credential: { init_token?: string; operator_token?: string }) {
     if (credential.init_token !== undefined) return this.exchangeInitToken(credential.init_token);
     if (credential.operator_token !== undefined) return this.exchangeOperatorToken(credential.operator_token);

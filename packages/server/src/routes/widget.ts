@@ -12,6 +12,7 @@ import {
   type Verification,
   type WidgetTokens,
 } from '@rampart/core';
+import { isRampartError } from '@rampart/errors';
 import type { FastifyInstance } from 'fastify';
 import { checkWidgetOrigin, widgetReturnUrl } from '../http/widget-auth.ts';
 
@@ -60,6 +61,15 @@ export function publicWidgetRoutes(app: FastifyInstance, deps: WidgetDeps): void
       },
     },
     async (request) => {
+      // The Origin is checked before the credential is used up: a page the operator has
+      // not allowed cannot spend an init token it got hold of.
+      const named = await deps.sessions.operatorOf(request.body);
+      if (named) {
+        await checkWidgetOrigin(request, named, deps.ownOrigin, deps.operators).catch((error: unknown) => {
+          // Only a refused origin answers here; an unknown issuer is the exchange's to answer.
+          if (isRampartError(error) && error.code === 'origin_not_allowed') throw error;
+        });
+      }
       const exchanged = await deps.sessions.exchange(request.body);
       await checkWidgetOrigin(request, exchanged.session.operator_id, deps.ownOrigin, deps.operators);
       return {
