@@ -358,7 +358,7 @@ const sessionErrors = {
     type: 'invalid_state',
     retryable: false,
     action: 'new_session',
-    message: 'The session has passed its lifetime; create a new session.',
+    message: 'The session, or its init token, has passed its lifetime; create a new session.',
     description:
       'The session (or its init token, after one hour) is past its lifetime. No token revives it: start a new session.',
     details: {
@@ -687,9 +687,9 @@ const operatorDeclineErrors = {
     'INSUFFICIENT_BALANCE',
   ),
   withdrawal_unavailable: decline(
-    'retry_with_backoff',
+    'retry',
     'Withdrawals are temporarily unavailable.',
-    'The operator has paused withdrawals for everyone, or gave no usable answer in time (the default decline). Temporary: try again later.',
+    'The operator has paused withdrawals for everyone, or gave no usable answer in time (the default decline). Temporary: try again later, as a new withdrawal (a new Idempotency-Key).',
     'WITHDRAW_UNAVAILABLE',
     true,
   ),

@@ -184,6 +184,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const ledger = new Ledger(db, ids, clock);
   // Where an operator's approval URL may point: as for webhook endpoints.
   const approvalPolicy = networkPolicy(config.devTools, config.webhooks.allowPrivateUrls);
+  const approvals = deps.approvals ?? new HttpApprovalClient(masterSecret, clock, approvalPolicy);
+  if (approvals instanceof HttpApprovalClient) app.addHook('onClose', () => approvals.close());
   const payments = new Payments({
     db,
     ids,
@@ -191,7 +193,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     events,
     ledger,
     providers: deps.providers ?? [],
-    approvals: deps.approvals ?? new HttpApprovalClient(masterSecret, clock, approvalPolicy),
+    approvals,
     settings,
     notifications,
   });

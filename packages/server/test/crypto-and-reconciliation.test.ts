@@ -242,9 +242,15 @@ describe('reconciliation after a create call timed out and no webhook came', asy
     );
     assert.equal(BigInt(held.rows[0]!.pending_debits), 1200n, 'the amount is held while the outcome is unknown');
 
-    // A minute of quiet is not enough to call it never received: its create may still be on its way.
+    // A minute of quiet is not enough to call it never received: its create may still be on
+    // its way. It is left untouched, so its quiet time keeps counting.
     assert.equal(await reconcile(payment.id), 0);
     assert.equal((await waitForStatus(t, payment.id, ['pending'])).status, 'pending');
+    const { rows: quiet } = await t.db.query(
+      "SELECT updated_at < now() - interval '50 seconds' AS still_quiet FROM payments WHERE id = $1",
+      [payment.id],
+    );
+    assert.equal(quiet[0]!.still_quiet, true, 'asking did not restart its quiet time');
     assert.equal(await reconcile(payment.id, '6 minutes'), 1);
     const failed = await waitForStatus(t, payment.id, ['failed']);
     assert.equal(failed.failure.code, 'upstream_timeout');

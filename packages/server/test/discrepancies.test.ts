@@ -106,7 +106,11 @@ describe('payment discrepancies: a provider contradicting how a payment ended', 
       },
     );
     assert.match(discrepancy.source, new RegExp(`evt_dsc_paid_${paymentId}`));
-    assert.equal(entry.data?.discrepancy_id ?? discrepancy.id, discrepancy.id);
+    const { rows: recorded } = await t.db.query(
+      'SELECT data FROM payment_transitions WHERE payment_id = $1 ORDER BY seq DESC LIMIT 1',
+      [paymentId],
+    );
+    assert.deepEqual(recorded[0]!.data, { discrepancy_id: discrepancy.id }, 'the timeline entry names it');
 
     const { body: events } = await get(t, `/v1/events?subject_id=${paymentId}&type=payment.discrepancy`);
     assert.equal(events.data.length, 1);

@@ -292,7 +292,8 @@ describe('the approval URL is held to the network policy of webhook endpoints', 
     t.app.inject({ method: 'PATCH', url: '/v1/operator/settings', headers: t.auth, payload: { approval: { url } } });
 
   test('a private, loopback or link-local approval URL is refused when set', async () => {
-    for (const url of [endpoint.url, 'http://10.0.0.5/approve', 'http://169.254.169.254/latest/meta-data/']) {
+    const byName = endpoint.url.replace('127.0.0.1', 'localhost');
+    for (const url of [endpoint.url, byName, 'http://10.0.0.5/approve', 'http://169.254.169.254/latest/meta-data/']) {
       const response = await setApproval(deployed, url);
       assert.equal(response.statusCode, 422, `${url}: ${response.body}`);
       assert.deepEqual([errorOf(response).code, errorOf(response).details['field']], ['invalid_value', 'approval.url']);
@@ -300,16 +301,19 @@ describe('the approval URL is held to the network policy of webhook endpoints', 
   });
 
   test('one stored before the policy is never called: the withdrawal is declined by the default', async () => {
-    await deployed.db.query(
-      `UPDATE operators SET settings = jsonb_set(settings, '{approval}', $2::jsonb) WHERE id = $1`,
-      [
-        deployed.operatorId,
-        JSON.stringify({ url: endpoint.url, timeout_ms: 500, retries: 1, on_no_answer: 'decline' }),
-      ],
-    );
-    await fund(deployed, 'inside-job', '50.00');
-    const response = await withdraw(deployed, 'inside-job', '10.00');
-    assert.equal(errorOf(response).code, 'withdrawal_unavailable');
-    assert.equal(endpoint.seen.length, 0, 'no request reached the private address');
+    // An address literal, and a name that resolves to loopback (refused at connection).
+    for (const [user, url] of [
+      ['inside-job', endpoint.url],
+      ['inside-name', endpoint.url.replace('127.0.0.1', 'localhost')],
+    ] as const) {
+      await deployed.db.query(
+        `UPDATE operators SET settings = jsonb_set(settings, '{approval}', $2::jsonb) WHERE id = $1`,
+        [deployed.operatorId, JSON.stringify({ url, timeout_ms: 500, retries: 1, on_no_answer: 'decline' })],
+      );
+      await fund(deployed, user, '50.00');
+      const response = await withdraw(deployed, user, '10.00');
+      assert.equal(errorOf(response).code, 'withdrawal_unavailable', url);
+      assert.equal(endpoint.seen.length, 0, `no request reached the private address (${url})`);
+    }
   });
 });

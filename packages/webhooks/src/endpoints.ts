@@ -25,7 +25,8 @@ export interface WebhookEndpoint {
 
 /**
  * Who is asking: the operator, and whether its URLs may point at private networks and
- * loopback (test-mode keys; never link-local unless the configuration allows anything).
+ * loopback (test keys on a development server; never link-local unless the
+ * configuration allows anything).
  */
 export interface EndpointCaller {
   operatorId: string;

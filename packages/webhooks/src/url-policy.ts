@@ -128,7 +128,7 @@ export async function checkEndpointUrl(
   const host = hostOf(url);
   const expected =
     options.policy === 'public'
-      ? 'a URL on a public address (private, loopback and link-local addresses need a test-mode key)'
+      ? 'a URL on a public address (private and loopback ones only for test keys on a development server)'
       : 'a URL not on a link-local address';
   if (isIP(host)) {
     if (!addressAllowed(host, options.policy)) refuse(raw, expected);

@@ -60,6 +60,9 @@ interface TransferPlan {
   ignoreFloor: boolean;
 }
 
+/** Test and live money are kept apart: an account belongs to one mode (live unless said). */
+const modeOf = (input: AccountInput) => input.mode ?? 'live';
+
 /**
  * The double-entry ledger: accounts with balances kept in their rows, transfers whose
  * entries sum to zero per currency, and holds (pending transfers) that reserve funds
@@ -75,9 +78,6 @@ interface TransferPlan {
  *
  * Transfers and entries are append-only; a mistake is corrected with `reverse`.
  */
-/** Test and live money are kept apart: an account belongs to one mode (live unless said). */
-const modeOf = (input: AccountInput) => input.mode ?? 'live';
-
 export class Ledger {
   private readonly db: Store;
   private readonly ids: IdGenerator;

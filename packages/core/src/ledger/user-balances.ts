@@ -79,8 +79,9 @@ export class UserBalances {
         expected: '1 to 500 characters',
       });
     return this.db.transaction(async (tx) => {
-      // References are the operator's, per mode: a test adjustment never answers for a live one.
-      const reference = `adjustment:${mode}:${input.reference}`;
+      // References are the operator's, per mode: a test adjustment never answers for a live
+      // one. (Live keeps the form it had before modes, so a retry across the upgrade replays.)
+      const reference = mode === 'live' ? `adjustment:${input.reference}` : `adjustment:test:${input.reference}`;
       const replay = await this.ledger.transferByReference(operatorId, reference, tx);
       // The same account payments use: in `ledger` mode it cannot go below zero.
       const user = await this.ledger.accountId(tx, {

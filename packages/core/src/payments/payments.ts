@@ -5,7 +5,7 @@ import type { EventLog } from '../events/event-log.ts';
 import { enforceGates, type GateContext } from '../gates/gates.ts';
 import type { IdGenerator } from '../ids.ts';
 import { type Ledger, ledgerError } from '../ledger/ledger.ts';
-import { type Currency, formatAmount, getAsset, parseAmount } from '../money/index.ts';
+import { type Currency, formatAmount, getAsset, MAX_AMOUNT, parseAmount } from '../money/index.ts';
 import { type Action, type OperatorSettings, OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import type { Notifications } from '../storage/notifications.ts';
@@ -789,9 +789,16 @@ export class Payments {
     }
     // A pay-in completes for what arrived (the sender chose it), not for what was asked:
     // the credit is that amount, and the timeline says what was asked.
+    // (An amount the ledger could not hold is no amount: the one asked is credited.)
     const settled =
-      outcome.amount !== undefined && /^\d{1,30}$/.test(outcome.amount) ? BigInt(outcome.amount) : undefined;
-    if (outcome.status === 'completed' && !PAY_OUT.includes(payment.kind) && settled !== undefined && settled > 0n) {
+      outcome.amount !== undefined && /^\d{1,19}$/.test(outcome.amount) ? BigInt(outcome.amount) : undefined;
+    if (
+      outcome.status === 'completed' &&
+      !PAY_OUT.includes(payment.kind) &&
+      settled !== undefined &&
+      settled > 0n &&
+      settled <= MAX_AMOUNT
+    ) {
       if (settled !== payment.amount) {
         const asset = getAsset(payment.currency, payment.network);
         set['amount'] = settled.toString();
@@ -835,13 +842,13 @@ export class Payments {
         // as a create can take: before that, its create (or a retry resuming it) may
         // still be on its way to the provider, and failing would free money it then moves.
         const quiet = now - payment.updated_at.getTime() >= ABANDONED_CREATE_MS;
+        // Not yet quiet: left where it is, untouched, so that its quiet time keeps counting.
+        if (!outcome && !quiet) continue;
         const after = outcome
           ? await this.applyOutcome(payment.operator_id, payment.id, outcome, cause)
-          : quiet
-            ? await this.transition(payment.operator_id, payment.id, 'failed', `${cause}: never received`, {
-                set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
-              })
-            : payment;
+          : await this.transition(payment.operator_id, payment.id, 'failed', `${cause}: never received`, {
+              set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
+            });
         if (after.status !== payment.status) changed++;
         else await requeue(payment);
       } catch {

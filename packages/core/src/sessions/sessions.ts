@@ -219,10 +219,10 @@ export class Sessions {
     );
   }
 
-  /** Trades an init token (once) or an operator-signed token (once per `jti`) for a widget token. */
   /**
-   * The operator a widget credential names, without using it up (for checks that must
-   * come before its single use); undefined when it names none Rampart knows.
+   * The operator a widget credential claims, without using it up (for checks that must
+   * come before its single use): the init token's session's, or the operator token's
+   * issuer as written, unverified (the exchange verifies it). Undefined when it names none.
    */
   async operatorOf(credential: { init_token?: string; operator_token?: string }): Promise<string | undefined> {
     if (credential.init_token !== undefined) {
@@ -241,6 +241,7 @@ export class Sessions {
     }
   }
 
+  /** Trades an init token (once) or an operator-signed token (once per `jti`) for a widget token. */
   async exchange(credential: { init_token?: string; operator_token?: string }) {
     if (credential.init_token !== undefined) return this.exchangeInitToken(credential.init_token);
     if (credential.operator_token !== undefined) return this.exchangeOperatorToken(credential.operator_token);

@@ -58,6 +58,11 @@ export class HttpApprovalClient implements ApprovalClient {
     this.dispatcher = new Agent({ connect: { lookup: guardedLookup(policy) } });
   }
 
+  /** Closes the connections it keeps to approval endpoints. */
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
   async ask(request: ApprovalRequest): Promise<ApprovalAnswer> {
     let url: URL;
     try {

@@ -80,16 +80,6 @@ export function answerRouterError(error: FastifyError, request: FastifyRequest, 
   void send(reply, request, new RampartError('validation_error', { issues: [{ field: 'path', message }] }));
 }
 
-/**
- * PostgreSQL's refusals of input no request check caught (the input guard stops the
- * usual ones first): still the client's input, so a 400, never a 500.
- */
-const UNSTORABLE_INPUT = new Map([
-  ['22021', 'contains a character the database cannot store'],
-  ['22P05', 'contains a character the database cannot store'],
-  ['54001', 'is nested too deeply'],
-]);
-
 export function installErrorHandling(app: FastifyInstance): void {
   // A second router that only knows which paths exist, to tell 404 from 405.
   const known = FindMyWay();
@@ -106,15 +96,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const rampart = isRampartError(error)
-      ? error
-      : UNSTORABLE_INPUT.has(String(error.code))
-        ? new RampartError(
-            'validation_error',
-            { issues: [{ field: 'body', message: UNSTORABLE_INPUT.get(String(error.code))! }] },
-            { cause: error },
-          )
-        : translateFrameworkError(error);
+    const rampart = isRampartError(error) ? error : translateFrameworkError(error);
     return send(reply, request, rampart);
   });
 
