@@ -54,7 +54,12 @@ export async function callProvider(
     if (name === 'TimeoutError' || name === 'AbortError') {
       throw new RampartError('upstream_timeout', { provider, timeout_ms: call.timeoutMs }, { cause: error });
     }
-    throw new RampartError('upstream_unavailable', { provider, reason: 'connection_failed' }, { cause: error });
+    const code = (error as { code?: string }).code ?? '';
+    // Refused, or no such host: the call never left (see NEVER_SENT). Anything else may have arrived.
+    const reason = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)
+      ? 'connection_refused'
+      : 'connection_failed';
+    throw new RampartError('upstream_unavailable', { provider, reason }, { cause: error });
   }
   if (status >= 500) {
     breaker.failure();

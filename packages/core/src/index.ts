@@ -61,6 +61,7 @@ export {
 } from './payments/payments.ts';
 export {
   FALLBACK_ERRORS,
+  NEVER_SENT,
   type NextAction,
   PAYMENT_METHODS,
   type PaymentMethod,

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
+  BANK_ACCOUNT,
   balance,
   CARD_3DS,
   cardWebhook,
@@ -25,8 +26,10 @@ async function events(t: TestApp, paymentId: string): Promise<string[]> {
 }
 
 describe('upstream faults through payments', async () => {
-  // Each case fails the card processor twice (Rampart retries once); a high threshold keeps
-  // the circuit closed so every case meets its own fault, not the breaker the last one opened.
+  // Each case fails the card processor's creates (Rampart retries once), before any work,
+  // while its reads still answer: asked by Rampart's id, it has no such payment. A high
+  // threshold keeps the circuit closed so every case meets its own fault, not the breaker
+  // the last one opened.
   const t = await startTestApp({ sandbox: { timeoutMs: 400, breakerThreshold: 100 } });
   await openForPayments(t);
 
@@ -38,7 +41,7 @@ describe('upstream faults through payments', async () => {
   ];
   for (const [name, rule, status, code] of cases) {
     test(`${name} answers ${code}, retryable, and leaves the payment failed with nothing moved`, async () => {
-      await simulatorFault(t, { provider: 'cards', ...rule });
+      await simulatorFault(t, { provider: 'cards', method: 'POST', ...rule });
       try {
         const user = `fault-${code}-${name.length}`;
         const response = await createPayment(t, { user_id: user, amount: '12.00' });
@@ -57,8 +60,82 @@ describe('upstream faults through payments', async () => {
     });
   }
 
+  /** What the processor made under this payment's id (Rampart's idempotency key). */
+  const made = async (paymentId: string) => {
+    const log = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
+    return ((await log.json()) as { requests: { created_id: string | null }[] }).requests.filter((r) => r.created_id)
+      .length;
+  };
+  const madeAt = async (provider: string, paymentId: string) => {
+    const log = await fetch(`${t.simulator!.url}/admin/requests?provider=${provider}&idempotency_key=${paymentId}`);
+    return ((await log.json()) as { requests: { created_id: string | null }[] }).requests.filter((r) => r.created_id)
+      .length;
+  };
+
+  test('a charge made but answered with a 5xx is found by Rampart’s id and completed: one charge, one credit', async () => {
+    await simulatorFault(t, {
+      provider: 'cards',
+      kind: 'error',
+      status: 500,
+      phase: 'after',
+      method: 'POST',
+      count: 2,
+    });
+    try {
+      const response = await createPayment(t, { user_id: 'made-anyway', amount: '12.00' });
+      assert.equal(response.statusCode, 201, response.body);
+      const payment = response.json();
+      assert.equal(payment.status, 'completed');
+      const { timeline } = await waitForStatus(t, payment.id, ['completed']);
+      assert.ok(timeline.some((step: { cause: string }) => /found by Rampart's id/.test(step.cause)));
+      assert.equal(await made(payment.id), 1, 'charged once');
+      assert.equal(await balance(t, 'made-anyway'), 1200n, 'credited once');
+    } finally {
+      await clearFaults(t);
+    }
+  });
+
+  test('a payout made but answered with a 5xx is not paid again by the next provider: found, and it completes', async () => {
+    await openForPayments(t);
+    await createPayment(t, { user_id: 'paid-anyway', amount: '50.00' });
+    await simulatorFault(t, { provider: 'bank', kind: 'error', status: 500, phase: 'after', method: 'POST', count: 2 });
+    try {
+      const response = await createPayment(t, {
+        user_id: 'paid-anyway',
+        kind: 'withdrawal',
+        method: 'bank',
+        amount: '20.00',
+        instrument: BANK_ACCOUNT,
+      });
+      assert.equal(response.statusCode, 201, response.body);
+      const payout = response.json();
+      assert.equal(payout.provider, 'simbank', 'no fallback to the card processor');
+      await waitForStatus(t, payout.id, ['completed']);
+      assert.equal(await madeAt('bank', payout.id), 1, 'paid out once at the bank');
+      assert.equal(await madeAt('cards', payout.id), 0, 'and never at the card processor');
+      assert.equal(await balance(t, 'paid-anyway'), 3000n, 'debited once');
+    } finally {
+      await clearFaults(t);
+    }
+  });
+
+  test('a processor that answers nothing, not even asked by Rampart’s id, leaves the deposit pending: outcome unknown', async () => {
+    await simulatorFault(t, { provider: 'cards', kind: 'error', status: 503 });
+    try {
+      const response = await createPayment(t, { user_id: 'unknown-outcome', amount: '12.00' });
+      assert.equal(response.statusCode, 201, response.body);
+      const payment = response.json();
+      assert.equal(payment.status, 'pending', 'neither failed (it may have been charged) nor completed');
+      const { timeline } = await waitForStatus(t, payment.id, ['pending']);
+      assert.ok(timeline.some((step: { cause: string }) => /upstream_error; outcome unknown/.test(step.cause)));
+      assert.equal(await balance(t, 'unknown-outcome'), 0n);
+    } finally {
+      await clearFaults(t);
+    }
+  });
+
   test('a retry after a 5xx answers the payment the first request left, even once a limit it would now break is set', async () => {
-    await simulatorFault(t, { provider: 'cards', kind: 'garbage' });
+    await simulatorFault(t, { provider: 'cards', kind: 'garbage', method: 'POST' });
     const key = { 'idempotency-key': 'after-502' };
     const first = await createPayment(t, { user_id: 'after-502', amount: '12.00' }, key);
     await clearFaults(t);

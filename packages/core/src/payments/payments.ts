@@ -15,6 +15,7 @@ import { Discrepancies, presentDiscrepancy } from './discrepancies.ts';
 import { type Payment, paymentStore } from './payment-store.ts';
 import {
   FALLBACK_ERRORS,
+  NEVER_SENT,
   type PaymentMethod,
   type PaymentProvider,
   type ProviderOutcome,
@@ -619,39 +620,34 @@ export class Payments {
       };
       try {
         const outcome = await this.callWithRetry(provider, request);
-        const after = await this.applyOutcome(
-          payment.operator_id,
-          payment.id,
-          outcome,
-          `${provider.id} answered`,
-          payment,
-        );
-        if (after.status === 'failed') {
-          throw new RampartError(failureOf(payment.kind), {
-            payment_id: payment.id,
-            reason: after.failure_code ?? 'failed',
-            provider: provider.id,
-            ...(outcome.failure?.details ?? {}),
-          });
-        }
-        return after;
+        return await this.answered(payment, provider, outcome, `${provider.id} answered`);
       } catch (error) {
         if (!isRampartError(error)) throw error;
         if (error.details['payment_id'] === payment.id) throw error; // already settled above
         if (options.resumed || error.code === 'upstream_timeout' || error.code === 'deposit_not_completed') {
-          // The provider may have acted: keep the payment open and let its webhook or
-          // reconciliation say how it ended. (A webhook may already have: then keep that.)
-          return this.inTransaction(async (tx) => {
-            const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
-            if (current.status !== 'created') return current;
-            const cause =
-              error.code === 'upstream_timeout' || !options.resumed
-                ? 'provider timed out; outcome unknown'
-                : `resumed call answered ${error.code}; outcome unknown`;
-            return this.transitionIn(tx, current, 'pending', cause, {});
-          });
+          return this.keepOpen(
+            payment,
+            error.code === 'upstream_timeout' || !options.resumed
+              ? 'provider timed out'
+              : `resumed call answered ${error.code}`,
+          );
         }
         if (FALLBACK_ERRORS.includes(error.code)) {
+          // The call may have reached the provider and moved money though it errored (a
+          // 5xx, a reset mid-answer, an unreadable answer): ask it, by Rampart's id, before
+          // another provider is tried or the payment fails. Only a call that was never sent
+          // needs no asking.
+          const found = NEVER_SENT.includes(String(error.details['reason']))
+            ? null
+            : await provider.lookup(payment.id, payment.kind, payment.method).catch(() => undefined);
+          if (found === undefined) return this.keepOpen(payment, `${provider.id} answered ${error.code}`);
+          if (found)
+            return this.answered(
+              payment,
+              provider,
+              found,
+              `${provider.id} answered ${error.code}; found by Rampart's id`,
+            );
           lastError = error;
           continue;
         }
@@ -669,6 +665,32 @@ export class Payments {
     }
     await this.fail(payment, lastError!);
     throw new RampartError(lastError!.code, { ...lastError!.details, payment_id: payment.id });
+  }
+
+  /** Applies what the provider said of a payment it was just asked to make; a failure is answered as the catalog's. */
+  private async answered(payment: Payment, provider: PaymentProvider, outcome: ProviderOutcome, cause: string) {
+    const after = await this.applyOutcome(payment.operator_id, payment.id, outcome, cause, payment);
+    if (after.status === 'failed') {
+      throw new RampartError(failureOf(payment.kind), {
+        payment_id: payment.id,
+        reason: after.failure_code ?? 'failed',
+        provider: provider.id,
+        ...(outcome.failure?.details ?? {}),
+      });
+    }
+    return after;
+  }
+
+  /**
+   * The provider may have acted, and nobody can say yet: the payment stays open, and its
+   * webhook or reconciliation says how it ended. (A webhook may already have: then that stands.)
+   */
+  private keepOpen(payment: Payment, why: string): Promise<Payment> {
+    return this.inTransaction(async (tx) => {
+      const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      if (current.status !== 'created') return current;
+      return this.transitionIn(tx, current, 'pending', `${why}; outcome unknown`, {});
+    });
   }
 
   /**

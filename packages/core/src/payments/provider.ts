@@ -79,9 +79,14 @@ export interface PaymentProvider {
 }
 
 /**
- * Errors after which nothing can have moved at the provider, so another provider may
- * be tried. A timeout is not one of them: the request may have been processed.
+ * Errors after which another provider may be tried, once the first one, asked by
+ * Rampart's id, says it has no such payment (a 5xx or an unreadable answer can come
+ * after the work was done). A timeout is not one of them: the request may still be
+ * in progress.
  */
+/** `details.reason`s of an `upstream_unavailable` for a call that never left Rampart. */
+export const NEVER_SENT: readonly string[] = ['circuit_open', 'connection_refused'];
+
 export const FALLBACK_ERRORS: readonly ErrorCode[] = [
   'upstream_unavailable',
   'upstream_error',
