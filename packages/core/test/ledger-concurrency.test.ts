@@ -35,7 +35,7 @@ describe('ledger under concurrency', async () => {
 
   async function account(kind: 'user' | 'provider_clearing' = 'user', currency = 'USD'): Promise<LedgerAccount> {
     owner += 1;
-    return ledger.ensureAccount(db, { operatorId, kind, ownerRef: `owner_${owner}`, currency });
+    return ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind, ownerRef: `owner_${owner}`, currency });
   }
 
   async function fund(to: LedgerAccount, amount: bigint): Promise<LedgerAccount> {

@@ -254,6 +254,7 @@ describe('ledger properties', async () => {
         for (const [c, spec] of CURRENCIES.entries()) {
           const account = await ledger.ensureAccount(db, {
             operatorId,
+            mode: 'live',
             kind: 'provider_clearing',
             ownerRef: 'bank_sim',
             currency: spec.code,
@@ -265,6 +266,7 @@ describe('ledger properties', async () => {
             const floor = u === USERS - 1 ? NEGATIVE_FLOOR : 0n;
             const owned = await ledger.ensureAccount(db, {
               operatorId,
+              mode: 'live',
               kind: 'user',
               ownerRef: `user_${u}`,
               currency: spec.code,

@@ -36,7 +36,13 @@ describe('ledger', async () => {
   });
 
   test('accountId remembers only accounts that exist: one created by a transaction that rolled back is made again', async () => {
-    const input = { operatorId, kind: 'user' as const, ownerRef: `remembered-${Date.now()}`, currency: 'USD' };
+    const input = {
+      operatorId,
+      mode: 'live' as const,
+      kind: 'user' as const,
+      ownerRef: `remembered-${Date.now()}`,
+      currency: 'USD',
+    };
     let lost: string | undefined;
     await assert.rejects(
       db.transaction(async (tx) => {
@@ -61,6 +67,7 @@ describe('ledger', async () => {
     counter += 1;
     const user = await ledger.ensureAccount(db, {
       operatorId,
+      mode: 'live',
       kind: 'user',
       ownerRef: `user_${counter}`,
       currency,
@@ -68,6 +75,7 @@ describe('ledger', async () => {
     });
     const other = await ledger.ensureAccount(db, {
       operatorId,
+      mode: 'live',
       kind: 'user',
       ownerRef: `user_${counter}_b`,
       currency,
@@ -75,6 +83,7 @@ describe('ledger', async () => {
     });
     const clearing = await ledger.ensureAccount(db, {
       operatorId,
+      mode: 'live',
       kind: 'provider_clearing',
       ownerRef: 'bank_sim',
       currency,
@@ -93,7 +102,13 @@ describe('ledger', async () => {
 
   describe('accounts', () => {
     test('ensureAccount creates once and then returns the same account', async () => {
-      const input = { operatorId, kind: 'user' as const, ownerRef: 'ensure_once', currency: 'usd' };
+      const input = {
+        operatorId,
+        mode: 'live' as const,
+        kind: 'user' as const,
+        ownerRef: 'ensure_once',
+        currency: 'usd',
+      };
       const first = await ledger.ensureAccount(db, input);
       const again = await ledger.ensureAccount(db, input);
       assert.equal(again.id, first.id);
@@ -104,7 +119,13 @@ describe('ledger', async () => {
     });
 
     test('concurrent ensureAccount calls create one account', async () => {
-      const input = { operatorId, kind: 'user' as const, ownerRef: 'ensure_race', currency: 'EUR' };
+      const input = {
+        operatorId,
+        mode: 'live' as const,
+        kind: 'user' as const,
+        ownerRef: 'ensure_race',
+        currency: 'EUR',
+      };
       const results = await Promise.all(
         Array.from({ length: 8 }, () => db.transaction((tx) => ledger.ensureAccount(tx, input))),
       );
@@ -112,9 +133,21 @@ describe('ledger', async () => {
     });
 
     test('accounts differ by network; system accounts have no floor', async () => {
-      const trc = await ledger.ensureAccount(db, { operatorId, kind: 'fees', currency: 'USDT', network: 'TRC20' });
-      const erc = await ledger.ensureAccount(db, { operatorId, kind: 'fees', currency: 'USDT', network: 'erc20' });
-      const any = await ledger.ensureAccount(db, { operatorId, kind: 'fees', currency: 'USDT' });
+      const trc = await ledger.ensureAccount(db, {
+        operatorId,
+        mode: 'live' as const,
+        kind: 'fees',
+        currency: 'USDT',
+        network: 'TRC20',
+      });
+      const erc = await ledger.ensureAccount(db, {
+        operatorId,
+        mode: 'live' as const,
+        kind: 'fees',
+        currency: 'USDT',
+        network: 'erc20',
+      });
+      const any = await ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'fees', currency: 'USDT' });
       assert.equal(new Set([trc.id, erc.id, any.id]).size, 3);
       assert.equal(erc.network, 'ERC20');
       assert.equal(trc.floor, null);
@@ -122,23 +155,37 @@ describe('ledger', async () => {
 
     test('bad account inputs name the field', async () => {
       await assert.rejects(
-        ledger.ensureAccount(db, { operatorId, kind: 'user', currency: 'USD' }),
+        ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'user', currency: 'USD' }),
         rampartError('invalid_value'),
       );
       await assert.rejects(
-        ledger.ensureAccount(db, { operatorId, kind: 'fees', ownerRef: 'x', currency: 'USD' }),
+        ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'fees', ownerRef: 'x', currency: 'USD' }),
         rampartError('invalid_value'),
       );
       await assert.rejects(
-        ledger.ensureAccount(db, { operatorId, kind: 'user', ownerRef: 'x', currency: 'USD', floor: 5n }),
+        ledger.ensureAccount(db, {
+          operatorId,
+          mode: 'live' as const,
+          kind: 'user',
+          ownerRef: 'x',
+          currency: 'USD',
+          floor: 5n,
+        }),
         rampartError('invalid_value'),
       );
       await assert.rejects(
-        ledger.ensureAccount(db, { operatorId, kind: 'user', ownerRef: 'x', currency: 'USDT', network: 'BITCOIN' }),
+        ledger.ensureAccount(db, {
+          operatorId,
+          mode: 'live' as const,
+          kind: 'user',
+          ownerRef: 'x',
+          currency: 'USDT',
+          network: 'BITCOIN',
+        }),
         rampartError('wallet_not_supported', { currency: 'USDT', network: 'BITCOIN' }),
       );
       await assert.rejects(
-        ledger.ensureAccount(db, { operatorId, kind: 'user', ownerRef: 'x', currency: 'XXX' }),
+        ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'user', ownerRef: 'x', currency: 'XXX' }),
         rampartError('invalid_value'),
       );
     });
@@ -203,15 +250,20 @@ describe('ledger', async () => {
     });
 
     test('system accounts may go negative', async () => {
-      const fees = await ledger.ensureAccount(db, { operatorId, kind: 'fees', currency: 'GBP' });
-      const settlement = await ledger.ensureAccount(db, { operatorId, kind: 'operator_settlement', currency: 'GBP' });
+      const fees = await ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'fees', currency: 'GBP' });
+      const settlement = await ledger.ensureAccount(db, {
+        operatorId,
+        mode: 'live' as const,
+        kind: 'operator_settlement',
+        currency: 'GBP',
+      });
       await db.transaction((tx) => ledger.transfer(tx, { operatorId, from: fees.id, to: settlement.id, amount: 99n }));
       assert.equal((await ledger.balance(fees.id)).posted, -99n);
     });
 
     test('multi-leg transfers: a deposit with a fee', async () => {
       const { user, clearing } = await accounts();
-      const fees = await ledger.ensureAccount(db, { operatorId, kind: 'fees', currency: 'USD' });
+      const fees = await ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'fees', currency: 'USD' });
       const transfer = await db.transaction((tx) =>
         ledger.transfer(tx, {
           operatorId,
@@ -268,6 +320,7 @@ describe('ledger', async () => {
     const foreignAccount = () =>
       ledger.ensureAccount(db, {
         operatorId: otherOperatorId,
+        mode: 'live',
         kind: 'provider_clearing',
         ownerRef: 'bank_sim',
         currency: 'USD',
@@ -371,8 +424,13 @@ describe('ledger', async () => {
     });
 
     test('a balance that would leave bigint range is invalid_amount and moves nothing', async () => {
-      const a = await ledger.ensureAccount(db, { operatorId, kind: 'suspense', currency: 'ETH' });
-      const b = await ledger.ensureAccount(db, { operatorId, kind: 'fees', currency: 'ETH' });
+      const a = await ledger.ensureAccount(db, {
+        operatorId,
+        mode: 'live' as const,
+        kind: 'suspense',
+        currency: 'ETH',
+      });
+      const b = await ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'fees', currency: 'ETH' });
       const max = 2n ** 63n - 1n;
       await db.transaction((tx) => ledger.transfer(tx, { operatorId, from: a.id, to: b.id, amount: max }));
       await assert.rejects(
@@ -427,12 +485,14 @@ describe('ledger', async () => {
       const { user, clearing } = await accounts();
       const a = await ledger.ensureAccount(db, {
         operatorId: otherOperatorId,
+        mode: 'live',
         kind: 'user',
         ownerRef: 'u',
         currency: 'USD',
       });
       const b = await ledger.ensureAccount(db, {
         operatorId: otherOperatorId,
+        mode: 'live',
         kind: 'suspense',
         currency: 'USD',
       });

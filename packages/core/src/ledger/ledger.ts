@@ -60,9 +60,6 @@ interface TransferPlan {
   ignoreFloor: boolean;
 }
 
-/** Test and live money are kept apart: an account belongs to one mode (live unless said). */
-const modeOf = (input: AccountInput) => input.mode ?? 'live';
-
 /**
  * The double-entry ledger: accounts with balances kept in their rows, transfers whose
  * entries sum to zero per currency, and holds (pending transfers) that reserve funds
@@ -107,7 +104,7 @@ export class Ledger {
   async accountId(tx: Queryable, input: AccountInput): Promise<string> {
     const key = JSON.stringify([
       input.operatorId,
-      modeOf(input),
+      input.mode,
       input.kind,
       input.ownerRef ?? null,
       input.currency,
@@ -150,7 +147,7 @@ export class Ledger {
         provided: String(floor),
         expected: 'zero or a negative amount in minor units, or null for no floor',
       });
-    const identity = [input.operatorId, input.kind, ownerRef, asset.currency.code, asset.network, modeOf(input)];
+    const identity = [input.operatorId, input.kind, ownerRef, asset.currency.code, asset.network, input.mode];
     const inserted = await tx.query<LedgerAccount>(
       `INSERT INTO ledger_accounts (id, operator_id, kind, owner_ref, currency, network, mode, floor, created_at)
        VALUES ($7, $1, $2, $3, $4, $5, $6, $8, $9)

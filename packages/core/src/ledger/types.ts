@@ -172,8 +172,8 @@ export interface AccountInput {
   kind: AccountKind;
   /** Required for `user` (end user id) and `provider_clearing` (provider id); absent otherwise. */
   ownerRef?: string;
-  /** Whose money: test-mode and live accounts are distinct. Default `live`. */
-  mode?: 'test' | 'live';
+  /** Whose money: test-mode and live accounts are distinct, and every caller must say which. */
+  mode: 'test' | 'live';
   currency: string;
   network?: string | null;
   /**
