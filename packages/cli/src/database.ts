@@ -1,5 +1,6 @@
-import { Database, migrate } from '@rampart/core';
+import { createIdGenerator, Database, type KeyMode, migrate, Operators, systemClock } from '@rampart/core';
 import { type Config, runningClusterUrl, startEmbeddedPostgres } from '@rampart/server';
+import { Option } from 'commander';
 
 /**
  * The CLI works on the same database as the server: DATABASE_URL when set; else the
@@ -17,4 +18,22 @@ export async function withDatabase<T>(config: Config, work: (db: Database) => Pr
     await db.close();
     await cluster?.stop();
   }
+}
+
+/** What a command that works on one operator is told: the operator, and which of its two modes. */
+export interface OperatorOptions {
+  operator: string;
+  mode: KeyMode;
+}
+
+/** `--operator <id>`: the operator a command works on, by its id. */
+export const operatorOption = () => new Option('--operator <id>', 'the operator, by its id').makeOptionMandatory();
+
+/** `--mode <test|live>`: which of the operator's two modes (live unless said). */
+export const modeOption = () =>
+  new Option('--mode <mode>', 'which of its modes').choices(['test', 'live']).default('live');
+
+/** The id of the tenant `options` names: the operator's live or test one. */
+export async function tenantOf(db: Database, options: OperatorOptions): Promise<string> {
+  return (await new Operators(db, createIdGenerator(), systemClock).tenant(options.operator, options.mode)).id;
 }

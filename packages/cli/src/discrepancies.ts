@@ -3,21 +3,25 @@ import {
   Discrepancies,
   type DiscrepancyState,
   EventLog,
+  type KeyMode,
   presentDiscrepancy,
   systemClock,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import { loadConfig } from '@rampart/server';
 import { type Command, Option } from 'commander';
-import { withDatabase } from './database.ts';
+import { modeOption, type OperatorOptions, operatorOption, tenantOf, withDatabase } from './database.ts';
 import { emit } from './output.ts';
 
 /** The same service the API uses, on the CLI's database. */
-function withDiscrepancies<T>(work: (discrepancies: Discrepancies) => Promise<T>): Promise<T> {
-  return withDatabase(loadConfig(), (db) => {
+function withDiscrepancies<T>(
+  operator: OperatorOptions,
+  work: (discrepancies: Discrepancies, operatorId: string) => Promise<T>,
+): Promise<T> {
+  return withDatabase(loadConfig(), async (db) => {
     const ids = createIdGenerator();
     const events = new EventLog(db, ids, systemClock);
-    return work(new Discrepancies({ db, ids, clock: systemClock, events }));
+    return work(new Discrepancies({ db, ids, clock: systemClock, events }), await tenantOf(db, operator));
   });
 }
 
@@ -35,7 +39,8 @@ export function discrepanciesCommand(program: Command): void {
   discrepancies
     .command('list')
     .description('newest first')
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .addOption(new Option('--status <status>').choices(['open', 'resolved']))
     .option('--payment <id>', "one payment's discrepancies")
     .option('--after <id>', 'the last id of the previous page')
@@ -43,14 +48,15 @@ export function discrepanciesCommand(program: Command): void {
     .action(
       async (options: {
         operator: string;
+        mode: KeyMode;
         status?: DiscrepancyState;
         payment?: string;
         after?: string;
         json?: boolean;
       }) => {
-        await withDiscrepancies(async (service) => {
+        await withDiscrepancies(options, async (service, operatorId) => {
           const list = (
-            await service.list(options.operator, {
+            await service.list(operatorId, {
               limit: 100,
               ...(options.status ? { state: options.status } : {}),
               ...(options.payment ? { paymentId: options.payment } : {}),
@@ -65,21 +71,24 @@ export function discrepanciesCommand(program: Command): void {
   discrepancies
     .command('resolve')
     .description('record what was done about a discrepancy (moves no money; adjust balances first if needed)')
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .requiredOption('--discrepancy <id>')
     .requiredOption('--resolution <text>', 'what was done, in your words')
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; discrepancy: string; resolution: string; json?: boolean }) => {
-      await withDiscrepancies(async (service) => {
-        const resolution = options.resolution.trim();
-        if (resolution.length === 0 || resolution.length > 500)
-          throw new RampartError('invalid_value', {
-            field: 'resolution',
-            provided: options.resolution,
-            expected: '1 to 500 characters saying what was done',
-          });
-        const resolved = presentDiscrepancy(await service.resolve(options.operator, options.discrepancy, resolution));
-        emit(options.json, resolved, line(resolved));
-      });
-    });
+    .action(
+      async (options: { operator: string; mode: KeyMode; discrepancy: string; resolution: string; json?: boolean }) => {
+        await withDiscrepancies(options, async (service, operatorId) => {
+          const resolution = options.resolution.trim();
+          if (resolution.length === 0 || resolution.length > 500)
+            throw new RampartError('invalid_value', {
+              field: 'resolution',
+              provided: options.resolution,
+              expected: '1 to 500 characters saying what was done',
+            });
+          const resolved = presentDiscrepancy(await service.resolve(operatorId, options.discrepancy, resolution));
+          emit(options.json, resolved, line(resolved));
+        });
+      },
+    );
 }

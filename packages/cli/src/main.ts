@@ -2,7 +2,7 @@ import { createIdGenerator, type KeyMode, type KeyScope, Operators, systemClock 
 import { isRampartError } from '@rampart/errors';
 import { ConfigError, loadConfig, runServer } from '@rampart/server';
 import { Command, Option } from 'commander';
-import { withDatabase } from './database.ts';
+import { modeOption, operatorOption, tenantOf, withDatabase } from './database.ts';
 import { discrepanciesCommand } from './discrepancies.ts';
 import { outboxCommand } from './outbox.ts';
 import { collect, emit } from './output.ts';
@@ -49,8 +49,9 @@ function operatorsCommand(program: Command): void {
 
   operators
     .command('allowlist')
-    .description('replace the IP and/or Origin allowlist of an operator')
-    .requiredOption('--operator <id>')
+    .description("replace the IP and/or Origin allowlist of one of an operator's modes")
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .option('--ip <cidr>', 'IP or CIDR (repeatable)', collect)
     .option('--origin <origin>', 'origin (repeatable)', collect)
     .option('--clear-ip', 'allow any IP')
@@ -59,6 +60,7 @@ function operatorsCommand(program: Command): void {
     .action(
       async (options: {
         operator: string;
+        mode: KeyMode;
         ip?: string[];
         origin?: string[];
         clearIp?: boolean;
@@ -66,7 +68,8 @@ function operatorsCommand(program: Command): void {
         json?: boolean;
       }) => {
         await withDatabase(config(), async (db) => {
-          const updated = await new Operators(db, createIdGenerator(), systemClock).updateAllowlists(options.operator, {
+          const operators = new Operators(db, createIdGenerator(), systemClock);
+          const updated = await operators.updateAllowlists(await tenantOf(db, options), {
             ...(options.ip || options.clearIp ? { ip_allowlist: options.ip ?? [] } : {}),
             ...(options.origin || options.clearOrigin ? { origin_allowlist: options.origin ?? [] } : {}),
           });

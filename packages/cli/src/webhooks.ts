@@ -1,4 +1,4 @@
-import { createIdGenerator, systemClock } from '@rampart/core';
+import { createIdGenerator, type KeyMode, systemClock } from '@rampart/core';
 import { type Config, ConfigError, loadConfig, loadMasterSecret } from '@rampart/server';
 import {
   type DeliveryStatus,
@@ -9,7 +9,7 @@ import {
   WebhookEndpoints,
 } from '@rampart/webhooks';
 import { type Command, Option } from 'commander';
-import { withDatabase } from './database.ts';
+import { modeOption, type OperatorOptions, operatorOption, tenantOf, withDatabase } from './database.ts';
 import { collect, emit } from './output.ts';
 
 function date(option: string, text: string): Date {
@@ -20,14 +20,22 @@ function date(option: string, text: string): Date {
 
 /** The same services the API uses, on the CLI's database; secrets sealed with the server's master secret. */
 async function withWebhooks<T>(
-  work: (services: { endpoints: WebhookEndpoints; deliveries: WebhookDeliveries; config: Config }) => Promise<T>,
+  operator: OperatorOptions,
+  work: (services: {
+    endpoints: WebhookEndpoints;
+    deliveries: WebhookDeliveries;
+    config: Config;
+    /** The tenant of the operator's mode the command names. */
+    operatorId: string;
+  }) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig();
   const secrets = SecretBox.forWebhookSecrets(loadMasterSecret(config.secretsKey, config.dataDir));
   return withDatabase(config, async (db) => {
     const deps = { db, ids: createIdGenerator(), clock: systemClock };
     const endpoints = new WebhookEndpoints({ ...deps, secrets, config: config.webhooks });
-    return work({ endpoints, deliveries: new WebhookDeliveries({ ...deps, endpoints }), config });
+    const operatorId = await tenantOf(db, operator);
+    return work({ endpoints, deliveries: new WebhookDeliveries({ ...deps, endpoints }), config, operatorId });
   });
 }
 
@@ -43,7 +51,8 @@ export function webhooksCommand(program: Command): void {
   webhooks
     .command('create')
     .description('register an endpoint; prints its signing secret (once)')
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .requiredOption('--url <url>')
     .option('--event <type>', 'event type to deliver (repeatable; default all)', collect)
     .option('--description <text>')
@@ -52,15 +61,16 @@ export function webhooksCommand(program: Command): void {
     .action(
       async (options: {
         operator: string;
+        mode: KeyMode;
         url: string;
         event?: string[];
         description?: string;
         allowPrivateUrl?: boolean;
         json?: boolean;
       }) => {
-        await withWebhooks(async ({ endpoints }) => {
+        await withWebhooks(options, async ({ endpoints, operatorId }) => {
           const created = await endpoints.create(
-            { operatorId: options.operator, allowPrivate: options.allowPrivateUrl ?? false },
+            { operatorId: operatorId, allowPrivate: options.allowPrivateUrl ?? false },
             {
               url: options.url,
               ...(options.event ? { enabled_events: options.event } : {}),
@@ -78,11 +88,12 @@ export function webhooksCommand(program: Command): void {
 
   webhooks
     .command('list')
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; json?: boolean }) => {
-      await withWebhooks(async ({ endpoints }) => {
-        const list = (await endpoints.list(options.operator, { limit: 100 })).map(presentEndpoint);
+    .action(async (options: { operator: string; mode: KeyMode; json?: boolean }) => {
+      await withWebhooks(options, async ({ endpoints, operatorId }) => {
+        const list = (await endpoints.list(operatorId, { limit: 100 })).map(presentEndpoint);
         const line = (e: (typeof list)[number]) =>
           `${e.id}\t${e.status}${e.disabled_reason ? ` (${e.disabled_reason})` : ''}\t${e.url}\t${e.enabled_events.join(',')}`;
         emit(options.json, list, list.map(line).join('\n') || '(none)');
@@ -92,7 +103,8 @@ export function webhooksCommand(program: Command): void {
   webhooks
     .command('deliveries')
     .description("an endpoint's delivery log, or one delivery with its attempts (--delivery)")
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .option('--endpoint <id>')
     .option('--delivery <id>')
     .addOption(new Option('--status <status>').choices(['pending', 'succeeded', 'exhausted', 'cancelled']))
@@ -101,15 +113,16 @@ export function webhooksCommand(program: Command): void {
     .action(
       async (options: {
         operator: string;
+        mode: KeyMode;
         endpoint?: string;
         delivery?: string;
         status?: DeliveryStatus;
         after?: string;
         json?: boolean;
       }) => {
-        await withWebhooks(async ({ deliveries }) => {
+        await withWebhooks(options, async ({ deliveries, operatorId }) => {
           if (options.delivery) {
-            const one = presentDelivery(await deliveries.get(options.operator, options.delivery));
+            const one = presentDelivery(await deliveries.get(operatorId, options.delivery));
             const attempts = (one.attempts ?? []).map(
               (a) =>
                 `  #${a.attempt}\t${a.started_at}\t${a.status_code ?? '-'}\t${a.latency_ms} ms\t${a.error ?? (a.response_excerpt ?? '').slice(0, 80)}`,
@@ -119,7 +132,7 @@ export function webhooksCommand(program: Command): void {
           }
           if (!options.endpoint) throw new ConfigError('--endpoint', 'give --endpoint or --delivery');
           const list = (
-            await deliveries.listForEndpoint(options.operator, options.endpoint, {
+            await deliveries.listForEndpoint(operatorId, options.endpoint, {
               limit: 100,
               ...(options.status ? { status: options.status } : {}),
               ...(options.after ? { after: options.after } : {}),
@@ -133,15 +146,14 @@ export function webhooksCommand(program: Command): void {
   webhooks
     .command('redeliver')
     .description('deliver an event again (to one endpoint, or to every endpoint that subscribes to it)')
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .requiredOption('--event <id>')
     .option('--endpoint <id>')
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; event: string; endpoint?: string; json?: boolean }) => {
-      await withWebhooks(async ({ deliveries }) => {
-        const created = (await deliveries.redeliver(options.operator, options.event, options.endpoint)).map(
-          presentDelivery,
-        );
+    .action(async (options: { operator: string; mode: KeyMode; event: string; endpoint?: string; json?: boolean }) => {
+      await withWebhooks(options, async ({ deliveries, operatorId }) => {
+        const created = (await deliveries.redeliver(operatorId, options.event, options.endpoint)).map(presentDelivery);
         emit(options.json, created, created.map(deliveryLine).join('\n') || '(no endpoint subscribes to it)');
       });
     });
@@ -149,34 +161,45 @@ export function webhooksCommand(program: Command): void {
   webhooks
     .command('replay')
     .description('deliver again every event of [from, to) the endpoint subscribes to')
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .requiredOption('--endpoint <id>')
     .requiredOption('--from <time>', 'ISO 8601, inclusive')
     .requiredOption('--to <time>', 'ISO 8601, exclusive')
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; endpoint: string; from: string; to: string; json?: boolean }) => {
-      await withWebhooks(async ({ deliveries }) => {
-        const replay = await deliveries.replay(options.operator, options.endpoint, {
-          from: date('--from', options.from),
-          to: date('--to', options.to),
+    .action(
+      async (options: {
+        operator: string;
+        mode: KeyMode;
+        endpoint: string;
+        from: string;
+        to: string;
+        json?: boolean;
+      }) => {
+        await withWebhooks(options, async ({ deliveries, operatorId }) => {
+          const replay = await deliveries.replay(operatorId, options.endpoint, {
+            from: date('--from', options.from),
+            to: date('--to', options.to),
+          });
+          emit(options.json, replay, `${replay.deliveries} deliveries queued for ${replay.endpoint_id}`);
         });
-        emit(options.json, replay, `${replay.deliveries} deliveries queued for ${replay.endpoint_id}`);
-      });
-    });
+      },
+    );
 
   webhooks
     .command('test')
     .description('send a webhook.test event to an endpoint (a running Rampart delivers it)')
-    .requiredOption('--operator <id>')
+    .addOption(operatorOption())
+    .addOption(modeOption())
     .requiredOption('--endpoint <id>')
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; endpoint: string; json?: boolean }) => {
-      await withWebhooks(async ({ deliveries }) => {
-        const delivery = presentDelivery(await deliveries.sendTest(options.operator, options.endpoint));
+    .action(async (options: { operator: string; mode: KeyMode; endpoint: string; json?: boolean }) => {
+      await withWebhooks(options, async ({ deliveries, operatorId }) => {
+        const delivery = presentDelivery(await deliveries.sendTest(operatorId, options.endpoint));
         emit(
           options.json,
           delivery,
-          `${deliveryLine(delivery)}\nfollow it: rampart webhooks deliveries --operator ${options.operator} --delivery ${delivery.id}`,
+          `${deliveryLine(delivery)}\nfollow it: rampart webhooks deliveries --operator ${options.operator} --mode ${options.mode} --delivery ${delivery.id}`,
         );
       });
     });

@@ -24,26 +24,39 @@ test('rampart discrepancies list | resolve work the queue the API shows', { time
   const paymentId = errorOf(declined).details['payment_id'] as string;
   await processorSays(t, paymentId, `evt_cli_dsc_${paymentId}`, 'succeeded');
 
-  const open = await json('discrepancies', 'list', '--operator', t.operatorId, '--status', 'open');
+  const open = await json('discrepancies', 'list', '--operator', t.accountId, '--mode', 'test', '--status', 'open');
   assert.equal(open.length, 1);
   assert.deepEqual(
     [open[0].payment_id, open[0].recorded_status, open[0].reported_status],
     [paymentId, 'failed', 'completed'],
   );
   assert.match(
-    await cli('discrepancies', 'list', '--operator', t.operatorId),
+    await cli('discrepancies', 'list', '--operator', t.accountId, '--mode', 'test'),
     new RegExp(`^${open[0].id}\\topen\\t${paymentId}\\tsimcard reports completed, Rampart has failed`),
   );
 
   await assert.rejects(
-    cli('discrepancies', 'resolve', '--operator', t.operatorId, '--discrepancy', open[0].id, '--resolution', '  '),
+    cli(
+      'discrepancies',
+      'resolve',
+      '--operator',
+      t.accountId,
+      '--mode',
+      'test',
+      '--discrepancy',
+      open[0].id,
+      '--resolution',
+      '  ',
+    ),
     /invalid_value/,
   );
   const resolved = await json(
     'discrepancies',
     'resolve',
     '--operator',
-    t.operatorId,
+    t.accountId,
+    '--mode',
+    'test',
     '--discrepancy',
     open[0].id,
     '--resolution',
@@ -52,9 +65,23 @@ test('rampart discrepancies list | resolve work the queue the API shows', { time
   assert.equal(resolved.status, 'resolved');
   const seen = await t.app.inject({ method: 'GET', url: `/v1/discrepancies/${open[0].id}`, headers: t.auth });
   assert.equal(seen.json().resolution, 'Refunded at the processor.');
-  assert.deepEqual(await json('discrepancies', 'list', '--operator', t.operatorId, '--status', 'open'), []);
+  assert.deepEqual(
+    await json('discrepancies', 'list', '--operator', t.accountId, '--mode', 'test', '--status', 'open'),
+    [],
+  );
   await assert.rejects(
-    cli('discrepancies', 'resolve', '--operator', t.operatorId, '--discrepancy', open[0].id, '--resolution', 'again'),
+    cli(
+      'discrepancies',
+      'resolve',
+      '--operator',
+      t.accountId,
+      '--mode',
+      'test',
+      '--discrepancy',
+      open[0].id,
+      '--resolution',
+      'again',
+    ),
     /illegal_state_transition/,
   );
   const other = await t.operators.create({ name: 'Other' });

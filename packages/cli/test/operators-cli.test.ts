@@ -47,12 +47,16 @@ test('rampart operators create | allowlist and keys create | rotate | revoke act
   await cli('keys', 'revoke', '--operator', created.operator.id, '--key', rotated.key.id);
   assert.equal((await call(rotated.secret)).json().error.code, 'token_revoked');
 
-  await cli('operators', 'allowlist', '--operator', created.operator.id, '--ip', '203.0.113.0/24');
+  // Each mode has its own allowlists: closing the test mode leaves live keys working.
+  const live = await cli('keys', 'create', '--operator', created.operator.id, '--mode', 'live');
+  await cli('operators', 'allowlist', '--operator', created.operator.id, '--mode', 'test', '--ip', '203.0.113.0/24');
   const denied = await call(readOnly.secret);
   assert.equal(denied.json().error.code, 'ip_not_allowed');
+  const operator = (await call(live.secret)).json();
+  assert.deepEqual([operator.id, operator.mode, operator.ip_allowlist], [created.operator.id, 'live', []]);
 
   const listed = await cli('keys', 'list', '--operator', created.operator.id);
-  assert.equal(listed.length, 3);
+  assert.deepEqual(listed.map((k: { mode: string }) => k.mode).sort(), ['live', 'test', 'test', 'test']);
   assert.ok(listed.every((k: Record<string, unknown>) => !('secret' in k) && !('secret_hash' in k)));
 });
 

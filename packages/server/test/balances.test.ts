@@ -151,12 +151,17 @@ describe('user balances and adjustments', async () => {
   test('test money and live money never meet: a live key sees and spends only live balances', async () => {
     const live = await t.operators.keys.issue(t.operatorId, { mode: 'live', scope: 'full', description: null });
     const liveAuth = { authorization: `Bearer ${live.secret}` };
+    await openForPayments(t, {}, liveAuth);
     const deposit = await createPayment(t, { user_id: 'two-modes', amount: '25.00' });
     assert.equal(deposit.json().status, 'completed', deposit.body);
     const credit = { direction: 'credit', amount: '500.00', reference: 'same-ref' };
     assert.equal((await adjust(t, 'two-modes', credit)).statusCode, 201);
     assert.equal((await usd(t, 'two-modes')).posted, '525.00');
 
+    // Test users are not live users: the live key does not even know this one.
+    assert.equal(errorOf(await balances(t, 'two-modes', liveAuth)).code, 'user_not_found');
+    const liveUser = await t.app.inject({ method: 'PUT', url: '/v1/users/two-modes', headers: liveAuth, payload: {} });
+    assert.equal(liveUser.statusCode, 201, liveUser.body);
     assert.deepEqual((await balances(t, 'two-modes', liveAuth)).json().data, [], 'none of it is live money');
     const spend = await createPayment(
       t,

@@ -20,7 +20,10 @@ export interface TestApp {
   config: Config;
   /** JSON log lines the app wrote. */
   logs: string[];
+  /** The tenant the harness (test) key acts as: what its calls read and write belongs to it. */
   operatorId: string;
+  /** The operator's public id (its live tenant's). */
+  accountId: string;
   secret: string;
   auth: { authorization: string };
   /** With `sandbox: true`: the simulator the connectors talk to, and where the app listens. */
@@ -97,7 +100,9 @@ export async function startTestApp(
     operators,
     config,
     logs,
-    operatorId: operator.id,
+    // The harness key is a test key: what it reaches belongs to the operator's test tenant.
+    operatorId: key.key.operator_id,
+    accountId: operator.id,
     secret: key.secret,
     auth: { authorization: `Bearer ${key.secret}` },
     ...(simulator ? { simulator } : {}),

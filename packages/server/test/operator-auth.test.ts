@@ -13,7 +13,7 @@ describe('operator authentication', async () => {
     const response = await get(t.auth);
     assert.equal(response.statusCode, 200);
     const body = response.json();
-    assert.equal(body.id, t.operatorId);
+    assert.equal(body.id, t.accountId);
     assert.equal(body.object, 'operator');
     assert.equal(body.key.scope, 'full');
     assert.equal(body.key.mode, 'test');

@@ -32,7 +32,7 @@ describe('operator-signed session tokens', async () => {
     const iat = nowSeconds();
     return new SignJWT({ operation: 'deposit', currency: 'USD', ...overrides.claims })
       .setProtectedHeader({ alg: 'EdDSA', kid: overrides.kid ?? 'key-2026' })
-      .setIssuer(t.operatorId)
+      .setIssuer(t.accountId)
       .setSubject('user-42')
       .setAudience(overrides.audience ?? 'rampart')
       .setIssuedAt(iat)
@@ -95,7 +95,7 @@ describe('operator-signed session tokens', async () => {
     assert.equal(await invalidReason(await token({ audience: 'someone-else' })), 'invalid_claim_aud');
     assert.equal(await invalidReason('eyJhbGciOiJFZERTQSJ9.not-json.sig'), 'malformed');
     // An issuer or key id no operator could have: refused before the database sees it.
-    assert.equal(await invalidReason(await issuedBy(`${t.operatorId}\u0000`)), 'malformed');
+    assert.equal(await invalidReason(await issuedBy(`${t.accountId}\u0000`)), 'malformed');
     assert.equal(await invalidReason(await token({ kid: 'key\u00002026' })), 'malformed');
   });
 
@@ -103,7 +103,7 @@ describe('operator-signed session tokens', async () => {
     const header = (alg: string) => Buffer.from(JSON.stringify({ alg, kid: 'key-2026' })).toString('base64url');
     const body = Buffer.from(
       JSON.stringify({
-        iss: t.operatorId,
+        iss: t.accountId,
         sub: 'user-42',
         aud: 'rampart',
         iat: nowSeconds(),
@@ -114,7 +114,7 @@ describe('operator-signed session tokens', async () => {
     assert.equal(await invalidReason(`${header('none')}.${body}.`), 'algorithm_not_allowed');
     const hs256 = await new SignJWT({ sub: 'user-42', jti: randomUUID() })
       .setProtectedHeader({ alg: 'HS256', kid: 'key-2026' })
-      .setIssuer(t.operatorId)
+      .setIssuer(t.accountId)
       .setAudience('rampart')
       .setIssuedAt()
       .setExpirationTime('1m')

@@ -25,12 +25,12 @@ export const BANK_ACCOUNT = {
   routing_number: '021000021',
 };
 
-/** Gates off (other tests cover them) so payment rules are what is exercised. */
-export async function openForPayments(t: TestApp, extra: Record<string, unknown> = {}) {
+/** Gates off (other tests cover them) so payment rules are what is exercised; in the mode of `auth`'s key. */
+export async function openForPayments(t: TestApp, extra: Record<string, unknown> = {}, auth = t.auth) {
   const response = await t.app.inject({
     method: 'PATCH',
     url: '/v1/operator/settings',
-    headers: t.auth,
+    headers: auth,
     payload: {
       required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
       providers: {

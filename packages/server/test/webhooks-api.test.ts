@@ -110,7 +110,7 @@ describe('webhook endpoints API', async () => {
     assert.equal(errorOf(moved).code, 'invalid_value', 'changing the URL is checked too');
   });
 
-  test('off a development server, a test key gets no private URL either (its endpoint would get live events)', async () => {
+  test('off a development server, a test key gets no private URL either (it would reach into the server’s network)', async () => {
     const register = async (env: Record<string, string>) => {
       const app = await startWebhookApp(env);
       return app.app.inject({

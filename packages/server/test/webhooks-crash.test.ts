@@ -60,6 +60,11 @@ test('kill -9 with undelivered events in the outbox: after restart every event i
   assert.ok(secret, 'fresh database: demo operator and key printed');
   const auth = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
   const operator = (await (await fetch(`${url}/v1/operator`, { headers: auth })).json()) as { id: string };
+  // The demo key is a test key: its endpoint hears the events of the operator's test tenant.
+  const tenants = await db.query<{ id: string }>("SELECT id FROM operators WHERE account_id = $1 AND mode = 'test'", [
+    operator.id,
+  ]);
+  const testTenant = tenants.rows[0]!.id;
   const created = await fetch(`${url}/v1/webhook_endpoints`, {
     method: 'POST',
     headers: auth,
@@ -74,7 +79,7 @@ test('kill -9 with undelivered events in the outbox: after restart every event i
     for (let i = 0; i < count; i++) {
       const event = await db.transaction((tx) =>
         events.record(tx, {
-          operatorId: operator.id,
+          operatorId: testTenant,
           type: 'payment.completed',
           subjectId: `pay_${tag}_${i % 10}`,
           data: { i },

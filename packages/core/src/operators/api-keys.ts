@@ -42,6 +42,10 @@ function generateSecret(mode: KeyMode): string {
   return `rk_${mode}_${body}`;
 }
 
+/** The keys of the operator `$1` names, in either of its tenants. */
+const OF_OPERATOR = `operator_id IN (SELECT t.id FROM operators o JOIN operators t ON t.account_id = o.account_id
+                                     WHERE o.id = $1)`;
+
 const KEY_COLUMNS = 'id, operator_id, mode, scope, last4, description, created_at, expires_at, revoked_at, replaced_by';
 
 export class ApiKeys {
@@ -65,7 +69,9 @@ export class ApiKeys {
     const secret = generateSecret(options.mode);
     const { rows } = await tx.query<ApiKey>(
       `INSERT INTO api_keys (id, operator_id, mode, scope, secret_hash, last4, description, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
+       SELECT $1, t.id, $3, $4, $5, $6, $7, $8 FROM operators o JOIN operators t ON t.account_id = o.account_id AND t.mode = $3
+        WHERE o.id = $2
+       RETURNING ${KEY_COLUMNS}`,
       [
         this.ids('key'),
         operatorId,
@@ -77,16 +83,18 @@ export class ApiKeys {
         this.clock.now(),
       ],
     );
-    return { key: rows[0]!, secret };
+    if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'operator', id: operatorId });
+    return { key: rows[0], secret };
   }
 
   /**
-   * The operator's keys; with `mode`, only that mode's (a key sees and manages keys of
-   * its own mode only: a test key never reaches a live secret).
+   * The operator's keys (`operatorId` names it by either tenant); with `mode`, only that
+   * mode's (a key sees and manages keys of its own mode only: a test key never reaches a
+   * live secret).
    */
   async list(operatorId: string, mode?: KeyMode): Promise<ApiKey[]> {
     const { rows } = await this.db.query<ApiKey>(
-      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 AND ($2::text IS NULL OR mode = $2)
+      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE ${OF_OPERATOR} AND ($2::text IS NULL OR mode = $2)
         ORDER BY created_at, id`,
       [operatorId, mode ?? null],
     );
@@ -94,7 +102,7 @@ export class ApiKeys {
   }
 
   async get(operatorId: string, keyId: string, tx: Queryable = this.db): Promise<ApiKey> {
-    const { rows } = await tx.query<ApiKey>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 AND id = $2`, [
+    const { rows } = await tx.query<ApiKey>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE ${OF_OPERATOR} AND id = $2`, [
       operatorId,
       keyId,
     ]);
@@ -116,7 +124,7 @@ export class ApiKeys {
   ): Promise<IssuedKey & { previous: ApiKey }> {
     const rotated = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<ApiKey>(
-        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE operator_id = $1 AND id = $2 AND ($3::text IS NULL OR mode = $3)
+        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE ${OF_OPERATOR} AND id = $2 AND ($3::text IS NULL OR mode = $3)
           FOR UPDATE`,
         [operatorId, keyId, mode ?? null],
       );
@@ -142,18 +150,18 @@ export class ApiKeys {
       );
       return { ...issued, previous: updated.rows[0]! };
     });
-    this.config?.changed(operatorId);
+    this.config?.changed(rotated.previous.operator_id);
     return rotated;
   }
 
   async revoke(operatorId: string, keyId: string, mode?: KeyMode): Promise<ApiKey> {
     const { rows } = await this.db.query<ApiKey>(
       `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
-        WHERE operator_id = $1 AND id = $2 AND ($4::text IS NULL OR mode = $4) RETURNING ${KEY_COLUMNS}`,
+        WHERE ${OF_OPERATOR} AND id = $2 AND ($4::text IS NULL OR mode = $4) RETURNING ${KEY_COLUMNS}`,
       [operatorId, keyId, this.clock.now(), mode ?? null],
     );
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'api_key', id: keyId });
-    this.config?.changed(operatorId);
+    this.config?.changed(rows[0].operator_id);
     return rows[0];
   }
 }

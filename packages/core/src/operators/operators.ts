@@ -7,8 +7,15 @@ import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
 import { IpAllowlist, normaliseOrigin, parseCidr } from './allowlist.ts';
 import { ApiKeys, hashSecret, type IssuedKey, type KeyMode, type KeyScope, looksLikeSecretKey } from './api-keys.ts';
 
+/**
+ * One mode of an operator. Test and live are two tenants: `id` is the tenant every
+ * operator-scoped row belongs to, `account_id` the operator as its owner knows it (the
+ * live tenant's id, which is the one shown).
+ */
 export interface Operator {
   id: string;
+  account_id: string;
+  mode: KeyMode;
   name: string;
   ip_allowlist: string[];
   origin_allowlist: string[];
@@ -17,7 +24,10 @@ export interface Operator {
 
 /** Who is calling the Partner API, established from a secret key. */
 export interface OperatorPrincipal {
+  /** The tenant of the key's mode: every read and write of the call is scoped to it. */
   operatorId: string;
+  /** The operator's public id (its live tenant's). */
+  accountId: string;
   keyId: string;
   mode: KeyMode;
   scope: KeyScope;
@@ -29,7 +39,8 @@ export interface CallerContext {
   origin: string | undefined;
 }
 
-const OPERATOR_COLUMNS = 'id, name, ip_allowlist::text[] AS ip_allowlist, origin_allowlist, created_at';
+const OPERATOR_COLUMNS =
+  'id, account_id, mode, name, ip_allowlist::text[] AS ip_allowlist, origin_allowlist, created_at';
 
 function validateAllowlists(input: { ip_allowlist?: readonly string[]; origin_allowlist?: readonly string[] }): {
   ip?: string[];
@@ -66,6 +77,7 @@ function validateAllowlists(input: { ip_allowlist?: readonly string[]; origin_al
 interface Credential {
   id: string;
   operator_id: string;
+  account_id: string;
   mode: KeyMode;
   scope: KeyScope;
   expires_at: Date | null;
@@ -95,7 +107,10 @@ export class Operators {
     this.profiles = config?.cache<Operator>((id) => id);
   }
 
-  /** Creates an operator together with its first full-scope key, in one transaction. */
+  /**
+   * Creates an operator — its live and test tenants, with the same allowlists — and its
+   * first full-scope key in `mode`, in one transaction. Returns the live tenant.
+   */
   async create(input: {
     name: string;
     mode?: KeyMode;
@@ -107,15 +122,27 @@ export class Operators {
       throw new RampartError('invalid_value', { field: 'name', provided: input.name, expected: '1 to 200 characters' });
     const lists = validateAllowlists(input);
     return this.db.transaction(async (tx) => {
+      const liveId = this.ids('op');
       const { rows } = await tx.query<Operator>(
-        `INSERT INTO operators (id, name, ip_allowlist, origin_allowlist, created_at)
-         VALUES ($1, $2, $3::cidr[], $4, $5) RETURNING ${OPERATOR_COLUMNS}`,
-        [this.ids('op'), name, lists.ip ?? [], lists.origin ?? [], this.clock.now()],
+        `INSERT INTO operators (id, account_id, mode, name, ip_allowlist, origin_allowlist, created_at)
+         VALUES ($1, $1, 'live', $3, $4::cidr[], $5, $6), ($2, $1, 'test', $3, $4::cidr[], $5, $6)
+         RETURNING ${OPERATOR_COLUMNS}`,
+        [liveId, this.ids('op'), name, lists.ip ?? [], lists.origin ?? [], this.clock.now()],
       );
-      const operator = rows[0]!;
-      const key = await this.keys.issue(operator.id, { mode: input.mode ?? 'test', scope: 'full' }, tx);
-      return { operator, key };
+      const key = await this.keys.issue(liveId, { mode: input.mode ?? 'test', scope: 'full' }, tx);
+      return { operator: rows.find((row) => row.mode === 'live')!, key };
     });
+  }
+
+  /** The tenant of `mode` of the operator `id` names (either of its tenants, or its public id). */
+  async tenant(id: string, mode: KeyMode): Promise<Operator> {
+    const { rows } = await this.db.query<Operator>(
+      `SELECT ${OPERATOR_COLUMNS} FROM operators
+        WHERE mode = $2 AND account_id = (SELECT account_id FROM operators WHERE id = $1)`,
+      [id, mode],
+    );
+    if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'operator', id });
+    return rows[0];
   }
 
   get(id: string, tx: Queryable = this.db): Promise<Operator> {
@@ -129,8 +156,11 @@ export class Operators {
     return rows[0];
   }
 
+  /** Every operator, by its live tenant. */
   async list(): Promise<Operator[]> {
-    const { rows } = await this.db.query<Operator>(`SELECT ${OPERATOR_COLUMNS} FROM operators ORDER BY created_at, id`);
+    const { rows } = await this.db.query<Operator>(
+      `SELECT ${OPERATOR_COLUMNS} FROM operators WHERE mode = 'live' ORDER BY created_at, id`,
+    );
     return rows;
   }
 
@@ -162,7 +192,7 @@ export class Operators {
     const find = async () => {
       const { rows } = await this.db.query<Omit<Credential, 'allowlist'>>({
         name: 'authenticate-key',
-        text: `SELECT k.id, k.operator_id, k.mode, k.scope, k.expires_at, k.revoked_at,
+        text: `SELECT k.id, k.operator_id, o.account_id, k.mode, k.scope, k.expires_at, k.revoked_at,
                       o.ip_allowlist::text[] AS ip_allowlist, o.origin_allowlist
                  FROM api_keys k JOIN operators o ON o.id = k.operator_id
                 WHERE k.secret_hash = $1`,
@@ -179,6 +209,6 @@ export class Operators {
     if (caller.origin !== undefined && !key.origin_allowlist.includes(normaliseOrigin(caller.origin) ?? '')) {
       throw new RampartError('origin_not_allowed', { origin: caller.origin });
     }
-    return { operatorId: key.operator_id, keyId: key.id, mode: key.mode, scope: key.scope };
+    return { operatorId: key.operator_id, accountId: key.account_id, keyId: key.id, mode: key.mode, scope: key.scope };
   }
 }

@@ -22,6 +22,7 @@ export interface SigningKey {
 }
 
 export interface OperatorTokenClaims {
+  /** The tenant of the signing key's mode (the token's `iss` is the operator's public id). */
   operatorId: string;
   mode: 'test' | 'live';
   userId: string;
@@ -63,7 +64,12 @@ export class OperatorTokens {
       field('x', 'a base64url Ed25519 public key');
     }
     const { rows } = await this.db.query<SigningKey>(
-      `INSERT INTO operator_signing_keys (operator_id, kid, mode, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)
+      // A kid names one key across the operator's two modes: a token's `iss` is the
+      // operator's public id, and its kid alone says which tenant (mode) it opens.
+      `INSERT INTO operator_signing_keys (operator_id, kid, mode, public_jwk, created_at)
+       SELECT $1, $2, $3, $4, $5
+        WHERE NOT EXISTS (SELECT 1 FROM operator_signing_keys k JOIN operators t ON t.id = k.operator_id
+                           WHERE k.kid = $2 AND t.account_id = (SELECT account_id FROM operators WHERE id = $1))
        ON CONFLICT DO NOTHING RETURNING ${KEY_COLUMNS}`,
       [operatorId, publicJwk.kid, mode, JSON.stringify(publicJwk), this.clock.now()],
     );
@@ -89,6 +95,23 @@ export class OperatorTokens {
     return rows[0];
   }
 
+  /**
+   * The live key `kid` of the operator whose public id is `issuer`, with the tenant (mode)
+   * it was registered in. Undefined for an unknown issuer or key, or a revoked key.
+   */
+  async signingKey(
+    issuer: string,
+    kid: string,
+    tx: Queryable = this.db,
+  ): Promise<{ operator_id: string; public_jwk: JWK; mode: 'test' | 'live' } | undefined> {
+    const { rows } = await tx.query<{ operator_id: string; public_jwk: JWK; mode: 'test' | 'live' }>(
+      `SELECT k.operator_id, k.public_jwk, k.mode FROM operator_signing_keys k JOIN operators t ON t.id = k.operator_id
+        WHERE t.account_id = $1 AND k.kid = $2 AND k.revoked_at IS NULL`,
+      [issuer, kid],
+    );
+    return rows[0];
+  }
+
   /** Verifies a token and consumes its `jti` in `tx`, so a replay is refused even across nodes. */
   async verify(token: string, tx: Queryable): Promise<OperatorTokenClaims> {
     let header: ReturnType<typeof decodeProtectedHeader>;
@@ -108,17 +131,14 @@ export class OperatorTokens {
       header.kid.includes('\u0000')
     )
       throw invalid('malformed');
-    const { rows } = await tx.query<{ public_jwk: JWK; mode: 'test' | 'live' }>(
-      `SELECT public_jwk, mode FROM operator_signing_keys WHERE operator_id = $1 AND kid = $2 AND revoked_at IS NULL`,
-      [unverified.iss, header.kid],
-    );
-    if (!rows[0]) throw invalid('unknown_issuer_or_key');
+    const key = await this.signingKey(unverified.iss, header.kid, tx);
+    if (!key) throw invalid('unknown_issuer_or_key');
     const now = this.clock.now();
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(
         token,
-        createPublicKey({ key: rows[0].public_jwk as import('node:crypto').JsonWebKey, format: 'jwk' }),
+        createPublicKey({ key: key.public_jwk as import('node:crypto').JsonWebKey, format: 'jwk' }),
         {
           algorithms: ['EdDSA', 'Ed25519'],
           issuer: unverified.iss,
@@ -143,8 +163,8 @@ export class OperatorTokens {
     if (consumed.rowCount === 0) throw invalid('token_replayed');
     const { iss: _iss, sub: _sub, aud: _aud, exp: _exp, iat: _iat, jti: _jti, nbf: _nbf, ...session } = payload;
     return {
-      operatorId: unverified.iss,
-      mode: rows[0].mode,
+      operatorId: key.operator_id,
+      mode: key.mode,
       userId: sub,
       jti,
       expiresAt: new Date(exp * 1000),

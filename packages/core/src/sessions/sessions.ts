@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { RampartError } from '@rampart/errors';
-import { decodeJwt } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { EventLog } from '../events/event-log.ts';
 import type { IdGenerator } from '../ids.ts';
@@ -220,9 +220,10 @@ export class Sessions {
   }
 
   /**
-   * The operator a widget credential claims, without using it up (for checks that must
-   * come before its single use): the init token's session's, or the operator token's
-   * issuer as written, unverified (the exchange verifies it). Undefined when it names none.
+   * The operator tenant a widget credential claims, without using it up (for checks that
+   * must come before its single use): the init token's session's, or the tenant of the
+   * key an operator token names by issuer and kid, unverified (the exchange verifies it).
+   * Undefined when it names none.
    */
   async operatorOf(credential: { init_token?: string; operator_token?: string }): Promise<string | undefined> {
     if (credential.init_token !== undefined) {
@@ -235,7 +236,9 @@ export class Sessions {
     if (credential.operator_token === undefined) return undefined;
     try {
       const { iss } = decodeJwt(credential.operator_token);
-      return typeof iss === 'string' ? iss : undefined;
+      const { kid } = decodeProtectedHeader(credential.operator_token);
+      if (typeof iss !== 'string' || typeof kid !== 'string') return undefined;
+      return (await this.operatorTokens.signingKey(iss, kid))?.operator_id;
     } catch {
       return undefined;
     }

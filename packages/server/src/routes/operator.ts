@@ -13,8 +13,10 @@ export function presentKey(key: ApiKey, now: Date) {
   return { ...key, object: 'api_key', status };
 }
 
+/** An operator as its key's mode sees it, under its public id (the test tenant's own id is never shown). */
 function presentOperator(operator: Operator) {
-  return { ...operator, object: 'operator' };
+  const { id: _tenant, account_id, ...rest } = operator;
+  return { ...rest, id: account_id, object: 'operator' };
 }
 
 export function operatorRoutes(app: FastifyInstance, operators: Operators, clock: Clock, overlapSeconds: number): void {

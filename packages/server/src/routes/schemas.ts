@@ -57,6 +57,11 @@ export const operatorSchema = {
   properties: {
     id: { type: 'string' },
     object: { type: 'string', const: 'operator' },
+    mode: {
+      type: 'string',
+      enum: ['test', 'live'],
+      description: "The mode of the caller's key: its allowlists and every resource it reaches are that mode's.",
+    },
     name: { type: 'string' },
     ip_allowlist: { type: 'array', items: { type: 'string' } },
     origin_allowlist: { type: 'array', items: { type: 'string' } },
@@ -66,5 +71,5 @@ export const operatorSchema = {
       properties: { id: { type: 'string' }, mode: { type: 'string' }, scope: { type: 'string' } },
     },
   },
-  required: ['id', 'object', 'name', 'ip_allowlist', 'origin_allowlist', 'created_at'],
+  required: ['id', 'object', 'mode', 'name', 'ip_allowlist', 'origin_allowlist', 'created_at'],
 } as const;

@@ -1,0 +1,37 @@
+-- Test and live are two tenants of one operator. Every operator-scoped row (users and
+-- their gates, settings, terms, events, webhook endpoints, payments, discrepancies,
+-- idempotency keys, signing keys, ledger accounts) already belongs to one operator row,
+-- so a test key that acts as the operator's test row cannot see or change anything live:
+-- the isolation between operators, which every query enforces, is the isolation between
+-- modes. `account_id` is the operator as its owner knows it (the live row's id); the test
+-- row has its own id, never shown.
+ALTER TABLE operators ADD COLUMN mode text NOT NULL DEFAULT 'live' CHECK (mode IN ('test', 'live'));
+ALTER TABLE operators ADD COLUMN account_id text REFERENCES operators (id);
+UPDATE operators SET account_id = id;
+ALTER TABLE operators ALTER COLUMN mode DROP DEFAULT;
+ALTER TABLE operators ALTER COLUMN account_id SET NOT NULL;
+CREATE UNIQUE INDEX operators_account_mode ON operators (account_id, mode);
+ALTER TABLE operators ADD CONSTRAINT operators_live_is_account CHECK ((mode = 'live') = (id = account_id));
+
+-- Existing operators get their test row, with the same allowlists, and their test keys
+-- and signing keys move to it. Test-mode payments and sessions recorded before this
+-- migration stay where they were: no deployment predates it.
+INSERT INTO operators (id, name, ip_allowlist, origin_allowlist, created_at, settings, mode, account_id)
+SELECT id || '_test', name, ip_allowlist, origin_allowlist, created_at, settings, 'test', id FROM operators;
+UPDATE api_keys SET operator_id = operator_id || '_test' WHERE mode = 'test';
+UPDATE operator_signing_keys SET operator_id = operator_id || '_test' WHERE mode = 'test';
+
+-- A row's mode is its tenant's: the database refuses a live key, payment, session or
+-- ledger account under a test row and the reverse. (NOT VALID: older test-mode payments,
+-- sessions and accounts stayed with the live row above; every new row is checked.)
+ALTER TABLE operators ADD CONSTRAINT operators_id_mode UNIQUE (id, mode);
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_tenant_mode
+  FOREIGN KEY (operator_id, mode) REFERENCES operators (id, mode);
+ALTER TABLE operator_signing_keys ADD CONSTRAINT operator_signing_keys_tenant_mode
+  FOREIGN KEY (operator_id, mode) REFERENCES operators (id, mode);
+ALTER TABLE payments ADD CONSTRAINT payments_tenant_mode
+  FOREIGN KEY (operator_id, mode) REFERENCES operators (id, mode) NOT VALID;
+ALTER TABLE sessions ADD CONSTRAINT sessions_tenant_mode
+  FOREIGN KEY (operator_id, mode) REFERENCES operators (id, mode) NOT VALID;
+ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_tenant_mode
+  FOREIGN KEY (operator_id, mode) REFERENCES operators (id, mode) NOT VALID;

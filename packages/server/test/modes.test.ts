@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { OPERATOR_TOKEN_AUDIENCE } from '@rampart/core';
+import { SignJWT } from 'jose';
+import { errorOf, startTestApp } from './harness.ts';
+import { createPayment, openForPayments } from './payment-fixtures.ts';
+
+/**
+ * Test and live are two tenants of one operator. Test keys are handed to developers and
+ * CI, and leak more than live ones: nothing a test key does may reach a live user, live
+ * setting or live resource, and a live key sees nothing of test mode.
+ */
+describe('test and live modes of one operator', async () => {
+  const t = await startTestApp({ sandbox: true });
+  const testAuth = t.auth;
+  const live = await t.operators.keys.issue(t.operatorId, { mode: 'live', scope: 'full' });
+  const liveAuth = { authorization: `Bearer ${live.secret}` };
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, auth: object, payload?: object) =>
+    t.app.inject({ method, url, headers: { ...auth }, ...(payload ? { payload } : {}) });
+
+  test('both keys name the same operator, each in its own mode', async () => {
+    const asTest = (await call('GET', '/v1/operator', testAuth)).json();
+    const asLive = (await call('GET', '/v1/operator', liveAuth)).json();
+    assert.deepEqual([asTest.id, asTest.mode, asLive.id, asLive.mode], [t.accountId, 'test', t.accountId, 'live']);
+  });
+
+  test('a test key changes only test settings', async () => {
+    const changed = await call('PATCH', '/v1/operator/settings', testAuth, {
+      required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
+    });
+    assert.equal(changed.statusCode, 200, changed.body);
+    assert.equal(changed.json().required_gates.kyc, 'none');
+    const liveSettings = (await call('GET', '/v1/operator/settings', liveAuth)).json();
+    assert.notEqual(liveSettings.required_gates.kyc, 'none', 'live KYC stays required');
+  });
+
+  test('a test key cannot verify, unblock or even see a live user', async () => {
+    assert.equal((await call('PUT', '/v1/users/eve', liveAuth, { email: 'eve@example.com' })).statusCode, 201);
+    assert.equal((await call('POST', '/v1/users/eve/block', liveAuth, { reason: 'fraud' })).statusCode, 200);
+
+    assert.equal(errorOf(await call('GET', '/v1/users/eve', testAuth)).code, 'user_not_found');
+    assert.equal(errorOf(await call('POST', '/v1/users/eve/unblock', testAuth, {})).code, 'user_not_found');
+    // The test key's own `eve` is a test user: verifying it verifies nobody live.
+    await call('PUT', '/v1/users/eve', testAuth, {});
+    assert.equal((await call('POST', '/v1/users/eve/kyc', testAuth, { status: 'verified' })).statusCode, 200);
+
+    const liveEve = (await call('GET', '/v1/users/eve', liveAuth)).json();
+    assert.deepEqual([liveEve.kyc.status, liveEve.blocked], ['not_started', true]);
+  });
+
+  test('payments, their events and their references are seen only in their mode', async () => {
+    await openForPayments(t);
+    const deposit = await createPayment(t, { user_id: 'tess', amount: '12.00', reference: 'order-77' });
+    assert.equal(deposit.json().status, 'completed', deposit.body);
+    const id = deposit.json().id as string;
+
+    assert.equal(errorOf(await call('GET', `/v1/payments/${id}`, liveAuth)).code, 'payment_not_found');
+    assert.equal(errorOf(await call('GET', '/v1/payments/by_reference/order-77', liveAuth)).code, 'payment_not_found');
+    assert.equal(errorOf(await call('POST', `/v1/payments/${id}/cancel`, liveAuth, {})).code, 'payment_not_found');
+    assert.deepEqual((await call('GET', '/v1/payments', liveAuth)).json().data, []);
+    const liveEvents = (await call('GET', '/v1/events', liveAuth)).json().data as { type: string }[];
+    assert.ok(!liveEvents.some((event) => event.type.startsWith('payment.')), JSON.stringify(liveEvents));
+
+    assert.equal((await call('GET', `/v1/payments/${id}`, testAuth)).json().status, 'completed');
+    const testEvents = (await call('GET', '/v1/events', testAuth)).json().data as { type: string }[];
+    assert.ok(testEvents.some((event) => event.type === 'payment.completed'));
+  });
+
+  test('terms and webhook endpoints published with a test key are not live', async () => {
+    const published = await call('POST', '/v1/terms', testAuth, {
+      version: 'test-1',
+      url: 'https://operator.example/terms/test-1',
+    });
+    assert.equal(published.statusCode, 201, published.body);
+    assert.equal((await call('GET', '/v1/terms/current', liveAuth)).json().terms, null);
+
+    const endpoint = await call('POST', '/v1/webhook_endpoints', testAuth, { url: 'https://hooks.example/rampart' });
+    assert.equal(endpoint.statusCode, 201, endpoint.body);
+    assert.deepEqual((await call('GET', '/v1/webhook_endpoints', liveAuth)).json().data, []);
+    const id = endpoint.json().id as string;
+    assert.equal(errorOf(await call('GET', `/v1/webhook_endpoints/${id}`, liveAuth)).code, 'resource_not_found');
+  });
+
+  test('a test key cannot open or close the live allowlists', async () => {
+    const { operators } = t;
+    const other = await startTestApp({ database: t.db });
+    const liveOther = await operators.keys.issue(other.operatorId, { mode: 'live', scope: 'full' });
+    const closed = await other.app.inject({
+      method: 'PATCH',
+      url: '/v1/operator',
+      headers: other.auth,
+      payload: { ip_allowlist: ['203.0.113.0/24'] },
+    });
+    assert.equal(closed.json().ip_allowlist[0], '203.0.113.0/24');
+    const asLive = await other.app.inject({
+      method: 'GET',
+      url: '/v1/operator',
+      headers: { authorization: `Bearer ${liveOther.secret}` },
+    });
+    assert.deepEqual([asLive.statusCode, asLive.json().ip_allowlist], [200, []]);
+    const asTest = await other.app.inject({ method: 'GET', url: '/v1/operator', headers: other.auth });
+    assert.equal(errorOf(asTest).code, 'ip_not_allowed');
+  });
+
+  test('a signing key id names one key across both modes; its token opens a session in its mode', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'shared-kid' };
+    assert.equal((await call('POST', '/v1/signing_keys', testAuth, { jwk })).statusCode, 201);
+    const again = await call('POST', '/v1/signing_keys', liveAuth, { jwk });
+    assert.equal(again.statusCode, 409, again.body);
+    assert.equal(errorOf(again).code, 'resource_exists');
+
+    const token = await new SignJWT({ operation: 'deposit' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'shared-kid' })
+      .setIssuer(t.accountId)
+      .setSubject('tokened')
+      .setAudience(OPERATOR_TOKEN_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('2m')
+      .setJti('mode-jti-1')
+      .sign(privateKey);
+    const exchanged = await t.app.inject({
+      method: 'POST',
+      url: '/widget/v1/session/exchange',
+      payload: { operator_token: token },
+    });
+    assert.equal(exchanged.statusCode, 200, exchanged.body);
+    const sessionId = exchanged.json().session_id as string;
+    assert.equal((await call('GET', `/v1/sessions/${sessionId}`, testAuth)).json().mode, 'test');
+    assert.equal(errorOf(await call('GET', `/v1/sessions/${sessionId}`, liveAuth)).code, 'session_not_found');
+  });
+
+  test('the database refuses a row whose mode is not its tenant’s', async () => {
+    await assert.rejects(
+      t.db.query(
+        `INSERT INTO api_keys (id, operator_id, mode, scope, secret_hash, last4, created_at)
+         VALUES ('key_wrong_mode', $1, 'live', 'full', '\\x00', 'xxxx', now())`,
+        [t.operatorId],
+      ),
+      /api_keys_tenant_mode/,
+    );
+  });
+});
