@@ -639,6 +639,37 @@ describe('ledger', async () => {
       assert.equal((await db.transaction((tx) => ledger.voidHold(tx, hold.id))).status, 'expired');
     });
 
+    test('a hold past due but not yet swept is posted when its owner says its end has come (evenIfDue)', async () => {
+      const { user, clearing } = await accounts();
+      await deposit(user, clearing, 1_000n);
+      const dueSoon = () =>
+        db.transaction((tx) =>
+          ledger.hold(tx, {
+            operatorId,
+            from: user.id,
+            to: clearing.id,
+            amount: 300n,
+            expiresAt: new Date(clock.now().getTime() + 60_000),
+          }),
+        );
+      const hold = await dueSoon();
+      clock.advance(61);
+      await db.transaction((tx) => ledger.postHold(tx, hold.id, undefined, { evenIfDue: true }));
+      assert.equal((await ledger.getHold(hold.id)).status, 'posted');
+      assert.deepEqual(
+        [(await ledger.balance(user.id)).posted, (await ledger.balance(user.id)).available],
+        [700n, 700n],
+      );
+      // Once swept, the money is free again and no owner can post it any more.
+      const swept = await dueSoon();
+      clock.advance(61);
+      while ((await ledger.expireHolds()) > 0);
+      await assert.rejects(
+        db.transaction((tx) => ledger.postHold(tx, swept.id, undefined, { evenIfDue: true })),
+        rampartError('illegal_state_transition', { resource: 'hold', from: 'expired', to: 'posted' }),
+      );
+    });
+
     test('the sweep works in bounded batches', async () => {
       const { user, clearing } = await accounts();
       await deposit(user, clearing, 1_000n);

@@ -178,6 +178,15 @@ describe('a withdrawal still on its way keeps its hold', async () => {
     assert.deepEqual([paid.posted_minor, paid.held_minor], ['6000', '0'], 'debited once, nothing left held');
   });
 
+  test('a payout paid after its hold fell due, before any sweep extended it, is debited once', async () => {
+    const payout = await payoutToBank(t, 'due-bank', '100.00', '25.00');
+    clock.advance(8 * 86_400); // the hold is past due, and no sweep has run
+    t.simulator!.admin.advanceClock(120);
+    await waitForStatus(t, payout.id, ['completed']);
+    const paid = await balances('due-bank');
+    assert.deepEqual([paid.posted_minor, paid.held_minor], ['7500', '0'], 'debited once, nothing left held');
+  });
+
   test('a hold no open payment depends on still expires', async () => {
     await fund(t, 'declined-bank', '100.00');
     const response = await withdraw(t, 'declined-bank', '40.00');

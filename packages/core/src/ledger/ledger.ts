@@ -306,8 +306,16 @@ export class Ledger {
    * the debit to the credit account and the rest of the reservation is released.
    * Posting an already posted hold again with the same amount returns the same
    * transfer; a voided or expired hold cannot be posted (`illegal_state_transition`).
+   * With `evenIfDue`, a hold past its expiry that no sweep has released yet (its money is
+   * still reserved) is posted too: for the owner of a hold whose end has come, such as a
+   * payout the provider has paid, where refusing would record less than what happened.
    */
-  async postHold(tx: Queryable, holdId: string, amount?: bigint): Promise<Transfer> {
+  async postHold(
+    tx: Queryable,
+    holdId: string,
+    amount?: bigint,
+    options: { evenIfDue?: boolean } = {},
+  ): Promise<Transfer> {
     const hold = await this.lockHold(tx, holdId);
     const currency = getCurrency(hold.currency);
     if (amount !== undefined && (typeof amount !== 'bigint' || amount <= 0n || amount > hold.amount))
@@ -319,7 +327,7 @@ export class Ledger {
     const posted = amount ?? hold.amount;
     if (hold.status === 'posted' && hold.posted_amount === posted)
       return this.getTransfer(hold.posting_transfer_id!, tx);
-    this.assertPending(hold, 'posted');
+    this.assertPending(hold, 'posted', options.evenIfDue);
     const changes = new BalanceChanges()
       .add(hold.debit_account_id, { posted: -posted, pendingDebits: -hold.amount })
       .add(hold.credit_account_id, { posted: posted, pendingCredits: -hold.amount });
@@ -515,8 +523,8 @@ export class Ledger {
     return rows[0]!;
   }
 
-  private assertPending(hold: Hold, to: 'posted' | 'voided'): void {
-    const expired = hold.status === 'pending' && hold.expires_at.getTime() <= this.clock.now().getTime();
+  private assertPending(hold: Hold, to: 'posted' | 'voided', evenIfDue = false): void {
+    const expired = !evenIfDue && hold.status === 'pending' && hold.expires_at.getTime() <= this.clock.now().getTime();
     if (hold.status !== 'pending' || expired)
       throw new RampartError('illegal_state_transition', {
         resource: 'hold',

@@ -1064,7 +1064,9 @@ export class Payments {
   private async moveMoney(tx: Queryable, payment: Payment, to: PaymentStatus): Promise<void> {
     const payOut = PAY_OUT.includes(payment.kind);
     if (payOut && payment.hold_id) {
-      if (to === 'completed') await this.ledger.postHold(tx, payment.hold_id);
+      // Paid out is paid out: a hold that fell due moments before (the sweep that extends
+      // holds of open payments not yet past it) is still reserved, and is posted.
+      if (to === 'completed') await this.ledger.postHold(tx, payment.hold_id, undefined, { evenIfDue: true });
       if (to === 'failed' || to === 'cancelled') {
         const hold = await this.ledger.getHold(payment.hold_id, tx);
         if (hold.status === 'pending') await this.ledger.voidHold(tx, payment.hold_id);
