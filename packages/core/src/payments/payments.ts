@@ -945,19 +945,38 @@ export class Payments {
   }
 
   /**
-   * A completed payment undone (ACH return, chargeback): the money goes back, even into
-   * debt. `event` (e.g. `ach.returned`) is recorded in the same transaction.
+   * A bank's return of an ACH debit, decided and applied under the payment's lock. A debit
+   * returned after it settled undoes the completed deposit: the credit goes back, even
+   * into debt, with `ach.returned` recorded in the same transaction. One returned before
+   * it settled fails the payment. Decided on an earlier read, a return could meet the
+   * settlement being applied in between: taken for a return before settlement, it would
+   * then be recorded as a contradiction while the user kept the credit.
    */
-  async reverse(
+  async applyAchReturn(
     operatorId: string,
     id: string,
-    cause: string,
-    failure: { code: ErrorCode; details: Record<string, unknown> },
-    event?: EventType,
-  ) {
-    return this.transition(operatorId, id, 'reversed', cause, {
-      set: { failure_code: failure.code, failure_message: cause },
-      ...(event ? { event: { type: event, data: { payment_id: id, ...failure.details } } } : {}),
+    returned: {
+      providerRef: string;
+      returnCode: string;
+      failure: { code: ErrorCode; details: Record<string, unknown> };
+    },
+  ): Promise<Payment> {
+    return this.inTransaction(async (tx) => {
+      const payment = await paymentStore.get(tx, operatorId, id, true);
+      const cause = `ACH return ${returned.returnCode}`;
+      if (payment.status === 'reversed') return payment; // a redelivered return
+      if (payment.status === 'completed') {
+        return this.transitionIn(tx, payment, 'reversed', cause, {
+          set: { failure_code: returned.failure.code, failure_message: cause },
+          event: { type: 'ach.returned', data: { payment_id: id, ...returned.failure.details } },
+        });
+      }
+      const outcome: ProviderOutcome = {
+        providerRef: returned.providerRef,
+        status: 'failed',
+        failure: returned.failure,
+      };
+      return (await this.applyTo(tx, payment, outcome, `${cause} before settlement`, false))!;
     });
   }
 
