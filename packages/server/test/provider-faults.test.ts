@@ -8,6 +8,7 @@ import {
   CARD_3DS,
   cardWebhook,
   createPayment,
+  madeAt,
   openForPayments,
   passChallenge,
   signedCardEvent,
@@ -60,13 +61,6 @@ describe('upstream faults through payments', async () => {
     });
   }
 
-  /** What a provider made under this payment's id (Rampart's idempotency key). */
-  const madeAt = async (provider: string, paymentId: string) => {
-    const log = await fetch(`${t.simulator!.url}/admin/requests?provider=${provider}&idempotency_key=${paymentId}`);
-    return ((await log.json()) as { requests: { created_id: string | null }[] }).requests.filter((r) => r.created_id)
-      .length;
-  };
-
   test('a charge made but answered with a 5xx is found by Rampart’s id and completed: one charge, one credit', async () => {
     await simulatorFault(t, {
       provider: 'cards',
@@ -83,7 +77,7 @@ describe('upstream faults through payments', async () => {
       assert.equal(payment.status, 'completed');
       const { timeline } = await waitForStatus(t, payment.id, ['completed']);
       assert.ok(timeline.some((step: { cause: string }) => /found by Rampart's id/.test(step.cause)));
-      assert.equal(await madeAt('cards', payment.id), 1, 'charged once');
+      assert.equal(await madeAt(t, 'cards', payment.id), 1, 'charged once');
       assert.equal(await balance(t, 'made-anyway'), 1200n, 'credited once');
     } finally {
       await clearFaults(t);
@@ -106,8 +100,8 @@ describe('upstream faults through payments', async () => {
       const payout = response.json();
       assert.equal(payout.provider, 'simbank', 'no fallback to the card processor');
       await waitForStatus(t, payout.id, ['completed']);
-      assert.equal(await madeAt('bank', payout.id), 1, 'paid out once at the bank');
-      assert.equal(await madeAt('cards', payout.id), 0, 'and never at the card processor');
+      assert.equal(await madeAt(t, 'bank', payout.id), 1, 'paid out once at the bank');
+      assert.equal(await madeAt(t, 'cards', payout.id), 0, 'and never at the card processor');
       assert.equal(await balance(t, 'paid-anyway'), 3000n, 'debited once');
     } finally {
       await clearFaults(t);
