@@ -604,6 +604,8 @@ export class Payments {
     for (const provider of route) {
       if (provider.id !== payment.provider) {
         payment = await this.switchProvider(payment, provider.id, lastError);
+        // Ended meanwhile (a webhook, reconciliation): sent nowhere else, answered as it ended.
+        if (!awaitsProvider(payment)) return this.asAnswer(payment, payment.provider);
       }
       const request: ProviderRequest = {
         paymentId: payment.id,
@@ -667,18 +669,24 @@ export class Payments {
     throw new RampartError(lastError!.code, { ...lastError!.details, payment_id: payment.id });
   }
 
-  /** Applies what the provider said of a payment it was just asked to make; a failure is answered as the catalog's. */
+  /** Applies what the provider said of a payment it was just asked to make, and answers the payment as it stands. */
   private async answered(payment: Payment, provider: PaymentProvider, outcome: ProviderOutcome, cause: string) {
     const after = await this.applyOutcome(payment.operator_id, payment.id, outcome, cause, payment);
-    if (after.status === 'failed') {
-      throw new RampartError(failureOf(payment.kind), {
-        payment_id: payment.id,
-        reason: after.failure_code ?? 'failed',
-        provider: provider.id,
-        ...(outcome.failure?.details ?? {}),
-      });
-    }
-    return after;
+    return this.asAnswer(after, provider.id, outcome.failure?.details);
+  }
+
+  /**
+   * The create's answer for a payment as it stands: a failed one is answered as the
+   * catalog's failure of its kind (retryable), naming the payment and why it failed.
+   */
+  private asAnswer(payment: Payment, provider: string, details: Record<string, unknown> = {}): Payment {
+    if (payment.status !== 'failed') return payment;
+    throw new RampartError(failureOf(payment.kind), {
+      payment_id: payment.id,
+      reason: payment.failure_code ?? 'failed',
+      provider,
+      ...details,
+    });
   }
 
   /**
@@ -709,9 +717,17 @@ export class Payments {
     }
   }
 
+  /**
+   * Points the payment, and its hold, at the next provider on its route. Checked under
+   * its lock: a payment that no longer awaits a provider (since the last one erred, a
+   * webhook or reconciliation ended it or gave it that provider's reference) is returned
+   * as it is and left alone. Sent on, it could be paid out a second time, and its hold,
+   * already posted or freed by how it ended, would be held again.
+   */
   private async switchProvider(payment: Payment, provider: string, cause: RampartError | undefined): Promise<Payment> {
     return this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      if (!awaitsProvider(current)) return current;
       const { rows } = await tx.query<Payment>(
         'UPDATE payments SET provider = $2, updated_at = $3 WHERE id = $1 RETURNING *',
         [current.id, provider, this.clock.now()],
