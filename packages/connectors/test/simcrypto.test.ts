@@ -387,6 +387,21 @@ describe('buying and selling crypto', () => {
     assert.equal(failed.failure?.code, 'withdrawal_failed');
     assert.equal(failed.failure?.details?.['provider_reason'], 'deposit_dropped');
   });
+
+  test('a sell whose crypto never arrives (…04) is pending until the ramp expires it, then withdrawal_failed', async () => {
+    const stuck = await connector.payOut(
+      await request({ kind: 'sell', amount: 25_040_000n, currency: 'USDT', network: 'TRC20' }),
+    );
+    advance(59 * 60);
+    assert.equal((await connector.fetch(stuck.providerRef, 'sell')).status, 'pending');
+    advance(60);
+    const expired = await connector.fetch(stuck.providerRef, 'sell');
+    assert.equal(expired.status, 'failed');
+    assert.equal(expired.failure?.code, 'withdrawal_failed');
+    assert.deepEqual(expired.failure?.details, { provider_status: 'expired', provider_reason: 'nothing_received' });
+    const { statuses } = await reported(stuck.providerRef);
+    assert.deepEqual(statuses, ['pending', 'failed'], 'its webhook says so too');
+  });
 });
 
 describe('ramp answers and events', () => {

@@ -380,17 +380,26 @@ describe('selling crypto through the Partner API', async () => {
     assert.deepEqual(await position(t, 'sell-03'), { posted: 100n * USDT, held: 0n });
   });
 
-  test('sell …04: the crypto never arrives → pending with the ramp’s address, the amount stays held, reconciliation leaves it so', async () => {
+  test('sell …04: the crypto never arrives → pending at the ramp’s address, the amount held, until the ramp expires the order: then failed, its hold released', async () => {
     await fund(t, 'sell-04', '100');
     const response = await crypto(t, 'sell-04', 'sell', '25.04');
     const created = accepted(response);
-    await elapse(t, 86_400);
+    await elapse(t, 59 * 60);
     await reconcile(t, clock);
-    const still = await payment(t, created.id);
-    assert.equal(still.status, 'pending');
-    assert.deepEqual(still.next_action, created.next_action, 'still waiting at the same address');
-    assert.deepEqual(path(still), ['created', 'pending']);
+    const waiting = await payment(t, created.id);
+    assert.equal(waiting.status, 'pending', 'within the ramp’s hour for the deposit');
+    assert.deepEqual(waiting.next_action, created.next_action, 'still waiting at the same address');
     assert.deepEqual(await position(t, 'sell-04'), { posted: 100n * USDT, held: 25_040_000n });
+
+    await elapse(t, 60);
+    const expired = await payment(t, created.id);
+    assert.equal(expired.status, 'failed');
+    assert.equal(expired.failure?.code, 'withdrawal_failed');
+    assert.equal(expired.next_action, null, 'nothing to send any more');
+    assert.deepEqual(path(expired), ['created', 'pending', 'failed']);
+    assert.match(expired.timeline.at(-1)!.cause, /webhook/, 'learnt from the ramp’s webhook');
+    assert.deepEqual(await position(t, 'sell-04'), { posted: 100n * USDT, held: 0n });
+    await assertBalanced(t);
   });
 
   test('sell …05: the crypto is dropped from the mempool → failed with withdrawal_failed, its hold released', async () => {
@@ -636,6 +645,22 @@ describe('reconciliation of buys and sells whose webhooks are lost', async () =>
     assert.equal(done.next_action, null);
     assert.deepEqual(path(done), ['created', 'pending', 'completed']);
     assert.deepEqual(await position(t, 'lost-sell'), { posted: 70n * USDT, held: 0n });
+  });
+
+  test('a sell whose crypto never arrives (…04) is failed by reconciliation once the ramp expires it, which releases its hold', async () => {
+    await boughtByReconciliation('lost-sell-04', '100');
+    const created = await placeAndWait('lost-sell-04', 'sell', '30.04');
+    await reconcile(t, clock);
+    assert.equal((await payment(t, created.id)).status, 'pending', 'the ramp still waits for the crypto');
+    assert.deepEqual(await position(t, 'lost-sell-04'), { posted: 100n * USDT, held: 30_040_000n });
+    await elapse(t, 3600);
+    await reconcile(t, clock);
+    const failed = await payment(t, created.id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.failure?.code, 'withdrawal_failed');
+    assert.deepEqual(path(failed), ['created', 'pending', 'failed']);
+    assert.match(failed.timeline.at(-1)!.cause, /reconciled/);
+    assert.deepEqual(await position(t, 'lost-sell-04'), { posted: 100n * USDT, held: 0n });
   });
 
   test('a sell dropped on chain (…05) is failed by reconciliation, which releases its hold', async () => {

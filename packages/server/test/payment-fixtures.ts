@@ -96,6 +96,13 @@ export function travellingClock(): Clock & { advance(seconds: number): void } {
   };
 }
 
+/** How many things a simulated provider (`cards`, `bank`…) made under this payment's id (Rampart's idempotency key). */
+export async function madeAt(t: TestApp, provider: string, paymentId: string): Promise<number> {
+  const log = await fetch(`${t.simulator!.url}/admin/requests?provider=${provider}&idempotency_key=${paymentId}`);
+  return ((await log.json()) as { requests: { created_id: string | null }[] }).requests.filter((r) => r.created_id)
+    .length;
+}
+
 /** Adds a fault rule to the test app's simulator (see the simulator's README, "Fault injection"). */
 export async function simulatorFault(t: TestApp, rule: Record<string, unknown>) {
   const response = await fetch(`${t.simulator!.url}/admin/faults`, {

@@ -8,6 +8,7 @@ import {
   CARD_3DS,
   cardWebhook,
   createPayment,
+  madeAt,
   openForPayments,
   passChallenge,
   signedCardEvent,
@@ -60,13 +61,6 @@ describe('upstream faults through payments', async () => {
     });
   }
 
-  /** What a provider made under this payment's id (Rampart's idempotency key). */
-  const madeAt = async (provider: string, paymentId: string) => {
-    const log = await fetch(`${t.simulator!.url}/admin/requests?provider=${provider}&idempotency_key=${paymentId}`);
-    return ((await log.json()) as { requests: { created_id: string | null }[] }).requests.filter((r) => r.created_id)
-      .length;
-  };
-
   test('a charge made but answered with a 5xx is found by Rampart’s id and completed: one charge, one credit', async () => {
     await simulatorFault(t, {
       provider: 'cards',
@@ -83,7 +77,7 @@ describe('upstream faults through payments', async () => {
       assert.equal(payment.status, 'completed');
       const { timeline } = await waitForStatus(t, payment.id, ['completed']);
       assert.ok(timeline.some((step: { cause: string }) => /found by Rampart's id/.test(step.cause)));
-      assert.equal(await madeAt('cards', payment.id), 1, 'charged once');
+      assert.equal(await madeAt(t, 'cards', payment.id), 1, 'charged once');
       assert.equal(await balance(t, 'made-anyway'), 1200n, 'credited once');
     } finally {
       await clearFaults(t);
@@ -106,8 +100,8 @@ describe('upstream faults through payments', async () => {
       const payout = response.json();
       assert.equal(payout.provider, 'simbank', 'no fallback to the card processor');
       await waitForStatus(t, payout.id, ['completed']);
-      assert.equal(await madeAt('bank', payout.id), 1, 'paid out once at the bank');
-      assert.equal(await madeAt('cards', payout.id), 0, 'and never at the card processor');
+      assert.equal(await madeAt(t, 'bank', payout.id), 1, 'paid out once at the bank');
+      assert.equal(await madeAt(t, 'cards', payout.id), 0, 'and never at the card processor');
       assert.equal(await balance(t, 'paid-anyway'), 3000n, 'debited once');
     } finally {
       await clearFaults(t);
@@ -443,6 +437,83 @@ describe('ACH debits and returns', async () => {
     const types = await events(t, payment.id);
     assert.ok(types.includes('payment.reversed'));
     assert.ok(types.includes('ach.returned'));
+  });
+
+  /** Sessions of this test's database waiting for a lock. */
+  const waitingForLocks = async () =>
+    (
+      await t.db.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      )
+    ).rows[0]!.n as number;
+
+  test('a return applied while its debit’s settlement is being applied reverses the deposit: no discrepancy', async () => {
+    // .04: the debit stays pending at the processor until the test settles it.
+    const response = await createPayment(t, {
+      user_id: 'ach-race',
+      method: 'ach',
+      amount: '40.04',
+      instrument: ach('000123456789'),
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.status, 'processing');
+    const log = await (
+      await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${payment.id}`)
+    ).json();
+    const debitId: string = log.requests[0].created_id;
+    const debit = `${t.simulator!.url}/admin/cards/ach_debits/${debitId}`;
+    await eventually(
+      'the debit’s first webhook applied',
+      async () => (await t.db.query('SELECT count(*)::int AS n FROM provider_events WHERE processed_at IS NULL')).rows,
+      (rows) => rows[0]!.n === 0 && t.simulator!.admin.webhooksIdle(),
+    );
+    const processEvents = t.app.jobs.find((job) => job.name === 'process-provider-events')!;
+    let applyingReturn: Promise<unknown> | undefined;
+    // No public call can pause Rampart between reading the payment and acting on the
+    // return, so the test holds the payment's row lock to force the interleaving: the
+    // settlement's webhook, applied on arrival, waits for the lock first; the return's,
+    // applied meanwhile by the background job, waits behind it. Released, the settlement
+    // completes the payment before the return is applied: the return must see that.
+    await t.db.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM payments WHERE id = $1 FOR UPDATE', [payment.id]);
+      assert.equal((await fetch(`${debit}/settle`, { method: 'POST' })).status, 200);
+      await eventually('the settlement waiting for the payment', waitingForLocks, (n) => n === 1);
+      const returned = await fetch(`${debit}/return`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ return_code: 'R01' }),
+      });
+      assert.equal(returned.status, 200, await returned.text());
+      await eventually(
+        'the return recorded',
+        async () =>
+          (
+            await t.db.query(
+              "SELECT count(*)::int AS n FROM provider_events WHERE notice->'subject'->>'type' = 'payment_return' AND notice->'subject'->>'providerRef' = $1",
+              [debitId],
+            )
+          ).rows[0]!.n,
+        (n) => n === 1,
+      );
+      applyingReturn = processEvents.run();
+      await eventually('the return waiting behind the settlement', waitingForLocks, (n) => n === 2);
+    });
+    await applyingReturn;
+    const reversed = await waitForStatus(t, payment.id, ['reversed'], 2_000);
+    assert.equal(reversed.failure.code, 'ach_insufficient_funds');
+    assert.deepEqual(
+      reversed.timeline.map((step: { to: string }) => step.to),
+      ['created', 'processing', 'completed', 'reversed'],
+    );
+    assert.equal(await balance(t, 'ach-race'), 0n, 'the credit taken back');
+    const discrepancies = await t.app.inject({
+      method: 'GET',
+      url: `/v1/discrepancies?payment_id=${payment.id}`,
+      headers: t.auth,
+    });
+    assert.deepEqual(discrepancies.json().data, []);
+    assert.ok((await events(t, payment.id)).includes('ach.returned'));
   });
 });
 

@@ -8,11 +8,13 @@ import {
   balance,
   createPayment,
   fund,
+  madeAt,
   openForPayments,
   simulatorFault,
   travellingClock,
   waitForStatus,
 } from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
 
 function withdraw(t: TestApp, userId: string, amount: string, instrument: Record<string, unknown> = BANK_ACCOUNT) {
   return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument });
@@ -147,6 +149,64 @@ describe('withdrawals', async () => {
       "SELECT posted, pending_debits FROM ledger_accounts WHERE owner_ref = 'unlucky' AND kind = 'user'",
     );
     assert.deepEqual([BigInt(rows[0]!.posted), BigInt(rows[0]!.pending_debits)], [2000n, 0n]);
+  });
+});
+
+describe('a withdrawal that ends while its first provider errs', async () => {
+  const clock = travellingClock();
+  const t = await startTestApp({ clock, sandbox: true });
+  await openForPayments(t);
+
+  test('ended by reconciliation before the fallback, it is sent to no other provider and its hold stays released', async () => {
+    await fund(t, 'ended-meanwhile', '50.00');
+    // The bank errs on the payout, slowly, before doing anything: asked by Rampart's id,
+    // it has no such payout, so the card processor would be next.
+    await simulatorFault(t, { provider: 'bank', kind: 'latency', ms: 3_000, method: 'POST', count: 1 });
+    await simulatorFault(t, { provider: 'bank', kind: 'error', status: 500, method: 'POST', count: 2 });
+    let answered = false;
+    const answer = withdraw(t, 'ended-meanwhile', '20.00').finally(() => {
+      answered = true;
+    });
+    const listed = await eventually(
+      'the withdrawal recorded',
+      async () =>
+        (
+          await t.app.inject({
+            method: 'GET',
+            url: '/v1/payments?user_id=ended-meanwhile&kind=withdrawal',
+            headers: t.auth,
+          })
+        ).json().data,
+      (data: { id: string }[]) => data.length === 1,
+    );
+    const id = listed[0]!.id;
+    // Meanwhile reconciliation takes it for abandoned (no answer for longer than a create
+    // can take), asks the bank by Rampart's id, hears "no such payout", and fails it.
+    clock.advance(6 * 60);
+    await t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
+    const ended = await waitForStatus(t, id, ['failed'], 1_000);
+    assert.equal(answered, false, 'reconciliation must end it before the bank answers');
+    assert.equal(ended.failure.code, 'upstream_timeout');
+
+    const response = await answer;
+    assert.equal(response.statusCode, 402, response.body);
+    const error = errorOf(response);
+    assert.deepEqual(
+      [error.code, error.details['payment_id'], error.details['reason']],
+      ['withdrawal_failed', id, 'upstream_timeout'],
+    );
+    assert.equal(await madeAt(t, 'cards', id), 0, 'never sent to the card processor');
+    const after = await waitForStatus(t, id, ['failed']);
+    assert.equal(after.provider, 'simbank');
+    assert.ok(!after.timeline.some((step: { cause: string }) => step.cause.startsWith('fell back')));
+    const balances = (
+      await t.app.inject({ method: 'GET', url: '/v1/users/ended-meanwhile/balances', headers: t.auth })
+    ).json().data[0];
+    assert.deepEqual(
+      [balances.posted_minor, balances.held_minor],
+      ['5000', '0'],
+      'nothing debited, nothing held again',
+    );
   });
 });
 

@@ -319,18 +319,28 @@ describe('crypto quotes and orders', () => {
     assert.equal((await call('GET', `/crypto/v1/orders/${order.order_id}`)).body.data.status, 'confirming');
     t.advance(11 * 10);
     assert.equal((await call('GET', `/crypto/v1/orders/${order.order_id}`)).body.data.status, 'completed');
+    t.advance(60 * MINUTE);
+    assert.equal(
+      (await call('GET', `/crypto/v1/orders/${order.order_id}`)).body.data.status,
+      'completed',
+      'a sell whose crypto arrived does not expire',
+    );
   });
 
-  test('sell …04 waits for a deposit forever; sell …05 fails with deposit_dropped; buy …01 is 422 code 42202', async () => {
+  test('sell …04: no crypto arrives, the order expires after its hour; sell …05 fails with deposit_dropped; buy …01 is 422 code 42202', async () => {
     const stuckQuote = (await quote({ side: 'sell', asset: 'BTC', network: 'BTC', crypto_amount: '0.04' })).body.data;
     const stuck = (await call('POST', '/crypto/v1/orders', { quote_id: stuckQuote.quote_id })).body.data;
     assert.match(stuck.deposit_address, /^bc1q/);
+    assert.equal(Date.parse(stuck.expires_at) - Date.parse(stuck.created_at), 60 * MINUTE * 1000);
     const dropQuote = (await quote({ side: 'sell', asset: 'USDT', network: 'TRC20', crypto_amount: '10.05' })).body
       .data;
     const dropped = (await call('POST', '/crypto/v1/orders', { quote_id: dropQuote.quote_id })).body.data;
     assert.match(dropped.deposit_address, /^T/);
-    t.advance(24 * 60 * MINUTE);
+    t.advance(59 * MINUTE);
     assert.equal((await call('GET', `/crypto/v1/orders/${stuck.order_id}`)).body.data.status, 'awaiting_deposit');
+    t.advance(24 * 60 * MINUTE);
+    const expired = (await call('GET', `/crypto/v1/orders/${stuck.order_id}`)).body.data;
+    assert.deepEqual([expired.status, expired.transaction], ['expired', null]);
     const failed = (await call('GET', `/crypto/v1/orders/${dropped.order_id}`)).body.data;
     assert.equal(failed.status, 'failed');
     assert.equal(failed.failure_reason, 'deposit_dropped');

@@ -53,7 +53,7 @@ export interface RampTransaction {
 
 export type WatchStatus = 'watching' | 'detected' | 'confirming' | 'confirmed' | 'failed' | 'expired';
 export type WithdrawalStatus = 'pending' | 'broadcast' | 'confirming' | 'completed' | 'failed';
-export type OrderStatus = 'processing' | 'awaiting_deposit' | 'confirming' | 'completed' | 'failed';
+export type OrderStatus = 'processing' | 'awaiting_deposit' | 'confirming' | 'completed' | 'failed' | 'expired';
 
 export interface DepositWatch {
   watch_id: string;
@@ -132,6 +132,8 @@ const ORDER_STATUS: Record<OrderStatus, ProviderOutcome['status']> = {
   confirming: 'processing',
   completed: 'completed',
   failed: 'failed',
+  // A sell whose crypto did not arrive within the ramp's deposit window: nothing moved.
+  expired: 'failed',
 };
 
 /** The Rampart network of a ramp network code, for next actions. */
@@ -209,7 +211,17 @@ export function orderOutcome(order: Order, provider: string): ProviderOutcome {
             amount: order.crypto_amount,
           }
         : null,
-    ...(status === 'failed' ? { failure: { code, details: { provider_reason: order.failure_reason } } } : {}),
+    ...(status === 'failed'
+      ? {
+          failure: {
+            code,
+            details: {
+              provider_status: order.status,
+              provider_reason: order.failure_reason ?? (order.status === 'expired' ? 'nothing_received' : null),
+            },
+          },
+        }
+      : {}),
   };
 }
 

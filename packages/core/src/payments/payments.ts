@@ -604,6 +604,8 @@ export class Payments {
     for (const provider of route) {
       if (provider.id !== payment.provider) {
         payment = await this.switchProvider(payment, provider.id, lastError);
+        // Ended meanwhile (a webhook, reconciliation): sent nowhere else, answered as it ended.
+        if (!awaitsProvider(payment)) return this.asAnswer(payment, payment.provider);
       }
       const request: ProviderRequest = {
         paymentId: payment.id,
@@ -667,18 +669,24 @@ export class Payments {
     throw new RampartError(lastError!.code, { ...lastError!.details, payment_id: payment.id });
   }
 
-  /** Applies what the provider said of a payment it was just asked to make; a failure is answered as the catalog's. */
+  /** Applies what the provider said of a payment it was just asked to make, and answers the payment as it stands. */
   private async answered(payment: Payment, provider: PaymentProvider, outcome: ProviderOutcome, cause: string) {
     const after = await this.applyOutcome(payment.operator_id, payment.id, outcome, cause, payment);
-    if (after.status === 'failed') {
-      throw new RampartError(failureOf(payment.kind), {
-        payment_id: payment.id,
-        reason: after.failure_code ?? 'failed',
-        provider: provider.id,
-        ...(outcome.failure?.details ?? {}),
-      });
-    }
-    return after;
+    return this.asAnswer(after, provider.id, outcome.failure?.details);
+  }
+
+  /**
+   * The create's answer for a payment as it stands: a failed one is answered as the
+   * catalog's failure of its kind (retryable), naming the payment and why it failed.
+   */
+  private asAnswer(payment: Payment, provider: string, details: Record<string, unknown> = {}): Payment {
+    if (payment.status !== 'failed') return payment;
+    throw new RampartError(failureOf(payment.kind), {
+      payment_id: payment.id,
+      reason: payment.failure_code ?? 'failed',
+      provider,
+      ...details,
+    });
   }
 
   /**
@@ -709,9 +717,17 @@ export class Payments {
     }
   }
 
+  /**
+   * Points the payment, and its hold, at the next provider on its route. Checked under
+   * its lock: a payment that no longer awaits a provider (since the last one erred, a
+   * webhook or reconciliation ended it or gave it that provider's reference) is returned
+   * as it is and left alone. Sent on, it could be paid out a second time, and its hold,
+   * already posted or freed by how it ended, would be held again.
+   */
   private async switchProvider(payment: Payment, provider: string, cause: RampartError | undefined): Promise<Payment> {
     return this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      if (!awaitsProvider(current)) return current;
       const { rows } = await tx.query<Payment>(
         'UPDATE payments SET provider = $2, updated_at = $3 WHERE id = $1 RETURNING *',
         [current.id, provider, this.clock.now()],
@@ -945,19 +961,38 @@ export class Payments {
   }
 
   /**
-   * A completed payment undone (ACH return, chargeback): the money goes back, even into
-   * debt. `event` (e.g. `ach.returned`) is recorded in the same transaction.
+   * A bank's return of an ACH debit, decided and applied under the payment's lock. A debit
+   * returned after it settled undoes the completed deposit: the credit goes back, even
+   * into debt, with `ach.returned` recorded in the same transaction. One returned before
+   * it settled fails the payment. Decided on an earlier read, a return could meet the
+   * settlement being applied in between: taken for a return before settlement, it would
+   * then be recorded as a contradiction while the user kept the credit.
    */
-  async reverse(
+  async applyAchReturn(
     operatorId: string,
     id: string,
-    cause: string,
-    failure: { code: ErrorCode; details: Record<string, unknown> },
-    event?: EventType,
-  ) {
-    return this.transition(operatorId, id, 'reversed', cause, {
-      set: { failure_code: failure.code, failure_message: cause },
-      ...(event ? { event: { type: event, data: { payment_id: id, ...failure.details } } } : {}),
+    returned: {
+      providerRef: string;
+      returnCode: string;
+      failure: { code: ErrorCode; details: Record<string, unknown> };
+    },
+  ): Promise<Payment> {
+    return this.inTransaction(async (tx) => {
+      const payment = await paymentStore.get(tx, operatorId, id, true);
+      const cause = `ACH return ${returned.returnCode}`;
+      if (payment.status === 'reversed') return payment; // a redelivered return
+      if (payment.status === 'completed') {
+        return this.transitionIn(tx, payment, 'reversed', cause, {
+          set: { failure_code: returned.failure.code, failure_message: cause },
+          event: { type: 'ach.returned', data: { payment_id: id, ...returned.failure.details } },
+        });
+      }
+      const outcome: ProviderOutcome = {
+        providerRef: returned.providerRef,
+        status: 'failed',
+        failure: returned.failure,
+      };
+      return (await this.applyTo(tx, payment, outcome, `${cause} before settlement`, false))!;
     });
   }
 

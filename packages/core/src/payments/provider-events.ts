@@ -188,19 +188,13 @@ export class ProviderEvents {
       case 'payment_return': {
         const payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
         if (!payment) throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        // Whether it reverses or fails the payment is decided under its lock (see `applyAchReturn`).
         const code = errorCodeForAchReturn(subject.returnCode);
-        const details = { return_code: subject.returnCode, code, description: subject.description };
-        if (payment.status === 'completed') {
-          const cause = `ACH return ${subject.returnCode}`;
-          await this.payments.reverse(payment.operator_id, payment.id, cause, { code, details }, 'ach.returned');
-        } else if (payment.status !== 'reversed') {
-          await this.payments.applyOutcome(
-            payment.operator_id,
-            payment.id,
-            { providerRef: subject.providerRef, status: 'failed', failure: { code, details } },
-            `ACH return ${subject.returnCode} before settlement`,
-          );
-        }
+        await this.payments.applyAchReturn(payment.operator_id, payment.id, {
+          providerRef: subject.providerRef,
+          returnCode: subject.returnCode,
+          failure: { code, details: { return_code: subject.returnCode, code, description: subject.description } },
+        });
         return;
       }
     }

@@ -8,7 +8,16 @@ import { type ChainTx, fateOf, serializeTx, simulateTransfer } from './chain.ts'
 import { publishRampEvent } from './events.ts';
 import type { Quote } from './quotes.ts';
 
-export type OrderStatus = 'processing' | 'awaiting_deposit' | 'confirming' | 'completed' | 'failed';
+export type OrderStatus = 'processing' | 'awaiting_deposit' | 'confirming' | 'completed' | 'failed' | 'expired';
+
+/**
+ * How long a sell waits for the user's crypto at its deposit address. Like a real ramp's,
+ * the order then expires: it cannot wait forever with the fiat side open.
+ */
+export const SELL_DEPOSIT_WINDOW_MS = 60 * 60_000;
+
+/** Statuses an order never leaves. */
+const FINAL: readonly OrderStatus[] = ['completed', 'failed', 'expired'];
 
 export interface Order {
   id: string;
@@ -21,6 +30,8 @@ export interface Order {
   failureReason: string | null;
   createdAt: number;
   updatedAt: number;
+  /** A sell's end of the deposit window; null for a buy. */
+  expiresAt: number | null;
 }
 
 export function serializeOrder(order: Order) {
@@ -44,13 +55,15 @@ export function serializeOrder(order: Order) {
     transaction: serializeTx(order.tx),
     created_at: isoAt(order.createdAt),
     updated_at: isoAt(order.updatedAt),
+    expires_at: order.expiresAt === null ? null : isoAt(order.expiresAt),
   };
 }
 
 /**
  * Buy orders deliver crypto to the user's address; sell orders wait for the user's
- * crypto at a ramp address and settle fiat once it confirms. The quote's magic
- * amount decides stuck (…04) and failed (…05) orders.
+ * crypto at a ramp address and settle fiat once it confirms, or expire when it does not
+ * arrive within `SELL_DEPOSIT_WINDOW_MS`. The quote's magic amount decides stuck (…04:
+ * a buy never delivered, a sell's crypto never sent) and failed (…05) orders.
  */
 export class Orders {
   readonly #context: ProviderContext;
@@ -72,22 +85,29 @@ export class Orders {
 
   create(quote: Quote, input: { destinationAddress: string | null; customerRef: string | null }): Order {
     const now = this.#context.clock.nowMs();
+    const sell = quote.side === 'sell';
     const order: Order = {
       id: this.#context.newId('ord'),
       quote,
-      status: quote.side === 'buy' ? 'processing' : 'awaiting_deposit',
+      status: sell ? 'awaiting_deposit' : 'processing',
       destinationAddress: input.destinationAddress,
-      depositAddress: quote.side === 'sell' ? newAddress(quote.asset.chain) : null,
+      depositAddress: sell ? newAddress(quote.asset.chain) : null,
       customerRef: input.customerRef,
       tx: null,
       failureReason: null,
       createdAt: now,
       updatedAt: now,
+      expiresAt: sell ? now + SELL_DEPOSIT_WINDOW_MS : null,
     };
     quote.orderId = order.id;
     this.#orders.set(order.id, order);
     this.#byCustomerRef.remember(order.customerRef, order);
     this.#notify(order);
+    if (order.expiresAt !== null) {
+      this.#context.timeline.at(order.expiresAt, (at) => {
+        if (order.status === 'awaiting_deposit') this.#move(order, 'expired', at);
+      });
+    }
     if (quote.magic === MAGIC_CENTS.pendingForever) return order;
     this.#context.timeline.at(now + this.#context.settleDelayMs, (at) => this.#transfer(order, at));
     return order;
@@ -95,6 +115,8 @@ export class Orders {
 
   /** Buy: the ramp sends the crypto. Sell: the user's crypto arrives at the deposit address. */
   #transfer(order: Order, at: number): void {
+    // The deposit window closed first: what the user sends now is no longer this order's.
+    if (order.status === 'expired') return;
     const { quote } = order;
     if (quote.side === 'buy' && quote.magic === MAGIC_CENTS.failsLater) {
       order.failureReason = 'liquidity_provider_rejected';
@@ -121,7 +143,7 @@ export class Orders {
   }
 
   #move(order: Order, status: OrderStatus, at: number): void {
-    if (order.status === 'completed' || order.status === 'failed') return;
+    if (FINAL.includes(order.status)) return;
     order.status = status;
     order.updatedAt = at;
     this.#notify(order);
