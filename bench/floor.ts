@@ -18,8 +18,11 @@ import { request } from 'undici';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string; simulatorUrl: string; port: number };
 const pool = new pg.Pool({ connectionString: spec.databaseUrl, max: 10 });
+// The amount is stored as Rampart stores amounts (numeric(78, 0), migration 0020), so the
+// floor's rows cost what the cashier's would.
 await pool.query(`CREATE SCHEMA IF NOT EXISTS bench_floor;
-  CREATE TABLE IF NOT EXISTS bench_floor.deposits (id text PRIMARY KEY, user_id text NOT NULL, amount bigint NOT NULL,
+  CREATE TABLE IF NOT EXISTS bench_floor.deposits (id text PRIMARY KEY, user_id text NOT NULL,
+    amount numeric(78, 0) NOT NULL,
     status text NOT NULL, provider_ref text, created_at timestamptz NOT NULL DEFAULT now());
   CREATE TABLE IF NOT EXISTS bench_floor.provider_events (body jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now())`);
 

@@ -16,8 +16,8 @@ import type { Queryable } from '../src/storage/database.ts';
 const CURRENCIES = [
   { code: 'USD', network: null, max: 100_000n },
   { code: 'USDT', network: 'TRC20', max: 1_000_000_000n },
-  // Up to 0.1 ETH per step: wei-exact amounts far beyond 2^53.
-  { code: 'ETH', network: 'ETHEREUM', max: 10n ** 17n },
+  // Up to 100 ETH per step: wei-exact amounts beyond 2^63 (9.22 ETH), and balances far beyond.
+  { code: 'ETH', network: 'ETHEREUM', max: 10n ** 20n },
 ] as const;
 const USERS = 3;
 /** The last user may go this far below zero (in minor units); the others not at all. */
@@ -43,7 +43,7 @@ type Op =
   | { op: 'expire'; seconds: number }
   | { op: 'reverse'; transfer: number };
 
-const amount = fc.bigInt({ min: 1n, max: 10n ** 17n });
+const amount = fc.bigInt({ min: 1n, max: 10n ** 20n });
 const user = fc.nat({ max: USERS - 1 });
 const currency = fc.nat({ max: CURRENCIES.length - 1 });
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
@@ -491,6 +491,12 @@ describe('ledger properties', async () => {
               { op: 'deposit', user: 1, currency: 1, amount: 500n, withReference: false },
               { op: 'transfer', from: 1, to: 0, currency: 1, share: 40 },
               { op: 'reverse', transfer: 0 },
+              // 100 ETH, then 25 ETH held and half of it posted: amounts and balances
+              // beyond 2^63 wei, whatever the random runs draw.
+              { op: 'deposit', user: 1, currency: 2, amount: 10n ** 20n - 1n, withReference: true },
+              { op: 'hold', user: 1, currency: 2, share: 25, ttl: 60 },
+              { op: 'post', hold: 1, mode: 'partial', percent: 50 },
+              { op: 'transfer', from: 1, to: 0, currency: 2, share: 90 },
             ],
           ],
         ],

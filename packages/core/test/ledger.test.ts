@@ -413,9 +413,9 @@ describe('ledger', async () => {
       );
     });
 
-    test('amounts must be positive bigints within 2^63 - 1', async () => {
+    test('amounts must be positive bigints within 2^256 - 1', async () => {
       const { user, clearing } = await accounts();
-      for (const amount of [0n, -5n, 2n ** 63n, 5 as unknown as bigint])
+      for (const amount of [0n, -5n, 2n ** 256n, 5 as unknown as bigint])
         await assert.rejects(
           db.transaction((tx) => ledger.transfer(tx, { operatorId, from: clearing.id, to: user.id, amount })),
           rampartError('invalid_amount'),
@@ -423,7 +423,7 @@ describe('ledger', async () => {
         );
     });
 
-    test('a balance that would leave bigint range is invalid_amount and moves nothing', async () => {
+    test('a balance that would leave ±(2^256 - 1) is invalid_amount and moves nothing', async () => {
       const a = await ledger.ensureAccount(db, {
         operatorId,
         mode: 'live' as const,
@@ -431,17 +431,19 @@ describe('ledger', async () => {
         currency: 'ETH',
       });
       const b = await ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'fees', currency: 'ETH' });
-      const max = 2n ** 63n - 1n;
+      const max = 2n ** 256n - 1n;
       await db.transaction((tx) => ledger.transfer(tx, { operatorId, from: a.id, to: b.id, amount: max }));
       await assert.rejects(
         db.transaction((tx) => ledger.transfer(tx, { operatorId, from: a.id, to: b.id, amount: 1n })),
         rampartError('invalid_amount', {
           field: 'amount',
           provided: '0.000000000000000001',
-          expected: 'an amount that keeps the balance within ±9.223372036854775807 ETH',
+          expected:
+            'an amount that keeps the balance within ±115792089237316195423570985008687907853269984665640564039457.584007913129639935 ETH',
         }),
       );
       assert.equal((await ledger.balance(b.id)).posted, max);
+      assert.equal((await ledger.balance(a.id)).posted, -max);
     });
   });
 

@@ -9,6 +9,7 @@ import {
   getAsset,
   getCurrency,
   MAX_AMOUNT,
+  MAX_AMOUNT_INPUT_LENGTH,
   parseAmount,
   parseMinorUnits,
 } from '../src/money/index.ts';
@@ -19,6 +20,13 @@ const KWD = getCurrency('KWD');
 const ETH = getCurrency('ETH');
 const USDT = getCurrency('USDT');
 const BTC = getCurrency('BTC');
+
+/** MAX_AMOUNT (2^256 - 1 minor units) as ETH and as USD, and one minor unit more. */
+const MAX_ETH = '115792089237316195423570985008687907853269984665640564039457.584007913129639935';
+const OVER_ETH = '115792089237316195423570985008687907853269984665640564039457.584007913129639936';
+const MAX_USD = '1157920892373161954235709850086879078532699846656405640394575840079131296399.35';
+const OVER_USD = '1157920892373161954235709850086879078532699846656405640394575840079131296399.36';
+const escaped = (text: string) => text.replace('.', '\\.');
 
 /** Asserts `invalid_amount` with the field, the echoed input and an `expected` matching `expected`. */
 function rejectsAmount(run: () => unknown, provided: unknown, expected: RegExp, field = 'amount'): void {
@@ -122,10 +130,11 @@ describe('parsing decimal amounts', () => {
     assert.equal(parseAmount('100.5', USDT), 100_500_000n);
   });
 
-  test('ETH keeps all 18 decimals, beyond what a number can hold', () => {
+  test('ETH keeps all 18 decimals, beyond what a number (or a bigint column) can hold', () => {
     assert.equal(parseAmount('0.000000000000000001', ETH), 1n);
     assert.equal(parseAmount('1.000000000000000001', ETH), 1_000_000_000_000_000_001n);
-    assert.equal(parseAmount('9.223372036854775807', ETH), MAX_AMOUNT);
+    assert.equal(parseAmount('25.000000000000000001', ETH), 25n * 10n ** 18n + 1n);
+    assert.equal(parseAmount(MAX_ETH, ETH), MAX_AMOUNT);
     assert.equal(formatAmount(1_000_000_000_000_000_001n, ETH), '1.000000000000000001');
   });
 
@@ -179,18 +188,15 @@ describe('parsing decimal amounts', () => {
     rejectsAmount(() => parseAmount(1234n, USD), '1234', /decimals/);
   });
 
-  test('amounts above 2^63 - 1 minor units are refused, naming the maximum', () => {
-    rejectsAmount(
-      () => parseAmount('92233720368547758.08', USD),
-      '92233720368547758.08',
-      /at most 92233720368547758\.07 USD/,
-    );
-    rejectsAmount(
-      () => parseAmount('9.223372036854775808', ETH),
-      '9.223372036854775808',
-      /at most 9\.223372036854775807 ETH/,
-    );
-    assert.equal(parseAmount('92233720368547758.07', USD), MAX_AMOUNT);
+  test('the maximum is 2^256 - 1 minor units, the largest amount a token contract holds', () => {
+    assert.equal(MAX_AMOUNT, 2n ** 256n - 1n);
+    assert.equal(parseAmount('92233720368547758.08', USD), 2n ** 63n, 'beyond what bigint held');
+  });
+
+  test('amounts above 2^256 - 1 minor units are refused, naming the maximum', () => {
+    rejectsAmount(() => parseAmount(OVER_USD, USD), OVER_USD, new RegExp(`at most ${escaped(MAX_USD)} USD$`));
+    rejectsAmount(() => parseAmount(OVER_ETH, ETH), OVER_ETH, new RegExp(`at most ${escaped(MAX_ETH)} ETH$`));
+    assert.equal(parseAmount(MAX_USD, USD), MAX_AMOUNT);
   });
 
   test('absurdly long input is refused without being parsed, and echoed truncated', () => {
@@ -200,7 +206,7 @@ describe('parsing decimal amounts', () => {
       (error: unknown) =>
         error instanceof RampartError &&
         error.code === 'invalid_amount' &&
-        String(error.details['provided']).length < 100,
+        String(error.details['provided']).length <= MAX_AMOUNT_INPUT_LENGTH + 1,
     );
   });
 
@@ -214,7 +220,8 @@ describe('parsing minor units', () => {
     assert.equal(parseMinorUnits(1234n, USD), 1234n);
     assert.equal(parseMinorUnits(1234, USD), 1234n);
     assert.equal(parseMinorUnits('1234', USD), 1234n);
-    assert.equal(parseMinorUnits('9223372036854775807', ETH), MAX_AMOUNT);
+    assert.equal(parseMinorUnits('9223372036854775808', ETH), 2n ** 63n);
+    assert.equal(parseMinorUnits(MAX_AMOUNT.toString(), ETH), MAX_AMOUNT);
   });
 
   test('fractional minor units are refused', () => {
@@ -245,13 +252,10 @@ describe('parsing minor units', () => {
     rejectsAmount(() => parseMinorUnits(1e21, USD), 1e21, /as a string/);
   });
 
-  test('above 2^63 - 1 is refused', () => {
-    rejectsAmount(
-      () => parseMinorUnits(MAX_AMOUNT + 1n, USD),
-      '9223372036854775808',
-      /at most 92233720368547758\.07 USD/,
-    );
-    rejectsAmount(() => parseMinorUnits('9223372036854775808', USD), '9223372036854775808', /at most/);
+  test('above 2^256 - 1 is refused', () => {
+    const over = (MAX_AMOUNT + 1n).toString();
+    rejectsAmount(() => parseMinorUnits(MAX_AMOUNT + 1n, USD), over, new RegExp(`at most ${escaped(MAX_USD)} USD$`));
+    rejectsAmount(() => parseMinorUnits(over, USD), over, /at most/);
   });
 
   test('ETH states its unit size exactly', () => {
@@ -270,8 +274,9 @@ describe('formatting', () => {
     assert.equal(formatAmount(-1500n, JPY), '-1500');
     assert.equal(formatAmount(1n, KWD), '0.001');
     assert.equal(formatAmount(1n, ETH), '0.000000000000000001');
-    assert.equal(formatAmount(MAX_AMOUNT, ETH), '9.223372036854775807');
-    assert.equal(formatAmount(MAX_AMOUNT, USD), '92233720368547758.07');
+    assert.equal(formatAmount(MAX_AMOUNT, ETH), MAX_ETH);
+    assert.equal(formatAmount(MAX_AMOUNT, USD), MAX_USD);
+    assert.equal(formatAmount(-MAX_AMOUNT, ETH), `-${MAX_ETH}`);
   });
 
   test('format and parse round-trip every amount in every currency', () => {

@@ -152,7 +152,8 @@ const requestErrors = {
     retryable: false,
     action: 'fix_request',
     message: '{field} is not a valid amount; expected {expected}.',
-    description: 'An amount is malformed: negative, zero, non-integer minor units or too many decimals.',
+    description:
+      'An amount is malformed (negative, zero, non-integer minor units, too many decimals), or beyond the most Rampart holds: 2^256 - 1 minor units, for an amount or for the balance it would leave.',
     details: { field, provided, expected },
     seeds: { ramp_v1: [v1InvalidRequest], ramp_v2: [v2Validation], card_ach_api: [sc('invalid_amount', 422)] },
   }),

@@ -4,12 +4,14 @@ import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
   BANK_ACCOUNT,
   balance,
+  balanceShown,
   CARD_3DS,
   createPayment,
   openForPayments,
   passChallenge,
   waitForStatus,
 } from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
 
 // BIP32 test vector 1, m/0'/1 (public): a real extended public key, never a private one.
 const XPUB =
@@ -128,6 +130,141 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
     });
     assert.equal(response.statusCode, 400, response.body);
     assert.equal(errorOf(response).code, 'wallet_not_supported');
+  });
+});
+
+describe('ETH beyond bigint: amounts and balances above 2^63 - 1 wei (9.22 ETH), up to 2^256 - 1', async () => {
+  const WEI = 10n ** 18n;
+  /** 2^256 - 1 wei, the most Rampart holds, and one wei more. */
+  const MAX_ETH = '115792089237316195423570985008687907853269984665640564039457.584007913129639935';
+  const OVER_ETH = '115792089237316195423570985008687907853269984665640564039457.584007913129639936';
+  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
+  await openForPayments(t, {
+    crypto_xpubs: { ETHEREUM: XPUB },
+    currencies: [{ currency: 'ETH', network: 'ETHEREUM', balances: 'ledger' }],
+    providers: {
+      deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+      withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+    },
+    // Daily limits: each payment also sums the user's earlier ones of the day.
+    limits: {
+      deposit: { ETH: { min: '0.01', max: '1000', daily: '5000' } },
+      withdrawal: { ETH: { min: '0.01', max: '1000', daily: '5000' } },
+    },
+  });
+  const eth = (user: string, body: Record<string, unknown>) =>
+    createPayment(t, { user_id: user, method: 'crypto', currency: 'ETH', network: 'ETHEREUM', ...body });
+
+  test('a deposit of 25 ETH completes and the balance reads exactly 25 ETH; more arriving than was asked is credited whole', async () => {
+    const response = await eth('whale', { amount: '25' });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.amount, '25.000000000000000000');
+    assert.equal(payment.next_action.type, 'crypto_address');
+    await admin(t, 'POST', '/admin/clock/advance', { seconds: 600 });
+    const done = await waitForStatus(t, payment.id, ['completed'], 30_000);
+    assert.equal(done.amount, '25.000000000000000000');
+    assert.deepEqual(await balanceShown(t, 'whale', 'ETH'), {
+      object: 'balance',
+      currency: 'ETH',
+      network: null,
+      posted: '25.000000000000000000',
+      held: '0.000000000000000000',
+      available: '25.000000000000000000',
+      posted_minor: (25n * WEI).toString(),
+      held_minor: '0',
+      available_minor: (25n * WEI).toString(),
+    });
+
+    // …01: the sandbox chain sends nothing by itself; 30 ETH arrive where 20.01 were asked.
+    // The daily deposit limit sums the day's deposits: 25 ETH already, beyond bigint too.
+    const second = await eth('whale', { amount: '20.01' });
+    assert.equal(second.statusCode, 201, second.body);
+    const asked = second.json();
+    const sent = await admin(t, 'POST', '/admin/crypto/deposits', {
+      address: asked.next_action.address,
+      network: 'ETH',
+      amount: '30',
+    });
+    assert.equal(sent.status, 200, await sent.clone().text());
+    await admin(t, 'POST', '/admin/clock/advance', { seconds: 600 });
+    const more = await waitForStatus(t, asked.id, ['completed'], 30_000);
+    assert.equal(more.amount, '30.000000000000000000', 'the payment shows what arrived');
+    assert.equal((await balanceShown(t, 'whale', 'ETH'))?.['posted_minor'], (55n * WEI).toString());
+  });
+
+  test('a withdrawal of 12.5 ETH holds exactly 12.5 ETH while it is on its way, then posts it', async () => {
+    const deposit = await eth('saver', { amount: '25' });
+    assert.equal(deposit.statusCode, 201, deposit.body);
+    await admin(t, 'POST', '/admin/clock/advance', { seconds: 600 });
+    await eventually(
+      'the deposit credited',
+      () => balanceShown(t, 'saver', 'ETH'),
+      (shown) => shown?.['posted'] === '25.000000000000000000',
+    );
+    const response = await eth('saver', {
+      kind: 'withdrawal',
+      amount: '12.5',
+      instrument: { address: '0x52908400098527886E0F7030069857D2E4169EE7' },
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payout = response.json();
+    assert.deepEqual([payout.status, payout.amount], ['processing', '12.500000000000000000']);
+    assert.deepEqual(
+      await balanceShown(t, 'saver', 'ETH').then((b) => [b?.['posted'], b?.['held'], b?.['available']]),
+      ['25.000000000000000000', '12.500000000000000000', '12.500000000000000000'],
+      'held while the chain works',
+    );
+    await admin(t, 'POST', '/admin/clock/advance', { seconds: 600 });
+    await waitForStatus(t, payout.id, ['completed'], 30_000);
+    assert.deepEqual(await balanceShown(t, 'saver', 'ETH'), {
+      object: 'balance',
+      currency: 'ETH',
+      network: null,
+      posted: '12.500000000000000000',
+      held: '0.000000000000000000',
+      available: '12.500000000000000000',
+      posted_minor: ((25n * WEI) / 2n).toString(),
+      held_minor: '0',
+      available_minor: ((25n * WEI) / 2n).toString(),
+    });
+  });
+
+  test('an amount above 2^256 - 1 wei is invalid_amount, naming the maximum; nothing is created', async () => {
+    const response = await eth('greedy', { amount: OVER_ETH });
+    assert.equal(response.statusCode, 422, response.body);
+    const error = errorOf(response);
+    assert.equal(error.code, 'invalid_amount');
+    assert.deepEqual(error.details, {
+      field: 'amount',
+      provided: OVER_ETH,
+      expected: `a positive amount of at most ${MAX_ETH} ETH`,
+    });
+    const { rows } = await t.db.query("SELECT count(*)::int AS n FROM payments WHERE user_id = 'greedy'");
+    assert.equal(rows[0]!.n, 0);
+  });
+
+  test('a balance may reach 2^256 - 1 wei; a credit that would take it beyond is invalid_amount and moves nothing', async () => {
+    const adjust = (amount: string, reference: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/users/richest/balance_adjustments',
+        headers: t.auth,
+        payload: { direction: 'credit', amount, currency: 'ETH', reason: 'opening balance', reference },
+      });
+    const credited = await adjust(MAX_ETH, 'richest-1');
+    assert.equal(credited.statusCode, 201, credited.body);
+    assert.equal(credited.json().balance.posted, MAX_ETH);
+    const beyond = await adjust('0.000000000000000001', 'richest-2');
+    assert.equal(beyond.statusCode, 422, beyond.body);
+    const error = errorOf(beyond);
+    assert.equal(error.code, 'invalid_amount');
+    assert.deepEqual(error.details, {
+      field: 'amount',
+      provided: '0.000000000000000001',
+      expected: `an amount that keeps the balance within ±${MAX_ETH} ETH`,
+    });
+    assert.equal((await balanceShown(t, 'richest', 'ETH'))?.['posted'], MAX_ETH);
   });
 });
 

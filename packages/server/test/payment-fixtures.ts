@@ -78,6 +78,17 @@ export async function balance(t: TestApp, userId: string, currency = 'USD'): Pro
   return rows[0] ? BigInt(rows[0].posted) : 0n;
 }
 
+/** The user's balance in `currency` as `GET /v1/users/{id}/balances` shows it (undefined: none yet). */
+export async function balanceShown(
+  t: TestApp,
+  userId: string,
+  currency: string,
+): Promise<Record<string, string | null> | undefined> {
+  const response = await t.app.inject({ method: 'GET', url: `/v1/users/${userId}/balances`, headers: t.auth });
+  assert.equal(response.statusCode, 200, response.body);
+  return response.json().data.find((b: { currency: string }) => b.currency === currency);
+}
+
 /** A completed card deposit, so the user has money to withdraw. */
 export async function fund(t: TestApp, userId: string, amount: string) {
   const response = await createPayment(t, { user_id: userId, amount });

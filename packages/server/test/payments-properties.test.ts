@@ -29,7 +29,7 @@ async function checkInvariants(t: TestApp): Promise<void> {
   await t.db.transaction(async (db) => {
     await db.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     const sums = await db.query(
-      `SELECT t.id, e.currency, sum(e.amount)::bigint AS total FROM ledger_transfers t JOIN ledger_entries e ON e.transfer_id = t.id
+      `SELECT t.id, e.currency, sum(e.amount) AS total FROM ledger_transfers t JOIN ledger_entries e ON e.transfer_id = t.id
       GROUP BY t.id, e.currency HAVING sum(e.amount) <> 0`,
     );
     assert.equal(sums.rowCount, 0, 'every posting balances to zero');
@@ -42,7 +42,7 @@ async function checkInvariants(t: TestApp): Promise<void> {
         assert.ok(BigInt(a.posted) - BigInt(a.pending_debits) >= BigInt(a.floor), 'no balance below its floor');
       if (a.kind === 'user') assert.ok(BigInt(a.pending_debits) <= BigInt(a.posted), 'holds never exceed the balance');
     }
-    const total = await db.query('SELECT currency, sum(posted)::bigint AS s FROM ledger_accounts GROUP BY currency');
+    const total = await db.query('SELECT currency, sum(posted) AS s FROM ledger_accounts GROUP BY currency');
     for (const row of total.rows) assert.equal(BigInt(row.s), 0n, 'balances of a currency sum to zero');
     const reachableStatuses = reachable();
     const payments = await db.query('SELECT id, status FROM payments WHERE operator_id = $1', [t.operatorId]);

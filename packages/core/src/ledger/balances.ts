@@ -72,7 +72,8 @@ export class BalanceChanges {
 
   /**
    * Writes changes that only release reservations (they lower pending amounts, so they
-   * can neither break a floor nor leave bigint) to the locked rows in one statement.
+   * can neither break a floor nor leave the range of balances) to the locked rows in one
+   * statement.
    */
   async release(tx: Queryable): Promise<void> {
     const rows = [...this.byAccount];
@@ -82,7 +83,7 @@ export class BalanceChanges {
           SET posted = a.posted + d.posted,
               pending_debits = a.pending_debits + d.pending_debits,
               pending_credits = a.pending_credits + d.pending_credits
-         FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS d(id, posted, pending_debits, pending_credits)
+         FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[]) AS d(id, posted, pending_debits, pending_credits)
         WHERE a.id = d.id`,
       [
         rows.map(([id]) => id),

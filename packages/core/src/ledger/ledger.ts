@@ -27,7 +27,8 @@ const MAX_ENTRIES_PER_TRANSFER = 100;
 const MAX_REFERENCE_LENGTH = 255;
 const MAX_PAGE_SIZE = 500;
 const MAX_EXPIRY_BATCH = 1_000;
-const MIN_BALANCE = -MAX_AMOUNT - 1n;
+/** Balances stay within ±MAX_AMOUNT, as the database's `minor_units` do (migration 0020). */
+const MIN_BALANCE = -MAX_AMOUNT;
 
 const TRANSFER_COLUMNS = 'id, operator_id, kind, reference, hold_id, reverses_id, description, metadata, created_at';
 const ENTRY_COLUMNS = 'id::text AS id, transfer_id, account_id, currency, amount, pending, created_at';
@@ -584,7 +585,7 @@ export class Ledger {
  *   below its floor is refused (`insufficient_balance`) unless `plan.ignoreFloor`. A
  *   change that raises it is always allowed, even on an account below its floor, so
  *   money can always come back in;
- * - a balance beyond bigint fails the statement (`invalid_amount`).
+ * - a balance beyond ±MAX_AMOUNT fails the statement (`invalid_amount`).
  * The accounts are locked in id order before any of them changes, so two writes
  * sharing accounts wait for each other in the same order and cannot deadlock; the
  * floor is checked on the row as the lock leaves it, never on a stale read.
@@ -598,11 +599,11 @@ function writing(
 ): { sql: string; values: unknown[] } {
   const $ = (n: number) => `$${first + n}`;
   const changed = [...plan.changes.byAccount.entries()];
-  const decrease = 'd.pending_debits::numeric - d.posted';
+  const decrease = 'd.pending_debits - d.posted';
   const summed = (column: string) =>
-    `CASE WHEN a.${column}::numeric + d.${column} BETWEEN ${MIN_BALANCE} AND ${MAX_AMOUNT} THEN a.${column} + d.${column}
+    `CASE WHEN a.${column} + d.${column} BETWEEN ${MIN_BALANCE} AND ${MAX_AMOUNT} THEN a.${column} + d.${column}
           ELSE ledger_out_of_range(a.id, a.currency, d.${column}) END`;
-  const available = 'a.posted::numeric - a.pending_debits';
+  const available = 'a.posted - a.pending_debits';
   return {
     sql: `ledger_transfer AS (
          INSERT INTO ledger_transfers (id, operator_id, kind, reference, hold_id, reverses_id, description, metadata,
@@ -621,7 +622,7 @@ function writing(
          INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
          SELECT t.id, e.account_id, coalesce(l.currency, ledger_unknown_account(e.account_id)), e.amount, ${$(9)}, ${$(8)}
            FROM ledger_transfer t
-          CROSS JOIN unnest(${$(10)}::text[], ${$(11)}::int8[]) WITH ORDINALITY AS e(account_id, amount, n)
+          CROSS JOIN unnest(${$(10)}::text[], ${$(11)}::numeric[]) WITH ORDINALITY AS e(account_id, amount, n)
            LEFT JOIN ledger_locked l ON l.id = e.account_id
           ORDER BY e.n
          RETURNING ${ENTRY_COLUMNS}
@@ -633,7 +634,7 @@ function writing(
                   ELSE ledger_refuse(a.id, a.currency, ${available} - a.floor, ${decrease}) END,
                 pending_debits = ${summed('pending_debits')},
                 pending_credits = ${summed('pending_credits')}
-           FROM unnest(${$(12)}::text[], ${$(13)}::int8[], ${$(14)}::int8[], ${$(15)}::int8[])
+           FROM unnest(${$(12)}::text[], ${$(13)}::numeric[], ${$(14)}::numeric[], ${$(15)}::numeric[])
                 AS d(id, posted, pending_debits, pending_credits)
           WHERE a.id = ANY(${$(12)}::text[]) AND a.id = d.id AND a.id IN (SELECT id FROM ledger_locked)
        )`,
@@ -714,7 +715,7 @@ function positiveAmount(amount: unknown, field: string): bigint {
     throw new RampartError('invalid_amount', {
       field,
       provided: String(amount),
-      expected: 'a positive integer number of minor units, at most 9223372036854775807',
+      expected: `a positive integer number of minor units, at most ${MAX_AMOUNT}`,
     });
   return amount;
 }

@@ -7,11 +7,19 @@ import type { Currency } from './currencies.ts';
  * amounts keep every wei.
  */
 
-/** The largest amount PostgreSQL's `bigint` holds: 2^63 - 1 minor units. */
-export const MAX_AMOUNT = 2n ** 63n - 1n;
+/**
+ * The largest amount, and the largest balance either way, Rampart holds: 2^256 - 1 minor
+ * units, the largest amount a token contract can hold (uint256), so any amount a chain
+ * can send fits with the asset's real decimals (ETH: ~1.16 × 10^59 ETH, in wei). The
+ * database keeps the same bound (`minor_units`, numeric(78, 0), migration 0020).
+ */
+export const MAX_AMOUNT = 2n ** 256n - 1n;
 
-/** Longer input is rejected before it is looked at; MAX_AMOUNT has 19 digits. */
-const MAX_INPUT_LENGTH = 64;
+/**
+ * Longer amount input is rejected before it is looked at. MAX_AMOUNT has 78 digits, 79
+ * characters with a decimal point: room for it, and for a few leading zeros.
+ */
+export const MAX_AMOUNT_INPUT_LENGTH = 100;
 
 const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
 const INTEGER = /^\d+$/;
@@ -33,7 +41,8 @@ function describeMaximum(currency: Currency): string {
 /** `provided` is echoed to the client as JSON, which has no bigint. */
 function echo(input: unknown): unknown {
   if (typeof input === 'bigint') return input.toString();
-  if (typeof input === 'string' && input.length > MAX_INPUT_LENGTH) return `${input.slice(0, MAX_INPUT_LENGTH)}…`;
+  if (typeof input === 'string' && input.length > MAX_AMOUNT_INPUT_LENGTH)
+    return `${input.slice(0, MAX_AMOUNT_INPUT_LENGTH)}…`;
   return input;
 }
 
@@ -47,11 +56,11 @@ function invalid(field: string, input: unknown, expected: string): RampartError 
  * Strict on purpose, because a lenient parse of money is a wrong amount: only digits
  * with an optional fraction; no sign, spaces, exponent ("1e3"), thousands separators
  * or bare dots; no more decimals than the currency has (not even trailing zeros);
- * strictly positive; at most 2^63 - 1 minor units. Anything else is `invalid_amount`
- * naming `field` and saying what was expected.
+ * strictly positive; at most MAX_AMOUNT (2^256 - 1) minor units. Anything else is
+ * `invalid_amount` naming `field` and saying what was expected.
  */
 export function parseAmount(input: unknown, currency: Currency, field = 'amount'): bigint {
-  if (typeof input !== 'string' || input.length > MAX_INPUT_LENGTH)
+  if (typeof input !== 'string' || input.length > MAX_AMOUNT_INPUT_LENGTH)
     throw invalid(field, input, describeDecimal(currency));
   const match = DECIMAL.exec(input);
   if (!match) throw invalid(field, input, describeDecimal(currency));
@@ -67,7 +76,7 @@ export function parseAmount(input: unknown, currency: Currency, field = 'amount'
 /**
  * Accepts an amount already in minor units: a `bigint`, a safe integer `number`, or a
  * string of digits (how amounts above 2^53 travel in JSON). Fractional minor units,
- * unsafe integers, zero, negatives and values above 2^63 - 1 are `invalid_amount`.
+ * unsafe integers, zero, negatives and values above MAX_AMOUNT are `invalid_amount`.
  */
 export function parseMinorUnits(input: unknown, currency: Currency, field = 'amount'): bigint {
   let minor: bigint;
@@ -79,7 +88,7 @@ export function parseMinorUnits(input: unknown, currency: Currency, field = 'amo
       throw invalid(field, input, describeMinorUnits(currency) + hint);
     }
     minor = BigInt(input);
-  } else if (typeof input === 'string' && input.length <= MAX_INPUT_LENGTH && INTEGER.test(input)) {
+  } else if (typeof input === 'string' && input.length <= MAX_AMOUNT_INPUT_LENGTH && INTEGER.test(input)) {
     minor = BigInt(input);
   } else throw invalid(field, input, describeMinorUnits(currency));
   if (minor <= 0n) throw invalid(field, input, describeMinorUnits(currency));

@@ -1,4 +1,4 @@
-export { formatAmount, MAX_AMOUNT, parseAmount, parseMinorUnits } from './amount.ts';
+export { formatAmount, MAX_AMOUNT, MAX_AMOUNT_INPUT_LENGTH, parseAmount, parseMinorUnits } from './amount.ts';
 export {
   type Asset,
   CURRENCIES,

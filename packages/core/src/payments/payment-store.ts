@@ -171,7 +171,7 @@ export const paymentStore = {
   ) {
     const { rows } = await db.query<{ used: bigint | null }>({
       name: 'payments-used-since',
-      text: `SELECT sum(amount)::bigint AS used FROM payments
+      text: `SELECT sum(amount) AS used FROM payments
               WHERE operator_id = $1 AND user_id = $2 AND kind = $3 AND currency = $4 AND created_at > $5
                 AND status NOT IN ('failed', 'cancelled')`,
       values: [p.operatorId, p.userId, p.kind, p.currency, p.since],

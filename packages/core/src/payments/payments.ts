@@ -5,7 +5,14 @@ import type { EventLog } from '../events/event-log.ts';
 import { enforceGates, type GateContext } from '../gates/gates.ts';
 import type { IdGenerator } from '../ids.ts';
 import { type Ledger, ledgerError } from '../ledger/ledger.ts';
-import { type Currency, formatAmount, getAsset, MAX_AMOUNT, parseAmount } from '../money/index.ts';
+import {
+  type Currency,
+  formatAmount,
+  getAsset,
+  MAX_AMOUNT,
+  MAX_AMOUNT_INPUT_LENGTH,
+  parseAmount,
+} from '../money/index.ts';
 import { type Action, type OperatorSettings, OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import type { Notifications } from '../storage/notifications.ts';
@@ -829,7 +836,9 @@ export class Payments {
     // the credit is that amount, and the timeline says what was asked.
     // (An amount the ledger could not hold is no amount: the one asked is credited.)
     const settled =
-      outcome.amount !== undefined && /^\d{1,19}$/.test(outcome.amount) ? BigInt(outcome.amount) : undefined;
+      outcome.amount !== undefined && outcome.amount.length <= MAX_AMOUNT_INPUT_LENGTH && /^\d+$/.test(outcome.amount)
+        ? BigInt(outcome.amount)
+        : undefined;
     if (
       outcome.status === 'completed' &&
       !PAY_OUT.includes(payment.kind) &&

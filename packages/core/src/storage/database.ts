@@ -15,11 +15,17 @@ export interface Store extends Queryable {
 }
 
 const INT8_OID = 20;
+const NUMERIC_OID = 1700;
 
-/** int8 columns hold money in minor units; they come back as bigint, never a lossy number. */
+/**
+ * Money in minor units is numeric (`minor_units`, integers of up to 78 digits; sums of it
+ * too), and counts and sequences are int8: both come back as bigint, never a lossy
+ * number. Rampart stores no fractional numeric, so one that is not an integer fails the
+ * query (BigInt refuses it) rather than being rounded.
+ */
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8_OID && format !== 'binary') return (value: string) => BigInt(value);
+    if ((oid === INT8_OID || oid === NUMERIC_OID) && format !== 'binary') return (value: string) => BigInt(value);
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;

@@ -1,4 +1,4 @@
-import type { Clock, Session, SessionInput, Sessions } from '@rampart/core';
+import { type Clock, MAX_AMOUNT_INPUT_LENGTH, type Session, type SessionInput, type Sessions } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
 import { idParam } from './schemas.ts';
 
@@ -61,7 +61,7 @@ export function sessionRoutes(
             operation: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
             currency: { type: 'string', pattern: '^[A-Za-z0-9]{2,10}$' },
             network: { type: 'string', pattern: '^[A-Za-z0-9_-]{2,20}$' },
-            amount: { type: 'string', maxLength: 50 },
+            amount: { type: 'string', maxLength: MAX_AMOUNT_INPUT_LENGTH },
             locks: {
               type: 'object',
               additionalProperties: false,

@@ -6,6 +6,7 @@ import {
   findCurrency,
   formatAmount,
   type Kyc,
+  MAX_AMOUNT_INPUT_LENGTH,
   type UserBalances,
   type UserProfile,
 } from '@rampart/core';
@@ -278,7 +279,7 @@ export function balanceRoutes(app: FastifyInstance, balances: UserBalances): voi
           required: ['direction', 'amount', 'currency', 'reason', 'reference'],
           properties: {
             direction: { type: 'string', enum: ['credit', 'debit'] },
-            amount: { type: 'string', maxLength: 64 },
+            amount: { type: 'string', maxLength: MAX_AMOUNT_INPUT_LENGTH },
             currency: { type: 'string', maxLength: 16 },
             reason: { type: 'string', maxLength: 500 },
             reference: { type: 'string', minLength: 1, maxLength: 128 },
