@@ -29,9 +29,12 @@ export interface OperatorOptions {
 /** `--operator <id>`: the operator a command works on, by its id. */
 export const operatorOption = () => new Option('--operator <id>', 'the operator, by its id').makeOptionMandatory();
 
-/** `--mode <test|live>`: which of the operator's two modes (live unless said). */
+/**
+ * `--mode <test|live>`: which of the operator's two modes. Always said: a command meant
+ * for test mode must not change live by default (nor the reverse).
+ */
 export const modeOption = () =>
-  new Option('--mode <mode>', 'which of its modes').choices(['test', 'live']).default('live');
+  new Option('--mode <mode>', 'which of its modes').choices(['test', 'live']).makeOptionMandatory();
 
 /** The id of the tenant `options` names: the operator's live or test one. */
 export async function tenantOf(db: Database, options: OperatorOptions): Promise<string> {

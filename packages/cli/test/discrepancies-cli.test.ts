@@ -60,7 +60,18 @@ test('rampart discrepancies list | resolve work the queue the API shows', { time
   );
   const other = await t.operators.create({ name: 'Other' });
   await assert.rejects(
-    cli('discrepancies', 'resolve', '--operator', other.operator.id, '--discrepancy', open[0].id, '--resolution', 'x'),
+    cli(
+      'discrepancies',
+      'resolve',
+      '--operator',
+      other.operator.id,
+      '--mode',
+      'test',
+      '--discrepancy',
+      open[0].id,
+      '--resolution',
+      'x',
+    ),
     /resource_not_found/,
   );
 });

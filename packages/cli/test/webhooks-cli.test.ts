@@ -18,14 +18,16 @@ test('rampart webhooks create | list | test | deliveries | redeliver | replay', 
   const json = async (...args: string[]) => JSON.parse(await cli(...args, '--json'));
 
   const { operator } = await json('operators', 'create', '--name', 'CLI Webhooks');
+  const live = ['--operator', operator.id, '--mode', 'live'];
+  // Which of the operator's modes a command changes is always said.
+  await assert.rejects(cli('webhooks', 'list', '--operator', operator.id), /required option '--mode <mode>'/);
   const receiver = await startReceiver();
 
-  await assert.rejects(cli('webhooks', 'create', '--operator', operator.id, '--url', receiver.url), /invalid_value/);
+  await assert.rejects(cli('webhooks', 'create', ...live, '--url', receiver.url), /invalid_value/);
   const endpoint = await json(
     'webhooks',
     'create',
-    '--operator',
-    operator.id,
+    ...live,
     '--url',
     receiver.url,
     '--allow-private-url',
@@ -36,9 +38,9 @@ test('rampart webhooks create | list | test | deliveries | redeliver | replay', 
   );
   assert.match(endpoint.secret, /^whsec_/);
   receiver.secret.value = endpoint.secret;
-  assert.match(await cli('webhooks', 'list', '--operator', operator.id), new RegExp(`${endpoint.id}\\tenabled`));
+  assert.match(await cli('webhooks', 'list', ...live), new RegExp(`${endpoint.id}\\tenabled`));
 
-  const queued = await json('webhooks', 'test', '--operator', operator.id, '--endpoint', endpoint.id);
+  const queued = await json('webhooks', 'test', ...live, '--endpoint', endpoint.id);
   assert.equal(queued.reason, 'test');
   const worker = startWorker(db);
   await eventually(
@@ -50,18 +52,17 @@ test('rampart webhooks create | list | test | deliveries | redeliver | replay', 
 
   const delivery = await eventually(
     'logged',
-    () => json('webhooks', 'deliveries', '--operator', operator.id, '--delivery', queued.id),
+    () => json('webhooks', 'deliveries', ...live, '--delivery', queued.id),
     (d) => d.status === 'succeeded',
   );
   assert.equal(delivery.attempts[0].status_code, 200);
-  const log = await cli('webhooks', 'deliveries', '--operator', operator.id, '--endpoint', endpoint.id);
+  const log = await cli('webhooks', 'deliveries', ...live, '--endpoint', endpoint.id);
   assert.match(log, new RegExp(`${queued.id}\\tsucceeded\\twebhook.test`));
 
   const redelivered = await json(
     'webhooks',
     'redeliver',
-    '--operator',
-    operator.id,
+    ...live,
     '--event',
     queued.event_id,
     '--endpoint',
@@ -78,8 +79,7 @@ test('rampart webhooks create | list | test | deliveries | redeliver | replay', 
   const replay = await json(
     'webhooks',
     'replay',
-    '--operator',
-    operator.id,
+    ...live,
     '--endpoint',
     endpoint.id,
     '--from',

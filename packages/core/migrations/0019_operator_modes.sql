@@ -13,13 +13,25 @@ ALTER TABLE operators ALTER COLUMN account_id SET NOT NULL;
 CREATE UNIQUE INDEX operators_account_mode ON operators (account_id, mode);
 ALTER TABLE operators ADD CONSTRAINT operators_live_is_account CHECK ((mode = 'live') = (id = account_id));
 
--- Existing operators get their test row, with the same allowlists, and their test keys
--- and signing keys move to it. Test-mode payments and sessions recorded before this
--- migration stay where they were: no deployment predates it.
+-- Existing operators get their test row, with the same allowlists and settings but for
+-- two that must not be shared: the wallet keys (one xpub's addresses go to one tenant)
+-- and the approval URL (live's approver is not asked about test withdrawals). Their test
+-- keys and signing keys move to it. Test-mode payments, sessions, users and events
+-- recorded before this migration stay with the live row (no deployment predates it);
+-- test sessions still open are ended, so none acts on a live user.
 INSERT INTO operators (id, name, ip_allowlist, origin_allowlist, created_at, settings, mode, account_id)
-SELECT id || '_test', name, ip_allowlist, origin_allowlist, created_at, settings, 'test', id FROM operators;
+SELECT id || '_test', name, ip_allowlist, origin_allowlist, created_at, settings - 'crypto_xpubs' - 'approval', 'test', id
+  FROM operators;
 UPDATE api_keys SET operator_id = operator_id || '_test' WHERE mode = 'test';
 UPDATE operator_signing_keys SET operator_id = operator_id || '_test' WHERE mode = 'test';
+UPDATE sessions SET status = 'expired', closed_at = now() WHERE mode = 'test' AND status = 'open';
+
+-- A token's `iss` is the operator's public id and its kid says which key (so which mode)
+-- signed it: a kid is unique across the operator's two modes.
+ALTER TABLE operator_signing_keys ADD COLUMN account_id text;
+UPDATE operator_signing_keys k SET account_id = o.account_id FROM operators o WHERE o.id = k.operator_id;
+ALTER TABLE operator_signing_keys ALTER COLUMN account_id SET NOT NULL;
+CREATE UNIQUE INDEX operator_signing_keys_account_kid ON operator_signing_keys (account_id, kid);
 
 -- A row's mode is its tenant's: the database refuses a live key, payment, session or
 -- ledger account under a test row and the reverse. (NOT VALID: older test-mode payments,

@@ -9,13 +9,10 @@ import {
   createPayment,
   openForPayments,
   passChallenge,
+  WALLET_XPUB,
   waitForStatus,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
-
-// BIP32 test vector 1, m/0'/1 (public): a real extended public key, never a private one.
-const XPUB =
-  'xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5';
 
 function admin(t: TestApp, method: string, path: string, body?: unknown) {
   return fetch(`${t.simulator!.url}${path}`, {
@@ -30,7 +27,7 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
   // minute, so nothing arrives until the test moves the clock.
   const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
   await openForPayments(t, {
-    crypto_xpubs: { TRC20: XPUB },
+    crypto_xpubs: { TRC20: WALLET_XPUB },
     providers: {
       deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
       withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
@@ -140,7 +137,7 @@ describe('ETH beyond bigint: amounts and balances above 2^63 - 1 wei (9.22 ETH),
   const OVER_ETH = '115792089237316195423570985008687907853269984665640564039457.584007913129639936';
   const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
   await openForPayments(t, {
-    crypto_xpubs: { ETHEREUM: XPUB },
+    crypto_xpubs: { ETHEREUM: WALLET_XPUB },
     currencies: [{ currency: 'ETH', network: 'ETHEREUM', balances: 'ledger' }],
     providers: {
       deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],

@@ -9,11 +9,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { createPayment, openForPayments, travellingClock } from './payment-fixtures.ts';
+import { createPayment, openForPayments, travellingClock, WALLET_XPUB } from './payment-fixtures.ts';
 
-// BIP32 test vector 1, m/0'/1 (public): a real extended public key, never a private one.
-const XPUB =
-  'xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5';
 const USDT_TRC20 = { currency: 'USDT', network: 'TRC20' };
 const USDT = 1_000_000n;
 /** Long enough for any order to settle and confirm (TRC20: 19 blocks of one second). */
@@ -38,7 +35,7 @@ interface Payment {
 async function rampApp(options: { timeoutMs?: number } = {}) {
   const clock = travellingClock();
   const t = await startTestApp({ clock, sandbox: { settleDelayMs: 60_000, breakerThreshold: 100, ...options } });
-  await openForPayments(t, { crypto_xpubs: { TRC20: XPUB, BITCOIN: XPUB }, sell_enabled: true });
+  await openForPayments(t, { crypto_xpubs: { TRC20: WALLET_XPUB, BITCOIN: WALLET_XPUB }, sell_enabled: true });
   return { t, clock, ramp: t.simulator!.admin };
 }
 

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { OPERATOR_TOKEN_AUDIENCE } from '@rampart/core';
 import { SignJWT } from 'jose';
 import { errorOf, startTestApp } from './harness.ts';
-import { createPayment, openForPayments } from './payment-fixtures.ts';
+import { createPayment, openForPayments, WALLET_XPUB } from './payment-fixtures.ts';
 
 /**
  * Test and live are two tenants of one operator. Test keys are handed to developers and
@@ -127,8 +127,23 @@ describe('test and live modes of one operator', async () => {
     });
     assert.equal(exchanged.statusCode, 200, exchanged.body);
     const sessionId = exchanged.json().session_id as string;
+    const validated = await t.app.inject({
+      method: 'POST',
+      url: '/widget/v1/session/validate',
+      headers: { authorization: `Bearer ${exchanged.json().widget_token}` },
+    });
+    assert.deepEqual([validated.json().operatorId, validated.json().mode], [t.accountId, 'test']);
     assert.equal((await call('GET', `/v1/sessions/${sessionId}`, testAuth)).json().mode, 'test');
     assert.equal(errorOf(await call('GET', `/v1/sessions/${sessionId}`, liveAuth)).code, 'session_not_found');
+  });
+
+  test('a wallet key registered in one mode cannot be registered in the other', async () => {
+    const xpub = WALLET_XPUB;
+    const asLive = await call('PATCH', '/v1/operator/settings', liveAuth, { crypto_xpubs: { ETH: xpub } });
+    assert.equal(asLive.statusCode, 200, asLive.body);
+    const asTest = await call('PATCH', '/v1/operator/settings', testAuth, { crypto_xpubs: { ETH: xpub } });
+    assert.equal(asTest.statusCode, 422, asTest.body);
+    assert.deepEqual([errorOf(asTest).code, errorOf(asTest).details['field']], ['invalid_value', 'crypto_xpubs.ETH']);
   });
 
   test('the database refuses a row whose mode is not its tenant’s', async () => {

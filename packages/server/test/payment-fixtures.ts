@@ -18,6 +18,10 @@ export function passChallenge(payment: { next_action: { url: string } }): Promis
     redirect: 'manual',
   });
 }
+/** BIP32 test vector 1, m/0'/1/2'/2 (public): a real extended public key for deposit addresses, never a private one. */
+export const WALLET_XPUB =
+  'xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5';
+
 /** A bank account the sandbox bank pays out to. */
 export const BANK_ACCOUNT = {
   account_holder_name: 'Ada Lovelace',

@@ -64,12 +64,11 @@ export class OperatorTokens {
       field('x', 'a base64url Ed25519 public key');
     }
     const { rows } = await this.db.query<SigningKey>(
-      // A kid names one key across the operator's two modes: a token's `iss` is the
-      // operator's public id, and its kid alone says which tenant (mode) it opens.
-      `INSERT INTO operator_signing_keys (operator_id, kid, mode, public_jwk, created_at)
-       SELECT $1, $2, $3, $4, $5
-        WHERE NOT EXISTS (SELECT 1 FROM operator_signing_keys k JOIN operators t ON t.id = k.operator_id
-                           WHERE k.kid = $2 AND t.account_id = (SELECT account_id FROM operators WHERE id = $1))
+      // A kid names one key across the operator's two modes (unique per account): a
+      // token's `iss` is the operator's public id, and its kid alone says which tenant
+      // (mode) it opens.
+      `INSERT INTO operator_signing_keys (operator_id, account_id, kid, mode, public_jwk, created_at)
+       SELECT $1, account_id, $2, $3, $4, $5 FROM operators WHERE id = $1
        ON CONFLICT DO NOTHING RETURNING ${KEY_COLUMNS}`,
       [operatorId, publicJwk.kid, mode, JSON.stringify(publicJwk), this.clock.now()],
     );
@@ -105,8 +104,8 @@ export class OperatorTokens {
     tx: Queryable = this.db,
   ): Promise<{ operator_id: string; public_jwk: JWK; mode: 'test' | 'live' } | undefined> {
     const { rows } = await tx.query<{ operator_id: string; public_jwk: JWK; mode: 'test' | 'live' }>(
-      `SELECT k.operator_id, k.public_jwk, k.mode FROM operator_signing_keys k JOIN operators t ON t.id = k.operator_id
-        WHERE t.account_id = $1 AND k.kid = $2 AND k.revoked_at IS NULL`,
+      `SELECT operator_id, public_jwk, mode FROM operator_signing_keys
+        WHERE account_id = $1 AND kid = $2 AND revoked_at IS NULL`,
       [issuer, kid],
     );
     return rows[0];

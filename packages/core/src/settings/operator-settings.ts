@@ -299,8 +299,30 @@ export class OperatorSettingsStore {
 
   async update(operatorId: string, patch: Record<string, unknown>): Promise<OperatorSettings> {
     const next = mergeSettings(await this.load(operatorId, this.db), patch);
+    if (patch['crypto_xpubs'] !== undefined) await this.assertWalletsOwn(operatorId, next.crypto_xpubs);
     await this.db.query('UPDATE operators SET settings = $2 WHERE id = $1', [operatorId, JSON.stringify(next)]);
     this.config?.changed(operatorId);
     return next;
+  }
+
+  /**
+   * A wallet key belongs to one operator and mode: deposit addresses are derived from it
+   * in order, so two registrations of one xpub would hand out the same addresses (and
+   * the second would find each taken). Test and live of one operator count as two: a
+   * test key registering the live wallet would take its addresses from live deposits.
+   */
+  private async assertWalletsOwn(operatorId: string, xpubs: Record<string, string>): Promise<void> {
+    const { rows } = await this.db.query<{ xpub: string }>(
+      `SELECT x.value AS xpub FROM operators o, jsonb_each_text(o.settings -> 'crypto_xpubs') x
+        WHERE o.id <> $1 AND x.value = ANY($2::text[]) LIMIT 1`,
+      [operatorId, Object.values(xpubs)],
+    );
+    if (!rows[0]) return;
+    const network = Object.keys(xpubs).find((name) => xpubs[name] === rows[0]!.xpub)!;
+    invalid(
+      `crypto_xpubs.${network}`,
+      rows[0].xpub,
+      'an extended public key that no other operator, and not your other mode, has registered',
+    );
   }
 }

@@ -137,8 +137,8 @@ export interface WebhookRouteDependencies {
 /**
  * Private and loopback URLs are allowed everywhere with the allow flag, and to test keys
  * on a development server (dev tools on: the embedded database on a loopback address).
- * Elsewhere a test key gets no such pass: endpoints receive every event of the
- * operator, live ones included, so a test key could otherwise aim them into the network.
+ * Elsewhere a test key gets no such pass: a test key (handed to developers and CI, and
+ * more often leaked) could otherwise aim the server's requests into its own network.
  */
 function caller(request: FastifyRequest, devServer: boolean) {
   return { operatorId: request.operator.operatorId, allowPrivate: devServer && request.operator.mode === 'test' };

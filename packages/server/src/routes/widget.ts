@@ -139,7 +139,9 @@ export function widgetRoutes(app: FastifyInstance, deps: WidgetDeps): void {
       const context = await deps.compliance.context(session, request.ip);
       return {
         expiration: session.expires_at,
-        operatorId: session.operator_id,
+        // The operator's public id, in either mode (its test tenant's own id is never shown).
+        operatorId: (await deps.operators.get(session.operator_id)).account_id,
+        mode: session.mode,
         userId: session.user_id,
         session: {
           id: session.id,
