@@ -157,57 +157,70 @@ describe('a withdrawal that ends while its first provider errs', async () => {
   const t = await startTestApp({ clock, sandbox: true });
   await openForPayments(t);
 
-  test('ended by reconciliation before the fallback, it is sent to no other provider and its hold stays released', async () => {
-    await fund(t, 'ended-meanwhile', '50.00');
-    // The bank errs on the payout, slowly, before doing anything: asked by Rampart's id,
-    // it has no such payout, so the card processor would be next.
-    await simulatorFault(t, { provider: 'bank', kind: 'latency', ms: 3_000, method: 'POST', count: 1 });
-    await simulatorFault(t, { provider: 'bank', kind: 'error', status: 500, method: 'POST', count: 2 });
-    let answered = false;
-    const answer = withdraw(t, 'ended-meanwhile', '20.00').finally(() => {
-      answered = true;
-    });
-    const listed = await eventually(
-      'the withdrawal recorded',
-      async () =>
-        (
-          await t.app.inject({
-            method: 'GET',
-            url: '/v1/payments?user_id=ended-meanwhile&kind=withdrawal',
-            headers: t.auth,
-          })
-        ).json().data,
-      (data: { id: string }[]) => data.length === 1,
-    );
-    const id = listed[0]!.id;
-    // Meanwhile reconciliation takes it for abandoned (no answer for longer than a create
-    // can take), asks the bank by Rampart's id, hears "no such payout", and fails it.
-    clock.advance(6 * 60);
-    await t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
-    const ended = await waitForStatus(t, id, ['failed'], 1_000);
-    assert.equal(answered, false, 'reconciliation must end it before the bank answers');
-    assert.equal(ended.failure.code, 'upstream_timeout');
+  const cases = [
+    { name: 'before the fallback, it is sent to no other provider', user: 'ended-meanwhile', pinned: false },
+    // Pinned to the bank: the bank's error is the last word, and the payment has already ended.
+    { name: 'on its only provider, its failure is answered as it ended', user: 'ended-pinned', pinned: true },
+  ];
+  for (const { name, user, pinned } of cases)
+    test(`ended by reconciliation ${name}; its hold stays released`, async () => {
+      await fund(t, user, '50.00');
+      // The bank errs on the payout, slowly, before doing anything: asked by Rampart's id,
+      // it has no such payout, so the card processor would be next.
+      await simulatorFault(t, { provider: 'bank', kind: 'latency', ms: 3_000, method: 'POST', count: 1 });
+      await simulatorFault(t, { provider: 'bank', kind: 'error', status: 500, method: 'POST', count: 2 });
+      let answered = false;
+      const answer = createPayment(t, {
+        user_id: user,
+        kind: 'withdrawal',
+        method: 'bank',
+        amount: '20.00',
+        instrument: BANK_ACCOUNT,
+        ...(pinned ? { provider: 'simbank' } : {}),
+      }).finally(() => {
+        answered = true;
+      });
+      const listed = await eventually(
+        'the withdrawal recorded',
+        async () =>
+          (
+            await t.app.inject({
+              method: 'GET',
+              url: `/v1/payments?user_id=${user}&kind=withdrawal`,
+              headers: t.auth,
+            })
+          ).json().data,
+        (data: { id: string }[]) => data.length === 1,
+      );
+      const id = listed[0]!.id;
+      // Meanwhile reconciliation takes it for abandoned (no answer for longer than a create
+      // can take), asks the bank by Rampart's id, hears "no such payout", and fails it.
+      clock.advance(6 * 60);
+      await t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
+      const ended = await waitForStatus(t, id, ['failed'], 1_000);
+      assert.equal(answered, false, 'reconciliation must end it before the bank answers');
+      assert.equal(ended.failure.code, 'upstream_timeout');
 
-    const response = await answer;
-    assert.equal(response.statusCode, 402, response.body);
-    const error = errorOf(response);
-    assert.deepEqual(
-      [error.code, error.details['payment_id'], error.details['reason']],
-      ['withdrawal_failed', id, 'upstream_timeout'],
-    );
-    assert.equal(await madeAt(t, 'cards', id), 0, 'never sent to the card processor');
-    const after = await waitForStatus(t, id, ['failed']);
-    assert.equal(after.provider, 'simbank');
-    assert.ok(!after.timeline.some((step: { cause: string }) => step.cause.startsWith('fell back')));
-    const balances = (
-      await t.app.inject({ method: 'GET', url: '/v1/users/ended-meanwhile/balances', headers: t.auth })
-    ).json().data[0];
-    assert.deepEqual(
-      [balances.posted_minor, balances.held_minor],
-      ['5000', '0'],
-      'nothing debited, nothing held again',
-    );
-  });
+      const response = await answer;
+      assert.equal(response.statusCode, 402, response.body);
+      const error = errorOf(response);
+      assert.deepEqual(
+        [error.code, error.details['payment_id'], error.details['reason']],
+        ['withdrawal_failed', id, 'upstream_timeout'],
+      );
+      assert.equal(await madeAt(t, 'cards', id), 0, 'never sent to the card processor');
+      const after = await waitForStatus(t, id, ['failed']);
+      assert.equal(after.provider, 'simbank');
+      assert.ok(!after.timeline.some((step: { cause: string }) => step.cause.startsWith('fell back')));
+      const balances = (
+        await t.app.inject({ method: 'GET', url: `/v1/users/${user}/balances`, headers: t.auth })
+      ).json().data[0];
+      assert.deepEqual(
+        [balances.posted_minor, balances.held_minor],
+        ['5000', '0'],
+        'nothing debited, nothing held again',
+      );
+    });
 });
 
 describe('a withdrawal still on its way keeps its hold', async () => {

@@ -542,6 +542,8 @@ export class Payments {
       retries: approval.retries,
       body: {
         type: 'withdrawal.approval_requested',
+        // An approver serving both modes can tell a test withdrawal from a live one.
+        mode: payment.mode,
         payment_id: payment.id,
         user_id: payment.user_id,
         amount: payment.amount.toString(),
@@ -555,16 +557,18 @@ export class Payments {
     const record = decision.approved
       ? { approved: true, source: decision.source }
       : { approved: false, source: decision.source, reason_code: decision.reasonCode, code: decision.code };
-    if (decision.approved) {
-      return this.transition(payment.operator_id, payment.id, 'pending', 'operator approved', {
-        set: { approval: record },
-        event: { type: 'withdrawal.approved', data: { source: decision.source } },
-      });
-    }
-    await this.transition(payment.operator_id, payment.id, 'failed', 'operator declined', {
-      set: { approval: record, failure_code: decision.code, failure_message: decision.message ?? null },
-      event: { type: 'withdrawal.declined', data: { reason_code: decision.reasonCode, code: decision.code } },
-    });
+    const moved = decision.approved
+      ? await this.moveIfAwaiting(payment, 'pending', 'operator approved', {
+          set: { approval: record },
+          event: { type: 'withdrawal.approved', data: { source: decision.source } },
+        })
+      : await this.moveIfAwaiting(payment, 'failed', 'operator declined', {
+          set: { approval: record, failure_code: decision.code, failure_message: decision.message ?? null },
+          event: { type: 'withdrawal.declined', data: { reason_code: decision.reasonCode, code: decision.code } },
+        });
+    // Ended while the approver was asked (reconciliation gave up on it): answered as it stands.
+    if (!moved.applied) return this.asAnswer(moved.payment, moved.payment.provider);
+    if (decision.approved) return moved.payment;
     throw new RampartError(decision.code, { reason_code: decision.reasonCode, payment_id: payment.id });
   }
 
@@ -607,6 +611,8 @@ export class Payments {
     input: CreatePayment,
     options: { resumed?: boolean } = {},
   ): Promise<Payment> {
+    // Ended before it was sent (while its approval was asked): sent nowhere.
+    if (!awaitsProvider(payment)) return this.asAnswer(payment, payment.provider);
     let lastError: RampartError | undefined;
     for (const provider of route) {
       if (provider.id !== payment.provider) {
@@ -660,7 +666,8 @@ export class Payments {
           lastError = error;
           continue;
         }
-        await this.fail(payment, error);
+        const failed = await this.fail(payment, error);
+        if (!failed.applied) return this.asAnswer(failed.payment, failed.payment.provider);
         // The provider's compliance verdicts (blocked, KYC, re-verification) and bad input keep their own codes.
         if (['compliance', 'invalid_request'].includes(error.entry.type)) {
           throw new RampartError(error.code, { ...error.details, payment_id: payment.id });
@@ -672,7 +679,8 @@ export class Payments {
         });
       }
     }
-    await this.fail(payment, lastError!);
+    const failed = await this.fail(payment, lastError!);
+    if (!failed.applied) return this.asAnswer(failed.payment, failed.payment.provider);
     throw new RampartError(lastError!.code, { ...lastError!.details, payment_id: payment.id });
   }
 
@@ -763,9 +771,29 @@ export class Payments {
     });
   }
 
-  private fail(payment: Payment, error: RampartError): Promise<Payment> {
-    return this.transition(payment.operator_id, payment.id, 'failed', `provider: ${error.code}`, {
+  /** Fails a payment its provider refused, unless it ended meanwhile (see `moveIfAwaiting`). */
+  private fail(payment: Payment, error: RampartError) {
+    return this.moveIfAwaiting(payment, 'failed', `provider: ${error.code}`, {
       set: { failure_code: error.code, failure_message: error.message },
+    });
+  }
+
+  /**
+   * Moves a payment the create is still working on, checked under its lock: one that no
+   * longer awaits a provider (a webhook or reconciliation ended it, or gave it its
+   * provider's reference, while the provider or the operator's approver was being asked)
+   * is left as it is, `applied` false, for the create to answer as it stands.
+   */
+  private moveIfAwaiting(
+    payment: Payment,
+    to: PaymentStatus,
+    cause: string,
+    extra: TransitionExtra,
+  ): Promise<{ payment: Payment; applied: boolean }> {
+    return this.inTransaction(async (tx) => {
+      const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      if (!awaitsProvider(current)) return { payment: current, applied: false };
+      return { payment: await this.transitionIn(tx, current, to, cause, extra), applied: true };
     });
   }
 
