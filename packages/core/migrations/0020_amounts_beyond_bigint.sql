@@ -1,3 +1,8 @@
+-- UPGRADE: stop every node of the previous release before this runs (no rolling
+-- deployment across it). Nodes before it read int8 amounts as bigint but these numeric
+-- columns as strings, and would fail or refuse the money they move. The column changes
+-- rewrite the ledger and payments tables under an exclusive lock.
+--
 -- Amounts beyond bigint. Money was bigint minor units, at most 2^63 - 1: in wei (ETH has
 -- 18 decimals) that is 9.22 ETH, so a deposit of 10 ETH, or a balance that grew past
 -- 9.22 ETH, could not be held at all.

@@ -6,6 +6,7 @@ import {
   CARD_3DS,
   CARD_OK,
   createPayment,
+  madeAt,
   openForPayments,
   passChallenge,
   simulatorFault,
@@ -252,6 +253,20 @@ describe('deposits through the card processor', async () => {
     assert.deepEqual([first.data.length, first.has_more], [100, true]);
     const rest = await page(`/v1/payments?user_id=pager&limit=100&starting_after=${first.next_cursor}`);
     assert.deepEqual([rest.data.length, rest.has_more, rest.next_cursor], [1, false, null]);
+  });
+});
+
+describe('amounts beyond what a provider takes', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t, { limits: { deposit: { USD: { min: '1.00', max: '1000000000000000.00' } } } });
+
+  test('an amount the card processor would receive rounded (above 2^53 minor units) is refused before it is sent', async () => {
+    const response = await createPayment(t, { user_id: 'whale', amount: '90071992547409.93', provider: 'simcard' });
+    assert.equal(response.statusCode, 422, response.body);
+    const error = errorOf(response);
+    assert.deepEqual([error.code, error.details['provided']], ['invalid_amount', '9007199254740993']);
+    assert.match(String(error.details['expected']), /9007199254740991 minor units/);
+    assert.equal(await madeAt(t, 'cards', error.details['payment_id'] as string), 0, 'nothing sent');
   });
 });
 

@@ -372,3 +372,23 @@ describe('crypto quotes and orders', () => {
     assert.equal(assets.body.data.length, 6);
   });
 });
+
+test('a simulator whose transfers start after an hour keeps its sells open twice as long, and they complete', async () => {
+  const slow = await startTestSimulator({ settleDelayMs: 2 * 3_600_000, blockIntervalMs: 10_000 });
+  const slowCall = (method: string, path: string, body?: unknown) => slow.call('crypto', method, path, body);
+  const q = (
+    await slowCall('POST', '/crypto/v1/quotes', {
+      fiat_currency: 'USD',
+      side: 'sell',
+      asset: 'USDT',
+      network: 'ERC20',
+      crypto_amount: '200',
+    })
+  ).body.data;
+  const order = (await slowCall('POST', '/crypto/v1/orders', { quote_id: q.quote_id })).body.data;
+  assert.equal(Date.parse(order.expires_at) - Date.parse(order.created_at), 4 * 3_600_000);
+  slow.advance(2 * 3_600 + 10);
+  assert.equal((await slowCall('GET', `/crypto/v1/orders/${order.order_id}`)).body.data.status, 'confirming');
+  slow.advance(3 * 3_600);
+  assert.equal((await slowCall('GET', `/crypto/v1/orders/${order.order_id}`)).body.data.status, 'completed');
+});

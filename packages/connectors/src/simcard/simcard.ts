@@ -28,6 +28,20 @@ function field(request: ProviderRequest, name: string): string {
 }
 
 /** Card and ACH processor (the sandbox `cards` provider). */
+/**
+ * The processor takes amounts as JSON numbers of minor units: one above 2^53 - 1 would
+ * arrive rounded, a different amount. Refused before anything is sent.
+ */
+function jsonAmount(request: ProviderRequest): number {
+  if (request.amount > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new RampartError('invalid_amount', {
+      field: 'amount',
+      provided: request.amount.toString(),
+      expected: `at most ${Number.MAX_SAFE_INTEGER} minor units, the most the card processor takes`,
+    });
+  return Number(request.amount);
+}
+
 export class SimCardConnector extends HttpConnector implements PaymentProvider, WebhookSource {
   constructor(options: ConnectorOptions, id = 'simcard') {
     super(id, options);
@@ -102,7 +116,7 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
         path: '/cards/v1/ach_debits',
         headers: this.headers(request),
         body: {
-          amount: Number(request.amount),
+          amount: jsonAmount(request),
           currency: 'usd',
           bank_account: {
             routing_number: field(request, 'routing_number'),
@@ -120,7 +134,7 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
       path: '/cards/v1/payments',
       headers: this.headers(request),
       body: {
-        amount: Number(request.amount),
+        amount: jsonAmount(request),
         currency: request.currency.toLowerCase(),
         payment_method: {
           type: 'card',
@@ -163,7 +177,7 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
       method: 'POST',
       path: '/cards/v1/payouts',
       headers: this.headers(request),
-      body: { amount: Number(request.amount), currency: request.currency.toLowerCase(), destination },
+      body: { amount: jsonAmount(request), currency: request.currency.toLowerCase(), destination },
     });
     return this.answer(answer, request);
   }

@@ -12,7 +12,9 @@ export type OrderStatus = 'processing' | 'awaiting_deposit' | 'confirming' | 'co
 
 /**
  * How long a sell waits for the user's crypto at its deposit address. Like a real ramp's,
- * the order then expires: it cannot wait forever with the fiat side open.
+ * the order then expires: it cannot wait forever with the fiat side open. A simulator
+ * whose transfers are set to start later than that waits twice their delay instead, so
+ * its sells can still complete.
  */
 export const SELL_DEPOSIT_WINDOW_MS = 60 * 60_000;
 
@@ -97,7 +99,7 @@ export class Orders {
       failureReason: null,
       createdAt: now,
       updatedAt: now,
-      expiresAt: sell ? now + SELL_DEPOSIT_WINDOW_MS : null,
+      expiresAt: sell ? now + Math.max(SELL_DEPOSIT_WINDOW_MS, 2 * this.#context.settleDelayMs) : null,
     };
     quote.orderId = order.id;
     this.#orders.set(order.id, order);
