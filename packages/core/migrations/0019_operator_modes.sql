@@ -1,3 +1,7 @@
+-- UPGRADE: stop every node of the previous release before this runs (no rolling
+-- deployment across it): earlier nodes would create operators and signing keys without
+-- the columns below.
+--
 -- Test and live are two tenants of one operator. Every operator-scoped row (users and
 -- their gates, settings, terms, events, webhook endpoints, payments, discrepancies,
 -- idempotency keys, signing keys, ledger accounts) already belongs to one operator row,
