@@ -9,11 +9,12 @@ export function manualClock(start = new Date()): Clock & { advance(seconds: numb
   return { now: () => new Date(now), advance: (seconds) => (now += seconds * 1000) };
 }
 
-export async function createSession(t: TestApp, body: Record<string, unknown> = {}) {
+/** A session made with `auth`'s key (the harness's test key unless said): in that key's mode. */
+export async function createSession(t: TestApp, body: Record<string, unknown> = {}, auth = t.auth) {
   const response = await t.app.inject({
     method: 'POST',
     url: '/v1/sessions',
-    headers: t.auth,
+    headers: auth,
     payload: { user_id: 'user-1', operation: 'deposit', ...body },
   });
   assert.equal(response.statusCode, 201, response.body);
@@ -25,8 +26,8 @@ export async function exchange(t: TestApp, credential: Record<string, string>) {
 }
 
 /** A session ready for widget calls: returns the Authorization header of its widget token. */
-export async function widgetSession(t: TestApp, body: Record<string, unknown> = {}) {
-  const session = await createSession(t, body);
+export async function widgetSession(t: TestApp, body: Record<string, unknown> = {}, auth = t.auth) {
+  const session = await createSession(t, body, auth);
   const exchanged = await exchange(t, { init_token: session.init_token });
   assert.equal(exchanged.statusCode, 200, exchanged.body);
   return { session, widget: { authorization: `Bearer ${exchanged.json().widget_token}` } };

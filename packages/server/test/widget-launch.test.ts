@@ -74,9 +74,9 @@ interface HostEvent {
 
 let users = 0;
 
-/** A pay-by-bank deposit started through the widget API, and the widget token of its session. */
-async function bankDeposit() {
-  const { widget } = await widgetSession(t, { user_id: `payer-${++users}`, operation: 'deposit' });
+/** A pay-by-bank deposit started through the widget API, and the widget token of its session (test mode unless `auth` says). */
+async function bankDeposit(auth = t.auth) {
+  const { widget } = await widgetSession(t, { user_id: `payer-${++users}`, operation: 'deposit' }, auth);
   const created = await widgetCall(t, widget, '/widget/v1/payments', {
     method: 'bank',
     amount: '25.00',
@@ -179,6 +179,7 @@ describe('a provider SDK in the browser (launch page)', () => {
     const bank = bankPage(page);
     await bank.getByRole('heading', { name: 'Pay 25.00 USD' }).waitFor({ timeout: WAIT_MS });
     assert.equal(await bank.getByLabel('Online banking user ID').inputValue(), 'sandbox-user');
+    assert.ok(await frame.getByText('Test mode: no real money moves.').isVisible(), 'a test payment says so');
     assert.ok(!(await frame.evaluate(() => location.href)).includes('token'), 'the token left the address bar');
     assert.equal(sdkRequests().at(-1)!.status, 200);
 
@@ -189,6 +190,16 @@ describe('a provider SDK in the browser (launch page)', () => {
       (await hostEvents(page)).filter((e) => e.type === 'error'),
       [],
     );
+  });
+
+  test('a live payment’s page shows no test-mode notice', async () => {
+    const live = await t.operators.keys.issue(t.operatorId, { mode: 'live', scope: 'full' });
+    const liveAuth = { authorization: `Bearer ${live.secret}` };
+    await openForPayments(t, {}, liveAuth);
+    const { payment, token } = await bankDeposit(liveAuth);
+    const { page, frame } = await openOperatorPage(payment.id, { token });
+    await hostEvent(page, 'provider_opened');
+    assert.equal(await frame.locator('#test-mode').isHidden(), true);
   });
 
   const unreachable: [string, Omit<FaultRuleInput, 'provider'>][] = [

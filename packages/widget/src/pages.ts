@@ -62,6 +62,7 @@ export function launchPage(options: LaunchPageOptions): HostedPage {
 </head>
 <body>
 <main>
+<p id="test-mode" hidden>Test mode: no real money moves.</p>
 <p id="status" role="status">Connecting to your payment provider…</p>
 <div id="problem" hidden>
 <p id="problem-message" role="alert"></p>

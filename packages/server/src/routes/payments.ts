@@ -26,6 +26,11 @@ export const paymentSchema = {
   properties: {
     id: { type: 'string' },
     object: { type: 'string', const: 'payment' },
+    mode: {
+      type: 'string',
+      enum: ['test', 'live'],
+      description: 'test: made with a test key (or a test session), in the sandbox; no real money moves.',
+    },
     kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
     method: { type: 'string', enum: [...PAYMENT_METHODS] },
     status: { type: 'string', enum: [...PAYMENT_STATUSES] },
@@ -71,6 +76,7 @@ export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<P
   return {
     id: payment.id,
     object: 'payment',
+    mode: payment.mode,
     kind: payment.kind,
     method: payment.method,
     status: payment.status,

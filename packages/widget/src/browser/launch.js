@@ -11,7 +11,7 @@ import { PROVIDER_SDKS } from './provider-sdks.js';
 
 /**
  * @typedef {{ paymentId: string, sdkBaseUrls: Record<string, string>, sdkTimeoutMs?: number, apiTimeoutMs?: number }} LaunchConfig
- * @typedef {{ id: string, status: string, provider: string, next_action: { type: string, url?: string } | null }} Payment
+ * @typedef {{ id: string, mode: 'test' | 'live', status: string, provider: string, next_action: { type: string, url?: string } | null }} Payment
  * @typedef {import('./host-messages.js').ProviderMessage} ProviderMessage
  */
 
@@ -36,6 +36,7 @@ const status = element('status');
 const problem = element('problem');
 const problemMessage = element('problem-message');
 const retry = element('retry');
+const testMode = element('test-mode');
 
 /** @returns {Promise<Payment>} */
 async function fetchPayment() {
@@ -75,6 +76,8 @@ async function launch() {
   showStatus('Connecting to your payment provider…');
   try {
     const payment = await fetchPayment();
+    // The user is told when nothing real happens: a test payment goes to the sandbox.
+    testMode.hidden = payment.mode !== 'test';
     const action = payment.next_action;
     if (payment.status !== 'pending' || action?.type !== 'redirect' || !action.url) {
       showStatus(`This payment is ${payment.status}.`);
