@@ -18,7 +18,8 @@ export function databaseUrl(database: string): string {
 }
 
 export async function createTestDatabase(
-  options: { maxConnections?: number } = {},
+  /** `empty`: no migration applied (for upgrade tests), instead of the migrated template. */
+  options: { maxConnections?: number; empty?: boolean } = {},
 ): Promise<{ db: Database; url: string; name: string }> {
   if (!adminUrl || !template) throw new Error('run tests with `npm test`: it provides the database');
   const name = `rampart_t_${process.env['RAMPART_TEST_RUN']}_${randomBytes(6).toString('hex')}`;
@@ -26,7 +27,7 @@ export async function createTestDatabase(
   await admin.connect();
   for (let attempt = 0; ; attempt++) {
     try {
-      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${options.empty ? 'template0' : template}`);
       break;
     } catch (error) {
       // Cloning fails while another session is connected to the template; retry briefly.

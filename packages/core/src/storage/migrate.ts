@@ -10,10 +10,13 @@ const MIGRATION_LOCK_KEY = 7_262_737_001;
 /**
  * Applies forward-only SQL migrations in file-name order. An advisory lock makes
  * concurrent starts of several nodes safe: one applies, the others wait and find
- * nothing left to do.
+ * nothing left to do. `until` stops after that file (a database as an earlier release
+ * left it, for upgrade tests).
  */
-export async function migrate(db: Database): Promise<string[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith('.sql')).sort();
+export async function migrate(db: Database, options: { until?: string } = {}): Promise<string[]> {
+  const files = (await readdir(MIGRATIONS_DIR))
+    .filter((name) => name.endsWith('.sql') && (options.until === undefined || name <= options.until))
+    .sort();
   const applied: string[] = [];
   const client = await db.pool.connect();
   try {

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createTestDatabase } from '../../server/test/harness.ts';
+import { createIdGenerator, migrate, Operators, OperatorTokens, systemClock } from '../src/index.ts';
+import { hashSecret } from '../src/operators/api-keys.ts';
+
+const TEST_SECRET = `rk_test_${'t'.repeat(32)}`;
+const LIVE_SECRET = `rk_live_${'l'.repeat(32)}`;
+const XPUB =
+  'xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5';
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/**
+ * A database as the release before 0019 and 0020 left it, with an operator using both
+ * modes, then upgraded: what each migration says it does to existing rows, it does.
+ */
+test('upgrading a database in use: an operator splits into its two modes, and amounts keep their value', async () => {
+  const { db } = await createTestDatabase({ empty: true });
+  await migrate(db, { until: '0018_ledger_account_mode.sql' });
+
+  const settings = {
+    required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
+    crypto_xpubs: { ETHEREUM: XPUB },
+    approval: { url: 'https://approver.example/live', timeout_ms: 500, retries: 1, on_no_answer: 'decline' },
+  };
+  await db.query(
+    `INSERT INTO operators (id, name, ip_allowlist, settings, created_at)
+     VALUES ('op_old', 'Old Operator', '{203.0.113.0/24}', $1, now())`,
+    [JSON.stringify(settings)],
+  );
+  for (const [id, mode, secret] of [
+    ['key_test', 'test', TEST_SECRET],
+    ['key_live', 'live', LIVE_SECRET],
+  ] as const) {
+    await db.query(
+      `INSERT INTO api_keys (id, operator_id, mode, scope, secret_hash, last4, created_at)
+       VALUES ($1, 'op_old', $2, 'full', $3, right($4, 4), now())`,
+      [id, mode, hashSecret(secret), secret],
+    );
+  }
+  for (const [kid, mode] of [
+    ['kid-test', 'test'],
+    ['kid-live', 'live'],
+  ]) {
+    await db.query(
+      `INSERT INTO operator_signing_keys (operator_id, kid, mode, public_jwk, created_at)
+       VALUES ('op_old', $1, $2, '{"kty":"OKP","crv":"Ed25519","x":"AAAA"}', now())`,
+      [kid, mode],
+    );
+  }
+  await db.query(
+    `INSERT INTO end_users (operator_id, id, created_at, updated_at) VALUES ('op_old', 'u1', now(), now())`,
+  );
+  for (const [id, mode] of [
+    ['ses_test', 'test'],
+    ['ses_live', 'live'],
+  ]) {
+    await db.query(
+      `INSERT INTO sessions (id, operator_id, user_id, mode, source, operation, status, expires_at, created_at)
+       VALUES ($1, 'op_old', 'u1', $2, 'server', 'deposit', 'open', now() + interval '30 minutes', now())`,
+      [id, mode],
+    );
+  }
+  await db.query(
+    `INSERT INTO ledger_accounts (id, operator_id, mode, kind, owner_ref, currency, network, posted, created_at)
+     VALUES ('acc_eth', 'op_old', 'live', 'user', 'u1', 'ETH', 'ETHEREUM', $1, now())`,
+    [MAX_BIGINT],
+  );
+
+  const applied = await migrate(db);
+  assert.deepEqual(applied.slice(0, 2), ['0019_operator_modes.sql', '0020_amounts_beyond_bigint.sql']);
+
+  // Each key acts as its mode's tenant, under one public id.
+  const operators = new Operators(db, createIdGenerator(), systemClock);
+  const caller = { ip: '203.0.113.9', origin: undefined };
+  const asTest = await operators.authenticate(TEST_SECRET, caller);
+  const asLive = await operators.authenticate(LIVE_SECRET, caller);
+  assert.deepEqual(
+    [asTest.operatorId, asTest.accountId, asTest.mode, asLive.operatorId, asLive.accountId, asLive.mode],
+    ['op_old_test', 'op_old', 'test', 'op_old', 'op_old', 'live'],
+  );
+  // The test tenant keeps the allowlists and settings, but not the live wallet or approver.
+  const twin = await operators.get('op_old_test');
+  assert.deepEqual([twin.name, twin.ip_allowlist], ['Old Operator', ['203.0.113.0/24']]);
+  const { rows } = await db.query<{ settings: Record<string, unknown> }>(
+    "SELECT settings FROM operators WHERE id = 'op_old_test'",
+  );
+  assert.deepEqual(rows[0]!.settings, { required_gates: settings.required_gates });
+
+  // Signing keys follow their mode; a token's kid still finds its key under the public id.
+  const tokens = new OperatorTokens(db, systemClock);
+  assert.deepEqual(
+    [
+      (await tokens.signingKey('op_old', 'kid-test'))?.operator_id,
+      (await tokens.signingKey('op_old', 'kid-live'))?.mode,
+    ],
+    ['op_old_test', 'live'],
+  );
+
+  // No test session is left open on the live tenant's users.
+  const sessions = await db.query<{ id: string; status: string }>('SELECT id, status FROM sessions ORDER BY id');
+  assert.deepEqual(
+    sessions.rows.map((s) => [s.id, s.status]),
+    [
+      ['ses_live', 'open'],
+      ['ses_test', 'expired'],
+    ],
+  );
+
+  // The largest balance bigint held is still exactly that, and the column now holds more.
+  const account = await db.query<{ posted: bigint; type: string }>(
+    "SELECT posted, pg_typeof(posted)::text AS type FROM ledger_accounts WHERE id = 'acc_eth'",
+  );
+  assert.deepEqual([account.rows[0]!.posted, account.rows[0]!.type], [MAX_BIGINT, 'minor_units']);
+});
