@@ -201,3 +201,11 @@ export function signedCardEvent(t: TestApp, body: string) {
   };
   return { body, sign, deliver };
 }
+
+/** Sessions of the test's database waiting for a lock (to see a forced interleaving in place). */
+export async function waitingForLocks(t: TestApp): Promise<number> {
+  const { rows } = await t.db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+  );
+  return rows[0]!.n;
+}

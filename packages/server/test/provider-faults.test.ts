@@ -14,6 +14,7 @@ import {
   signedCardEvent,
   simulatorFault,
   waitForStatus,
+  waitingForLocks as waitingForLocksIn,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
@@ -439,13 +440,7 @@ describe('ACH debits and returns', async () => {
     assert.ok(types.includes('ach.returned'));
   });
 
-  /** Sessions of this test's database waiting for a lock. */
-  const waitingForLocks = async () =>
-    (
-      await t.db.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      )
-    ).rows[0]!.n as number;
+  const waitingForLocks = () => waitingForLocksIn(t);
 
   test('a return applied while its debit’s settlement is being applied reverses the deposit: no discrepancy', async () => {
     // .04: the debit stays pending at the processor until the test settles it.

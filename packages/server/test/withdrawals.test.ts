@@ -13,6 +13,7 @@ import {
   simulatorFault,
   travellingClock,
   waitForStatus,
+  waitingForLocks,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
@@ -34,17 +35,21 @@ async function payoutToBank(t: TestApp, user: string, funds: string, amount: str
 async function approvalEndpoint(): Promise<{
   url: string;
   answer: { status: number; body: unknown };
+  /** While set, answers wait for it: the operator still deciding. */
+  deciding: Promise<void> | undefined;
   seen: { headers: Record<string, unknown>; body: string }[];
 }> {
   const state = {
     answer: { status: 200, body: { approved: true } as unknown },
+    deciding: undefined as Promise<void> | undefined,
     seen: [] as { headers: Record<string, unknown>; body: string }[],
   };
   const server: Server = createServer((request, response) => {
     let body = '';
     request.on('data', (c: Buffer) => (body += c));
-    request.on('end', () => {
+    request.on('end', async () => {
       state.seen.push({ headers: request.headers, body });
+      await state.deciding;
       response.writeHead(state.answer.status, { 'content-type': 'application/json' });
       response.end(JSON.stringify(state.answer.body));
     });
@@ -59,6 +64,12 @@ async function approvalEndpoint(): Promise<{
     },
     set answer(value) {
       state.answer = value;
+    },
+    get deciding() {
+      return state.deciding;
+    },
+    set deciding(value) {
+      state.deciding = value;
     },
     seen: state.seen,
   };
@@ -221,6 +232,100 @@ describe('a withdrawal that ends while its first provider errs', async () => {
         'nothing debited, nothing held again',
       );
     });
+});
+
+describe('reconciliation and a create still on its way', async () => {
+  const clock = travellingClock();
+  const t = await startTestApp({ clock, sandbox: true });
+  const approver = await approvalEndpoint();
+  await openForPayments(t, { approval: { url: approver.url, timeout_ms: 5_000, retries: 0, on_no_answer: 'decline' } });
+  const reconcile = () => t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
+
+  test('a withdrawal reconciliation ended while the operator was deciding is answered as it ended, and sent nowhere', async () => {
+    await fund(t, 'approved-late', '50.00');
+    let decide!: () => void;
+    approver.deciding = new Promise((resolve) => (decide = resolve));
+    const seen = approver.seen.length;
+    const answer = withdraw(t, 'approved-late', '20.00');
+    await eventually(
+      'the approver asked',
+      () => approver.seen.length,
+      (n) => n === seen + 1,
+    );
+    const id = JSON.parse(approver.seen.at(-1)!.body).payment_id as string;
+    // The create outlives what a create can take: reconciliation asks the bank, which
+    // never got it, and fails it. Then the operator approves.
+    clock.advance(6 * 60);
+    await reconcile();
+    assert.equal((await waitForStatus(t, id, ['failed'], 1_000)).failure.code, 'upstream_timeout');
+    decide();
+    approver.deciding = undefined;
+    const response = await answer;
+    assert.equal(response.statusCode, 402, response.body);
+    assert.deepEqual(
+      [errorOf(response).code, errorOf(response).details['reason']],
+      ['withdrawal_failed', 'upstream_timeout'],
+    );
+    assert.deepEqual([await madeAt(t, 'bank', id), await madeAt(t, 'cards', id)], [0, 0], 'sent nowhere');
+    const balances = (
+      await t.app.inject({ method: 'GET', url: '/v1/users/approved-late/balances', headers: t.auth })
+    ).json().data[0];
+    assert.deepEqual([balances.posted_minor, balances.held_minor], ['5000', '0']);
+  });
+
+  test('reconciliation fails a quiet payout as never received only if nothing touched it since it looked', async () => {
+    await fund(t, 'touched-meanwhile', '50.00');
+    // The bank takes its time with the payout: the create is still on its way when
+    // reconciliation, the clock moved past a create's longest run, takes it up.
+    await simulatorFault(t, { provider: 'bank', kind: 'latency', ms: 4_000, method: 'POST', count: 1 });
+    const answer = createPayment(t, {
+      user_id: 'touched-meanwhile',
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '20.00',
+      instrument: BANK_ACCOUNT,
+      provider: 'simbank',
+    });
+    const id = (
+      await eventually(
+        'the withdrawal recorded',
+        async () =>
+          (
+            await t.app.inject({
+              method: 'GET',
+              url: '/v1/payments?user_id=touched-meanwhile&kind=withdrawal',
+              headers: t.auth,
+            })
+          ).json().data,
+        (data: { id: string }[]) => data.length === 1,
+      )
+    )[0]!.id as string;
+    clock.advance(6 * 60);
+    // No public call can pause reconciliation between its read and its decision, so the
+    // test holds the payment's row lock: reconciliation has read the payment and asked
+    // the bank (which has not got it yet) and waits; meanwhile the payment is touched,
+    // as the create does when it moves the payment to its next provider and sends it.
+    let reconciling: Promise<unknown> | undefined;
+    await t.db.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM payments WHERE id = $1 FOR UPDATE', [id]);
+      reconciling = reconcile();
+      await eventually(
+        'reconciliation waiting for the payment',
+        () => waitingForLocks(t),
+        (n) => n === 1,
+      );
+      await tx.query('UPDATE payments SET updated_at = $2 WHERE id = $1', [id, clock.now()]);
+    });
+    await reconciling;
+    const response = await answer;
+    assert.equal(response.statusCode, 201, response.body);
+    const paid = await waitForStatus(t, id, ['completed']);
+    assert.ok(!paid.timeline.some((step: { cause: string }) => step.cause.includes('never received')));
+    const balances = (
+      await t.app.inject({ method: 'GET', url: '/v1/users/touched-meanwhile/balances', headers: t.auth })
+    ).json().data[0];
+    assert.deepEqual([balances.posted_minor, balances.held_minor], ['3000', '0'], 'paid out once, from the hold');
+  });
 });
 
 describe('a withdrawal still on its way keeps its hold', async () => {

@@ -921,9 +921,7 @@ export class Payments {
         if (!outcome && !quiet) continue;
         const after = outcome
           ? await this.applyOutcome(payment.operator_id, payment.id, outcome, cause)
-          : await this.transition(payment.operator_id, payment.id, 'failed', `${cause}: never received`, {
-              set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
-            });
+          : await this.failUntouched(payment, `${cause}: never received`);
         if (after.status !== payment.status) changed++;
         else await requeue(payment);
       } catch {
@@ -932,6 +930,22 @@ export class Payments {
       }
     }
     return changed;
+  }
+
+  /**
+   * Fails, as never received, a payment reconciliation found quiet and its provider did
+   * not know, if nothing has touched it since it was read. Checked under its lock: its
+   * create may meanwhile have moved it to the next provider and sent it there (or a
+   * retry resumed it), and failing it then would free money that provider pays out.
+   */
+  private failUntouched(payment: Payment, cause: string): Promise<Payment> {
+    return this.inTransaction(async (tx) => {
+      const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      if (current.updated_at.getTime() !== payment.updated_at.getTime()) return current;
+      return this.transitionIn(tx, current, 'failed', cause, {
+        set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
+      });
+    });
   }
 
   /**
