@@ -3,7 +3,6 @@ import {
   Discrepancies,
   type DiscrepancyState,
   EventLog,
-  type KeyMode,
   presentDiscrepancy,
   systemClock,
 } from '@rampart/core';
@@ -46,14 +45,14 @@ export function discrepanciesCommand(program: Command): void {
     .option('--after <id>', 'the last id of the previous page')
     .option('--json', 'print JSON')
     .action(
-      async (options: {
-        operator: string;
-        mode: KeyMode;
-        status?: DiscrepancyState;
-        payment?: string;
-        after?: string;
-        json?: boolean;
-      }) => {
+      async (
+        options: OperatorOptions & {
+          status?: DiscrepancyState;
+          payment?: string;
+          after?: string;
+          json?: boolean;
+        },
+      ) => {
         await withDiscrepancies(options, async (service, operatorId) => {
           const list = (
             await service.list(operatorId, {
@@ -76,19 +75,17 @@ export function discrepanciesCommand(program: Command): void {
     .requiredOption('--discrepancy <id>')
     .requiredOption('--resolution <text>', 'what was done, in your words')
     .option('--json', 'print JSON')
-    .action(
-      async (options: { operator: string; mode: KeyMode; discrepancy: string; resolution: string; json?: boolean }) => {
-        await withDiscrepancies(options, async (service, operatorId) => {
-          const resolution = options.resolution.trim();
-          if (resolution.length === 0 || resolution.length > 500)
-            throw new RampartError('invalid_value', {
-              field: 'resolution',
-              provided: options.resolution,
-              expected: '1 to 500 characters saying what was done',
-            });
-          const resolved = presentDiscrepancy(await service.resolve(operatorId, options.discrepancy, resolution));
-          emit(options.json, resolved, line(resolved));
-        });
-      },
-    );
+    .action(async (options: OperatorOptions & { discrepancy: string; resolution: string; json?: boolean }) => {
+      await withDiscrepancies(options, async (service, operatorId) => {
+        const resolution = options.resolution.trim();
+        if (resolution.length === 0 || resolution.length > 500)
+          throw new RampartError('invalid_value', {
+            field: 'resolution',
+            provided: options.resolution,
+            expected: '1 to 500 characters saying what was done',
+          });
+        const resolved = presentDiscrepancy(await service.resolve(operatorId, options.discrepancy, resolution));
+        emit(options.json, resolved, line(resolved));
+      });
+    });
 }

@@ -2,7 +2,7 @@ import { createIdGenerator, type KeyMode, type KeyScope, Operators, systemClock 
 import { isRampartError } from '@rampart/errors';
 import { ConfigError, loadConfig, runServer } from '@rampart/server';
 import { Command, Option } from 'commander';
-import { modeOption, operatorOption, tenantOf, withDatabase } from './database.ts';
+import { modeOption, type OperatorOptions, operatorOption, tenantOf, withDatabase } from './database.ts';
 import { discrepanciesCommand } from './discrepancies.ts';
 import { outboxCommand } from './outbox.ts';
 import { collect, emit } from './output.ts';
@@ -58,15 +58,15 @@ function operatorsCommand(program: Command): void {
     .option('--clear-origin', 'allow no browser origin')
     .option('--json', 'print JSON')
     .action(
-      async (options: {
-        operator: string;
-        mode: KeyMode;
-        ip?: string[];
-        origin?: string[];
-        clearIp?: boolean;
-        clearOrigin?: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        options: OperatorOptions & {
+          ip?: string[];
+          origin?: string[];
+          clearIp?: boolean;
+          clearOrigin?: boolean;
+          json?: boolean;
+        },
+      ) => {
         await withDatabase(config(), async (db) => {
           const operators = new Operators(db, createIdGenerator(), systemClock);
           const updated = await operators.updateAllowlists(await tenantOf(db, options), {
@@ -96,20 +96,18 @@ function keysCommand(program: Command): void {
     .addOption(new Option('--scope <scope>').choices(['full', 'read_only']).default('full'))
     .option('--description <text>')
     .option('--json', 'print JSON')
-    .action(
-      async (options: { operator: string; mode: KeyMode; scope: KeyScope; description?: string; json?: boolean }) => {
-        await withDatabase(config(), async (db) => {
-          const ops = operatorsFor(db);
-          await ops.get(options.operator);
-          const issued = await ops.keys.issue(options.operator, {
-            mode: options.mode,
-            scope: options.scope,
-            description: options.description ?? null,
-          });
-          emit(options.json ?? false, issued, `key ${issued.key.id}\nsecret ${issued.secret}\n(shown once)`);
+    .action(async (options: OperatorOptions & { scope: KeyScope; description?: string; json?: boolean }) => {
+      await withDatabase(config(), async (db) => {
+        const ops = operatorsFor(db);
+        await ops.get(options.operator);
+        const issued = await ops.keys.issue(options.operator, {
+          mode: options.mode,
+          scope: options.scope,
+          description: options.description ?? null,
         });
-      },
-    );
+        emit(options.json ?? false, issued, `key ${issued.key.id}\nsecret ${issued.secret}\n(shown once)`);
+      });
+    });
 
   keys
     .command('list')

@@ -1,4 +1,4 @@
-import { createIdGenerator, type KeyMode, systemClock } from '@rampart/core';
+import { createIdGenerator, systemClock } from '@rampart/core';
 import { type Config, ConfigError, loadConfig, loadMasterSecret } from '@rampart/server';
 import {
   type DeliveryStatus,
@@ -59,15 +59,15 @@ export function webhooksCommand(program: Command): void {
     .option('--allow-private-url', 'allow a private or loopback URL (development)')
     .option('--json', 'print JSON')
     .action(
-      async (options: {
-        operator: string;
-        mode: KeyMode;
-        url: string;
-        event?: string[];
-        description?: string;
-        allowPrivateUrl?: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        options: OperatorOptions & {
+          url: string;
+          event?: string[];
+          description?: string;
+          allowPrivateUrl?: boolean;
+          json?: boolean;
+        },
+      ) => {
         await withWebhooks(options, async ({ endpoints, operatorId }) => {
           const created = await endpoints.create(
             { operatorId: operatorId, allowPrivate: options.allowPrivateUrl ?? false },
@@ -91,7 +91,7 @@ export function webhooksCommand(program: Command): void {
     .addOption(operatorOption())
     .addOption(modeOption())
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; mode: KeyMode; json?: boolean }) => {
+    .action(async (options: OperatorOptions & { json?: boolean }) => {
       await withWebhooks(options, async ({ endpoints, operatorId }) => {
         const list = (await endpoints.list(operatorId, { limit: 100 })).map(presentEndpoint);
         const line = (e: (typeof list)[number]) =>
@@ -111,15 +111,15 @@ export function webhooksCommand(program: Command): void {
     .option('--after <id>', 'the last delivery id of the previous page')
     .option('--json', 'print JSON')
     .action(
-      async (options: {
-        operator: string;
-        mode: KeyMode;
-        endpoint?: string;
-        delivery?: string;
-        status?: DeliveryStatus;
-        after?: string;
-        json?: boolean;
-      }) => {
+      async (
+        options: OperatorOptions & {
+          endpoint?: string;
+          delivery?: string;
+          status?: DeliveryStatus;
+          after?: string;
+          json?: boolean;
+        },
+      ) => {
         await withWebhooks(options, async ({ deliveries, operatorId }) => {
           if (options.delivery) {
             const one = presentDelivery(await deliveries.get(operatorId, options.delivery));
@@ -151,7 +151,7 @@ export function webhooksCommand(program: Command): void {
     .requiredOption('--event <id>')
     .option('--endpoint <id>')
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; mode: KeyMode; event: string; endpoint?: string; json?: boolean }) => {
+    .action(async (options: OperatorOptions & { event: string; endpoint?: string; json?: boolean }) => {
       await withWebhooks(options, async ({ deliveries, operatorId }) => {
         const created = (await deliveries.redeliver(operatorId, options.event, options.endpoint)).map(presentDelivery);
         emit(options.json, created, created.map(deliveryLine).join('\n') || '(no endpoint subscribes to it)');
@@ -168,14 +168,14 @@ export function webhooksCommand(program: Command): void {
     .requiredOption('--to <time>', 'ISO 8601, exclusive')
     .option('--json', 'print JSON')
     .action(
-      async (options: {
-        operator: string;
-        mode: KeyMode;
-        endpoint: string;
-        from: string;
-        to: string;
-        json?: boolean;
-      }) => {
+      async (
+        options: OperatorOptions & {
+          endpoint: string;
+          from: string;
+          to: string;
+          json?: boolean;
+        },
+      ) => {
         await withWebhooks(options, async ({ deliveries, operatorId }) => {
           const replay = await deliveries.replay(operatorId, options.endpoint, {
             from: date('--from', options.from),
@@ -193,7 +193,7 @@ export function webhooksCommand(program: Command): void {
     .addOption(modeOption())
     .requiredOption('--endpoint <id>')
     .option('--json', 'print JSON')
-    .action(async (options: { operator: string; mode: KeyMode; endpoint: string; json?: boolean }) => {
+    .action(async (options: OperatorOptions & { endpoint: string; json?: boolean }) => {
       await withWebhooks(options, async ({ deliveries, operatorId }) => {
         const delivery = presentDelivery(await deliveries.sendTest(operatorId, options.endpoint));
         emit(

@@ -107,6 +107,13 @@ test('upgrading a database in use: an operator splits into its two modes, and am
     ],
   );
 
+  // A test payment in flight at the upgrade (its rows on the live tenant) can still book
+  // its completion into a new test-mode account there.
+  await db.query(
+    `INSERT INTO ledger_accounts (id, operator_id, mode, kind, owner_ref, currency, created_at)
+     VALUES ('acc_old_test', 'op_old', 'test', 'user', 'u1', 'USD', now())`,
+  );
+
   // The largest balance bigint held is still exactly that, and the column now holds more.
   const account = await db.query<{ posted: bigint; type: string }>(
     "SELECT posted, pg_typeof(posted)::text AS type FROM ledger_accounts WHERE id = 'acc_eth'",

@@ -27,7 +27,6 @@ function field(request: ProviderRequest, name: string): string {
   return String(value);
 }
 
-/** Card and ACH processor (the sandbox `cards` provider). */
 /**
  * The processor takes amounts as JSON numbers of minor units: one above 2^53 - 1 would
  * arrive rounded, a different amount. Refused before anything is sent.
@@ -42,6 +41,7 @@ function jsonAmount(request: ProviderRequest): number {
   return Number(request.amount);
 }
 
+/** Card and ACH processor (the sandbox `cards` provider). */
 export class SimCardConnector extends HttpConnector implements PaymentProvider, WebhookSource {
   constructor(options: ConnectorOptions, id = 'simcard') {
     super(id, options);

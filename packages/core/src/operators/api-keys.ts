@@ -4,6 +4,7 @@ import type { Clock } from '../clock.ts';
 import type { IdGenerator } from '../ids.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable, Store } from '../storage/database.ts';
+import { tenantsOf } from './tenants.ts';
 
 export type KeyMode = 'test' | 'live';
 export type KeyScope = 'full' | 'read_only';
@@ -43,8 +44,7 @@ function generateSecret(mode: KeyMode): string {
 }
 
 /** The keys of the operator `$1` names, in either of its tenants. */
-const OF_OPERATOR = `operator_id IN (SELECT t.id FROM operators o JOIN operators t ON t.account_id = o.account_id
-                                     WHERE o.id = $1)`;
+const OF_OPERATOR = `operator_id IN ${tenantsOf('$1')}`;
 
 const KEY_COLUMNS = 'id, operator_id, mode, scope, last4, description, created_at, expires_at, revoked_at, replaced_by';
 
@@ -69,8 +69,7 @@ export class ApiKeys {
     const secret = generateSecret(options.mode);
     const { rows } = await tx.query<ApiKey>(
       `INSERT INTO api_keys (id, operator_id, mode, scope, secret_hash, last4, description, created_at)
-       SELECT $1, t.id, $3, $4, $5, $6, $7, $8 FROM operators o JOIN operators t ON t.account_id = o.account_id AND t.mode = $3
-        WHERE o.id = $2
+       SELECT $1, id, $3, $4, $5, $6, $7, $8 FROM operators WHERE id = ${tenantsOf('$2', '$3')}
        RETURNING ${KEY_COLUMNS}`,
       [
         this.ids('key'),

@@ -6,6 +6,7 @@ import type { Queryable, Store } from '../storage/database.ts';
 import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
 import { IpAllowlist, normaliseOrigin, parseCidr } from './allowlist.ts';
 import { ApiKeys, hashSecret, type IssuedKey, type KeyMode, type KeyScope, looksLikeSecretKey } from './api-keys.ts';
+import { tenantsOf } from './tenants.ts';
 
 /**
  * One mode of an operator. Test and live are two tenants: `id` is the tenant every
@@ -137,8 +138,7 @@ export class Operators {
   /** The tenant of `mode` of the operator `id` names (either of its tenants, or its public id). */
   async tenant(id: string, mode: KeyMode): Promise<Operator> {
     const { rows } = await this.db.query<Operator>(
-      `SELECT ${OPERATOR_COLUMNS} FROM operators
-        WHERE mode = $2 AND account_id = (SELECT account_id FROM operators WHERE id = $1)`,
+      `SELECT ${OPERATOR_COLUMNS} FROM operators WHERE id = ${tenantsOf('$1', '$2')}`,
       [id, mode],
     );
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'operator', id });
