@@ -614,7 +614,8 @@ describe('ledger', async () => {
       );
     });
 
-    test('expired holds are swept: funds come back and the hold can no longer be posted', async () => {
+    /** A funded user and a hold of 300 on it that falls due in a minute. */
+    const dueInAMinute = async () => {
       const { user, clearing } = await accounts();
       await deposit(user, clearing, 1_000n);
       const hold = await db.transaction((tx) =>
@@ -626,6 +627,11 @@ describe('ledger', async () => {
           expiresAt: new Date(clock.now().getTime() + 60_000),
         }),
       );
+      return { user, hold };
+    };
+
+    test('expired holds are swept: funds come back and the hold can no longer be posted', async () => {
+      const { user, hold } = await dueInAMinute();
       clock.advance(61);
       // Past its expiry a hold cannot be posted even before the sweep reaches it.
       await assert.rejects(
@@ -642,19 +648,7 @@ describe('ledger', async () => {
     });
 
     test('a hold past due but not yet swept is posted when its owner says its end has come (evenIfDue)', async () => {
-      const { user, clearing } = await accounts();
-      await deposit(user, clearing, 1_000n);
-      const dueSoon = () =>
-        db.transaction((tx) =>
-          ledger.hold(tx, {
-            operatorId,
-            from: user.id,
-            to: clearing.id,
-            amount: 300n,
-            expiresAt: new Date(clock.now().getTime() + 60_000),
-          }),
-        );
-      const hold = await dueSoon();
+      const { user, hold } = await dueInAMinute();
       clock.advance(61);
       await db.transaction((tx) => ledger.postHold(tx, hold.id, undefined, { evenIfDue: true }));
       assert.equal((await ledger.getHold(hold.id)).status, 'posted');
@@ -663,7 +657,7 @@ describe('ledger', async () => {
         [700n, 700n],
       );
       // Once swept, the money is free again and no owner can post it any more.
-      const swept = await dueSoon();
+      const { hold: swept } = await dueInAMinute();
       clock.advance(61);
       while ((await ledger.expireHolds()) > 0);
       await assert.rejects(
