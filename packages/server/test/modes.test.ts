@@ -63,8 +63,13 @@ describe('test and live modes of one operator', async () => {
     assert.ok(!liveEvents.some((event) => event.type.startsWith('payment.')), JSON.stringify(liveEvents));
 
     assert.equal((await call('GET', `/v1/payments/${id}`, testAuth)).json().status, 'completed');
-    const testEvents = (await call('GET', '/v1/events', testAuth)).json().data as { type: string }[];
-    assert.ok(testEvents.some((event) => event.type === 'payment.completed'));
+    const testEvents = (await call('GET', '/v1/events', testAuth)).json().data as {
+      type: string;
+      data: { payment?: { mode: string } };
+    }[];
+    const completed = testEvents.find((event) => event.type === 'payment.completed');
+    assert.equal(completed?.data.payment?.mode, 'test', 'its events say the mode too');
+    assert.equal((await call('GET', `/v1/payments/${id}`, testAuth)).json().mode, 'test');
   });
 
   test('terms and webhook endpoints published with a test key are not live', async () => {

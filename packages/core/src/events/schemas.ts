@@ -38,6 +38,11 @@ const user = object(
 const paymentObject = object(
   {
     id: id('The payment, `pay_…`.'),
+    mode: {
+      type: 'string',
+      enum: ['test', 'live'],
+      description: 'test: made with a test key or session, in the sandbox; no real money moves.',
+    },
     status: { type: 'string', description: 'The payment status after the change (one enum for every channel).' },
     kind: { type: 'string', description: 'deposit, withdrawal, buy or sell.' },
     method: { type: 'string', description: 'Payment method, e.g. bank, card, ach, crypto.' },
@@ -49,7 +54,7 @@ const paymentObject = object(
     reference: nullable('string', "The operator's reference."),
     failure_code: nullable('string', 'The catalog error code, on payment.failed and payment.reversed.'),
   },
-  ['id', 'status', 'kind', 'amount', 'currency'],
+  ['id', 'mode', 'status', 'kind', 'amount', 'currency'],
 );
 
 const payment = object(

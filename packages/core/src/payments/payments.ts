@@ -1310,6 +1310,7 @@ export function redactInstrument(instrument: Record<string, unknown>): Record<st
 export function presentPaymentForEvent(payment: Payment) {
   return {
     id: payment.id,
+    mode: payment.mode,
     status: payment.status,
     kind: payment.kind,
     method: payment.method,
