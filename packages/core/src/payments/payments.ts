@@ -784,7 +784,16 @@ export class Payments {
    * provider's reference, while the provider or the operator's approver was being asked)
    * is left as it is, `applied` false, for the create to answer as it stands.
    */
-  private moveIfAwaiting(
+  private moveIfAwaiting(payment: Payment, to: PaymentStatus, cause: string, extra: TransitionExtra) {
+    return this.moveIf(awaitsProvider, payment, to, cause, extra);
+  }
+
+  /**
+   * A move decided on an earlier read, made only if the payment as its lock finds it
+   * still passes `still`; otherwise it is left as it is (`applied` false).
+   */
+  private moveIf(
+    still: (current: Payment) => boolean,
     payment: Payment,
     to: PaymentStatus,
     cause: string,
@@ -792,7 +801,7 @@ export class Payments {
   ): Promise<{ payment: Payment; applied: boolean }> {
     return this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
-      if (!awaitsProvider(current)) return { payment: current, applied: false };
+      if (!still(current)) return { payment: current, applied: false };
       return { payment: await this.transitionIn(tx, current, to, cause, extra), applied: true };
     });
   }
@@ -938,14 +947,12 @@ export class Payments {
    * create may meanwhile have moved it to the next provider and sent it there (or a
    * retry resumed it), and failing it then would free money that provider pays out.
    */
-  private failUntouched(payment: Payment, cause: string): Promise<Payment> {
-    return this.inTransaction(async (tx) => {
-      const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
-      if (current.updated_at.getTime() !== payment.updated_at.getTime()) return current;
-      return this.transitionIn(tx, current, 'failed', cause, {
-        set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
-      });
+  private async failUntouched(payment: Payment, cause: string): Promise<Payment> {
+    const untouched = (current: Payment) => current.updated_at.getTime() === payment.updated_at.getTime();
+    const failed = await this.moveIf(untouched, payment, 'failed', cause, {
+      set: { failure_code: 'upstream_timeout', failure_message: 'The provider never received the payment.' },
     });
+    return failed.payment;
   }
 
   /**
