@@ -75,8 +75,16 @@ test('upgrading a database in use: an operator splits into its two modes, and am
   const caller = { ip: '203.0.113.9', origin: undefined };
   const asTest = await operators.authenticate(TEST_SECRET, caller);
   const asLive = await operators.authenticate(LIVE_SECRET, caller);
+  const accountOf = async (tenant: string) => (await operators.get(tenant)).account_id;
   assert.deepEqual(
-    [asTest.operatorId, asTest.accountId, asTest.mode, asLive.operatorId, asLive.accountId, asLive.mode],
+    [
+      asTest.operatorId,
+      await accountOf(asTest.operatorId),
+      asTest.mode,
+      asLive.operatorId,
+      await accountOf(asLive.operatorId),
+      asLive.mode,
+    ],
     ['op_old_test', 'op_old', 'test', 'op_old', 'op_old', 'live'],
   );
   // The test tenant keeps the allowlists and settings, but not the live wallet or approver.

@@ -409,22 +409,22 @@ describe('a provider answer and its webhook, in either order', async () => {
 describe('ACH debits and returns', async () => {
   const t = await startTestApp({ sandbox: true });
   await openForPayments(t);
-  const ach = (account: string) => ({
-    routing_number: '021000021',
-    account_number: account,
-    account_holder_name: 'Ada Lovelace',
-  });
-
-  test('an ACH debit settles later, and a return (R01) reverses it with ach.returned', async () => {
+  /** An ACH debit of `amount` from `account` (whose digits may ask for a return), processing at the processor. */
+  const achDeposit = async (user: string, amount: string, account: string) => {
     const response = await createPayment(t, {
-      user_id: 'ach-user',
+      user_id: user,
       method: 'ach',
-      amount: '40.00',
-      instrument: ach('R01000000001'),
+      amount,
+      instrument: { routing_number: '021000021', account_number: account, account_holder_name: 'Ada Lovelace' },
     });
     assert.equal(response.statusCode, 201, response.body);
     const payment = response.json();
     assert.equal(payment.status, 'processing');
+    return payment;
+  };
+
+  test('an ACH debit settles later, and a return (R01) reverses it with ach.returned', async () => {
+    const payment = await achDeposit('ach-user', '40.00', 'R01000000001');
     await waitForStatus(t, payment.id, ['completed']);
     assert.equal(await balance(t, 'ach-user'), 4000n);
     await fetch(`${t.simulator!.url}/admin/clock/advance`, {
@@ -444,15 +444,7 @@ describe('ACH debits and returns', async () => {
 
   test('a return applied while its debit’s settlement is being applied reverses the deposit: no discrepancy', async () => {
     // .04: the debit stays pending at the processor until the test settles it.
-    const response = await createPayment(t, {
-      user_id: 'ach-race',
-      method: 'ach',
-      amount: '40.04',
-      instrument: ach('000123456789'),
-    });
-    assert.equal(response.statusCode, 201, response.body);
-    const payment = response.json();
-    assert.equal(payment.status, 'processing');
+    const payment = await achDeposit('ach-race', '40.04', '000123456789');
     const log = await (
       await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${payment.id}`)
     ).json();

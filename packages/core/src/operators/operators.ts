@@ -27,8 +27,6 @@ export interface Operator {
 export interface OperatorPrincipal {
   /** The tenant of the key's mode: every read and write of the call is scoped to it. */
   operatorId: string;
-  /** The operator's public id (its live tenant's). */
-  accountId: string;
   keyId: string;
   mode: KeyMode;
   scope: KeyScope;
@@ -78,7 +76,6 @@ function validateAllowlists(input: { ip_allowlist?: readonly string[]; origin_al
 interface Credential {
   id: string;
   operator_id: string;
-  account_id: string;
   mode: KeyMode;
   scope: KeyScope;
   expires_at: Date | null;
@@ -192,7 +189,7 @@ export class Operators {
     const find = async () => {
       const { rows } = await this.db.query<Omit<Credential, 'allowlist'>>({
         name: 'authenticate-key',
-        text: `SELECT k.id, k.operator_id, o.account_id, k.mode, k.scope, k.expires_at, k.revoked_at,
+        text: `SELECT k.id, k.operator_id, k.mode, k.scope, k.expires_at, k.revoked_at,
                       o.ip_allowlist::text[] AS ip_allowlist, o.origin_allowlist
                  FROM api_keys k JOIN operators o ON o.id = k.operator_id
                 WHERE k.secret_hash = $1`,
@@ -209,6 +206,6 @@ export class Operators {
     if (caller.origin !== undefined && !key.origin_allowlist.includes(normaliseOrigin(caller.origin) ?? '')) {
       throw new RampartError('origin_not_allowed', { origin: caller.origin });
     }
-    return { operatorId: key.operator_id, accountId: key.account_id, keyId: key.id, mode: key.mode, scope: key.scope };
+    return { operatorId: key.operator_id, keyId: key.id, mode: key.mode, scope: key.scope };
   }
 }
