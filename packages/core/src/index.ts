@@ -23,7 +23,7 @@ export {
   type StoredResponse,
 } from './idempotency/idempotency-keys.ts';
 export { createIdGenerator, type IdGenerator } from './ids.ts';
-export { Kyc, type KycProvider } from './kyc/kyc.ts';
+export { Kyc, type KycProvider, type KycProvidersByMode } from './kyc/kyc.ts';
 export * from './ledger/index.ts';
 export * from './money/index.ts';
 export { IpAllowlist, normaliseIp, normaliseOrigin, parseCidr } from './operators/allowlist.ts';
@@ -69,6 +69,7 @@ export {
   type ProviderNotice,
   type ProviderOutcome,
   type ProviderRequest,
+  type ProvidersByMode,
   type WebhookSource,
 } from './payments/provider.ts';
 export {

@@ -14,17 +14,17 @@ import {
   IdempotencyKeys,
   type IdGenerator,
   Kyc,
-  type KycProvider,
+  type KycProvidersByMode,
   Ledger,
   type MessageSender,
   Notifications,
   OperatorSettingsStore,
   Operators,
   OperatorTokens,
-  type PaymentProvider,
   Payments,
   PENDING_BATCH,
   ProviderEvents,
+  type ProvidersByMode,
   SecretBox,
   Sessions,
   Terms,
@@ -78,11 +78,12 @@ export interface AppDependencies {
   /** Master secret widget-token keys are derived from; random (per process) when absent. */
   masterSecret?: Buffer;
   geo?: GeoLocator;
-  kycProvider?: KycProvider;
+  /** The KYC provider of each mode (none: verification only by the operator's attestation). */
+  kycProviders?: KycProvidersByMode;
   /** Mail and SMS transport; the development outbox when absent. */
   messageSender?: MessageSender;
-  /** Payment provider connectors, by id. */
-  providers?: PaymentProvider[];
+  /** Payment provider connectors of each mode. */
+  providers?: ProvidersByMode;
   /** Connectors whose inbound webhooks are accepted at /v1/provider-webhooks/{id}. */
   webhookSources?: WebhookSource[];
   /** How withdrawal approvals are asked; signed HTTP when absent. */
@@ -192,7 +193,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     clock,
     events,
     ledger,
-    providers: deps.providers ?? [],
+    providers: deps.providers ?? {},
     approvals,
     settings,
     notifications,
@@ -233,7 +234,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const sessions = new Sessions({ db, ids, clock, events, settings, widgetTokens, operatorTokens, users });
   const outbox = new DevOutbox(db, ids, clock);
   const verification = new Verification({ db, ids, clock, users, sender: deps.messageSender ?? outbox });
-  const kyc = new Kyc(users, deps.kycProvider);
+  const kyc = new Kyc(users, deps.kycProviders ?? {});
   // Links in mail and widget URLs: the configured public URL, else where this server listens.
   const baseUrl = () => {
     if (config.publicUrl) return config.publicUrl.replace(/\/$/, '');

@@ -5,7 +5,7 @@ import { buildApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirectoryInUse, type RunningCluster, startEmbeddedPostgres } from './database/embedded.ts';
 import { startJobs } from './jobs.ts';
-import { SANDBOX_WEBHOOK_PATHS, sandboxProviders } from './providers.ts';
+import { SANDBOX_WEBHOOK_PATHS, sandboxDependencies, sandboxProviders } from './providers.ts';
 import { loadMasterSecret } from './secrets.ts';
 
 export interface RunningRampart {
@@ -44,10 +44,7 @@ export async function startRampart(
       clock,
       ids,
       masterSecret,
-      ...(sandbox
-        ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources, sdkBaseUrls: sandbox.sdkBaseUrls }
-        : {}),
-      ...(sandbox?.kyc ? { kycProvider: sandbox.kyc } : {}),
+      ...(sandbox ? sandboxDependencies(sandbox) : {}),
     });
     await app.listen({ host: config.host, port: config.port });
     const jobs = startJobs(app.jobs, (job, error) => app.log.error({ err: error, job }, 'background job failed'));
@@ -75,8 +72,12 @@ export async function startRampart(
     if (simulator) simulatorUrl = simulator.url;
     print(`Rampart API     ${url}`);
     print(`API reference   ${url}/docs`);
-    if (simulator) print(`Sandbox         ${simulator.url} (simulated bank, card/ACH, crypto and KYC providers)`);
-    else if (config.simulatorUrl) print(`Sandbox         ${config.simulatorUrl} (external simulator)`);
+    if (simulator)
+      print(
+        `Sandbox         ${simulator.url} (simulated bank, card/ACH, crypto and KYC providers, for test mode only)`,
+      );
+    else if (config.simulatorUrl)
+      print(`Sandbox         ${config.simulatorUrl} (external simulator, for test mode only)`);
     print(`Database        ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}`}`);
     const existing = await operators.list();
     if (existing.length === 0) {

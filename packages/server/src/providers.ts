@@ -14,6 +14,7 @@ import {
   type Store,
   type WebhookSource,
 } from '@rampart/core';
+import type { AppDependencies } from './app.ts';
 
 /** Connectors to the sandbox providers, as `npm start` and the tests use them. */
 export interface ProviderSet {
@@ -55,6 +56,24 @@ export function sandboxProviders(options: {
     webhookSources: [bank, card, crypto, kyc],
     kyc,
     sdkBaseUrls: { [bank.id]: options.simulatorUrl },
+  };
+}
+
+/**
+ * What the app is given from a sandbox: its connectors serve test mode alone, so that
+ * no live payment is ever "completed" by a simulator, nor a live user verified by one
+ * (its webhook secrets are public). `live: true` also hands it live mode, for tests of
+ * live-mode behaviour only: never a deployment.
+ */
+export function sandboxDependencies(
+  set: ProviderSet,
+  options: { live?: boolean } = {},
+): Pick<AppDependencies, 'providers' | 'kycProviders' | 'webhookSources' | 'sdkBaseUrls'> {
+  return {
+    providers: { test: set.payment, ...(options.live ? { live: set.payment } : {}) },
+    kycProviders: { test: set.kyc, ...(options.live ? { live: set.kyc } : {}) },
+    webhookSources: set.webhookSources,
+    sdkBaseUrls: set.sdkBaseUrls,
   };
 }
 

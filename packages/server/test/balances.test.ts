@@ -23,7 +23,8 @@ async function usd(t: TestApp, userId: string) {
 }
 
 describe('user balances and adjustments', async () => {
-  const t = await startTestApp({ sandbox: true });
+  // Live payments too (a test here moves live money): the sandbox serves live mode, as no deployment's does.
+  const t = await startTestApp({ sandbox: { live: true } });
   await openForPayments(t);
   const put = (id: string) => t.app.inject({ method: 'PUT', url: `/v1/users/${id}`, headers: t.auth, payload: {} });
 

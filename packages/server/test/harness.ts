@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { createTestDatabase } from '../../../scripts/test-database.ts';
 import { startSimulator } from '../../simulator/src/index.ts';
 import { buildApp, type Config, loadConfig } from '../src/index.ts';
-import { SANDBOX_WEBHOOK_PATHS, sandboxProviders } from '../src/providers.ts';
+import { SANDBOX_WEBHOOK_PATHS, sandboxDependencies, sandboxProviders } from '../src/providers.ts';
 
 export { createTestDatabase, databaseUrl } from '../../../scripts/test-database.ts';
 
@@ -39,7 +39,15 @@ export async function startTestApp(
     /** Extra routes registered before the app is ready (e.g. one that throws). */
     routes?: (app: FastifyInstance) => void;
     /** Start the simulator, wire the sandbox connectors, and listen on a port for its webhooks. */
-    sandbox?: boolean | { timeoutMs?: number; settleDelayMs?: number; breakerThreshold?: number };
+    sandbox?:
+      | boolean
+      | {
+          timeoutMs?: number;
+          settleDelayMs?: number;
+          breakerThreshold?: number;
+          /** The sandbox serves live mode too, as no deployment does: for tests of live-mode payments. */
+          live?: boolean;
+        };
     approvals?: Parameters<typeof buildApp>[0]['approvals'];
   } = {},
 ): Promise<TestApp> {
@@ -67,10 +75,7 @@ export async function startTestApp(
     clock,
     ids,
     logStream,
-    ...(sandbox
-      ? { providers: sandbox.payment, webhookSources: sandbox.webhookSources, sdkBaseUrls: sandbox.sdkBaseUrls }
-      : {}),
-    ...(sandbox?.kyc ? { kycProvider: sandbox.kyc } : {}),
+    ...(sandbox ? sandboxDependencies(sandbox, { live: sandboxOptions.live === true }) : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
   });
   options.routes?.(app);

@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import { OPERATOR_TOKEN_AUDIENCE } from '@rampart/core';
 import { SignJWT } from 'jose';
 import { errorOf, startTestApp } from './harness.ts';
-import { createPayment, openForPayments, WALLET_XPUB } from './payment-fixtures.ts';
+import { BANK_ACCOUNT, createPayment, openForPayments, WALLET_XPUB } from './payment-fixtures.ts';
+import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
 /**
  * Test and live are two tenants of one operator. Test keys are handed to developers and
@@ -70,6 +71,42 @@ describe('test and live modes of one operator', async () => {
     const completed = testEvents.find((event) => event.type === 'payment.completed');
     assert.equal(completed?.data.payment?.mode, 'test', 'its events say the mode too');
     assert.equal((await call('GET', `/v1/payments/${id}`, testAuth)).json().mode, 'test');
+  });
+
+  // Wired as `npm start` wires it: the sandbox serves test mode alone.
+  test('the sandbox moves no live money and verifies no live user', async () => {
+    await openForPayments(t, {}, liveAuth);
+    const card = { user_id: 'lena', amount: '25.00' };
+    const payOut = { user_id: 'lena', kind: 'withdrawal', method: 'bank', amount: '5.00', instrument: BANK_ACCOUNT };
+    for (const attempt of [card, payOut]) {
+      const refused = await createPayment(t, attempt, liveAuth);
+      assert.equal(refused.statusCode, 403, refused.body);
+      assert.equal(errorOf(refused).code, 'action_not_permitted');
+      assert.match(String(errorOf(refused).details['denyReason']), /no live provider .*sandbox serves test mode only/i);
+    }
+    assert.deepEqual((await call('GET', '/v1/payments', liveAuth)).json().data, [], 'nothing was recorded');
+    await openForPayments(t);
+    const asTest = await createPayment(t, card);
+    assert.equal(asTest.json().status, 'completed', asTest.body);
+
+    const profile = {
+      email: 'lena@example.com',
+      first_name: 'Lena',
+      last_name: 'Meitner',
+      date_of_birth: '1990-04-01',
+      country: 'US',
+      state: 'IN',
+    };
+    for (const auth of [liveAuth, testAuth])
+      assert.ok((await call('PUT', '/v1/users/lena', auth, profile)).statusCode < 300);
+    const { widget: liveWidget } = await widgetSession(t, { user_id: 'lena' }, liveAuth);
+    const liveKyc = await widgetCall(t, liveWidget, '/widget/v1/kyc/start');
+    assert.equal(liveKyc.statusCode, 503, liveKyc.body);
+    assert.deepEqual(errorOf(liveKyc).details, { reason: 'no KYC provider configured for live mode' });
+    const { widget: testWidget } = await widgetSession(t, { user_id: 'lena' });
+    const testKyc = await widgetCall(t, testWidget, '/widget/v1/kyc/start');
+    assert.equal(testKyc.statusCode, 200, testKyc.body);
+    assert.match(testKyc.json().verification_url, /^http:\/\/127\.0\.0\.1:\d+\//);
   });
 
   test('terms and webhook endpoints published with a test key are not live', async () => {

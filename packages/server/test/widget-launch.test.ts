@@ -28,7 +28,8 @@ if (!existsSync(CHROMIUM)) {
   throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
 }
 
-const t = await startTestApp({ sandbox: true });
+// Live payments too (a test here moves live money): the sandbox serves live mode, as no deployment's does.
+const t = await startTestApp({ sandbox: { live: true } });
 await openForPayments(t);
 const simulator = t.simulator!;
 const rampartOrigin = new URL(t.url!).origin;

@@ -1,4 +1,5 @@
 import { RampartError } from '@rampart/errors';
+import type { KeyMode } from '../operators/api-keys.ts';
 import type { EndUser, EndUsers, KycStatus } from '../users/end-users.ts';
 
 /** A KYC provider as Rampart needs it: start an applicant; results arrive by webhook. */
@@ -12,18 +13,23 @@ export interface KycProvider {
   }): Promise<{ applicantId: string; verificationUrl: string }>;
 }
 
+/** The KYC provider of each mode: a sandbox's verdict never verifies a live user. */
+export type KycProvidersByMode = Readonly<Partial<Record<KeyMode, KycProvider>>>;
+
 /** Identity verification of end users: through a provider, or attested by the operator. */
 export class Kyc {
   private readonly users: EndUsers;
-  private readonly provider: KycProvider | undefined;
+  private readonly providers: KycProvidersByMode;
 
-  constructor(users: EndUsers, provider: KycProvider | undefined) {
+  constructor(users: EndUsers, providers: KycProvidersByMode) {
     this.users = users;
-    this.provider = provider;
+    this.providers = providers;
   }
 
+  /** Starts verification with the provider of the user's mode (`mode`: their operator tenant's). */
   async start(
     operatorId: string,
+    mode: KeyMode,
     userId: string,
     returnUrl: string | null,
   ): Promise<{ status: KycStatus; verification_url: string | null }> {
@@ -31,11 +37,13 @@ export class Kyc {
     if (user.kyc_status === 'verified' || user.kyc_status === 'pending') {
       return { status: user.kyc_status, verification_url: null };
     }
-    if (!this.provider) throw new RampartError('service_unavailable', { reason: 'no KYC provider configured' });
-    const applicant = await this.provider.createApplicant({ reference: `${operatorId}/${userId}`, user, returnUrl });
+    const provider = this.providers[mode];
+    if (!provider)
+      throw new RampartError('service_unavailable', { reason: `no KYC provider configured for ${mode} mode` });
+    const applicant = await provider.createApplicant({ reference: `${operatorId}/${userId}`, user, returnUrl });
     const updated = await this.users.setKyc(operatorId, userId, {
       status: user.kyc_status === 'reverification_required' ? 'reverification_required' : 'not_started',
-      provider: this.provider.id,
+      provider: provider.id,
       applicantId: applicant.applicantId,
     });
     return { status: updated.kyc_status, verification_url: applicant.verificationUrl };

@@ -13,6 +13,7 @@ import {
   MAX_AMOUNT_INPUT_LENGTH,
   parseAmount,
 } from '../money/index.ts';
+import type { KeyMode } from '../operators/api-keys.ts';
 import { type Action, type OperatorSettings, OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import type { Notifications } from '../storage/notifications.ts';
@@ -27,6 +28,7 @@ import {
   type PaymentProvider,
   type ProviderOutcome,
   type ProviderRequest,
+  type ProvidersByMode,
 } from './provider.ts';
 import { assertTransition, canTransition, contradicts, type PaymentStatus } from './state-machine.ts';
 
@@ -126,7 +128,8 @@ export class Payments {
   private readonly clock: Clock;
   private readonly events: EventLog;
   private readonly ledger: Ledger;
-  private readonly providers: ReadonlyMap<string, PaymentProvider>;
+  /** Each mode's own providers: test money never reaches a live provider, nor live money the sandbox. */
+  private readonly providers: Readonly<Record<KeyMode, ReadonlyMap<string, PaymentProvider>>>;
   private readonly approvals: ApprovalClient;
   private readonly settings: OperatorSettingsStore;
   /** What polling reads, per node; dropped on every change (see `inTransaction`). */
@@ -140,7 +143,7 @@ export class Payments {
     clock: Clock;
     events: EventLog;
     ledger: Ledger;
-    providers: readonly PaymentProvider[];
+    providers: ProvidersByMode;
     approvals: ApprovalClient;
     settings?: OperatorSettingsStore;
     /** Other nodes' payment changes; without it nothing is cached. */
@@ -151,7 +154,8 @@ export class Payments {
     this.clock = deps.clock;
     this.events = deps.events;
     this.ledger = deps.ledger;
-    this.providers = new Map(deps.providers.map((p) => [p.id, p]));
+    const byId = (providers: readonly PaymentProvider[] = []) => new Map(providers.map((p) => [p.id, p]));
+    this.providers = { test: byId(deps.providers.test), live: byId(deps.providers.live) };
     this.approvals = deps.approvals;
     this.settings = deps.settings ?? new OperatorSettingsStore(deps.db);
     this.discrepancies = new Discrepancies(deps);
@@ -308,14 +312,21 @@ export class Payments {
   /** Providers that are permitted (gates), configured and able to take this method and currency, in order. */
   private route(input: CreatePayment, currency: string, network: string | null): PaymentProvider[] {
     const permitted = enforceGates(input.gates, input.kind, input.provider);
-    const able = permitted
-      .map((id) => this.providers.get(id))
-      .filter((p): p is PaymentProvider => p?.supports(input.kind, input.method, currency, network) === true);
+    const offering = (mode: KeyMode) =>
+      permitted
+        .map((id) => this.providers[mode].get(id))
+        .filter((p): p is PaymentProvider => p?.supports(input.kind, input.method, currency, network) === true);
+    const able = offering(input.mode);
     if (able.length === 0) {
+      // Say so when only the other mode's providers would take it: a live payment the
+      // sandbox would have taken is refused because the sandbox moves no real money.
+      const elsewhere = input.mode === 'live' && offering('test').length > 0;
       throw new RampartError('action_not_permitted', {
         action: input.kind,
         ...(input.provider ? { provider: input.provider } : {}),
-        denyReason: `No provider offers ${input.method} for ${currency}`,
+        denyReason: elsewhere
+          ? `No live provider offers ${input.method} for ${currency}: the sandbox serves test mode only`
+          : `No provider offers ${input.method} for ${currency}`,
       });
     }
     return able;
@@ -585,7 +596,7 @@ export class Payments {
    * answer from the operator: it is asked again (same payment id) before anything is sent.
    */
   async resume(left: Payment, input: CreatePayment): Promise<Payment> {
-    const provider = this.providers.get(left.provider);
+    const provider = this.providers[left.mode].get(left.provider);
     if (!provider || !awaitsProvider(left)) return left;
     const payOut = PAY_OUT.includes(left.kind);
     let payment = await this.inTransaction(async (tx) => {
@@ -912,7 +923,7 @@ export class Payments {
     const requeue = (payment: Payment) =>
       this.inTransaction(async (tx) => this.announced(tx, await this.update(tx, payment.id, {}), false));
     for (const payment of rows) {
-      const provider = this.providers.get(payment.provider);
+      const provider = this.providers[payment.mode].get(payment.provider);
       try {
         if (!provider) {
           await requeue(payment);
@@ -989,7 +1000,7 @@ export class Payments {
     const result = await this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
       assertTransition(payment.status, 'cancelled');
-      const provider = this.providers.get(payment.provider);
+      const provider = this.providers[payment.mode].get(payment.provider);
       // No answer from its provider yet, and the create may still be calling it: a charge
       // could land after a cancel here. Until the create is surely over, wait.
       const age = this.clock.now().getTime() - new Date(payment.created_at).getTime();

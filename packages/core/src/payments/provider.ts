@@ -1,4 +1,5 @@
 import type { ErrorCode } from '@rampart/errors';
+import type { KeyMode } from '../operators/api-keys.ts';
 import type { Action } from '../settings/operator-settings.ts';
 import type { EndUser } from '../users/end-users.ts';
 
@@ -77,6 +78,13 @@ export interface PaymentProvider {
    */
   cancel(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome>;
 }
+
+/**
+ * The providers each mode reaches. They are wired apart so that no configuration
+ * mistake can send test money to a real provider, or let a sandbox "complete" a live
+ * payment: `npm start` gives the sandbox to test mode alone.
+ */
+export type ProvidersByMode = Readonly<Partial<Record<KeyMode, readonly PaymentProvider[]>>>;
 
 /**
  * Errors after which another provider may be tried, once the first one, asked by

@@ -245,7 +245,12 @@ export function widgetRoutes(app: FastifyInstance, deps: WidgetDeps): void {
     },
     async (request) => {
       const { session } = request.widget;
-      return deps.kyc.start(session.operator_id, session.user_id, widgetReturnUrl(session, request.body?.return_url));
+      return deps.kyc.start(
+        session.operator_id,
+        session.mode,
+        session.user_id,
+        widgetReturnUrl(session, request.body?.return_url),
+      );
     },
   );
 }
