@@ -111,7 +111,7 @@ export {
   type WidgetClaims,
   WidgetTokens,
 } from './sessions/widget-tokens.ts';
-export type { ApprovalSettings, EnabledCurrency, Limit } from './settings/operator-settings.ts';
+export type { ApprovalSettings, EnabledCurrency, Limit, MessageSettings } from './settings/operator-settings.ts';
 export {
   ACTIONS,
   type Action,
@@ -134,6 +134,7 @@ export {
   DEFAULT_VERIFICATION_LIMITS,
   DevOutbox,
   type MessageSender,
+  type OutgoingMessage,
   Verification,
   type VerificationLimits,
 } from './users/verification.ts';

@@ -16,7 +16,6 @@ import {
   Kyc,
   type KycProvidersByMode,
   Ledger,
-  type MessageSender,
   Notifications,
   OperatorSettingsStore,
   Operators,
@@ -36,9 +35,11 @@ import {
 import { RampartError } from '@rampart/errors';
 import { networkPolicy } from '@rampart/webhooks';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { approvalSecret, HttpApprovalClient } from './approval/http-approval-client.ts';
 import type { Config } from './config.ts';
 import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
+import { HttpApprovalClient } from './hooks/approval-client.ts';
+import { approvalSecret, OperatorHooks } from './hooks/operator-hooks.ts';
+import { OperatorMessages } from './hooks/operator-messages.ts';
 import { requireOperator } from './http/auth.ts';
 import { answerRouterError, installErrorHandling } from './http/errors.ts';
 import { idempotentPosts } from './http/idempotency.ts';
@@ -80,8 +81,6 @@ export interface AppDependencies {
   geo?: GeoLocator;
   /** The KYC provider of each mode (none: verification only by the operator's attestation). */
   kycProviders?: KycProvidersByMode;
-  /** Mail and SMS transport; the development outbox when absent. */
-  messageSender?: MessageSender;
   /** Payment provider connectors of each mode. */
   providers?: ProvidersByMode;
   /** Connectors whose inbound webhooks are accepted at /v1/provider-webhooks/{id}. */
@@ -183,10 +182,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const terms = new Terms(db, clock, users, configCache);
   const widgetTokens = new WidgetTokens(masterSecret, clock);
   const ledger = new Ledger(db, ids, clock);
-  // Where an operator's approval URL may point: as for webhook endpoints.
+  // Where an operator's own endpoints (approval, messages) may point: as for webhook endpoints.
   const approvalPolicy = networkPolicy(config.devTools, config.webhooks.allowPrivateUrls);
-  const approvals = deps.approvals ?? new HttpApprovalClient(masterSecret, clock, approvalPolicy);
-  if (approvals instanceof HttpApprovalClient) app.addHook('onClose', () => approvals.close());
+  const hooks = new OperatorHooks(masterSecret, clock, approvalPolicy);
+  app.addHook('onClose', () => hooks.close());
+  const approvals = deps.approvals ?? new HttpApprovalClient(hooks);
   const payments = new Payments({
     db,
     ids,
@@ -233,7 +233,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const operatorTokens = new OperatorTokens(db, clock);
   const sessions = new Sessions({ db, ids, clock, events, settings, widgetTokens, operatorTokens, users });
   const outbox = new DevOutbox(db, ids, clock);
-  const verification = new Verification({ db, ids, clock, users, sender: deps.messageSender ?? outbox });
+  const sender = new OperatorMessages({ settings, hooks, outbox });
+  const verification = new Verification({ db, ids, clock, users, sender });
   const kyc = new Kyc(users, deps.kycProviders ?? {});
   // Links in mail and widget URLs: the configured public URL, else where this server listens.
   const baseUrl = () => {
@@ -278,7 +279,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     paymentStreamRoutes(partner, { stream: paymentStream, payments });
     partner.get(
       '/v1/operator/approval_secret',
-      { schema: { tags: ['operator'], summary: 'Secret that signs withdrawal approval requests (Standard Webhooks)' } },
+      {
+        schema: {
+          tags: ['operator'],
+          summary:
+            "Secret that signs Rampart's calls to your endpoints: withdrawal approvals and messages (Standard Webhooks)",
+        },
+      },
       async (request) => {
         // A signing secret, not data: read-only keys (dashboards, reporting) do not get it.
         if (request.operator.scope === 'read_only')

@@ -45,6 +45,17 @@ export interface ApprovalSettings {
   on_no_answer: 'decline' | 'approve';
 }
 
+export interface MessageSettings {
+  /**
+   * The operator's endpoint that delivers verification mail and SMS (signed POSTs).
+   * Null: test mode shows messages in the development outbox; live mode cannot send them.
+   */
+  url: string | null;
+  timeout_ms: number;
+  /** Further attempts after a failed call (network error, 5xx, timeout). */
+  retries: number;
+}
+
 /** An operator's cashier configuration. Stored as JSON; every field has a safe default. */
 export interface OperatorSettings {
   session_ttl_seconds: number;
@@ -68,6 +79,7 @@ export interface OperatorSettings {
   /** Per action, per currency code. */
   limits: Record<Action, Record<string, Limit>>;
   approval: ApprovalSettings;
+  messages: MessageSettings;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -106,6 +118,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
     sell: {},
   },
   approval: { url: null, timeout_ms: 3000, retries: 1, on_no_answer: 'decline' },
+  messages: { url: null, timeout_ms: 5000, retries: 1 },
 };
 
 const JURISDICTION = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/;
@@ -121,6 +134,38 @@ function jurisdictions(field: string, value: unknown): string[] {
     if (!JURISDICTION.test(upper)) invalid(`${field}[${i}]`, code, 'a code such as US or US-NY');
     return upper;
   });
+}
+
+/**
+ * Merges a patch of an operator endpoint Rampart calls (`url`, `timeout_ms`, `retries`),
+ * with `extra` reading, by name, the fields only that endpoint has.
+ */
+function mergeHook<T extends { url: string | null; timeout_ms: number; retries: number }>(
+  key: string,
+  current: T,
+  value: unknown,
+  extra: Record<string, (v: unknown) => Partial<T>> = {},
+): T {
+  if (typeof value !== 'object' || value === null) invalid(key, value, 'an object');
+  const next = { ...current };
+  for (const [field, v] of Object.entries(value)) {
+    if (field === 'url') {
+      if (v !== null && !isWebUrl(v)) invalid(`${key}.url`, v, 'an http(s) URL or null');
+      next.url = v as string | null;
+    } else if (field === 'timeout_ms') {
+      if (!Number.isInteger(v) || (v as number) < 100 || (v as number) > 15_000)
+        invalid(`${key}.timeout_ms`, v, '100 to 15000');
+      next.timeout_ms = v as number;
+    } else if (field === 'retries') {
+      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 3) invalid(`${key}.retries`, v, '0 to 3');
+      next.retries = v as number;
+    } else {
+      const read = Object.hasOwn(extra, field) ? extra[field] : undefined;
+      if (!read) invalid(`${key}.${field}`, v, ['url', 'timeout_ms', 'retries', ...Object.keys(extra)].join(', '));
+      Object.assign(next, read(v));
+    }
+  }
+  return next;
 }
 
 /** Merges a partial update into current settings, validating every field it touches. */
@@ -237,27 +282,17 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
         }
         break;
       }
-      case 'approval': {
-        const a = value as Record<string, unknown>;
-        if (typeof a !== 'object' || a === null) invalid(key, value, 'an object');
-        for (const [field, v] of Object.entries(a)) {
-          if (field === 'url') {
-            if (v !== null && !isWebUrl(v)) invalid(`${key}.url`, v, 'an http(s) URL or null');
-            next.approval.url = v as string | null;
-          } else if (field === 'timeout_ms') {
-            if (!Number.isInteger(v) || (v as number) < 100 || (v as number) > 15_000)
-              invalid(`${key}.timeout_ms`, v, '100 to 15000');
-            next.approval.timeout_ms = v as number;
-          } else if (field === 'retries') {
-            if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 3) invalid(`${key}.retries`, v, '0 to 3');
-            next.approval.retries = v as number;
-          } else if (field === 'on_no_answer') {
+      case 'approval':
+        next.approval = mergeHook(key, next.approval, value, {
+          on_no_answer: (v) => {
             if (v !== 'decline' && v !== 'approve') invalid(`${key}.on_no_answer`, v, 'decline or approve');
-            next.approval.on_no_answer = v;
-          } else invalid(`${key}.${field}`, v, 'url, timeout_ms, retries or on_no_answer');
-        }
+            return { on_no_answer: v };
+          },
+        });
         break;
-      }
+      case 'messages':
+        next.messages = mergeHook(key, next.messages, value);
+        break;
       case 'kyc_url':
         if (value !== null && !isWebUrl(value)) invalid(key, value, 'an http(s) URL or null');
         next.kyc_url = value as string | null;

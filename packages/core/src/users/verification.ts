@@ -2,18 +2,32 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
 import type { IdGenerator } from '../ids.ts';
+import type { KeyMode } from '../operators/api-keys.ts';
 import type { Queryable } from '../storage/database.ts';
 import type { EndUser, EndUsers } from './end-users.ts';
 
-/** Outgoing messages. Production plugs in a mail service and an SMS gateway. */
+/** A verification message for a user: the text to send, and what it carries apart. */
+export interface OutgoingMessage {
+  /** The operator tenant the user belongs to, and its mode. */
+  operatorId: string;
+  mode: KeyMode;
+  userId: string;
+  channel: 'email' | 'sms';
+  to: string;
+  subject?: string;
+  body: string;
+  /** The link to open (email) or the code to type (SMS), for senders that write their own text. */
+  link?: string;
+  code?: string;
+  expiresAt: Date;
+}
+
+/**
+ * Outgoing messages: the server routes them to the operator's message endpoint, or in
+ * test mode to the development outbox. Throws a catalog error when it cannot send.
+ */
 export interface MessageSender {
-  send(message: {
-    operatorId: string;
-    channel: 'email' | 'sms';
-    to: string;
-    subject?: string;
-    body: string;
-  }): Promise<void>;
+  send(message: OutgoingMessage): Promise<void>;
 }
 
 /** Development transport: messages land in a table that the CLI and the dev page show. */
@@ -28,7 +42,7 @@ export class DevOutbox implements MessageSender {
     this.clock = clock;
   }
 
-  async send(message: Parameters<MessageSender['send']>[0]): Promise<void> {
+  async send(message: OutgoingMessage): Promise<void> {
     await this.db.query(
       `INSERT INTO dev_outbox (id, operator_id, channel, destination, subject, body, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -124,47 +138,59 @@ export class Verification {
     }
   }
 
-  private async challenge(user: EndUser, channel: 'email' | 'phone', destination: string, secret: string, ttl: number) {
+  /**
+   * Records a challenge, then sends its message. One that could not be sent is deleted:
+   * its secret is void (even if the message went out before the failure showed), and a
+   * failing message endpoint does not use up the user's sends for the hour.
+   */
+  private async challenge(
+    user: EndUser,
+    channel: 'email' | 'phone',
+    destination: string,
+    ttl: number,
+    message: (id: string, expiresAt: Date) => { secret: string; send: OutgoingMessage },
+  ): Promise<void> {
     const now = this.clock.now();
     const id = this.ids('vch');
+    const expiresAt = new Date(now.getTime() + ttl * 1000);
+    const { secret, send } = message(id, expiresAt);
     await this.db.query(
       `INSERT INTO verification_challenges (id, operator_id, user_id, channel, destination, secret_hash, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        id,
-        user.operator_id,
-        user.id,
-        channel,
-        destination,
-        digest(`${id}:${secret}`),
-        now,
-        new Date(now.getTime() + ttl * 1000),
-      ],
+      [id, user.operator_id, user.id, channel, destination, digest(`${id}:${secret}`), now, expiresAt],
     );
-    return id;
+    try {
+      await this.sender.send(send);
+    } catch (error) {
+      await this.db.query('DELETE FROM verification_challenges WHERE id = $1', [id]);
+      throw error;
+    }
   }
 
   /** Sends a one-time link to the user's email. `linkBase` is where the link lands. */
   async startEmail(
     operatorId: string,
+    mode: KeyMode,
     userId: string,
     linkBase: string,
   ): Promise<{ sent_to: string; expires_in: number }> {
     const user = await this.users.get(operatorId, userId);
-    if (!user.email) throw new RampartError('missing_parameter', { field: 'email' });
-    if (user.email_verified_at) return { sent_to: user.email, expires_in: 0 };
+    const email = user.email;
+    if (!email) throw new RampartError('missing_parameter', { field: 'email' });
+    if (user.email_verified_at) return { sent_to: email, expires_in: 0 };
     await this.throttle(user, 'email');
-    const secret = randomBytes(24).toString('base64url');
-    const id = await this.challenge(user, 'email', user.email, secret, this.limits.emailLinkTtlSeconds);
-    const link = `${linkBase}?token=${id}.${secret}`;
-    await this.sender.send({
-      operatorId,
-      channel: 'email',
-      to: user.email,
-      subject: 'Verify your email address',
-      body: `Open this link to verify your email address: ${link}\nIt expires in 24 hours.`,
+    const ttl = this.limits.emailLinkTtlSeconds;
+    await this.challenge(user, 'email', email, ttl, (id, expiresAt) => {
+      const secret = randomBytes(24).toString('base64url');
+      const link = `${linkBase}?token=${id}.${secret}`;
+      const body = `Open this link to verify your email address: ${link}\nIt expires in ${ttl % 3600 === 0 ? `${ttl / 3600} hours` : `${Math.ceil(ttl / 60)} minutes`}.`;
+      const subject = 'Verify your email address';
+      return {
+        secret,
+        send: { operatorId, mode, userId, channel: 'email', to: email, subject, body, link, expiresAt },
+      };
     });
-    return { sent_to: user.email, expires_in: this.limits.emailLinkTtlSeconds };
+    return { sent_to: email, expires_in: ttl };
   }
 
   /** Confirms an email link token (`vch_….secret`). */
@@ -193,15 +219,22 @@ export class Verification {
     return this.markVerified(challenge.operator_id, challenge.user_id, 'email', challenge.destination);
   }
 
-  async startPhone(operatorId: string, userId: string): Promise<{ sent_to: string; expires_in: number }> {
+  async startPhone(
+    operatorId: string,
+    mode: KeyMode,
+    userId: string,
+  ): Promise<{ sent_to: string; expires_in: number }> {
     const user = await this.users.get(operatorId, userId);
-    if (!user.phone) throw new RampartError('missing_parameter', { field: 'phone' });
-    if (user.phone_verified_at) return { sent_to: user.phone, expires_in: 0 };
+    const phone = user.phone;
+    if (!phone) throw new RampartError('missing_parameter', { field: 'phone' });
+    if (user.phone_verified_at) return { sent_to: phone, expires_in: 0 };
     await this.throttle(user, 'phone');
-    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-    await this.challenge(user, 'phone', user.phone, code, this.limits.phoneCodeTtlSeconds);
-    await this.sender.send({ operatorId, channel: 'sms', to: user.phone, body: `Your verification code is ${code}` });
-    return { sent_to: user.phone, expires_in: this.limits.phoneCodeTtlSeconds };
+    await this.challenge(user, 'phone', phone, this.limits.phoneCodeTtlSeconds, (_id, expiresAt) => {
+      const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+      const body = `Your verification code is ${code}`;
+      return { secret: code, send: { operatorId, mode, userId, channel: 'sms', to: phone, body, code, expiresAt } };
+    });
+    return { sent_to: phone, expires_in: this.limits.phoneCodeTtlSeconds };
   }
 
   /** Checks a code against the newest live challenge; wrong codes count, and too many void it. */

@@ -35,14 +35,15 @@ export function complianceConfigRoutes(
       },
     },
     async (request) => {
-      // The approval URL is called on every withdrawal: held to the webhook endpoints' network policy.
-      const approval = request.body['approval'] as { url?: unknown } | null | undefined;
-      if (typeof approval?.url === 'string') {
+      // Rampart calls these endpoints itself: held to the webhook endpoints' network policy.
+      for (const hook of ['approval', 'messages']) {
+        const url = (request.body[hook] as { url?: unknown } | null | undefined)?.url;
+        if (typeof url !== 'string') continue;
         try {
-          await checkEndpointUrl(approval.url, { policy: deps.approvalPolicy });
+          await checkEndpointUrl(url, { policy: deps.approvalPolicy });
         } catch (error) {
           if (!isRampartError(error) || error.code !== 'invalid_value') throw error;
-          throw new RampartError('invalid_value', { ...error.details, field: 'approval.url' });
+          throw new RampartError('invalid_value', { ...error.details, field: `${hook}.url` });
         }
       }
       return deps.settings.update(request.operator.operatorId, request.body);

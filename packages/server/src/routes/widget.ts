@@ -207,6 +207,7 @@ export function widgetRoutes(app: FastifyInstance, deps: WidgetDeps): void {
       const { session } = request.widget;
       return deps.verification.startEmail(
         session.operator_id,
+        session.mode,
         session.user_id,
         `${deps.baseUrl()}/widget/v1/email/verify`,
       );
@@ -215,7 +216,7 @@ export function widgetRoutes(app: FastifyInstance, deps: WidgetDeps): void {
 
   app.post('/widget/v1/phone/start', { schema: { tags: ['widget'], summary: 'Send an SMS code' } }, async (request) => {
     const { session } = request.widget;
-    return deps.verification.startPhone(session.operator_id, session.user_id);
+    return deps.verification.startPhone(session.operator_id, session.mode, session.user_id);
   });
 
   app.post<{ Body: { code: string } }>(

@@ -1,0 +1,49 @@
+import type { ApprovalAnswer, ApprovalClient, ApprovalRequest } from '@rampart/core';
+import { isHookFailure, type OperatorHooks } from './operator-hooks.ts';
+
+/** Reads the decline reason wherever an operator put it: `reason`, `code`, or inside `error`. */
+function reasonOf(body: unknown): number | string | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const b = body as Record<string, unknown>;
+  for (const value of [
+    b['reason'],
+    b['reason_code'],
+    b['code'],
+    (b['error'] as Record<string, unknown> | undefined)?.['code'],
+  ]) {
+    if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) return value;
+  }
+  return null;
+}
+
+/** What an approval endpoint's answer means; a string is a fault, asked again. */
+function readApproval(status: number, body: unknown): ApprovalAnswer | string {
+  if (status >= 400) return { kind: 'declined', reason: reasonOf(body) };
+  const approved = (body as { approved?: unknown } | null)?.approved;
+  if (approved === true) return { kind: 'approved' };
+  if (approved === false) {
+    const message = (body as { message?: unknown }).message;
+    return { kind: 'declined', reason: reasonOf(body), ...(typeof message === 'string' ? { message } : {}) };
+  }
+  return 'answer without a boolean "approved"';
+}
+
+/**
+ * Asks the operator's approval endpoint through its signed, bounded hook call.
+ *
+ * Answers: 2xx `{"approved": true}` approves; 2xx `{"approved": false, "reason": N}`
+ * or any 4xx (with an optional numeric `code`/`reason`) declines; 5xx, redirects,
+ * timeouts and network errors are retried, then count as no answer.
+ */
+export class HttpApprovalClient implements ApprovalClient {
+  private readonly hooks: OperatorHooks;
+
+  constructor(hooks: OperatorHooks) {
+    this.hooks = hooks;
+  }
+
+  async ask(request: ApprovalRequest): Promise<ApprovalAnswer> {
+    const answer = await this.hooks.call({ ...request, idPrefix: 'apr', read: readApproval });
+    return isHookFailure(answer) ? { kind: 'no_answer', detail: answer.detail } : answer;
+  }
+}

@@ -1,0 +1,127 @@
+import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
+import type { Clock } from '@rampart/core';
+import { addressAllowed, guardedLookup, hostOf, type NetworkPolicy } from '@rampart/webhooks';
+import { Agent, request as post } from 'undici';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The operator's signing secret for Rampart's calls to its own endpoints (withdrawal
+ * approval, message delivery), derived from the master secret so every node computes
+ * the same one and nothing is stored. Each mode of an operator has its own. It is shown
+ * to the operator (GET /v1/operator/approval_secret) in Standard Webhooks form.
+ */
+export function approvalSecret(master: Buffer, operatorId: string): string {
+  const key = Buffer.from(hkdfSync('sha256', master, 'rampart approval', operatorId, 32));
+  return `whsec_${key.toString('base64')}`;
+}
+
+/** A call that got no usable answer. Of its last attempt: the status it got (null: none), or whether it ran out of time. */
+export interface HookFailure {
+  failed: true;
+  detail: string;
+  status: number | null;
+  timedOut: boolean;
+}
+
+export interface HookCall<T> {
+  operatorId: string;
+  url: string;
+  body: unknown;
+  timeoutMs: number;
+  /** Further attempts after a fault (network error, timeout, a 3xx or 5xx, or what `read` refuses). */
+  retries: number;
+  /** Prefix of the `webhook-id` (one id for every attempt of a call). */
+  idPrefix: string;
+  /** What an answer means: a value ends the call; a string is a fault (its description), tried again. */
+  read(status: number, body: unknown): T | string;
+}
+
+/**
+ * Rampart's synchronous calls to an operator's endpoints: signed like a webhook
+ * (Standard Webhooks: HMAC of `id.timestamp.body` with `approvalSecret`), bounded (a
+ * short timeout per attempt, a few retries with backoff), and held to a network
+ * policy checked on every connection (DNS can change), so that an operator's URL
+ * never reaches the network behind Rampart unless configuration allows it.
+ */
+export class OperatorHooks {
+  private readonly master: Buffer;
+  private readonly clock: Clock;
+  readonly policy: NetworkPolicy;
+  private readonly dispatcher: Agent;
+
+  constructor(master: Buffer, clock: Clock, policy: NetworkPolicy = 'public') {
+    this.master = master;
+    this.clock = clock;
+    this.policy = policy;
+    this.dispatcher = new Agent({ connect: { lookup: guardedLookup(policy) } });
+  }
+
+  /** Closes the connections it keeps to operators' endpoints. */
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
+  async call<T>(call: HookCall<T>): Promise<T | HookFailure> {
+    const failure = (detail: string, status: number | null = null, timedOut = false): HookFailure => ({
+      failed: true,
+      detail,
+      status,
+      timedOut,
+    });
+    let url: URL;
+    try {
+      url = new URL(call.url);
+    } catch {
+      return failure('the URL is not a URL');
+    }
+    // An address literal is never looked up, so the guard cannot see it: checked here.
+    if (!addressAllowed(hostOf(url), this.policy)) return failure('the URL address is refused');
+    const body = JSON.stringify(call.body);
+    const id = `${call.idPrefix}_${randomUUID()}`;
+    const secret = Buffer.from(approvalSecret(this.master, call.operatorId).slice('whsec_'.length), 'base64');
+    let last = failure('no attempt made');
+    for (let attempt = 0; attempt <= call.retries; attempt++) {
+      if (attempt > 0) await sleep(100 * 2 ** (attempt - 1));
+      const timestamp = Math.floor(this.clock.now().getTime() / 1000).toString();
+      const signature = createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64');
+      try {
+        const response = await post(call.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': id,
+            'webhook-timestamp': timestamp,
+            'webhook-signature': `v1,${signature}`,
+          },
+          body,
+          signal: AbortSignal.timeout(call.timeoutMs),
+          dispatcher: this.dispatcher,
+        });
+        const status = response.statusCode;
+        const text = await response.body.text();
+        // A redirect is no answer: the configured URL is where the answer must come from.
+        if (status >= 500 || (status >= 300 && status < 400)) {
+          last = failure(`status ${status}`, status);
+          continue;
+        }
+        let parsed: unknown = null;
+        try {
+          parsed = text ? JSON.parse(text) : null;
+        } catch {
+          parsed = null;
+        }
+        const answer = call.read(status, parsed);
+        if (typeof answer !== 'string') return answer;
+        last = failure(answer, status);
+      } catch (error) {
+        const name = error instanceof Error ? error.name : 'network error';
+        last = failure(name, null, name === 'TimeoutError');
+      }
+    }
+    return last;
+  }
+}
+
+export const isHookFailure = (value: unknown): value is HookFailure =>
+  typeof value === 'object' && value !== null && (value as { failed?: unknown }).failed === true;
