@@ -33,7 +33,6 @@ import {
   WidgetTokens,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
-import { networkPolicy } from '@rampart/webhooks';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from './config.ts';
 import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
@@ -182,9 +181,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const terms = new Terms(db, clock, users, configCache);
   const widgetTokens = new WidgetTokens(masterSecret, clock);
   const ledger = new Ledger(db, ids, clock);
-  // Where an operator's own endpoints (approval, messages) may point: as for webhook endpoints.
-  const approvalPolicy = networkPolicy(config.devTools, config.webhooks.allowPrivateUrls);
-  const hooks = new OperatorHooks(masterSecret, clock, approvalPolicy);
+  // Rampart's calls to an operator's own endpoints (approval, messages).
+  const hooks = new OperatorHooks(masterSecret, clock, {
+    devServer: config.devTools,
+    allowPrivateUrls: config.webhooks.allowPrivateUrls,
+  });
   app.addHook('onClose', () => hooks.close());
   const approvals = deps.approvals ?? new HttpApprovalClient(hooks);
   const payments = new Payments({
@@ -273,7 +274,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     userRoutes(partner, users, kyc);
     balanceRoutes(partner, new UserBalances({ db, ledger, users, settings, events }));
     sessionRoutes(partner, sessions, baseUrl, clock);
-    complianceConfigRoutes(partner, { settings, terms, operatorTokens, approvalPolicy });
+    complianceConfigRoutes(partner, { settings, terms, operatorTokens, hookPolicy: (mode) => hooks.policy(mode) });
     partnerPaymentRoutes(partner, { payments, compliance, users });
     discrepancyRoutes(partner, payments.discrepancies);
     paymentStreamRoutes(partner, { stream: paymentStream, payments });

@@ -168,3 +168,32 @@ describe('verification messages reach users through the operator’s message end
     assert.deepEqual([errorOf(refused).code, errorOf(refused).details['field']], ['invalid_value', 'messages.url']);
   });
 });
+
+describe('on a development server, only test mode may point Rampart at private addresses', async () => {
+  const t = await startTestApp(); // the dev tools are on, private URLs not allowed by configuration
+  const live = await t.operators.keys.issue(t.operatorId, { mode: 'live', scope: 'full' });
+  const liveAuth = { authorization: `Bearer ${live.secret}` };
+  const endpoint = await messageEndpoint();
+
+  test('a loopback approval or message endpoint is taken for test mode and refused for live', async () => {
+    for (const hook of ['approval', 'messages']) {
+      const asTest = await settings(t, t.auth, { [hook]: { url: endpoint.url } });
+      assert.equal(asTest.statusCode, 200, asTest.body);
+      const asLive = await settings(t, liveAuth, { [hook]: { url: endpoint.url } });
+      assert.deepEqual([errorOf(asLive).code, errorOf(asLive).details['field']], ['invalid_value', `${hook}.url`]);
+    }
+  });
+
+  test('a live one stored anyway is never called', async () => {
+    await t.db.query(`UPDATE operators SET settings = jsonb_set(settings, '{messages}', $2::jsonb) WHERE id = $1`, [
+      t.accountId,
+      JSON.stringify({ url: endpoint.url, timeout_ms: 1000, retries: 0 }),
+    ]);
+    await t.app.inject({ method: 'PUT', url: '/v1/users/mo', headers: liveAuth, payload: { email: 'mo@example.com' } });
+    const { widget } = await widgetSession(t, { user_id: 'mo' }, liveAuth);
+    const before = endpoint.received.length;
+    const refused = await widgetCall(t, widget, '/widget/v1/email/start');
+    assert.deepEqual([refused.statusCode, errorOf(refused).code], [502, 'upstream_unavailable']);
+    assert.equal(endpoint.received.length, before, 'nothing reached the loopback endpoint');
+  });
+});

@@ -1,7 +1,10 @@
 import { declineCodeForReason, type ErrorCode } from '@rampart/errors';
+import type { KeyMode } from '../operators/api-keys.ts';
 
 export interface ApprovalRequest {
   operatorId: string;
+  /** The operator tenant's mode: which network policy its URL is held to. */
+  mode: KeyMode;
   url: string;
   timeoutMs: number;
   retries: number;

@@ -548,6 +548,7 @@ export class Payments {
     await this.emit(this.db, payment, 'withdrawal.approval_requested', {});
     const answer = await this.approvals.ask({
       operatorId: payment.operator_id,
+      mode: payment.mode,
       url: approval.url,
       timeoutMs: approval.timeout_ms,
       retries: approval.retries,

@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
-import type { Clock } from '@rampart/core';
-import { addressAllowed, guardedLookup, hostOf, type NetworkPolicy } from '@rampart/webhooks';
+import type { Clock, KeyMode } from '@rampart/core';
+import { addressAllowed, guardedLookup, hostOf, type NetworkPolicy, networkPolicy } from '@rampart/webhooks';
 import { Agent, request as post } from 'undici';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -26,6 +26,7 @@ export interface HookFailure {
 
 export interface HookCall<T> {
   operatorId: string;
+  mode: KeyMode;
   url: string;
   body: unknown;
   timeoutMs: number;
@@ -47,19 +48,37 @@ export interface HookCall<T> {
 export class OperatorHooks {
   private readonly master: Buffer;
   private readonly clock: Clock;
-  readonly policy: NetworkPolicy;
-  private readonly dispatcher: Agent;
+  private readonly network: { devServer: boolean; allowPrivateUrls: boolean };
+  /** One connection pool per policy, each connecting only where its policy allows. */
+  private readonly dispatchers = new Map<NetworkPolicy, Agent>();
 
-  constructor(master: Buffer, clock: Clock, policy: NetworkPolicy = 'public') {
+  constructor(master: Buffer, clock: Clock, network: { devServer: boolean; allowPrivateUrls: boolean }) {
     this.master = master;
     this.clock = clock;
-    this.policy = policy;
-    this.dispatcher = new Agent({ connect: { lookup: guardedLookup(policy) } });
+    this.network = network;
+  }
+
+  /**
+   * Where a mode's endpoints may point: public addresses only, as for webhook endpoints,
+   * unless configuration allows private ones; on a development server, test mode may
+   * also use private and loopback addresses (a live URL never may).
+   */
+  policy(mode: KeyMode): NetworkPolicy {
+    return networkPolicy(this.network.devServer && mode === 'test', this.network.allowPrivateUrls);
+  }
+
+  private dispatcher(policy: NetworkPolicy): Agent {
+    let agent = this.dispatchers.get(policy);
+    if (!agent) {
+      agent = new Agent({ connect: { lookup: guardedLookup(policy) } });
+      this.dispatchers.set(policy, agent);
+    }
+    return agent;
   }
 
   /** Closes the connections it keeps to operators' endpoints. */
-  close(): Promise<void> {
-    return this.dispatcher.close();
+  async close(): Promise<void> {
+    await Promise.all([...this.dispatchers.values()].map((agent) => agent.close()));
   }
 
   async call<T>(call: HookCall<T>): Promise<T | HookFailure> {
@@ -76,7 +95,8 @@ export class OperatorHooks {
       return failure('the URL is not a URL');
     }
     // An address literal is never looked up, so the guard cannot see it: checked here.
-    if (!addressAllowed(hostOf(url), this.policy)) return failure('the URL address is refused');
+    const policy = this.policy(call.mode);
+    if (!addressAllowed(hostOf(url), policy)) return failure('the URL address is refused');
     const body = JSON.stringify(call.body);
     const id = `${call.idPrefix}_${randomUUID()}`;
     const secret = Buffer.from(approvalSecret(this.master, call.operatorId).slice('whsec_'.length), 'base64');
@@ -96,7 +116,7 @@ export class OperatorHooks {
           },
           body,
           signal: AbortSignal.timeout(call.timeoutMs),
-          dispatcher: this.dispatcher,
+          dispatcher: this.dispatcher(policy),
         });
         const status = response.statusCode;
         const text = await response.body.text();

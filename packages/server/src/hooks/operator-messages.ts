@@ -37,6 +37,7 @@ export class OperatorMessages implements MessageSender {
     }
     const answer = await this.hooks.call({
       operatorId: message.operatorId,
+      mode: message.mode,
       url: messages.url,
       timeoutMs: messages.timeout_ms,
       retries: messages.retries,

@@ -1,4 +1,4 @@
-import type { OperatorSettingsStore, OperatorTokens, SigningKey, Terms } from '@rampart/core';
+import type { KeyMode, OperatorSettingsStore, OperatorTokens, SigningKey, Terms } from '@rampart/core';
 import { isRampartError, RampartError } from '@rampart/errors';
 import { checkEndpointUrl, type NetworkPolicy } from '@rampart/webhooks';
 import type { FastifyInstance } from 'fastify';
@@ -16,7 +16,8 @@ export function complianceConfigRoutes(
     settings: OperatorSettingsStore;
     terms: Terms;
     operatorTokens: OperatorTokens;
-    approvalPolicy: NetworkPolicy;
+    /** Where a mode's approval and message endpoints may point. */
+    hookPolicy: (mode: KeyMode) => NetworkPolicy;
   },
 ): void {
   app.get(
@@ -40,7 +41,7 @@ export function complianceConfigRoutes(
         const url = (request.body[hook] as { url?: unknown } | null | undefined)?.url;
         if (typeof url !== 'string') continue;
         try {
-          await checkEndpointUrl(url, { policy: deps.approvalPolicy });
+          await checkEndpointUrl(url, { policy: deps.hookPolicy(request.operator.mode) });
         } catch (error) {
           if (!isRampartError(error) || error.code !== 'invalid_value') throw error;
           throw new RampartError('invalid_value', { ...error.details, field: `${hook}.url` });
