@@ -188,6 +188,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.addHook('onClose', () => hooks.close());
   const approvals = deps.approvals ?? new HttpApprovalClient(hooks);
+  const offered = {
+    test: new Set((deps.providers?.test ?? []).map((p) => p.id)),
+    live: new Set((deps.providers?.live ?? []).map((p) => p.id)),
+  };
   const payments = new Payments({
     db,
     ids,
@@ -253,6 +257,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     terms,
     geo: deps.geo ?? new GeoIpLiteLocator(),
     links: { kycUrl: (subject) => `${baseUrl()}/widget/?${subject.id ? `session=${subject.id}&` : ''}step=kyc` },
+    offered: (mode) => offered[mode],
   });
   const widgetDeps = { sessions, operators, compliance, terms, verification, kyc, widgetTokens, baseUrl, ownOrigin };
 

@@ -31,7 +31,7 @@ async function blockedBy(t: TestApp, widget: Record<string, string>, body: Recor
 }
 
 describe('compliance gates, one condition at a time', async () => {
-  const t = await startTestApp();
+  const t = await startTestApp({ sandbox: true }); // the providers the settings name are the sandbox's
   await settings(t, { required_gates: { terms: true, email: true, phone: true, kyc: 'all', geo: true } });
   await t.app.inject({
     method: 'PUT',
@@ -197,7 +197,7 @@ describe('compliance gates, one condition at a time', async () => {
 });
 
 describe('geofence and provider permissions', async () => {
-  const t = await startTestApp();
+  const t = await startTestApp({ sandbox: true }); // the providers the settings name are the sandbox's
   await settings(t, {
     required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: true },
     blocked_jurisdictions: ['US-NY', 'KP'],

@@ -82,7 +82,7 @@ describe('test and live modes of one operator', async () => {
       const refused = await createPayment(t, attempt, liveAuth);
       assert.equal(refused.statusCode, 403, refused.body);
       assert.equal(errorOf(refused).code, 'action_not_permitted');
-      assert.match(String(errorOf(refused).details['denyReason']), /no live provider .*sandbox serves test mode only/i);
+      assert.equal(errorOf(refused).details['denyReason'], 'Not available in live mode');
     }
     assert.deepEqual((await call('GET', '/v1/payments', liveAuth)).json().data, [], 'nothing was recorded');
     await openForPayments(t);
@@ -100,10 +100,19 @@ describe('test and live modes of one operator', async () => {
     for (const auth of [liveAuth, testAuth])
       assert.ok((await call('PUT', '/v1/users/lena', auth, profile)).statusCode < 300);
     const { widget: liveWidget } = await widgetSession(t, { user_id: 'lena' }, liveAuth);
+    // The widget is told so before the user tries.
+    const livePermissions = (await widgetCall(t, liveWidget, '/widget/v1/session/validate')).json().permissions;
+    assert.deepEqual(livePermissions['deposit-simcard'], {
+      granted: false,
+      description: 'Deposit with simcard',
+      denyReason: 'Not available in live mode',
+    });
     const liveKyc = await widgetCall(t, liveWidget, '/widget/v1/kyc/start');
     assert.equal(liveKyc.statusCode, 503, liveKyc.body);
     assert.deepEqual(errorOf(liveKyc).details, { reason: 'no KYC provider configured for live mode' });
     const { widget: testWidget } = await widgetSession(t, { user_id: 'lena' });
+    const testPermissions = (await widgetCall(t, testWidget, '/widget/v1/session/validate')).json().permissions;
+    assert.equal(testPermissions['deposit-simcard'].granted, true);
     const testKyc = await widgetCall(t, testWidget, '/widget/v1/kyc/start');
     assert.equal(testKyc.statusCode, 200, testKyc.body);
     assert.match(testKyc.json().verification_url, /^http:\/\/127\.0\.0\.1:\d+\//);

@@ -26,6 +26,7 @@ export class Compliance {
   private readonly terms: Terms;
   private readonly geo: GeoLocator;
   private readonly links: { kycUrl: (subject: Subject) => string };
+  private readonly offered: (mode: 'test' | 'live') => ReadonlySet<string>;
 
   constructor(deps: {
     users: EndUsers;
@@ -33,12 +34,15 @@ export class Compliance {
     terms: Terms;
     geo: GeoLocator;
     links: { kycUrl: (subject: Subject) => string };
+    /** The payment providers this deployment reaches in each mode. */
+    offered: (mode: 'test' | 'live') => ReadonlySet<string>;
   }) {
     this.users = deps.users;
     this.settings = deps.settings;
     this.terms = deps.terms;
     this.geo = deps.geo;
     this.links = deps.links;
+    this.offered = deps.offered;
   }
 
   /** `user`: the end user when the caller has just read them (saves the read). */
@@ -54,6 +58,7 @@ export class Compliance {
       user: current,
       settings,
       mode: session.mode,
+      offered: this.offered(session.mode),
       currentTerms: terms?.version ?? null,
       ip,
       location: ip ? this.geo.locate(ip) : null,

@@ -1,5 +1,5 @@
 import { RampartError } from '@rampart/errors';
-import type { Action, OperatorSettings } from '../settings/operator-settings.ts';
+import type { Action, OperatorSettings, ProviderRule } from '../settings/operator-settings.ts';
 import type { EndUser } from '../users/end-users.ts';
 import { type Location, matchesJurisdiction } from './location.ts';
 
@@ -22,6 +22,8 @@ export interface GateContext {
   user: EndUser;
   settings: OperatorSettings;
   mode: 'test' | 'live';
+  /** The providers this deployment reaches in `mode`: any other the settings name is not available. */
+  offered: ReadonlySet<string>;
   /** The current terms version; null when the operator has published none. */
   currentTerms: string | null;
   /** The IP the location was taken from, and what it resolved to (null: unknown). */
@@ -115,13 +117,15 @@ export function computeGates(ctx: GateContext, action?: Action): Record<GateName
 }
 
 /** Why a provider may not be used for an action, or undefined when it may. */
-function denyReason(ctx: GateContext, action: Action, blockedJurisdictions: readonly string[]): string | undefined {
+function denyReason(ctx: GateContext, action: Action, rule: ProviderRule): string | undefined {
   if (ctx.user.blocked_at) return 'Account blocked';
   if (action === 'sell' && !ctx.settings.sell_enabled) return 'Off-ramp not enabled';
   if (ctx.location) {
-    const blocked = matchesJurisdiction(ctx.location, blockedJurisdictions);
+    const blocked = matchesJurisdiction(ctx.location, rule.blocked_jurisdictions);
     if (blocked) return `Blocked in ${blocked.includes('-') ? blocked.split('-')[1] : blocked}`;
   }
+  // The sandbox, say, in live mode: it moves no real money there.
+  if (!ctx.offered.has(rule.provider)) return `Not available in ${ctx.mode} mode`;
   return undefined;
 }
 
@@ -132,7 +136,7 @@ export function computePermissions(ctx: GateContext): Record<string, Permission>
     OperatorSettings['providers'][Action],
   ][]) {
     for (const rule of rules) {
-      const reason = denyReason(ctx, action, rule.blocked_jurisdictions);
+      const reason = denyReason(ctx, action, rule);
       permissions[`${action}-${rule.provider}`] = {
         granted: reason === undefined,
         description: `${ACTION_VERBS[action]} ${rule.provider}`,
@@ -186,15 +190,13 @@ export function enforceGates(ctx: GateContext, action: Action, provider?: string
   if (provider !== undefined && rules.length === 0) {
     throw new RampartError('action_not_permitted', { action, provider, denyReason: `${provider} is not offered` });
   }
-  const permitted = rules.filter((rule) => denyReason(ctx, action, rule.blocked_jurisdictions) === undefined);
+  const permitted = rules.filter((rule) => denyReason(ctx, action, rule) === undefined);
   if (permitted.length === 0) {
     const first = rules[0];
     throw new RampartError('action_not_permitted', {
       action,
       ...(first ? { provider: first.provider } : {}),
-      denyReason: first
-        ? (denyReason(ctx, action, first.blocked_jurisdictions) ?? 'Not offered')
-        : 'No provider offered',
+      denyReason: first ? (denyReason(ctx, action, first) ?? 'Not offered') : 'No provider offered',
     });
   }
   return permitted.map((rule) => rule.provider);

@@ -311,22 +311,16 @@ export class Payments {
 
   /** Providers that are permitted (gates), configured and able to take this method and currency, in order. */
   private route(input: CreatePayment, currency: string, network: string | null): PaymentProvider[] {
+    // Gates leave only providers this mode reaches (see `GateContext.offered`).
     const permitted = enforceGates(input.gates, input.kind, input.provider);
-    const offering = (mode: KeyMode) =>
-      permitted
-        .map((id) => this.providers[mode].get(id))
-        .filter((p): p is PaymentProvider => p?.supports(input.kind, input.method, currency, network) === true);
-    const able = offering(input.mode);
+    const able = permitted
+      .map((id) => this.providers[input.mode].get(id))
+      .filter((p): p is PaymentProvider => p?.supports(input.kind, input.method, currency, network) === true);
     if (able.length === 0) {
-      // Say so when only the other mode's providers would take it: a live payment the
-      // sandbox would have taken is refused because the sandbox moves no real money.
-      const elsewhere = input.mode === 'live' && offering('test').length > 0;
       throw new RampartError('action_not_permitted', {
         action: input.kind,
         ...(input.provider ? { provider: input.provider } : {}),
-        denyReason: elsewhere
-          ? `No live provider offers ${input.method} for ${currency}: the sandbox serves test mode only`
-          : `No provider offers ${input.method} for ${currency}`,
+        denyReason: `No provider offers ${input.method} for ${currency}`,
       });
     }
     return able;
