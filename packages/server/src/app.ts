@@ -13,6 +13,7 @@ import {
   type GeoLocator,
   IdempotencyKeys,
   type IdGenerator,
+  type KeyMode,
   Kyc,
   type KycProvidersByMode,
   Ledger,
@@ -204,7 +205,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     notifications,
   });
   const paymentStream = new PaymentStream(notifications, payments);
-  const providerEvents = new ProviderEvents({ db, clock, payments, users });
+  const kycProviders = deps.kycProviders ?? {};
+  const serves = (mode: KeyMode, provider: string) =>
+    offered[mode].has(provider) || kycProviders[mode]?.id === provider;
+  const providerEvents = new ProviderEvents({ db, clock, payments, users, serves });
   // Apply recorded webhooks shortly after they arrive, one run at a time on this node: a
   // burst of webhooks is one run that loops, not a run per webhook competing for
   // connections. Shortly, not at once: a processor sends a webhook as it answers the call
@@ -240,7 +244,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const outbox = new DevOutbox(db, ids, clock);
   const sender = new OperatorMessages({ settings, hooks, outbox });
   const verification = new Verification({ db, ids, clock, users, sender });
-  const kyc = new Kyc(users, deps.kycProviders ?? {});
+  const kyc = new Kyc(users, kycProviders);
   // Links in mail and widget URLs: the configured public URL, else where this server listens.
   const baseUrl = () => {
     if (config.publicUrl) return config.publicUrl.replace(/\/$/, '');

@@ -28,6 +28,9 @@ test('the embedded cluster is reached by its Unix socket, and on 127.0.0.1 by TC
     const tcp = new URL(cluster.url);
     tcp.search = '';
     assert.equal(await serverAddress(tcp.toString()), '127.0.0.1/32');
+    // A cluster started by an earlier release had no socket: the CLI then takes TCP.
+    rmSync(join(dataDir, 'pg', `.s.PGSQL.${cluster.port}`));
+    assert.equal(await serverAddress(runningClusterUrl(dataDir)!), '127.0.0.1/32');
   } finally {
     await cluster.stop();
   }
@@ -42,6 +45,20 @@ test('a data directory too deep for a socket path is reached by TCP', async () =
   try {
     assert.ok(join(dataDir, 'pg', '.s.PGSQL.65535').length > 107);
     assert.equal(await serverAddress(cluster.url), '127.0.0.1/32');
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('a data directory whose path PostgreSQL would split (a comma) is reached by TCP', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'rampart-pg-'));
+  after(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  const dataDir = join(base, 'one,two');
+  const cluster = await startEmbeddedPostgres({ dataDir });
+  try {
+    assert.equal(await serverAddress(cluster.url), '127.0.0.1/32');
+    assert.equal(runningClusterUrl(dataDir), cluster.url);
   } finally {
     await cluster.stop();
   }

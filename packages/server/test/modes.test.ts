@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { OPERATOR_TOKEN_AUDIENCE } from '@rampart/core';
 import { SignJWT } from 'jose';
 import { errorOf, startTestApp } from './harness.ts';
-import { BANK_ACCOUNT, createPayment, openForPayments, WALLET_XPUB } from './payment-fixtures.ts';
+import {
+  BANK_ACCOUNT,
+  CARD_3DS,
+  cardWebhook,
+  createPayment,
+  openForPayments,
+  signedCardEvent,
+  WALLET_XPUB,
+} from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
 import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
 /**
@@ -206,5 +215,87 @@ describe('test and live modes of one operator', async () => {
       ),
       /api_keys_tenant_mode/,
     );
+  });
+});
+
+describe('a live payment or user that reached the sandbox before it served test mode alone', async () => {
+  // As it was before: the sandbox served live mode too. Then the same database under `npm start`'s wiring.
+  const before = await startTestApp({ sandbox: { live: true } });
+  const live = await before.operators.keys.issue(before.operatorId, { mode: 'live', scope: 'full' });
+  const liveAuth = { authorization: `Bearer ${live.secret}` };
+  await openForPayments(before, {}, liveAuth);
+  const pending = await createPayment(before, { user_id: 'old', amount: '500.00', instrument: CARD_3DS }, liveAuth);
+  assert.equal(pending.json().status, 'pending', pending.body);
+  const profile = {
+    email: 'old@example.com',
+    first_name: 'Olga',
+    last_name: 'Old',
+    date_of_birth: '1980-01-01',
+    country: 'US',
+    state: 'IN',
+  };
+  await before.app.inject({ method: 'PUT', url: '/v1/users/old', headers: liveAuth, payload: profile });
+  const { widget } = await widgetSession(before, { user_id: 'old' }, liveAuth);
+  assert.equal((await widgetCall(before, widget, '/widget/v1/kyc/start')).statusCode, 200);
+  const { body: forgedPayment } = await cardWebhook(before, pending.json().id, 'evt_forged_live', 'succeeded');
+  await before.app.close();
+  const now = await startTestApp({ sandbox: true, database: before.db });
+
+  /** Waits until Rampart has tried to apply a recorded provider event, and answers its last error. */
+  const lastError = (eventId: string) =>
+    eventually(
+      `${eventId} tried`,
+      async () =>
+        (
+          await now.db.query<{ attempts: number; last_error: string | null }>(
+            'SELECT attempts, last_error FROM provider_events WHERE event_id = $1',
+            [eventId],
+          )
+        ).rows[0],
+      (row) => row !== undefined && row.attempts > 0,
+    ).then((row) => row?.last_error);
+
+  test('is not completed by a sandbox webhook (whose secret is public)', async () => {
+    assert.equal((await signedCardEvent(now, forgedPayment).deliver()).received, true);
+    assert.equal(await lastError('evt_forged_live'), 'payment_not_found');
+    const payment = await now.app.inject({
+      method: 'GET',
+      url: `/v1/payments/${pending.json().id}`,
+      headers: liveAuth,
+    });
+    assert.equal(payment.json().status, 'pending');
+    // The operator ends it: the sandbox is not asked (it no longer serves live mode).
+    const cancel = await now.app.inject({
+      method: 'POST',
+      url: `/v1/payments/${pending.json().id}/cancel`,
+      headers: liveAuth,
+      payload: {},
+    });
+    assert.equal(cancel.json().status, 'cancelled', cancel.body);
+  });
+
+  test('is not verified by a sandbox KYC verdict', async () => {
+    const { rows } = await now.db.query<{ applicant: string }>(
+      'SELECT kyc_applicant_id AS applicant FROM end_users WHERE id = $1 AND kyc_applicant_id IS NOT NULL',
+      ['old'],
+    );
+    const applicant = rows[0]!.applicant;
+    const body = JSON.stringify({
+      eventId: 'evt_forged_kyc',
+      type: 'applicant.reviewed',
+      applicantId: applicant,
+      applicant: { id: applicant, status: 'verified' },
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = `t=${ts},v1=${createHmac('sha256', 'whsec_sim_kyc').update(`${ts}.${body}`).digest('hex')}`;
+    const sent = await fetch(`${now.url}/v1/provider-webhooks/simkyc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sim-signature': signature },
+      body,
+    });
+    assert.equal(sent.status, 200, await sent.text());
+    assert.equal(await lastError('evt_forged_kyc'), 'user_not_found');
+    const user = await now.app.inject({ method: 'GET', url: '/v1/users/old', headers: liveAuth });
+    assert.equal(user.json().kyc.status, 'not_started');
   });
 });

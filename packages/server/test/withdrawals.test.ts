@@ -440,10 +440,12 @@ describe('operator approval of withdrawals', async () => {
     ['an error (503)', { status: 503, body: {} }],
     // Approving with a redirect is no approval: the answer must come from the approval URL itself.
     ['a redirect that says approved', { status: 302, body: { approved: true } }],
+    // Rampart reads 64 KiB of an answer at most: one larger is cut off, and unreadable.
+    ['an approval larger than 64 KiB', { status: 200, body: { approved: true, padding: 'x'.repeat(70_000) } }],
   ];
   for (const [name, answer] of unusable) {
     test(`no usable answer (${name}) declines as withdrawals unavailable (the configured default)`, async () => {
-      const user = `silent-${answer.status}`;
+      const user = `silent-${name.length}`;
       await fund(t, user, '50.00');
       endpoint.answer = answer;
       const response = await withdraw(t, user, '10.00');

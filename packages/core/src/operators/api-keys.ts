@@ -6,7 +6,8 @@ import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import { tenantsOf } from './tenants.ts';
 
-export type KeyMode = 'test' | 'live';
+export const KEY_MODES = ['test', 'live'] as const;
+export type KeyMode = (typeof KEY_MODES)[number];
 export type KeyScope = 'full' | 'read_only';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

@@ -1,5 +1,6 @@
 import { errorCodeForAchReturn, isRampartError, RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
+import { KEY_MODES, type KeyMode } from '../operators/api-keys.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { paymentStore } from './payment-store.ts';
@@ -80,12 +81,26 @@ export class ProviderEvents {
   private readonly clock: Clock;
   private readonly payments: Payments;
   private readonly users: EndUsers;
+  private readonly serves: (mode: KeyMode, provider: string) => boolean;
 
-  constructor(deps: { db: Store; clock: Clock; payments: Payments; users: EndUsers }) {
+  constructor(deps: {
+    db: Store;
+    clock: Clock;
+    payments: Payments;
+    users: EndUsers;
+    /**
+     * Whether a provider serves a mode. A notice applies only to a payment or user of a
+     * mode its provider serves: whatever a sandbox says (its webhook secrets are public)
+     * reaches no live payment or live user, even one that reached the sandbox before it
+     * served test mode alone.
+     */
+    serves: (mode: KeyMode, provider: string) => boolean;
+  }) {
     this.db = deps.db;
     this.clock = deps.clock;
     this.payments = deps.payments;
     this.users = deps.users;
+    this.serves = deps.serves;
   }
 
   /**
@@ -163,7 +178,8 @@ export class ProviderEvents {
       case 'ignored':
         return;
       case 'kyc': {
-        await this.users.applyKycVerdict(provider, subject.applicantId, subject.status, subject.reason);
+        const modes = KEY_MODES.filter((mode) => this.serves(mode, provider));
+        await this.users.applyKycVerdict(provider, subject.applicantId, subject.status, subject.reason, modes);
         return;
       }
       case 'payment': {
@@ -174,7 +190,8 @@ export class ProviderEvents {
           subject.providerRef,
           subject.paymentId ?? null,
         );
-        if (!payment) throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        if (!payment || !this.serves(payment.mode, provider))
+          throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
         // Most webhooks confirm what the provider's answer already applied: no transaction for those.
         if (changesNothing(payment, subject.outcome)) return;
         await this.payments.applyOutcome(
@@ -187,7 +204,8 @@ export class ProviderEvents {
       }
       case 'payment_return': {
         const payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
-        if (!payment) throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        if (!payment || !this.serves(payment.mode, provider))
+          throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
         // Whether it reverses or fails the payment is decided under its lock (see `applyAchReturn`).
         const code = errorCodeForAchReturn(subject.returnCode);
         await this.payments.applyAchReturn(payment.operator_id, payment.id, {

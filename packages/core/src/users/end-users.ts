@@ -249,16 +249,18 @@ export class EndUsers {
     );
   }
 
-  /** A KYC provider's verdict, for whichever user the applicant belongs to. */
+  /** A KYC provider's verdict, for whichever user the applicant belongs to, among users of `modes` (those it serves). */
   async applyKycVerdict(
     provider: string,
     applicantId: string,
     status: Exclude<KycStatus, 'not_started'>,
     reason: string | null,
+    modes: readonly string[],
   ) {
     const { rows } = await this.db.query<{ operator_id: string; id: string }>(
-      'SELECT operator_id, id FROM end_users WHERE kyc_provider = $1 AND kyc_applicant_id = $2',
-      [provider, applicantId],
+      `SELECT u.operator_id, u.id FROM end_users u JOIN operators o ON o.id = u.operator_id
+        WHERE u.kyc_provider = $1 AND u.kyc_applicant_id = $2 AND o.mode = ANY($3::text[])`,
+      [provider, applicantId, modes],
     );
     const user = rows[0];
     if (!user) throw new RampartError('user_not_found', { applicant_id: applicantId });

@@ -3,7 +3,7 @@ import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
 import type { IdGenerator } from '../ids.ts';
 import type { KeyMode } from '../operators/api-keys.ts';
-import type { Queryable } from '../storage/database.ts';
+import type { Queryable, Store } from '../storage/database.ts';
 import type { EndUser, EndUsers } from './end-users.ts';
 
 /** A verification message for a user: the text to send, and what it carries apart. */
@@ -97,7 +97,7 @@ const digest = (secret: string) => createHash('sha256').update(secret).digest();
 
 /** Email links and SMS codes that open the email and phone gates. Secrets are stored hashed. */
 export class Verification {
-  private readonly db: Queryable;
+  private readonly db: Store;
   private readonly ids: IdGenerator;
   private readonly clock: Clock;
   private readonly users: EndUsers;
@@ -105,7 +105,7 @@ export class Verification {
   private readonly limits: VerificationLimits;
 
   constructor(deps: {
-    db: Queryable;
+    db: Store;
     ids: IdGenerator;
     clock: Clock;
     users: EndUsers;
@@ -120,9 +120,10 @@ export class Verification {
     this.limits = deps.limits ?? DEFAULT_VERIFICATION_LIMITS;
   }
 
-  private async throttle(user: EndUser, channel: 'email' | 'phone'): Promise<void> {
+  /** Every challenge of the last hour counts, sent or not: a send that timed out may have reached the user. */
+  private async throttle(tx: Queryable, user: EndUser, channel: 'email' | 'phone'): Promise<void> {
     const now = this.clock.now();
-    const { rows } = await this.db.query<{ n: bigint; oldest: Date | null }>(
+    const { rows } = await tx.query<{ n: bigint; oldest: Date | null }>(
       `SELECT count(*) AS n, min(created_at) AS oldest FROM verification_challenges
         WHERE operator_id = $1 AND user_id = $2 AND channel = $3 AND created_at > $4`,
       [user.operator_id, user.id, channel, new Date(now.getTime() - 3_600_000)],
@@ -139,9 +140,10 @@ export class Verification {
   }
 
   /**
-   * Records a challenge, then sends its message. One that could not be sent is deleted:
-   * its secret is void (even if the message went out before the failure showed), and a
-   * failing message endpoint does not use up the user's sends for the hour.
+   * Records a challenge (counted against the user's sends for the hour, under a lock of
+   * theirs so that concurrent requests cannot all pass the count), sends its message,
+   * and only then marks it sent: confirmable. One whose send failed, or is still in
+   * flight, opens nothing, even if the message went out before a failure showed.
    */
   private async challenge(
     user: EndUser,
@@ -154,17 +156,19 @@ export class Verification {
     const id = this.ids('vch');
     const expiresAt = new Date(now.getTime() + ttl * 1000);
     const { secret, send } = message(id, expiresAt);
-    await this.db.query(
-      `INSERT INTO verification_challenges (id, operator_id, user_id, channel, destination, secret_hash, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [id, user.operator_id, user.id, channel, destination, digest(`${id}:${secret}`), now, expiresAt],
-    );
-    try {
-      await this.sender.send(send);
-    } catch (error) {
-      await this.db.query('DELETE FROM verification_challenges WHERE id = $1', [id]);
-      throw error;
-    }
+    await this.db.transaction(async (tx) => {
+      const lock = `verification:${user.operator_id}:${user.id}:${channel}`;
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
+      await this.throttle(tx, user, channel);
+      await tx.query(
+        `INSERT INTO verification_challenges (id, operator_id, user_id, channel, destination, secret_hash, created_at,
+           expires_at, sent_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)`,
+        [id, user.operator_id, user.id, channel, destination, digest(`${id}:${secret}`), now, expiresAt],
+      );
+    });
+    await this.sender.send(send);
+    await this.db.query('UPDATE verification_challenges SET sent_at = $2 WHERE id = $1', [id, this.clock.now()]);
   }
 
   /** Sends a one-time link to the user's email. `linkBase` is where the link lands. */
@@ -178,7 +182,6 @@ export class Verification {
     const email = user.email;
     if (!email) throw new RampartError('missing_parameter', { field: 'email' });
     if (user.email_verified_at) return { sent_to: email, expires_in: 0 };
-    await this.throttle(user, 'email');
     const ttl = this.limits.emailLinkTtlSeconds;
     await this.challenge(user, 'email', email, ttl, (id, expiresAt) => {
       const secret = randomBytes(24).toString('base64url');
@@ -204,7 +207,8 @@ export class Verification {
       secret_hash: Buffer;
     }>(
       `UPDATE verification_challenges SET consumed_at = $3
-        WHERE id = $1 AND channel = 'email' AND consumed_at IS NULL AND expires_at > $3 AND secret_hash = $2
+        WHERE id = $1 AND channel = 'email' AND sent_at IS NOT NULL AND consumed_at IS NULL AND expires_at > $3
+          AND secret_hash = $2
         RETURNING operator_id, user_id, destination, secret_hash`,
       [id, digest(`${id}:${secret}`), now],
     );
@@ -228,7 +232,6 @@ export class Verification {
     const phone = user.phone;
     if (!phone) throw new RampartError('missing_parameter', { field: 'phone' });
     if (user.phone_verified_at) return { sent_to: phone, expires_in: 0 };
-    await this.throttle(user, 'phone');
     await this.challenge(user, 'phone', phone, this.limits.phoneCodeTtlSeconds, (_id, expiresAt) => {
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
       const body = `Your verification code is ${code}`;
@@ -243,8 +246,8 @@ export class Verification {
     const { rows } = await this.db.query<{ id: string; destination: string; secret_hash: Buffer; attempts: number }>(
       `UPDATE verification_challenges SET attempts = attempts + 1
         WHERE id = (SELECT id FROM verification_challenges
-                     WHERE operator_id = $1 AND user_id = $2 AND channel = 'phone' AND consumed_at IS NULL
-                       AND expires_at > $3 ORDER BY created_at DESC LIMIT 1)
+                     WHERE operator_id = $1 AND user_id = $2 AND channel = 'phone' AND sent_at IS NOT NULL
+                       AND consumed_at IS NULL AND expires_at > $3 ORDER BY created_at DESC LIMIT 1)
         RETURNING id, destination, secret_hash, attempts`,
       [operatorId, userId, now],
     );

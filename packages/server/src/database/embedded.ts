@@ -103,18 +103,24 @@ export function runningClusterUrl(dataDir: string): string | undefined {
   const lock = JSON.parse(readFileSync(lockPath, 'utf8')) as { pid: number; port: number };
   if (!isAlive(lock.pid)) return undefined;
   const password = readFileSync(join(resolve(dataDir), 'credentials'), 'utf8').trim();
-  return clusterUrl(join(resolve(dataDir), 'pg'), password, lock.port, 'rampart');
+  const pgdata = join(resolve(dataDir), 'pg');
+  // A cluster started by an earlier release listens on TCP only.
+  const socket = existsSync(join(pgdata, `.s.PGSQL.${lock.port}`));
+  return clusterUrl(pgdata, password, lock.port, 'rampart', socket);
 }
 
 /** Longest path of a Unix socket (sun_path, less its terminating NUL). */
 const MAX_SOCKET_PATH = 107;
 
 /**
- * Where the cluster's Unix socket lives: in its own directory, readable by its owner
- * alone. None when that path would be too long for a socket: then TCP only.
+ * Where the cluster's Unix socket lives: in the cluster's directory. None (TCP only)
+ * when the path would be too long for a socket, or holds a character PostgreSQL's list
+ * of socket directories or a connection URL would read otherwise (a comma, a quote,
+ * white space).
  */
 function socketDirectory(pgdata: string, port: number): string | undefined {
-  return join(pgdata, `.s.PGSQL.${port}`).length <= MAX_SOCKET_PATH ? pgdata : undefined;
+  const fits = join(pgdata, `.s.PGSQL.${port}`).length <= MAX_SOCKET_PATH;
+  return fits && /^[\w/.+@:~-]+$/.test(pgdata) ? pgdata : undefined;
 }
 
 /**
@@ -122,9 +128,9 @@ function socketDirectory(pgdata: string, port: number): string | undefined {
  * costs both sides markedly less CPU than over loopback TCP, and a payment makes
  * several), else by TCP on 127.0.0.1, which the cluster always listens on too.
  */
-function clusterUrl(pgdata: string, password: string, port: number, database: string): string {
+function clusterUrl(pgdata: string, password: string, port: number, database: string, bySocket = true): string {
   const url = `postgres://rampart:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-  const socket = socketDirectory(pgdata, port);
+  const socket = bySocket ? socketDirectory(pgdata, port) : undefined;
   return socket ? `${url}?host=${encodeURIComponent(socket)}` : url;
 }
 

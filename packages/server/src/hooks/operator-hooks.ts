@@ -5,6 +5,21 @@ import { Agent, request as post } from 'undici';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Most of an answer that is read: an approval or a receipt is a few bytes; a larger one is cut off (and so unusable). */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** An answer's first `limit` bytes; the rest is never read (the connection is dropped). */
+async function readUpTo(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > limit) break; // leaving the loop destroys the stream
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
 /**
  * The operator's signing secret for Rampart's calls to its own endpoints (withdrawal
  * approval, message delivery), derived from the master secret so every node computes
@@ -119,7 +134,7 @@ export class OperatorHooks {
           dispatcher: this.dispatcher(policy),
         });
         const status = response.statusCode;
-        const text = await response.body.text();
+        const text = await readUpTo(response.body, MAX_ANSWER_BYTES);
         // A redirect is no answer: the configured URL is where the answer must come from.
         if (status >= 500 || (status >= 300 && status < 400)) {
           last = failure(`status ${status}`, status);
