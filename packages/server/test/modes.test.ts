@@ -14,7 +14,7 @@ import {
   WALLET_XPUB,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
-import { widgetCall, widgetSession } from './widget-fixtures.ts';
+import { kycProfile, widgetCall, widgetSession } from './widget-fixtures.ts';
 
 /**
  * Test and live are two tenants of one operator. Test keys are handed to developers and
@@ -98,14 +98,7 @@ describe('test and live modes of one operator', async () => {
     const asTest = await createPayment(t, card);
     assert.equal(asTest.json().status, 'completed', asTest.body);
 
-    const profile = {
-      email: 'lena@example.com',
-      first_name: 'Lena',
-      last_name: 'Meitner',
-      date_of_birth: '1990-04-01',
-      country: 'US',
-      state: 'IN',
-    };
+    const profile = kycProfile('lena');
     for (const auth of [liveAuth, testAuth])
       assert.ok((await call('PUT', '/v1/users/lena', auth, profile)).statusCode < 300);
     const { widget: liveWidget } = await widgetSession(t, { user_id: 'lena' }, liveAuth);
@@ -226,14 +219,7 @@ describe('a live payment or user that reached the sandbox before it served test 
   await openForPayments(before, {}, liveAuth);
   const pending = await createPayment(before, { user_id: 'old', amount: '500.00', instrument: CARD_3DS }, liveAuth);
   assert.equal(pending.json().status, 'pending', pending.body);
-  const profile = {
-    email: 'old@example.com',
-    first_name: 'Olga',
-    last_name: 'Old',
-    date_of_birth: '1980-01-01',
-    country: 'US',
-    state: 'IN',
-  };
+  const profile = kycProfile('old');
   await before.app.inject({ method: 'PUT', url: '/v1/users/old', headers: liveAuth, payload: profile });
   const { widget } = await widgetSession(before, { user_id: 'old' }, liveAuth);
   assert.equal((await widgetCall(before, widget, '/widget/v1/kyc/start')).statusCode, 200);

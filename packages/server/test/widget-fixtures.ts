@@ -9,6 +9,16 @@ export function manualClock(start = new Date()): Clock & { advance(seconds: numb
   return { now: () => new Date(now), advance: (seconds) => (now += seconds * 1000) };
 }
 
+/** A user profile the sandbox KYC provider takes (it needs a name, an email and a date of birth). */
+export const kycProfile = (id: string) => ({
+  email: `${id}@example.com`,
+  first_name: 'Ada',
+  last_name: 'Lovelace',
+  date_of_birth: '1990-04-01',
+  country: 'US',
+  state: 'IN',
+});
+
 /** A session made with `auth`'s key (the harness's test key unless said): in that key's mode. */
 export async function createSession(t: TestApp, body: Record<string, unknown> = {}, auth = t.auth) {
   const response = await t.app.inject({
