@@ -1011,7 +1011,9 @@ export const achReturnCodes: Readonly<Record<string, ErrorCode>> = Object.freeze
   R31: 'ach_return_other',
 } satisfies Record<string, ErrorCode>);
 
-export function errorCodeForAchReturn(returnCode: string): ErrorCode {
+/** The code for a NACHA return code; anything unknown, or not a code at all, is `ach_return_other`. */
+export function errorCodeForAchReturn(returnCode: unknown): ErrorCode {
+  if (typeof returnCode !== 'string') return 'ach_return_other';
   const key = returnCode.trim().toUpperCase();
   return Object.hasOwn(achReturnCodes, key) ? (achReturnCodes[key] ?? 'ach_return_other') : 'ach_return_other';
 }

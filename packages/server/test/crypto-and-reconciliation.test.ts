@@ -13,6 +13,7 @@ import {
   waitForStatus,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
+import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
 function admin(t: TestApp, method: string, path: string, body?: unknown) {
   return fetch(`${t.simulator!.url}${path}`, {
@@ -58,6 +59,32 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
     // Ten simulated minutes of blocks arrive as a burst of confirmation webhooks.
     await waitForStatus(t, payment.id, ['completed'], 30_000);
     assert.equal(await balance(t, 'hodler', 'USDT'), 50_000_000n, 'USDT booked with 6 decimals');
+  });
+
+  test('the user’s widget is answered the deposit the operator opened to their address, without the operator’s own fields', async () => {
+    const usdt = { method: 'crypto', currency: 'USDT', network: 'TRC20' };
+    const opened = await createPayment(t, {
+      user_id: 'shared',
+      ...usdt,
+      amount: '50',
+      reference: 'internal-ref-77',
+      metadata: { risk_note: 'flagged by the fraud team' },
+    });
+    assert.equal(opened.statusCode, 201, opened.body);
+    const { widget } = await widgetSession(t, { user_id: 'shared' });
+    const answered = await widgetCall(t, widget, '/widget/v1/payments', { ...usdt, amount: '5' });
+    assert.equal(answered.statusCode, 201, answered.body);
+    const seen = answered.json();
+    assert.deepEqual(
+      [seen.id, seen.next_action.address, seen.reference, seen.metadata],
+      [opened.json().id, opened.json().next_action.address, null, {}],
+    );
+    const polled = await t.app.inject({ method: 'GET', url: `/widget/v1/payments/${seen.id}`, headers: widget });
+    assert.deepEqual([polled.statusCode, polled.json().metadata], [200, {}], 'the user can follow their deposit');
+    const operatorView = (
+      await t.app.inject({ method: 'GET', url: `/v1/payments/${seen.id}`, headers: t.auth })
+    ).json();
+    assert.equal(operatorView.metadata.risk_note, 'flagged by the fraud team', 'the operator still sees its own');
   });
 
   test('a deposit completes for what arrived on chain, not what was asked: a short payment credits only what came', async () => {

@@ -122,7 +122,7 @@ describe('HTTP contract', async () => {
     ]);
   });
 
-  test('NUL characters and nesting no request needs answer validation_error, wherever they are, never a 5xx', async () => {
+  test('NUL characters, lone surrogates and nesting no request needs answer validation_error, wherever they are, never a 5xx', async () => {
     let deep: unknown = 'bottom';
     for (let i = 0; i < 40; i++) deep = { a: deep };
     const cases: [string, InjectOptions, string][] = [
@@ -134,6 +134,16 @@ describe('HTTP contract', async () => {
         'first_name',
       ],
       ['a body key', { method: 'PUT', url: '/v1/users/nul', headers: t.auth, payload: { 'x\u0000': 1 } }, 'x\u0000'],
+      [
+        'half of a UTF-16 pair in metadata',
+        { method: 'POST', url: '/v1/payments', headers: t.auth, payload: { metadata: { note: 'x\ud800y' } } },
+        'metadata.note',
+      ],
+      [
+        'half of a UTF-16 pair in a key',
+        { method: 'PUT', url: '/v1/users/nul', headers: t.auth, payload: { '\udc00': 1 } },
+        '\udc00',
+      ],
       [
         'nesting',
         { method: 'POST', url: '/v1/payments', headers: t.auth, payload: { metadata: deep } },

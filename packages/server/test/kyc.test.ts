@@ -95,6 +95,28 @@ describe('KYC through the identity provider', async () => {
     const error = errorOf(await widgetCall(t, widget, '/widget/v1/actions/check'));
     assert.equal(error.code, 'kyc_failed');
     assert.equal(error.details['reason'], 'face_mismatch');
+    // The user cannot start over and wipe the rejection.
+    const again = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.deepEqual(
+      [again.statusCode, errorOf(again).code, errorOf(again).details['reason']],
+      [403, 'kyc_failed', 'face_mismatch'],
+    );
+    await kycStatus(t, 'kyc-no', 'failed');
+  });
+
+  test('a rejection the operator recorded stands: the user cannot start verification over it', async () => {
+    const widget = await userWith(t, 'kyc-fraud', 'verified@example.com');
+    const rejected = await t.app.inject({
+      method: 'POST',
+      url: '/v1/users/kyc-fraud/kyc',
+      headers: t.auth,
+      payload: { status: 'failed', reason: 'fraud' },
+    });
+    assert.equal(rejected.statusCode, 200, rejected.body);
+    const again = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.deepEqual([errorOf(again).code, errorOf(again).details['reason']], ['kyc_failed', 'fraud']);
+    const kyc = (await t.app.inject({ method: 'GET', url: '/v1/users/kyc-fraud/kyc', headers: t.auth })).json();
+    assert.deepEqual([kyc.status, kyc.reason], ['failed', 'fraud']);
   });
 
   test('starting KYC without the profile the provider needs answers missing_parameter', async () => {

@@ -71,6 +71,37 @@ describe('operator-signed session tokens', async () => {
     assert.equal(validated.json().session.currency, 'USD');
   });
 
+  test('a token’s locks hold in the widget; a session claim of the wrong form is refused', async () => {
+    const locked = await exchange(t, {
+      operator_token: await token({ claims: { amount: '25.00', locks: { amount: true, currency: true } } }),
+    });
+    assert.equal(locked.statusCode, 200, locked.body);
+    const widget = { authorization: `Bearer ${locked.json().widget_token}` };
+    const changed = await widgetCall(t, widget, '/widget/v1/payments', {
+      method: 'card',
+      amount: '999.00',
+      currency: 'EUR',
+    });
+    assert.deepEqual([errorOf(changed).code, errorOf(changed).details['field']], ['invalid_value', 'currency']);
+    for (const [claims, field] of [
+      [{ currency: 'U$D' }, 'currency'],
+      [{ network: 7 }, 'network'],
+      [{ language: 'english' }, 'language'],
+      [{ theme: 'neon' }, 'theme'],
+      [{ locks: { amount: 'yes' } }, 'locks'],
+      [{ locks: { limit: true } }, 'locks'],
+    ] as const) {
+      const refused = await exchange(t, { operator_token: await token({ claims }) });
+      assert.equal(refused.statusCode, 422, `${field}: ${refused.body}`);
+      assert.deepEqual([errorOf(refused).code, errorOf(refused).details['field']], ['invalid_value', field]);
+    }
+    // A claim Rampart does not know is ignored, as JWT asks.
+    assert.equal(
+      (await exchange(t, { operator_token: await token({ claims: { tenant_hint: 'x' } }) })).statusCode,
+      200,
+    );
+  });
+
   test('a replayed jti is refused', async () => {
     const once = await token();
     assert.equal((await exchange(t, { operator_token: once })).statusCode, 200);

@@ -232,23 +232,42 @@ describe('inbound provider webhooks', async () => {
     assert.equal(await balance(t, 'twice-at-once'), 600n);
   });
 
-  test('a signed webhook carrying a NUL character answers validation_error (the sender sees its fault), never a 5xx', async () => {
-    const event = signedCardEvent(
-      t,
-      JSON.stringify({
+  test('a signed webhook carrying what cannot be stored or read answers validation_error (the sender sees its fault), never a 5xx', async () => {
+    const bodies = {
+      'a NUL character': {
         id: 'evt_\u0000',
         object: 'event',
         type: 'payment.succeeded',
         data: { object: { id: 'pay_sim_\u0000', object: 'payment', status: 'succeeded', metadata: {} } },
+      },
+      'a lone surrogate': {
+        id: 'evt_surrogate',
+        object: 'event',
+        type: 'payment.succeeded',
+        data: { object: { id: 'pay_sim_\ud800', object: 'payment', status: 'succeeded', metadata: {} } },
+      },
+    };
+    for (const [name, body] of Object.entries(bodies)) {
+      const event = signedCardEvent(t, JSON.stringify(body));
+      const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sim-signature': event.sign() },
+        body: event.body,
+      });
+      assert.equal(response.status, 400, `${name}: ${await response.clone().text()}`);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'validation_error', name);
+    }
+    // A field of another type than the processor sends is read as what it can be: an unknown return.
+    const numeric = signedCardEvent(
+      t,
+      JSON.stringify({
+        id: 'evt_numeric_return',
+        object: 'event',
+        type: 'ach_debit.failed',
+        data: { object: { id: 'ach_x', object: 'ach_debit', status: 'failed', return_code: 5 } },
       }),
     );
-    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sim-signature': event.sign() },
-      body: event.body,
-    });
-    assert.equal(response.status, 400, await response.clone().text());
-    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'validation_error');
+    assert.equal((await numeric.deliver()).received, true);
   });
 
   test('a webhook with a bad signature answers invalid_token and records nothing', async () => {

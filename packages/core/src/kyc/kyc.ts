@@ -37,12 +37,17 @@ export class Kyc {
     if (user.kyc_status === 'verified' || user.kyc_status === 'pending') {
       return { status: user.kyc_status, verification_url: null };
     }
+    // A rejection stands until the operator decides otherwise (attests, or asks for
+    // re-verification): a fresh start would wipe it, and the user could try again and again.
+    if (user.kyc_status === 'failed') throw new RampartError('kyc_failed', { reason: user.kyc_reason ?? 'rejected' });
     const provider = this.providers[mode];
     if (!provider)
       throw new RampartError('service_unavailable', { reason: `no KYC provider configured for ${mode} mode` });
     const applicant = await provider.createApplicant({ reference: `${operatorId}/${userId}`, user, returnUrl });
+    // Only the applicant changes: the status (not started, or re-verification required) and its reason stay.
     const updated = await this.users.setKyc(operatorId, userId, {
-      status: user.kyc_status === 'reverification_required' ? 'reverification_required' : 'not_started',
+      status: user.kyc_status,
+      reason: user.kyc_reason,
       provider: provider.id,
       applicantId: applicant.applicantId,
     });

@@ -49,6 +49,45 @@ export interface SessionInput {
   client_ip?: string;
 }
 
+const THEMES: readonly string[] = ['light', 'dark', 'auto'];
+
+/** Text fields of a session and the form each takes (as the `POST /v1/sessions` schema says). */
+const FIELD_PATTERNS = [
+  ['currency', /^[A-Za-z0-9]{2,10}$/, 'a currency code'],
+  ['network', /^[A-Za-z0-9_-]{2,20}$/, 'a network such as TRC20'],
+  ['language', /^[a-z]{2}(-[A-Z]{2})?$/, 'a language such as en or en-US'],
+] as const satisfies readonly (readonly [keyof SessionInput, RegExp, string])[];
+
+/**
+ * The session an operator's token asks for: its claims beside the registered ones, as
+ * `POST /v1/sessions` takes them (locks included: a token cannot open the fields its
+ * operator locked). Claims of another type are refused; claims Rampart does not know
+ * are ignored, as JWT asks.
+ */
+function sessionFromClaims(userId: string, claims: Record<string, unknown>): SessionInput {
+  const input: SessionInput = { user_id: userId, operation: (claims['operation'] as Action | undefined) ?? 'deposit' };
+  for (const key of ['currency', 'network', 'amount', 'redirect_url', 'language', 'client_ip'] as const) {
+    const value = claims[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') invalid(key, value, 'a string');
+    input[key] = value;
+  }
+  if (claims['theme'] !== undefined) input.theme = claims['theme'] as NonNullable<SessionInput['theme']>;
+  const locks = claims['locks'];
+  if (locks !== undefined) {
+    const valid =
+      typeof locks === 'object' &&
+      locks !== null &&
+      !Array.isArray(locks) &&
+      Object.entries(locks).every(
+        ([field, on]) => ['currency', 'network', 'amount'].includes(field) && typeof on === 'boolean',
+      );
+    if (!valid) invalid('locks', locks, 'an object of currency, network and amount, each true or false');
+    input.locks = locks as NonNullable<SessionInput['locks']>;
+  }
+  return input;
+}
+
 /** The init token a server-created session hands to the widget; single use, one hour. */
 export const INIT_TOKEN_TTL_SECONDS = 3600;
 
@@ -100,9 +139,15 @@ export class Sessions {
     this.users = deps.users;
   }
 
+  /** What `POST /v1/sessions` checks by its schema, checked again here for sessions from operator tokens. */
   private validate(input: SessionInput): void {
     if (!(ACTIONS as readonly string[]).includes(input.operation))
       invalid('operation', input.operation, ACTIONS.join(', '));
+    for (const [field, pattern, expected] of FIELD_PATTERNS) {
+      const value = input[field];
+      if (value !== undefined && (typeof value !== 'string' || !pattern.test(value))) invalid(field, value, expected);
+    }
+    if (input.theme !== undefined && !THEMES.includes(input.theme)) invalid('theme', input.theme, THEMES.join(', '));
     // A zone (`fe80::1%eth0`) is no client address, and PostgreSQL's inet refuses it.
     if (input.client_ip !== undefined && (isIP(input.client_ip) === 0 || input.client_ip.includes('%')))
       invalid('client_ip', input.client_ip, 'an IPv4 or IPv6 address');
@@ -278,14 +323,7 @@ export class Sessions {
   private async exchangeOperatorToken(token: string) {
     return this.db.transaction(async (tx) => {
       const claims = await this.operatorTokens.verify(token, tx);
-      const input: SessionInput = {
-        user_id: claims.userId,
-        operation: (claims.session['operation'] as Action | undefined) ?? 'deposit',
-      };
-      for (const key of ['currency', 'network', 'amount', 'redirect_url', 'language'] as const) {
-        const value = claims.session[key];
-        if (typeof value === 'string') input[key] = value;
-      }
+      const input = sessionFromClaims(claims.userId, claims.session);
       this.validate(input);
       const session = await this.insert(
         tx,

@@ -10,10 +10,17 @@ interface Issue {
   message: string;
 }
 
+/** Why PostgreSQL could not store this text: a NUL character, or half of a UTF-16 pair (no character at all). */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain NUL (\\u0000)';
+  if (!text.isWellFormed()) return 'must be well-formed Unicode (no lone surrogate such as \\ud800)';
+  return undefined;
+}
+
 /**
- * Finds what no handler should meet: text PostgreSQL cannot store (a NUL character, in a
- * value or a key) and nesting deeper than `MAX_INPUT_DEPTH`. Walked with a stack, not
- * recursion, so the check itself cannot overflow.
+ * Finds what no handler should meet: text PostgreSQL cannot store (in a value or a key)
+ * and nesting deeper than `MAX_INPUT_DEPTH`. Walked with a stack, not recursion, so the
+ * check itself cannot overflow.
  */
 export function unstorableInput(root: unknown, prefix = ''): Issue[] {
   const issues: Issue[] = [];
@@ -21,7 +28,8 @@ export function unstorableInput(root: unknown, prefix = ''): Issue[] {
   while (stack.length > 0 && issues.length < MAX_ISSUES) {
     const { value, path, depth } = stack.pop()!;
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) issues.push({ field: path || 'body', message: 'must not contain NUL (\\u0000)' });
+      const message = unstorable(value);
+      if (message) issues.push({ field: path || 'body', message });
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
@@ -31,7 +39,8 @@ export function unstorableInput(root: unknown, prefix = ''): Issue[] {
     }
     for (const [key, child] of Object.entries(value)) {
       const at = path ? `${path}.${key}` : key;
-      if (key.includes('\u0000')) issues.push({ field: at, message: 'must not contain NUL (\\u0000)' });
+      const message = unstorable(key);
+      if (message) issues.push({ field: at, message });
       stack.push({ value: child, path: at, depth: depth + 1 });
     }
   }

@@ -101,6 +101,16 @@ export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<P
   };
 }
 
+/**
+ * A payment as the end user's widget sees it: without the operator's own fields (its
+ * reference and metadata may hold what the user must not read, such as a risk note).
+ * The widget may be answered a payment the operator made: the open crypto deposit to
+ * the user's address, shared by every request for that asset.
+ */
+function presentForWidget(payment: Payment) {
+  return { ...presentPayment(payment), reference: null, metadata: {} };
+}
+
 const createBody = (partner: boolean) =>
   ({
     type: 'object',
@@ -368,7 +378,7 @@ export function widgetPaymentRoutes(app: FastifyInstance, deps: { payments: Paym
         { ...session, kind: session.operation },
         deps,
       );
-      return reply.code(201).send(presentPayment(payment));
+      return reply.code(201).send(presentForWidget(payment));
     },
   );
 
@@ -382,7 +392,7 @@ export function widgetPaymentRoutes(app: FastifyInstance, deps: { payments: Paym
         response: { 200: { $ref: 'Payment#' } },
       },
     },
-    async (request) => presentPayment(await ownPayment(request, deps.payments, request.params.id)),
+    async (request) => presentForWidget(await ownPayment(request, deps.payments, request.params.id)),
   );
 
   app.post<{ Params: { id: string } }>(
@@ -409,15 +419,21 @@ export function widgetPaymentRoutes(app: FastifyInstance, deps: { payments: Paym
       if (payment.status !== 'completed') {
         throw new RampartError('deposit_not_completed', { payment_id: payment.id, status: payment.status });
       }
-      return presentPayment(payment);
+      return presentForWidget(payment);
     },
   );
 }
 
-/** The widget sees only its own session's payments. */
+/**
+ * The widget sees its own session's payments, and its user's crypto deposits: a request
+ * for one may be answered the deposit already open to the user's address, made in
+ * another session or by the operator.
+ */
 async function ownPayment(request: FastifyRequest, payments: Payments, id: string): Promise<Payment> {
   const { session } = request.widget;
   const payment = await payments.get(session.operator_id, id);
-  if (payment.session_id !== session.id) throw new RampartError('payment_not_found', { payment_id: id });
+  const usersDeposit = payment.user_id === session.user_id && payment.kind === 'deposit' && payment.method === 'crypto';
+  if (payment.session_id !== session.id && !usersDeposit)
+    throw new RampartError('payment_not_found', { payment_id: id });
   return payment;
 }
