@@ -5,7 +5,7 @@ import { buildApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirectoryInUse, type RunningCluster, startEmbeddedPostgres } from './database/embedded.ts';
 import { startJobs } from './jobs.ts';
-import { SANDBOX_WEBHOOK_PATHS, sandboxDependencies, sandboxProviders } from './providers.ts';
+import { SANDBOX_WEBHOOK_PATHS, sandboxDependencies, sandboxProviders, sandboxWebhookSecrets } from './providers.ts';
 import { loadMasterSecret } from './secrets.ts';
 
 export interface RunningRampart {
@@ -37,7 +37,11 @@ export async function startRampart(
     const operators = new Operators(db, ids, clock);
     const masterSecret = loadMasterSecret(config.secretsKey, config.dataDir);
     let simulatorUrl = config.simulatorUrl ?? '';
-    const sandbox = config.simulator ? sandboxProviders({ simulatorUrl: () => simulatorUrl, clock, db }) : undefined;
+    // A simulator started here signs its webhooks with secrets of this deployment's own.
+    const webhookSecrets = config.simulatorUrl ? undefined : sandboxWebhookSecrets(masterSecret);
+    const sandbox = config.simulator
+      ? sandboxProviders({ simulatorUrl: () => simulatorUrl, clock, db, ...(webhookSecrets ? { webhookSecrets } : {}) })
+      : undefined;
     const app = await buildApp({
       config,
       db,
@@ -61,6 +65,7 @@ export async function startRampart(
             port: config.simulatorPort,
             host: config.host,
             clock,
+            ...(webhookSecrets ? { secrets: webhookSecrets } : {}),
             webhookTargets: Object.fromEntries(
               Object.entries(SANDBOX_WEBHOOK_PATHS).map(([provider, id]) => [
                 provider,

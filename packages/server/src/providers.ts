@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import {
   CircuitBreaker,
   DepositAddresses,
@@ -25,7 +26,20 @@ export interface ProviderSet {
   sdkBaseUrls: Record<string, () => string>;
 }
 
-/** The simulator's default webhook secrets (`whsec_sim_<provider>`); production connectors take real ones. */
+type SandboxProvider = keyof typeof SANDBOX_WEBHOOK_PATHS;
+
+/**
+ * Webhook secrets for a simulator Rampart starts itself, derived from the master secret:
+ * its own, so that no one else can sign its webhooks. (The simulator's defaults,
+ * `whsec_sim_<provider>`, are public; a simulator run as its own service uses them.)
+ */
+export function sandboxWebhookSecrets(master: Buffer): Record<SandboxProvider, string> {
+  const secret = (provider: string) =>
+    `whsec_${Buffer.from(hkdfSync('sha256', master, 'rampart sandbox webhooks', provider, 32)).toString('base64url')}`;
+  return { bank: secret('bank'), cards: secret('cards'), crypto: secret('crypto'), kyc: secret('kyc') };
+}
+
+/** Connectors to the simulator, verifying its webhooks with `webhookSecrets` (its public defaults when absent). */
 export function sandboxProviders(options: {
   simulatorUrl: () => string;
   clock: Clock;
@@ -33,11 +47,12 @@ export function sandboxProviders(options: {
   timeoutMs?: number;
   /** Consecutive faults before a provider's circuit opens (default 5). */
   breakerThreshold?: number;
+  webhookSecrets?: Record<SandboxProvider, string>;
 }): ProviderSet {
-  const common = (provider: string) => ({
+  const common = (provider: SandboxProvider) => ({
     baseUrl: options.simulatorUrl,
     apiKey: `sk_sandbox_${provider}`,
-    webhookSecret: `whsec_sim_${provider}`,
+    webhookSecret: options.webhookSecrets?.[provider] ?? `whsec_sim_${provider}`,
     clock: options.clock,
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     breaker: new CircuitBreaker(options.breakerThreshold ? { threshold: options.breakerThreshold } : {}),

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import { runningClusterUrl } from '../src/index.ts';
 import { createTestDatabase } from './harness.ts';
 import { launchServer, serverReady } from './processes.ts';
+import { eventually } from './webhooks-fixtures.ts';
 
 async function createKey(url: string, secret: string): Promise<string> {
   const response = await fetch(`${url}/v1/keys`, {
@@ -76,5 +80,67 @@ describe('the server process on DATABASE_URL', async () => {
     const server = launchServer({ DATABASE_URL: databaseUrl, PORT: 'eighty' });
     assert.equal(await server.exited, 2);
     assert.match(server.output(), /invalid configuration: PORT/);
+  });
+});
+
+describe('the sandbox a server starts', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rampart-proc-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('signs its webhooks with secrets of this deployment: they are taken, and the public defaults are not', async () => {
+    const server = launchServer({ RAMPART_DATA_DIR: dataDir });
+    const { url, secret } = await serverReady(server);
+    const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
+    const settings = await fetch(`${url}/v1/operator/settings`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({
+        required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
+        providers: { deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }] },
+      }),
+    });
+    assert.equal(settings.status, 200, await settings.text());
+    const created = await fetch(`${url}/v1/payments`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        user_id: 'ada',
+        kind: 'deposit',
+        method: 'card',
+        amount: '25.00',
+        currency: 'USD',
+        instrument: { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' },
+      }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const db = new pg.Client({ connectionString: runningClusterUrl(dataDir) });
+    await db.connect();
+    try {
+      // The processor's own webhook about the payment arrives, and is recorded.
+      await eventually(
+        'the simulator’s webhook recorded',
+        async () => (await db.query("SELECT 1 FROM provider_events WHERE provider = 'simcard'")).rowCount,
+        (count) => count !== null && count > 0,
+      );
+    } finally {
+      await db.end();
+    }
+
+    const body = JSON.stringify({
+      id: 'evt_forged',
+      type: 'payment.succeeded',
+      data: { object: { id: 'pay_x', object: 'payment', status: 'succeeded' } },
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
+    const forged = await fetch(`${url}/v1/provider-webhooks/simcard`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sim-signature': signature },
+      body,
+    });
+    assert.equal(forged.status, 401, await forged.clone().text());
+    assert.equal(((await forged.json()) as { error: { code: string } }).error.code, 'invalid_token');
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0);
   });
 });
