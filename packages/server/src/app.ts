@@ -287,6 +287,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     partnerPaymentRoutes(partner, { payments, compliance, users });
     discrepancyRoutes(partner, payments.discrepancies);
     paymentStreamRoutes(partner, { stream: paymentStream, payments });
+    if (config.devTools) devRoutes(partner, outbox);
     partner.get(
       '/v1/operator/approval_secret',
       {
@@ -317,7 +318,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     widgetRoutes(widget, widgetDeps);
     widgetPaymentRoutes(widget, { payments, compliance });
   });
-  if (config.devTools) devRoutes(app, outbox);
 
   app.decorate('jobs', [
     { name: 'process-provider-events', everyMs: 1_000, run: () => providerEvents.processPending() },

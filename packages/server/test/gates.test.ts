@@ -104,7 +104,9 @@ describe('compliance gates, one condition at a time', async () => {
     const sent = await widgetCall(t, widget, '/widget/v1/email/start');
     assert.equal(sent.statusCode, 200);
     assert.equal(sent.json().sent_to, 'gated@example.com');
-    const outbox = (await t.app.inject({ method: 'GET', url: '/dev/outbox?format=json&to=gated@example.com' })).json();
+    const outbox = (
+      await t.app.inject({ method: 'GET', url: '/dev/outbox?format=json&to=gated@example.com', headers: t.auth })
+    ).json();
     const link = /(\/widget\/v1\/email\/verify\?token=\S+)/.exec(outbox.data[0].body)![1]!;
     const opened = await t.app.inject({ method: 'GET', url: link });
     assert.equal(opened.statusCode, 200);
@@ -122,7 +124,9 @@ describe('compliance gates, one condition at a time', async () => {
   test('phone: not verified until the SMS code is entered; wrong codes are limited', async () => {
     assert.equal((await blockedBy(t, widget)).code, 'phone_not_verified');
     assert.equal((await widgetCall(t, widget, '/widget/v1/phone/start')).statusCode, 200);
-    const sms = (await t.app.inject({ method: 'GET', url: '/dev/outbox?format=json&to=%2B14155550123' })).json();
+    const sms = (
+      await t.app.inject({ method: 'GET', url: '/dev/outbox?format=json&to=%2B14155550123', headers: t.auth })
+    ).json();
     const code = /(\d{6})/.exec(sms.data[0].body)![1]!;
     const wrong = code === '000000' ? '111111' : '000000';
     const attempt = await widgetCall(t, widget, '/widget/v1/phone/verify', { code: wrong });

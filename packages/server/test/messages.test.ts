@@ -28,9 +28,11 @@ async function messageEndpoint() {
 const settings = (t: TestApp, auth: Record<string, string>, payload: Record<string, unknown>) =>
   t.app.inject({ method: 'PATCH', url: '/v1/operator/settings', headers: auth, payload });
 
-const outboxFor = async (t: TestApp, to: string) =>
-  (await t.app.inject({ method: 'GET', url: `/dev/outbox?format=json&to=${encodeURIComponent(to)}` })).json()
-    .data as unknown[];
+/** The dev outbox's messages to `to`, as the key of `auth` (its own tenant's only). */
+const outboxFor = async (t: TestApp, to: string, auth: Record<string, string>) =>
+  (
+    await t.app.inject({ method: 'GET', url: `/dev/outbox?format=json&to=${encodeURIComponent(to)}`, headers: auth })
+  ).json().data as unknown[];
 
 describe('verification messages reach users through the operator’s message endpoint', async () => {
   // A development server (the dev outbox is on) that lets the operator's endpoints be on loopback.
@@ -65,7 +67,9 @@ describe('verification messages reach users through the operator’s message end
     assert.deepEqual(errorOf(refused).details, {
       reason: 'no message endpoint configured for live mode (settings: messages.url)',
     });
-    assert.deepEqual(await outboxFor(t, email), [], 'no live link in the dev outbox');
+    assert.deepEqual(await outboxFor(t, email, liveAuth), [], 'no live link in the dev outbox');
+    const kept = await t.db.query('SELECT 1 FROM dev_outbox WHERE destination = $1', [email]);
+    assert.equal(kept.rowCount, 0, 'nor anywhere else');
     const sent = await t.db.query('SELECT 1 FROM verification_challenges WHERE user_id = $1 AND sent_at IS NOT NULL', [
       'nowhere',
     ]);
@@ -74,7 +78,12 @@ describe('verification messages reach users through the operator’s message end
     await t.app.inject({ method: 'PUT', url: '/v1/users/nowhere', headers: t.auth, payload: { email } });
     const { widget: testWidget } = await widgetSession(t, { user_id: 'nowhere' });
     assert.equal((await widgetCall(t, testWidget, '/widget/v1/email/start')).statusCode, 200);
-    assert.equal((await outboxFor(t, email)).length, 1, 'the test message is in the dev outbox');
+    assert.equal((await outboxFor(t, email, t.auth)).length, 1, 'the test message is in the dev outbox');
+    // Only for its own operator: not for anyone without a key, nor for another operator.
+    const anonymous = await t.app.inject({ method: 'GET', url: '/dev/outbox?format=json' });
+    assert.equal(errorOf(anonymous).code, 'missing_token');
+    const other = await t.operators.create({ name: 'Other' });
+    assert.deepEqual(await outboxFor(t, email, { authorization: `Bearer ${other.key.secret}` }), []);
   });
 
   test('the email link and the SMS code arrive signed at the endpoint, and verify the live user', async () => {
@@ -115,7 +124,7 @@ describe('verification messages reach users through the operator’s message end
     );
     const verified = await widgetCall(t, widget, '/widget/v1/phone/verify', { code: sms['code']! });
     assert.equal(verified.json().phone_verified, true, verified.body);
-    assert.deepEqual(await outboxFor(t, email), [], 'nothing went to the dev outbox');
+    assert.deepEqual(await outboxFor(t, email, liveAuth), [], 'nothing went to the dev outbox');
   });
 
   test('an endpoint that fails answers an upstream error; what it was sent is void, yet counts against the hour’s sends', async () => {

@@ -4,7 +4,12 @@ import type { FastifyInstance } from 'fastify';
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** Development only (RAMPART_DEV_TOOLS): the mail and SMS that would have been sent. */
+/**
+ * Development only (RAMPART_DEV_TOOLS): the mail and SMS the development transport kept
+ * instead of sending (test mode without a message endpoint). Behind the operator's key,
+ * like the rest of the API, and only its own: a development server can be reachable
+ * through a proxy, and its messages hold other operators' users' addresses and codes.
+ */
 export function devRoutes(app: FastifyInstance, outbox: DevOutbox): void {
   app.get<{ Querystring: { to?: string; format?: string } }>(
     '/dev/outbox',
@@ -15,7 +20,11 @@ export function devRoutes(app: FastifyInstance, outbox: DevOutbox): void {
       },
     },
     async (request, reply) => {
-      const messages = await outbox.list({ ...(request.query.to ? { to: request.query.to } : {}), limit: 50 });
+      const messages = await outbox.list({
+        operatorId: request.operator.operatorId,
+        ...(request.query.to ? { to: request.query.to } : {}),
+        limit: 50,
+      });
       if (request.query.format === 'json') return { data: messages };
       const rows = messages
         .map(
