@@ -157,6 +157,62 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
   });
 });
 
+/** The `payment.limit_exceeded` events of a payment, as the operator reads them. */
+async function limitEvents(t: TestApp, paymentId: string) {
+  const { data } = (
+    await t.app.inject({ method: 'GET', url: '/v1/events?type=payment.limit_exceeded', headers: t.auth })
+  ).json() as { data: { data: { payment: { id: string }; limit: string; limit_amount: string; amount: string } }[] };
+  return data
+    .filter((event) => event.data.payment.id === paymentId)
+    .map(({ data: { limit, limit_amount, amount } }) => ({ limit, limit_amount, amount }));
+}
+
+describe('more arriving than was asked, beyond the limits', async () => {
+  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
+  await openForPayments(t, {
+    crypto_xpubs: { TRC20: WALLET_XPUB },
+    providers: { deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }] },
+    limits: { deposit: { USDT: { min: '1', max: '1000', daily: '100' } } },
+  });
+  /** A deposit asked for (an amount ending in …01: the sandbox chain sends nothing by itself), and `sent` arriving for it. */
+  async function overpaid(user: string, ask: string, sent: string) {
+    const asked = await createPayment(t, {
+      user_id: user,
+      method: 'crypto',
+      currency: 'USDT',
+      network: 'TRC20',
+      amount: ask,
+    });
+    assert.equal(asked.statusCode, 201, asked.body);
+    const address = asked.json().next_action.address;
+    const arrived = await admin(t, 'POST', '/admin/crypto/deposits', { address, network: 'TRC20', amount: sent });
+    assert.equal(arrived.status, 200, await arrived.clone().text());
+    await admin(t, 'POST', '/admin/clock/advance', { seconds: 600 });
+    return waitForStatus(t, asked.json().id, ['completed'], 30_000);
+  }
+
+  test('above the maximum for one payment: credited whole, and the operator is told', async () => {
+    const done = await overpaid('over-max', '50.01', '1500');
+    assert.equal(done.amount, '1500.000000');
+    assert.equal(await balance(t, 'over-max', 'USDT'), 1_500_000_000n, 'the money is the user’s');
+    assert.deepEqual(await limitEvents(t, done.id), [
+      { limit: 'max', limit_amount: '1000.000000', amount: '1500.000000' },
+    ]);
+    const timeline = (await t.app.inject({ method: 'GET', url: `/v1/payments/${done.id}`, headers: t.auth })).json()
+      .timeline as { cause: string }[];
+    assert.ok(timeline.some((step) => step.cause.includes('above the max limit of 1000.000000 USDT')));
+  });
+
+  test('above the daily limit with the day’s other deposits: credited whole, and the operator is told', async () => {
+    await overpaid('over-day', '40.01', '40.01'); // 40.01 of the day's 100
+    const done = await overpaid('over-day', '50.01', '60'); // 100.01 with it
+    assert.equal(done.amount, '60.000000');
+    assert.deepEqual(await limitEvents(t, done.id), [
+      { limit: 'daily', limit_amount: '100.000000', amount: '100.010000' },
+    ]);
+  });
+});
+
 describe('ETH beyond bigint: amounts and balances above 2^63 - 1 wei (9.22 ETH), up to 2^256 - 1', async () => {
   const WEI = 10n ** 18n;
   /** 2^256 - 1 wei, the most Rampart holds, and one wei more. */
@@ -215,6 +271,7 @@ describe('ETH beyond bigint: amounts and balances above 2^63 - 1 wei (9.22 ETH),
     const more = await waitForStatus(t, asked.id, ['completed'], 30_000);
     assert.equal(more.amount, '30.000000000000000000', 'the payment shows what arrived');
     assert.equal((await balanceShown(t, 'whale', 'ETH'))?.['posted_minor'], (55n * WEI).toString());
+    assert.deepEqual(await limitEvents(t, asked.id), [], 'within the limits: nothing to review');
   });
 
   test('a withdrawal of 12.5 ETH holds exactly 12.5 ETH while it is on its way, then posts it', async () => {

@@ -22,6 +22,8 @@ export const eventTypes = {
   'payment.failed': 'A payment failed; see `failure.code`.',
   'payment.cancelled': 'A payment was cancelled.',
   'payment.reversed': 'A completed payment was reversed (ACH return, chargeback).',
+  'payment.limit_exceeded':
+    'More arrived for a pay-in than was asked, and what arrived is above the operator’s maximum for one payment or the user’s daily limit. It was credited whole (the money is the user’s and has moved); review it, and return the excess if your rules say so.',
   'payment.discrepancy':
     'A provider contradicted how Rampart ended a payment (e.g. paid a payment Rampart failed). No money was moved on that news; look at the payment and resolve the discrepancy.',
   'payment.discrepancy_resolved': 'The operator resolved a payment discrepancy.',

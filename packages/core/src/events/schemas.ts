@@ -150,6 +150,22 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
   'payment.failed': payment,
   'payment.cancelled': payment,
   'payment.reversed': payment,
+  'payment.limit_exceeded': object(
+    {
+      payment: paymentObject,
+      limit: {
+        type: 'string',
+        enum: ['max', 'daily'],
+        description: 'Which limit: one payment’s maximum, or the rolling 24 hours.',
+      },
+      limit_amount: { type: 'string', description: 'The limit, decimal in the currency’s major unit.' },
+      amount: {
+        type: 'string',
+        description: 'What the limit was measured against: the payment (max), or the user’s 24 hours with it (daily).',
+      },
+    },
+    ['payment', 'limit', 'limit_amount', 'amount'],
+  ),
   'payment.discrepancy': object({ payment: paymentObject, discrepancy: discrepancyObject }, ['payment', 'discrepancy']),
   'payment.discrepancy_resolved': object({ discrepancy: discrepancyObject }, ['discrepancy']),
   'withdrawal.approval_requested': withdrawalApproval,

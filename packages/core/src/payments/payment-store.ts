@@ -167,14 +167,14 @@ export const paymentStore = {
   /** Amount of a user's payments of a kind and currency since `since`, excluding failed and cancelled. */
   async usedSince(
     db: Queryable,
-    p: { operatorId: string; userId: string; kind: string; currency: string; since: Date },
+    p: { operatorId: string; userId: string; kind: string; currency: string; since: Date; excluding?: string },
   ) {
     const { rows } = await db.query<{ used: bigint | null }>({
       name: 'payments-used-since',
       text: `SELECT sum(amount) AS used FROM payments
               WHERE operator_id = $1 AND user_id = $2 AND kind = $3 AND currency = $4 AND created_at > $5
-                AND status NOT IN ('failed', 'cancelled')`,
-      values: [p.operatorId, p.userId, p.kind, p.currency, p.since],
+                AND status NOT IN ('failed', 'cancelled') AND id <> $6`,
+      values: [p.operatorId, p.userId, p.kind, p.currency, p.since, p.excluding ?? ''],
     });
     return rows[0]?.used ?? 0n;
   },

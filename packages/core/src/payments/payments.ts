@@ -875,6 +875,7 @@ export class Payments {
       set['failure_code'] = outcome.failure.code;
       set['failure_message'] = outcome.failure.message ?? null;
     }
+    let exceeded: { limit: 'max' | 'daily'; limit_amount: string; amount: string } | undefined;
     // A pay-in completes for what arrived (the sender chose it), not for what was asked:
     // the credit is that amount, and the timeline says what was asked.
     // (An amount the ledger could not hold is no amount: the one asked is credited.)
@@ -890,12 +891,58 @@ export class Payments {
       settled <= MAX_AMOUNT
     ) {
       if (settled !== payment.amount) {
+        // More than asked is measured against the limits again: read under the lock.
+        if (guarded && settled > payment.amount) return undefined;
         const asset = getAsset(payment.currency, payment.network);
         set['amount'] = settled.toString();
         cause = `${cause}; ${formatAmount(settled, asset.currency)} ${payment.currency} arrived where ${formatAmount(payment.amount, asset.currency)} ${payment.currency} was asked`;
+        if (settled > payment.amount) {
+          exceeded = await this.limitExceeded(tx, payment, settled, asset.currency);
+          if (exceeded)
+            cause = `${cause}, above the ${exceeded.limit} limit of ${exceeded.limit_amount} ${payment.currency}`;
+        }
       }
     }
-    return this.moveStatus(tx, payment, outcome.status, cause, { set }, guarded);
+    const moved = await this.moveStatus(tx, payment, outcome.status, cause, { set }, guarded);
+    // Credited whole all the same (the money is the user's, and has moved): the operator is told.
+    if (moved && exceeded) await this.emit(tx, moved, 'payment.limit_exceeded', exceeded);
+    return moved;
+  }
+
+  /**
+   * Whether a pay-in of `settled` (more than it asked) is above a limit it was created
+   * under: the operator's maximum for one payment, or the user's rolling 24 hours with it.
+   */
+  private async limitExceeded(
+    tx: Queryable,
+    payment: Payment,
+    settled: bigint,
+    currency: Currency,
+  ): Promise<{ limit: 'max' | 'daily'; limit_amount: string; amount: string } | undefined> {
+    const limit = (await this.settings.get(payment.operator_id, tx)).limits[payment.kind][currency.code];
+    if (limit?.max !== undefined) {
+      const max = parseAmount(limit.max, currency, 'limit');
+      if (settled > max)
+        return { limit: 'max', limit_amount: formatAmount(max, currency), amount: formatAmount(settled, currency) };
+    }
+    if (limit?.daily !== undefined) {
+      const daily = parseAmount(limit.daily, currency, 'limit');
+      const others = await paymentStore.usedSince(tx, {
+        operatorId: payment.operator_id,
+        userId: payment.user_id,
+        kind: payment.kind,
+        currency: currency.code,
+        since: new Date(this.clock.now().getTime() - DAY_MS),
+        excluding: payment.id,
+      });
+      if (others + settled > daily)
+        return {
+          limit: 'daily',
+          limit_amount: formatAmount(daily, currency),
+          amount: formatAmount(others + settled, currency),
+        };
+    }
+    return undefined;
   }
 
   /**
