@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { createTestDatabase } from './harness.ts';
 import { BANK_ACCOUNT, CARD_OK } from './payment-fixtures.ts';
-import { freePort, launchServer, launchSimulator, type Process, serverReady } from './processes.ts';
+import { freePort, launchServer, launchSimulator, openForPaymentsAt, type Process, serverReady } from './processes.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
 const USERS = 30;
@@ -82,15 +82,7 @@ async function rig(settings: Record<string, unknown>, options: { survivor?: bool
   const survivor = survivorPort ? launchServer({ ...env, PORT: String(survivorPort) }) : undefined;
   const survivorUrl = survivor ? (await serverReady(survivor)).url : undefined;
   const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
-  const configured = await fetch(`${url}/v1/operator/settings`, {
-    method: 'PATCH',
-    headers,
-    body: JSON.stringify({
-      required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
-      ...settings,
-    }),
-  });
-  assert.equal(configured.status, 200, await configured.text());
+  await openForPaymentsAt(url, secret, settings);
 
   const send = async (request: Request): Promise<Answer | undefined> => {
     try {

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { runningClusterUrl } from '../src/index.ts';
 import { createTestDatabase } from './harness.ts';
-import { launchServer, serverReady } from './processes.ts';
+import { launchServer, openForPaymentsAt, serverReady } from './processes.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
 async function createKey(url: string, secret: string): Promise<string> {
@@ -91,15 +91,9 @@ describe('the sandbox a server starts', () => {
     const server = launchServer({ RAMPART_DATA_DIR: dataDir });
     const { url, secret } = await serverReady(server);
     const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
-    const settings = await fetch(`${url}/v1/operator/settings`, {
-      method: 'PATCH',
-      headers,
-      body: JSON.stringify({
-        required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
-        providers: { deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }] },
-      }),
+    await openForPaymentsAt(url, secret!, {
+      providers: { deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }] },
     });
-    assert.equal(settings.status, 200, await settings.text());
     const created = await fetch(`${url}/v1/payments`, {
       method: 'POST',
       headers,

@@ -63,6 +63,19 @@ export async function serverReady(server: Process): Promise<{ url: string; secre
   };
 }
 
+/** Opens a server's operator for payments, gates off, with `settings` besides: what a process test starts from. */
+export async function openForPaymentsAt(url: string, secret: string, settings: Record<string, unknown>): Promise<void> {
+  const configured = await fetch(`${url}/v1/operator/settings`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      required_gates: { terms: false, email: false, phone: false, kyc: 'none', geo: false },
+      ...settings,
+    }),
+  });
+  if (configured.status !== 200) throw new Error(`settings refused: ${await configured.text()}`);
+}
+
 /** The simulator as a process of its own, outliving any Rampart server that calls it. */
 export async function launchSimulator(env: Record<string, string>): Promise<{ url: string; proc: Process }> {
   const proc = launch(SIMULATOR_MAIN, { PORT: '0', ...env });
