@@ -163,6 +163,18 @@ describe('verification messages reach users through the operator’s message end
     assert.equal(errorOf(await widgetCall(t, widget, '/widget/v1/phone/start')).code, 'rate_limited');
   });
 
+  test('ten sends at once get the hour’s five and no more', async () => {
+    await settings(t, liveAuth, { messages: { url: endpoint.url, timeout_ms: 5_000, retries: 0 } });
+    const { widget } = await liveUser('dee');
+    const before = endpoint.received.length;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => widgetCall(t, widget, '/widget/v1/phone/start')),
+    );
+    const codes = answers.map((answer) => (answer.statusCode === 200 ? 'sent' : errorOf(answer).code)).sort();
+    assert.deepEqual(codes, [...Array(5).fill('rate_limited'), ...Array(5).fill('sent')]);
+    assert.equal(endpoint.received.length - before, 5, 'five messages, not ten');
+  });
+
   test('a code opens nothing until the endpoint has taken its message', async () => {
     await settings(t, liveAuth, { messages: { url: endpoint.url, timeout_ms: 10_000, retries: 0 } });
     const { widget } = await liveUser('cy');
