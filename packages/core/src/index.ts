@@ -99,6 +99,8 @@ export {
 export {
   assertUsable,
   INIT_TOKEN_TTL_SECONDS,
+  SESSION_FIELD_FORMS,
+  SESSION_THEMES,
   type Session,
   type SessionInput,
   type SessionStatus,

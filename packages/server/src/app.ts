@@ -38,7 +38,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from './config.ts';
 import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
 import { HttpApprovalClient } from './hooks/approval-client.ts';
-import { approvalSecret, OperatorHooks } from './hooks/operator-hooks.ts';
+import { OperatorHooks, operatorHookSecret } from './hooks/operator-hooks.ts';
 import { OperatorMessages } from './hooks/operator-messages.ts';
 import { requireOperator } from './http/auth.ts';
 import { answerRouterError, installErrorHandling } from './http/errors.ts';
@@ -189,10 +189,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.addHook('onClose', () => hooks.close());
   const approvals = deps.approvals ?? new HttpApprovalClient(hooks);
-  const offered = {
-    test: new Set((deps.providers?.test ?? []).map((p) => p.id)),
-    live: new Set((deps.providers?.live ?? []).map((p) => p.id)),
-  };
   const payments = new Payments({
     db,
     ids,
@@ -207,7 +203,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const paymentStream = new PaymentStream(notifications, payments);
   const kycProviders = deps.kycProviders ?? {};
   const serves = (mode: KeyMode, provider: string) =>
-    offered[mode].has(provider) || kycProviders[mode]?.id === provider;
+    payments.offered(mode).has(provider) || kycProviders[mode]?.id === provider;
   const providerEvents = new ProviderEvents({ db, clock, payments, users, serves });
   // Apply recorded webhooks shortly after they arrive, one run at a time on this node: a
   // burst of webhooks is one run that loops, not a run per webhook competing for
@@ -261,7 +257,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     terms,
     geo: deps.geo ?? new GeoIpLiteLocator(),
     links: { kycUrl: (subject) => `${baseUrl()}/widget/?${subject.id ? `session=${subject.id}&` : ''}step=kyc` },
-    offered: (mode) => offered[mode],
+    offered: (mode) => payments.offered(mode),
   });
   const widgetDeps = { sessions, operators, compliance, terms, verification, kyc, widgetTokens, baseUrl, ownOrigin };
 
@@ -301,7 +297,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         // A signing secret, not data: read-only keys (dashboards, reporting) do not get it.
         if (request.operator.scope === 'read_only')
           throw new RampartError('insufficient_scope', { required_scope: 'full', key_scope: 'read_only' });
-        return { secret: approvalSecret(masterSecret, request.operator.operatorId) };
+        return { secret: operatorHookSecret(masterSecret, request.operator.operatorId) };
       },
     );
   });

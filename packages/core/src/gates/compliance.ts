@@ -26,7 +26,7 @@ export class Compliance {
   private readonly terms: Terms;
   private readonly geo: GeoLocator;
   private readonly links: { kycUrl: (subject: Subject) => string };
-  private readonly offered: (mode: 'test' | 'live') => ReadonlySet<string>;
+  private readonly offered: (mode: 'test' | 'live') => { has(provider: string): boolean };
 
   constructor(deps: {
     users: EndUsers;
@@ -35,7 +35,7 @@ export class Compliance {
     geo: GeoLocator;
     links: { kycUrl: (subject: Subject) => string };
     /** The payment providers this deployment reaches in each mode. */
-    offered: (mode: 'test' | 'live') => ReadonlySet<string>;
+    offered: (mode: 'test' | 'live') => { has(provider: string): boolean };
   }) {
     this.users = deps.users;
     this.settings = deps.settings;

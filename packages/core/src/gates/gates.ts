@@ -23,7 +23,7 @@ export interface GateContext {
   settings: OperatorSettings;
   mode: 'test' | 'live';
   /** The providers this deployment reaches in `mode`: any other the settings name is not available. */
-  offered: ReadonlySet<string>;
+  offered: { has(provider: string): boolean };
   /** The current terms version; null when the operator has published none. */
   currentTerms: string | null;
   /** The IP the location was taken from, and what it resolved to (null: unknown). */

@@ -169,6 +169,11 @@ export class Payments {
     });
   }
 
+  /** The providers this node reaches in `mode`, by id. */
+  offered(mode: KeyMode): { has(provider: string): boolean } {
+    return this.providers[mode];
+  }
+
   /** Changes made in a transaction, announced once it has committed. */
   private readonly announce = new WeakMap<Queryable, PaymentNotice[]>();
 
@@ -281,6 +286,8 @@ export class Payments {
     network: string | null;
     amount: bigint;
     balances: 'ledger' | 'record';
+    /** The user's daily limit for this action and currency, checked at insert under their lock. */
+    daily: bigint | undefined;
   } {
     const asset = getAsset(input.currency, input.network);
     const settings = input.gates.settings;
@@ -291,11 +298,7 @@ export class Payments {
       throw new RampartError('wallet_not_supported', { currency: asset.currency.code, network: input.network ?? null });
     if (input.kind === 'sell' && !settings.sell_enabled) throw new RampartError('offramp_not_enabled');
     const amount = parseAmount(input.amount, asset.currency);
-    const limit = settings.limits[input.kind][asset.currency.code];
-    const bound = (value: string | undefined) =>
-      value === undefined ? undefined : parseAmount(value, asset.currency, 'limit');
-    const min = bound(limit?.min);
-    const max = bound(limit?.max);
+    const { min, max, daily } = limitsOf(settings, input.kind, asset.currency);
     const details = (expected: string) => ({
       field: 'amount',
       provided: input.amount,
@@ -306,7 +309,7 @@ export class Payments {
       throw new RampartError('amount_below_minimum', details(`>= ${formatAmount(min, asset.currency)}`));
     if (max !== undefined && amount > max)
       throw new RampartError('amount_above_maximum', details(`<= ${formatAmount(max, asset.currency)}`));
-    return { currency: asset.currency, network: asset.network, amount, balances: pair.balances };
+    return { currency: asset.currency, network: asset.network, amount, balances: pair.balances, daily };
   }
 
   /** Providers that are permitted (gates), configured and able to take this method and currency, in order. */
@@ -327,7 +330,7 @@ export class Payments {
   }
 
   async create(input: CreatePayment): Promise<Payment> {
-    const { currency, network, amount, balances } = this.validate(input);
+    const { currency, network, amount, balances, daily } = this.validate(input);
     const route = this.route(input, currency.code, network);
     if (input.kind === 'deposit' && input.method === 'crypto') {
       // A user has one deposit address per asset and network; while a deposit to it is
@@ -341,7 +344,7 @@ export class Payments {
       );
       if (open) return open;
     }
-    const inserted = await this.insert(input, { currency, network, amount, balances, provider: route[0]!.id });
+    const inserted = await this.insert(input, { currency, network, amount, balances, daily, provider: route[0]!.id });
     // The same idempotency key as an earlier payment: that payment is the answer, untouched.
     if (inserted.replayed) return inserted.payment;
     let payment = inserted.payment;
@@ -353,11 +356,18 @@ export class Payments {
 
   private async insert(
     input: CreatePayment,
-    p: { currency: Currency; network: string | null; amount: bigint; balances: 'ledger' | 'record'; provider: string },
+    p: {
+      currency: Currency;
+      network: string | null;
+      amount: bigint;
+      balances: 'ledger' | 'record';
+      daily: bigint | undefined;
+      provider: string;
+    },
   ): Promise<{ payment: Payment; replayed: boolean }> {
     const now = this.clock.now();
     const userId = input.gates.user.id;
-    const daily = input.gates.settings.limits[input.kind][p.currency.code]?.daily;
+    const daily = p.daily;
     const payOut = PAY_OUT.includes(input.kind);
     // A deposit without a daily limit takes no lock and places no hold: it is the insert alone.
     const oneStatement = daily === undefined && !payOut;
@@ -373,17 +383,15 @@ export class Payments {
             });
           }
           if (daily !== undefined) {
-            const limit = parseAmount(daily, p.currency, 'limit');
-            const used = await paymentStore.usedSince(tx, {
+            const used = await this.usedToday(tx, {
               operatorId: input.operatorId,
               userId,
               kind: input.kind,
               currency: p.currency.code,
-              since: new Date(now.getTime() - DAY_MS),
             });
-            if (used + p.amount > limit) {
+            if (used + p.amount > daily) {
               throw new RampartError('daily_limit_exceeded', {
-                limit: formatAmount(limit, p.currency),
+                limit: formatAmount(daily, p.currency),
                 used: formatAmount(used, p.currency),
                 requested: formatAmount(p.amount, p.currency),
                 currency: p.currency.code,
@@ -919,20 +927,15 @@ export class Payments {
     settled: bigint,
     currency: Currency,
   ): Promise<{ limit: 'max' | 'daily'; limit_amount: string; amount: string } | undefined> {
-    const limit = (await this.settings.get(payment.operator_id, tx)).limits[payment.kind][currency.code];
-    if (limit?.max !== undefined) {
-      const max = parseAmount(limit.max, currency, 'limit');
-      if (settled > max)
-        return { limit: 'max', limit_amount: formatAmount(max, currency), amount: formatAmount(settled, currency) };
-    }
-    if (limit?.daily !== undefined) {
-      const daily = parseAmount(limit.daily, currency, 'limit');
-      const others = await paymentStore.usedSince(tx, {
+    const { max, daily } = limitsOf(await this.settings.get(payment.operator_id, tx), payment.kind, currency);
+    if (max !== undefined && settled > max)
+      return { limit: 'max', limit_amount: formatAmount(max, currency), amount: formatAmount(settled, currency) };
+    if (daily !== undefined) {
+      const others = await this.usedToday(tx, {
         operatorId: payment.operator_id,
         userId: payment.user_id,
         kind: payment.kind,
         currency: currency.code,
-        since: new Date(this.clock.now().getTime() - DAY_MS),
         excluding: payment.id,
       });
       if (others + settled > daily)
@@ -943,6 +946,14 @@ export class Payments {
         };
     }
     return undefined;
+  }
+
+  /** What the user's payments of an action in a currency came to in the last 24 hours (failed and cancelled aside). */
+  private usedToday(
+    tx: Queryable,
+    of: { operatorId: string; userId: string; kind: string; currency: string; excluding?: string },
+  ): Promise<bigint> {
+    return paymentStore.usedSince(tx, { ...of, since: new Date(this.clock.now().getTime() - DAY_MS) });
   }
 
   /**
@@ -1326,6 +1337,18 @@ interface TransitionExtra {
 /** The constraint a unique violation names, if `error` is one. */
 /** The condition on each part of `moveStatus`'s statement: the payment's row was changed. */
 const IF_UPDATED = 'EXISTS (SELECT 1 FROM updated)';
+
+/** An operator's limits for an action in a currency, in minor units; a limit not set is undefined. */
+function limitsOf(
+  settings: OperatorSettings,
+  kind: Action,
+  currency: Currency,
+): { min: bigint | undefined; max: bigint | undefined; daily: bigint | undefined } {
+  const limit = settings.limits[kind][currency.code];
+  const bound = (value: string | undefined) =>
+    value === undefined ? undefined : parseAmount(value, currency, 'limit');
+  return { min: bound(limit?.min), max: bound(limit?.max), daily: bound(limit?.daily) };
+}
 
 /** Whose ledger accounts a payment moves: its operator's, in its mode (test money never meets live). */
 interface AccountOwner {

@@ -49,14 +49,18 @@ export interface SessionInput {
   client_ip?: string;
 }
 
-const THEMES: readonly string[] = ['light', 'dark', 'auto'];
+export const SESSION_THEMES = ['light', 'dark', 'auto'] as const;
 
-/** Text fields of a session and the form each takes (as the `POST /v1/sessions` schema says). */
-const FIELD_PATTERNS = [
-  ['currency', /^[A-Za-z0-9]{2,10}$/, 'a currency code'],
-  ['network', /^[A-Za-z0-9_-]{2,20}$/, 'a network such as TRC20'],
-  ['language', /^[a-z]{2}(-[A-Z]{2})?$/, 'a language such as en or en-US'],
-] as const satisfies readonly (readonly [keyof SessionInput, RegExp, string])[];
+/**
+ * The form of a session's text fields: one definition for the `POST /v1/sessions`
+ * schema (the route takes each `pattern`'s source) and for sessions opened by an
+ * operator's token, which no route schema sees.
+ */
+export const SESSION_FIELD_FORMS = {
+  currency: { pattern: /^[A-Za-z0-9]{2,10}$/, expected: 'a currency code' },
+  network: { pattern: /^[A-Za-z0-9_-]{2,20}$/, expected: 'a network such as TRC20' },
+  language: { pattern: /^[a-z]{2}(-[A-Z]{2})?$/, expected: 'a language such as en or en-US' },
+} as const;
 
 /**
  * The session an operator's token asks for: its claims beside the registered ones, as
@@ -143,11 +147,12 @@ export class Sessions {
   private validate(input: SessionInput): void {
     if (!(ACTIONS as readonly string[]).includes(input.operation))
       invalid('operation', input.operation, ACTIONS.join(', '));
-    for (const [field, pattern, expected] of FIELD_PATTERNS) {
-      const value = input[field];
+    for (const [field, { pattern, expected }] of Object.entries(SESSION_FIELD_FORMS)) {
+      const value = input[field as keyof typeof SESSION_FIELD_FORMS];
       if (value !== undefined && (typeof value !== 'string' || !pattern.test(value))) invalid(field, value, expected);
     }
-    if (input.theme !== undefined && !THEMES.includes(input.theme)) invalid('theme', input.theme, THEMES.join(', '));
+    if (input.theme !== undefined && !SESSION_THEMES.includes(input.theme))
+      invalid('theme', input.theme, SESSION_THEMES.join(', '));
     // A zone (`fe80::1%eth0`) is no client address, and PostgreSQL's inet refuses it.
     if (input.client_ip !== undefined && (isIP(input.client_ip) === 0 || input.client_ip.includes('%')))
       invalid('client_ip', input.client_ip, 'an IPv4 or IPv6 address');

@@ -6,7 +6,7 @@ import { Agent, request as post } from 'undici';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Most of an answer that is read: an approval or a receipt is a few bytes; a larger one is cut off (and so unusable). */
-export const MAX_ANSWER_BYTES = 64 * 1024;
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** An answer's first `limit` bytes; the rest is never read (the connection is dropped). */
 async function readUpTo(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
@@ -26,7 +26,7 @@ async function readUpTo(body: AsyncIterable<Buffer>, limit: number): Promise<str
  * the same one and nothing is stored. Each mode of an operator has its own. It is shown
  * to the operator (GET /v1/operator/approval_secret) in Standard Webhooks form.
  */
-export function approvalSecret(master: Buffer, operatorId: string): string {
+export function operatorHookSecret(master: Buffer, operatorId: string): string {
   const key = Buffer.from(hkdfSync('sha256', master, 'rampart approval', operatorId, 32));
   return `whsec_${key.toString('base64')}`;
 }
@@ -55,7 +55,7 @@ export interface HookCall<T> {
 
 /**
  * Rampart's synchronous calls to an operator's endpoints: signed like a webhook
- * (Standard Webhooks: HMAC of `id.timestamp.body` with `approvalSecret`), bounded (a
+ * (Standard Webhooks: HMAC of `id.timestamp.body` with `operatorHookSecret`), bounded (a
  * short timeout per attempt, a few retries with backoff), and held to a network
  * policy checked on every connection (DNS can change), so that an operator's URL
  * never reaches the network behind Rampart unless configuration allows it.
@@ -114,7 +114,7 @@ export class OperatorHooks {
     if (!addressAllowed(hostOf(url), policy)) return failure('the URL address is refused');
     const body = JSON.stringify(call.body);
     const id = `${call.idPrefix}_${randomUUID()}`;
-    const secret = Buffer.from(approvalSecret(this.master, call.operatorId).slice('whsec_'.length), 'base64');
+    const secret = Buffer.from(operatorHookSecret(this.master, call.operatorId).slice('whsec_'.length), 'base64');
     let last = failure('no attempt made');
     for (let attempt = 0; attempt <= call.retries; attempt++) {
       if (attempt > 0) await sleep(100 * 2 ** (attempt - 1));

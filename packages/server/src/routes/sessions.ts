@@ -1,4 +1,12 @@
-import { type Clock, MAX_AMOUNT_INPUT_LENGTH, type Session, type SessionInput, type Sessions } from '@rampart/core';
+import {
+  type Clock,
+  MAX_AMOUNT_INPUT_LENGTH,
+  SESSION_FIELD_FORMS,
+  SESSION_THEMES,
+  type Session,
+  type SessionInput,
+  type Sessions,
+} from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
 import { idParam } from './schemas.ts';
 
@@ -59,8 +67,8 @@ export function sessionRoutes(
           properties: {
             user_id: { type: 'string', minLength: 1, maxLength: 128 },
             operation: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
-            currency: { type: 'string', pattern: '^[A-Za-z0-9]{2,10}$' },
-            network: { type: 'string', pattern: '^[A-Za-z0-9_-]{2,20}$' },
+            currency: { type: 'string', pattern: SESSION_FIELD_FORMS.currency.pattern.source },
+            network: { type: 'string', pattern: SESSION_FIELD_FORMS.network.pattern.source },
             amount: { type: 'string', maxLength: MAX_AMOUNT_INPUT_LENGTH },
             locks: {
               type: 'object',
@@ -68,8 +76,8 @@ export function sessionRoutes(
               properties: { currency: { type: 'boolean' }, network: { type: 'boolean' }, amount: { type: 'boolean' } },
             },
             redirect_url: { type: 'string', maxLength: 2048 },
-            language: { type: 'string', pattern: '^[a-z]{2}(-[A-Z]{2})?$' },
-            theme: { type: 'string', enum: ['light', 'dark', 'auto'] },
+            language: { type: 'string', pattern: SESSION_FIELD_FORMS.language.pattern.source },
+            theme: { type: 'string', enum: [...SESSION_THEMES] },
             client_ip: { type: 'string', maxLength: 45 },
           },
         },
