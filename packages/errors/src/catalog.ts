@@ -559,6 +559,16 @@ const paymentErrors = {
       'A payment is cancelled only once it is known whether its provider has it; while its create is still calling the provider, that is not yet known. Retry shortly: the cancel then goes to the provider, or answers what the payment became.',
     details: { payment_id: req('string', 'The payment.') },
   }),
+  withdrawal_not_in_review: define({
+    status: 409,
+    type: 'conflict',
+    retryable: false,
+    action: 'do_not_retry',
+    message: 'The withdrawal is not awaiting review.',
+    description:
+      'Only a withdrawal your approval endpoint (or its no-answer default) put to review can be approved or declined by hand, and only once: it was decided, cancelled or expired already, or never went to review.',
+    details: { payment_id: req('string', 'The payment.'), status: req('string', 'Its current status.') },
+  }),
   withdrawal_in_progress: define({
     status: 409,
     type: 'conflict',

@@ -197,6 +197,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ledger,
     providers: deps.providers ?? {},
     approvals,
+    reviewBox: SecretBox.derive(masterSecret, 'rampart/withdrawal-reviews/v1'),
     settings,
     notifications,
   });
@@ -319,6 +320,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     { name: 'process-provider-events', everyMs: 1_000, run: () => providerEvents.processPending() },
     { name: 'reconcile-payments', everyMs: 30_000, run: () => payments.reconcile() },
     { name: 'expire-holds', everyMs: 30_000, run: () => payments.expireHolds() },
+    { name: 'expire-reviews', everyMs: 30_000, run: () => payments.expireReviews() },
     { name: 'purge-idempotency-keys', everyMs: 60_000, run: () => idempotencyKeys.purge(config.idempotencyTtlSeconds) },
     { name: 'expire-sessions', everyMs: 5_000, run: () => sessions.expireDue() },
     { name: 'purge-used-token-ids', everyMs: 60_000, run: () => operatorTokens.purgeUsedIds() },

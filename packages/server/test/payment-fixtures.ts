@@ -1,6 +1,8 @@
 /** Steps shared by payment tests: an operator configured for payments and helpers to drive them. */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { after } from 'node:test';
 import type { Clock } from '@rampart/core';
 import type { TestApp } from './harness.ts';
 import { eventually } from './webhooks-fixtures.ts';
@@ -208,4 +210,48 @@ export async function waitingForLocks(t: TestApp): Promise<number> {
     "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
   );
   return rows[0]!.n;
+}
+
+/** The operator's approval endpoint: answers with whatever the test sets, and keeps what it was sent. */
+export async function approvalEndpoint(): Promise<{
+  url: string;
+  answer: { status: number; body: unknown };
+  /** While set, answers wait for it: the operator still deciding. */
+  deciding: Promise<void> | undefined;
+  seen: { headers: Record<string, unknown>; body: string }[];
+}> {
+  const state = {
+    answer: { status: 200, body: { approved: true } as unknown },
+    deciding: undefined as Promise<void> | undefined,
+    seen: [] as { headers: Record<string, unknown>; body: string }[],
+  };
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (c: Buffer) => (body += c));
+    request.on('end', async () => {
+      state.seen.push({ headers: request.headers, body });
+      await state.deciding;
+      response.writeHead(state.answer.status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(state.answer.body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}/approve`,
+    get answer() {
+      return state.answer;
+    },
+    set answer(value) {
+      state.answer = value;
+    },
+    get deciding() {
+      return state.deciding;
+    },
+    set deciding(value) {
+      state.deciding = value;
+    },
+    seen: state.seen,
+  };
 }

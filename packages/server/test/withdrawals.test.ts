@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
+  approvalEndpoint,
   BANK_ACCOUNT,
   balance,
   createPayment,
@@ -29,50 +29,6 @@ async function payoutToBank(t: TestApp, user: string, funds: string, amount: str
   const payout = response.json();
   assert.equal(payout.status, 'processing');
   return payout;
-}
-
-/** The operator's approval endpoint: answers with whatever the test sets, and keeps what it was sent. */
-async function approvalEndpoint(): Promise<{
-  url: string;
-  answer: { status: number; body: unknown };
-  /** While set, answers wait for it: the operator still deciding. */
-  deciding: Promise<void> | undefined;
-  seen: { headers: Record<string, unknown>; body: string }[];
-}> {
-  const state = {
-    answer: { status: 200, body: { approved: true } as unknown },
-    deciding: undefined as Promise<void> | undefined,
-    seen: [] as { headers: Record<string, unknown>; body: string }[],
-  };
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (c: Buffer) => (body += c));
-    request.on('end', async () => {
-      state.seen.push({ headers: request.headers, body });
-      await state.deciding;
-      response.writeHead(state.answer.status, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(state.answer.body));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const address = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${address.port}/approve`,
-    get answer() {
-      return state.answer;
-    },
-    set answer(value) {
-      state.answer = value;
-    },
-    get deciding() {
-      return state.deciding;
-    },
-    set deciding(value) {
-      state.deciding = value;
-    },
-    seen: state.seen,
-  };
 }
 
 describe('withdrawals', async () => {

@@ -28,6 +28,8 @@ export const eventTypes = {
     'A provider contradicted how Rampart ended a payment (e.g. paid a payment Rampart failed). No money was moved on that news; look at the payment and resolve the discrepancy.',
   'payment.discrepancy_resolved': 'The operator resolved a payment discrepancy.',
   'withdrawal.approval_requested': 'Rampart asked the operator to approve a withdrawal.',
+  'withdrawal.review_requested':
+    'A withdrawal waits for the operator to approve or decline it by hand (its approval endpoint asked for review, or gave no answer with `on_no_answer: review`); see `expires_at`.',
   'withdrawal.approved': 'The operator approved a withdrawal.',
   'withdrawal.declined': 'The operator declined a withdrawal; see `reason_code`.',
   'ach.returned': 'An ACH debit was returned by the bank; see `return_code`.',

@@ -105,7 +105,16 @@ export const discrepancyObject = object(
 const withdrawalApproval = object(
   {
     payment: paymentObject,
-    source: { type: 'string', description: 'On approval: who approved it.' },
+    source: {
+      type: 'string',
+      description:
+        'Who decided: operator (the approval endpoint), default (no answer: on_no_answer), review (decided by hand) or review_expired.',
+    },
+    expires_at: {
+      type: 'string',
+      format: 'date-time',
+      description: 'On review_requested: when an undecided review is declined.',
+    },
     reason_code: { type: 'integer', minimum: 1, maximum: 9, description: "On decline: the operator's reason (1-9)." },
     code: { type: 'string', description: 'On decline: the catalog error code the reason maps to.' },
   },
@@ -169,6 +178,7 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
   'payment.discrepancy': object({ payment: paymentObject, discrepancy: discrepancyObject }, ['payment', 'discrepancy']),
   'payment.discrepancy_resolved': object({ discrepancy: discrepancyObject }, ['discrepancy']),
   'withdrawal.approval_requested': withdrawalApproval,
+  'withdrawal.review_requested': withdrawalApproval,
   'withdrawal.approved': withdrawalApproval,
   'withdrawal.declined': withdrawalApproval,
   'ach.returned': object(

@@ -147,25 +147,17 @@ export function computePermissions(ctx: GateContext): Record<string, Permission>
   return permissions;
 }
 
-/**
- * Throws the first reason the user may not perform `action`, in the order a user can
- * act on them: blocked, location, terms, email, phone, identity, then the provider.
- * Returns the providers that may be used, in the operator's order (the first is the
- * route, the rest are fallbacks).
- */
-export function enforceGates(ctx: GateContext, action: Action, provider?: string): string[] {
-  const { user, settings } = ctx;
+type Standing = Pick<GateContext, 'user' | 'settings' | 'kycUrl' | 'verificationUrl'>;
+
+function refuseBlocked({ user }: Pick<GateContext, 'user'>): void {
   if (user.blocked_at) {
     throw new RampartError('customer_blocked', { ...(user.blocked_reason ? { reason: user.blocked_reason } : {}) });
   }
-  if (action === 'sell' && !settings.sell_enabled) throw new RampartError('offramp_not_enabled');
-  const geo = geoGate(ctx);
-  if (geo.blocked) throw new RampartError('geofence_blocked', geo.blocked);
-  const gates = computeGates(ctx, action);
-  if (gates.terms.required && !gates.terms.completed)
-    throw new RampartError('terms_not_accepted', { terms_version: ctx.currentTerms });
-  if (gates['email-verify'].required && !gates['email-verify'].completed) throw new RampartError('email_not_verified');
-  if (gates['phone-verify'].required && !gates['phone-verify'].completed) throw new RampartError('phone_not_verified');
+}
+
+/** Throws when the user's identity verification does not allow `action` (now). */
+function refuseUnverified(ctx: Standing, action: Action): void {
+  const { user, settings } = ctx;
   if (kycRequiredFor(settings, action)) {
     switch (user.kyc_status) {
       case 'verified':
@@ -186,6 +178,36 @@ export function enforceGates(ctx: GateContext, action: Action, provider?: string
     // Once a provider has asked for re-verification, no action proceeds until it is done.
     throw new RampartError('reverification_required', { verification_url: ctx.verificationUrl });
   }
+}
+
+/**
+ * The user's own standing for `action`, as it is now: blocked, then identity
+ * verification. For a decision taken long after the user asked (a withdrawal approved
+ * after review), when the request's location and session are long gone.
+ */
+export function enforceStanding(ctx: Standing, action: Action): void {
+  refuseBlocked(ctx);
+  refuseUnverified(ctx, action);
+}
+
+/**
+ * Throws the first reason the user may not perform `action`, in the order a user can
+ * act on them: blocked, location, terms, email, phone, identity, then the provider.
+ * Returns the providers that may be used, in the operator's order (the first is the
+ * route, the rest are fallbacks).
+ */
+export function enforceGates(ctx: GateContext, action: Action, provider?: string): string[] {
+  const { settings } = ctx;
+  refuseBlocked(ctx);
+  if (action === 'sell' && !settings.sell_enabled) throw new RampartError('offramp_not_enabled');
+  const geo = geoGate(ctx);
+  if (geo.blocked) throw new RampartError('geofence_blocked', geo.blocked);
+  const gates = computeGates(ctx, action);
+  if (gates.terms.required && !gates.terms.completed)
+    throw new RampartError('terms_not_accepted', { terms_version: ctx.currentTerms });
+  if (gates['email-verify'].required && !gates['email-verify'].completed) throw new RampartError('email_not_verified');
+  if (gates['phone-verify'].required && !gates['phone-verify'].completed) throw new RampartError('phone_not_verified');
+  refuseUnverified(ctx, action);
   const rules = settings.providers[action].filter((rule) => provider === undefined || rule.provider === provider);
   if (provider !== undefined && rules.length === 0) {
     throw new RampartError('action_not_permitted', { action, provider, denyReason: `${provider} is not offered` });

@@ -47,6 +47,8 @@ export interface PaymentFilter {
   status?: PaymentStatus;
   kind?: Payment['kind'];
   userId?: string;
+  /** Only withdrawals waiting for the operator's review. */
+  inReview?: boolean;
   /** Id of the last payment of the previous page; pages go newest first. */
   before?: string;
   limit?: number;
@@ -150,8 +152,17 @@ export const paymentStore = {
         WHERE operator_id = $1
           AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR kind = $3)
           AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR id < $5)
+          AND (NOT $7::boolean OR id IN (SELECT payment_id FROM payment_reviews WHERE operator_id = $1))
         ORDER BY id DESC LIMIT $6`,
-      [operatorId, filter.status ?? null, filter.kind ?? null, filter.userId ?? null, filter.before ?? null, limit],
+      [
+        operatorId,
+        filter.status ?? null,
+        filter.kind ?? null,
+        filter.userId ?? null,
+        filter.before ?? null,
+        limit,
+        filter.inReview === true,
+      ],
     );
     return rows;
   },

@@ -1,8 +1,9 @@
-import { type ErrorCode, isRampartError, RampartError } from '@rampart/errors';
+import { declineCodeForReason, type ErrorCode, isRampartError, RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import type { EventType } from '../events/catalog.ts';
 import type { EventLog } from '../events/event-log.ts';
-import { enforceGates, type GateContext } from '../gates/gates.ts';
+import { enforceGates, enforceStanding, type GateContext } from '../gates/gates.ts';
 import type { IdGenerator } from '../ids.ts';
 import { type Ledger, ledgerError } from '../ledger/ledger.ts';
 import {
@@ -30,6 +31,7 @@ import {
   type ProviderRequest,
   type ProvidersByMode,
 } from './provider.ts';
+import { reviewStore } from './review-store.ts';
 import { assertTransition, canTransition, contradicts, type PaymentStatus } from './state-machine.ts';
 
 export interface CreatePayment {
@@ -131,6 +133,8 @@ export class Payments {
   /** Each mode's own providers: test money never reaches a live provider, nor live money the sandbox. */
   private readonly providers: Readonly<Record<KeyMode, ReadonlyMap<string, PaymentProvider>>>;
   private readonly approvals: ApprovalClient;
+  /** Seals what a withdrawal under review will need when approved (its destination). */
+  private readonly reviewBox: SecretBox;
   private readonly settings: OperatorSettingsStore;
   /** What polling reads, per node; dropped on every change (see `inTransaction`). */
   private readonly resources: ReadCache<PaymentResource>;
@@ -145,6 +149,7 @@ export class Payments {
     ledger: Ledger;
     providers: ProvidersByMode;
     approvals: ApprovalClient;
+    reviewBox: SecretBox;
     settings?: OperatorSettingsStore;
     /** Other nodes' payment changes; without it nothing is cached. */
     notifications?: Notifications;
@@ -157,6 +162,7 @@ export class Payments {
     const byId = (providers: readonly PaymentProvider[] = []) => new Map(providers.map((p) => [p.id, p]));
     this.providers = { test: byId(deps.providers.test), live: byId(deps.providers.live) };
     this.approvals = deps.approvals;
+    this.reviewBox = deps.reviewBox;
     this.settings = deps.settings ?? new OperatorSettingsStore(deps.db);
     this.discrepancies = new Discrepancies(deps);
     this.resources = new ReadCache<PaymentResource>({
@@ -349,7 +355,7 @@ export class Payments {
     if (inserted.replayed) return inserted.payment;
     let payment = inserted.payment;
     if (PAY_OUT.includes(input.kind)) {
-      payment = await this.approve(payment, input.gates.settings);
+      payment = await this.approve(payment, input);
     }
     return this.submit(payment, route, input);
   }
@@ -543,9 +549,12 @@ export class Payments {
     });
   }
 
-  /** Asks the operator to approve a withdrawal; a decline fails the payment and frees its hold. */
-  private async approve(payment: Payment, settings: OperatorSettings): Promise<Payment> {
-    const approval = settings.approval;
+  /**
+   * Asks the operator to approve a withdrawal; a decline fails the payment and frees its
+   * hold, a review keeps it `created` (held) until the operator decides by hand.
+   */
+  private async approve(payment: Payment, input: CreatePayment): Promise<Payment> {
+    const approval = input.gates.settings.approval;
     if (!approval.url) return payment;
     await this.emit(this.db, payment, 'withdrawal.approval_requested', {});
     const answer = await this.approvals.ask({
@@ -568,6 +577,7 @@ export class Payments {
       },
     });
     const decision = decide(answer, approval.on_no_answer);
+    if (decision.approved === null) return this.holdForReview(payment, decision.source, approval.review_hours, input);
     const record = decision.approved
       ? { approved: true, source: decision.source }
       : { approved: false, source: decision.source, reason_code: decision.reasonCode, code: decision.code };
@@ -584,6 +594,179 @@ export class Payments {
     if (!moved.applied) return this.asAnswer(moved.payment, moved.payment.provider);
     if (decision.approved) return moved.payment;
     throw new RampartError(decision.code, { reason_code: decision.reasonCode, payment_id: payment.id });
+  }
+
+  /**
+   * Holds a withdrawal for the operator's review: it stays `created`, its hold in place,
+   * sent nowhere until the operator approves it by hand. What its payout will need and
+   * the payment row does not keep (the destination as given, the return URL) is sealed
+   * to the payment, and deleted when the review ends.
+   */
+  private async holdForReview(
+    payment: Payment,
+    source: 'operator' | 'default',
+    hours: number,
+    input: CreatePayment,
+  ): Promise<Payment> {
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + hours * 3_600_000);
+    const sealed = this.reviewBox.seal(
+      JSON.stringify({ instrument: input.instrument ?? {}, return_url: input.returnUrl ?? null }),
+      payment.id,
+    );
+    return this.inTransaction(async (tx) => {
+      const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      // Ended while the approver was asked (reconciliation gave up on it): answered as it stands.
+      if (!awaitsProvider(current)) return this.asAnswer(current, current.provider);
+      await reviewStore.open(tx, {
+        paymentId: current.id,
+        operatorId: current.operator_id,
+        expiresAt,
+        sealed,
+        at: now,
+      });
+      const held = await this.update(tx, current.id, {
+        approval: { approved: null, source, review_expires_at: expiresAt.toISOString() },
+      });
+      const why = source === 'operator' ? 'the approval endpoint asked for it' : 'no answer from the approval endpoint';
+      await this.recordOnly(tx, held, `held for review: ${why}`, { review_expires_at: expiresAt.toISOString() });
+      await this.emit(tx, held, 'withdrawal.review_requested', { source, expires_at: expiresAt.toISOString() });
+      this.announced(tx, held, false);
+      return held;
+    });
+  }
+
+  /** Ends a review under the payment's lock: its row (and sealed destination) goes, the payment moves. */
+  private async endReview(tx: Queryable, payment: Payment, to: PaymentStatus, cause: string, extra: TransitionExtra) {
+    const sealed = await reviewStore.close(tx, payment.id);
+    return { payment: await this.transitionIn(tx, payment, to, cause, extra), sealed };
+  }
+
+  /** The withdrawal `id` of the operator, locked, if it is under review; withdrawal_not_in_review if not. */
+  private async lockReview(tx: Queryable, operatorId: string, id: string): Promise<Payment> {
+    const payment = await paymentStore.get(tx, operatorId, id, true);
+    if (!underReview(payment))
+      throw new RampartError('withdrawal_not_in_review', { payment_id: id, status: payment.status });
+    return payment;
+  }
+
+  /**
+   * The operator approves a withdrawal under review: it is sent to the provider it was
+   * recorded for, and answered as a create would be. The user's standing is checked
+   * again first (blocked, identity verification), as it is now: a user who may no longer
+   * withdraw is not paid, the withdrawal fails with that code and its hold is freed.
+   */
+  async approveReview(operatorId: string, id: string, gates: GateContext): Promise<Payment> {
+    const decided = await this.inTransaction(async (tx) => {
+      const payment = await this.lockReview(tx, operatorId, id);
+      const provider = this.providers[payment.mode].get(payment.provider);
+      if (!provider) {
+        // Left under review: the operator can still decline it.
+        throw new RampartError('action_not_permitted', {
+          action: payment.kind,
+          provider: payment.provider,
+          denyReason: `Not available in ${payment.mode} mode`,
+        });
+      }
+      const reviewed = { reviewed_at: this.clock.now().toISOString() };
+      try {
+        enforceStanding(gates, payment.kind);
+      } catch (error) {
+        if (!isRampartError(error)) throw error;
+        const { payment: failed } = await this.endReview(
+          tx,
+          payment,
+          'failed',
+          `approved after review; ${error.code}`,
+          {
+            set: {
+              approval: { approved: true, source: 'review', ...reviewed },
+              failure_code: error.code,
+              failure_message: error.message,
+            },
+          },
+        );
+        return { refused: error, payment: failed };
+      }
+      const { payment: approved, sealed } = await this.endReview(tx, payment, 'pending', 'approved after review', {
+        set: { approval: { approved: true, source: 'review', ...reviewed } },
+        event: { type: 'withdrawal.approved', data: { source: 'review' } },
+      });
+      // Opened before the commit: a destination that cannot be read leaves the review as it was.
+      const kept = JSON.parse(this.reviewBox.open(sealed!, payment.id)) as {
+        instrument: Record<string, unknown>;
+        return_url: string | null;
+      };
+      return { payment: approved, provider, kept };
+    });
+    if ('refused' in decided) {
+      throw new RampartError(decided.refused.code, { ...decided.refused.details, payment_id: id });
+    }
+    const { payment, provider, kept } = decided;
+    const input: CreatePayment = {
+      operatorId,
+      mode: payment.mode,
+      kind: payment.kind,
+      method: payment.method,
+      amount: formatAmount(payment.amount, getAsset(payment.currency, payment.network).currency),
+      currency: payment.currency,
+      network: payment.network,
+      sessionId: payment.session_id,
+      reference: payment.reference,
+      idempotencyKey: payment.idempotency_key,
+      instrument: kept.instrument,
+      metadata: payment.metadata,
+      returnUrl: kept.return_url,
+      gates,
+    };
+    return this.submit(payment, [provider], input);
+  }
+
+  /** The operator declines a withdrawal under review with a reason 1–9: it fails with that code, its hold freed. */
+  async declineReview(operatorId: string, id: string, reasonCode: number, message?: string): Promise<Payment> {
+    const code = declineCodeForReason(reasonCode);
+    return this.inTransaction(async (tx) => {
+      const payment = await this.lockReview(tx, operatorId, id);
+      const decline = { reason_code: reasonCode, code };
+      const { payment: declined } = await this.endReview(tx, payment, 'failed', 'declined after review', {
+        set: {
+          approval: { approved: false, source: 'review', ...decline, reviewed_at: this.clock.now().toISOString() },
+          failure_code: code,
+          failure_message: message ?? null,
+        },
+        event: { type: 'withdrawal.declined', data: { source: 'review', ...decline } },
+      });
+      return declined;
+    });
+  }
+
+  /**
+   * Reviews past their deadline are declined as withdrawals unavailable (reason 3), as
+   * no answer is by default: the hold is freed. Returns how many.
+   */
+  async expireReviews(now: Date = this.clock.now(), batch = 100): Promise<number> {
+    let expired = 0;
+    for (const due of await reviewStore.due(this.db, now, batch)) {
+      const ended = await this.inTransaction(async (tx) => {
+        const payment = await paymentStore.get(tx, due.operator_id, due.payment_id, true);
+        if (!underReview(payment)) {
+          await reviewStore.close(tx, payment.id); // ended some other way: nothing left to keep
+          return false;
+        }
+        const decline = { reason_code: 3, code: 'withdrawal_unavailable' as const };
+        await this.endReview(tx, payment, 'failed', 'review expired', {
+          set: {
+            approval: { approved: false, source: 'review_expired', ...decline },
+            failure_code: decline.code,
+            failure_message: 'Nobody reviewed the withdrawal in time.',
+          },
+          event: { type: 'withdrawal.declined', data: { source: 'review_expired', ...decline } },
+        });
+        return true;
+      });
+      if (ended) expired++;
+    }
+    return expired;
   }
 
   /**
@@ -610,7 +793,7 @@ export class Payments {
       return this.update(tx, current.id, {});
     });
     if (!awaitsProvider(payment)) return payment; // a webhook got there first
-    if (payOut && payment.status === 'created') payment = await this.approve(payment, input.gates.settings);
+    if (payOut && payment.status === 'created') payment = await this.approve(payment, input);
     return this.submit(payment, [provider], input, { resumed: true });
   }
 
@@ -1053,6 +1236,12 @@ export class Payments {
     const result = await this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
       assertTransition(payment.status, 'cancelled');
+      // Under review it was sent nowhere: cancelled at once, its hold freed.
+      if (underReview(payment)) {
+        return {
+          cancelled: (await this.endReview(tx, payment, 'cancelled', 'cancelled by request during review', {})).payment,
+        };
+      }
       const provider = this.providers[payment.mode].get(payment.provider);
       // No answer from its provider yet, and the create may still be calling it: a charge
       // could land after a cancel here. Until the create is surely over, wait.
@@ -1358,8 +1547,12 @@ interface AccountOwner {
 const ownerOf = (payment: Payment): AccountOwner => ({ operatorId: payment.operator_id, mode: payment.mode });
 
 /** Not yet with its provider (no answer from it): a withdrawal may also have been approved (`pending`). */
+/** A withdrawal the operator's approver put to review: `created`, held, sent nowhere until decided by hand. */
+export const underReview = (p: Payment) => p.status === 'created' && p.approval?.['approved'] === null;
+
 export const awaitsProvider = (p: Payment) =>
-  p.provider_ref === null && (p.status === 'created' || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
+  p.provider_ref === null &&
+  ((p.status === 'created' && !underReview(p)) || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
 
 /** Holds due to expire that an open payment depends on; through `payments_open`, which holds only open payments. */
 export const DUE_HOLDS_OF_OPEN_PAYMENTS_SQL = `SELECT p.hold_id FROM payments p
@@ -1368,7 +1561,9 @@ export const DUE_HOLDS_OF_OPEN_PAYMENTS_SQL = `SELECT p.hold_id FROM payments p
 
 /** Payments reconciliation asks about, oldest first: read through `payments_open`, never by a scan. */
 export const OPEN_PAYMENTS_SQL = `SELECT * FROM payments
-  WHERE (status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2)
+  WHERE ((status IN ('pending', 'processing') AND updated_at < $1) OR (status = 'created' AND updated_at < $2))
+    -- Under review (see \`underReview\`): sent nowhere, so no provider to ask; its review ends it.
+    AND NOT (status = 'created' AND coalesce(approval @> '{"approved": null}', false))
   ORDER BY updated_at LIMIT $3`;
 
 const uniqueViolation = (error: unknown) =>

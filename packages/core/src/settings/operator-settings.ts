@@ -1,4 +1,5 @@
 import { RampartError } from '@rampart/errors';
+import type { NoAnswerPolicy } from '../payments/approval.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable } from '../storage/database.ts';
 import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
@@ -41,8 +42,13 @@ export interface ApprovalSettings {
   timeout_ms: number;
   /** Further attempts after a failed call (network error, 5xx, timeout). */
   retries: number;
-  /** What no usable answer means. */
-  on_no_answer: 'decline' | 'approve';
+  /**
+   * What no usable answer means: decline (as withdrawals unavailable), approve, or hold
+   * the withdrawal for review by hand.
+   */
+  on_no_answer: NoAnswerPolicy;
+  /** How long a withdrawal waits for review before it is declined as withdrawals unavailable. */
+  review_hours: number;
 }
 
 export interface MessageSettings {
@@ -117,7 +123,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
     buy: {},
     sell: {},
   },
-  approval: { url: null, timeout_ms: 3000, retries: 1, on_no_answer: 'decline' },
+  approval: { url: null, timeout_ms: 3000, retries: 1, on_no_answer: 'decline', review_hours: 72 },
   messages: { url: null, timeout_ms: 5000, retries: 1 },
 };
 
@@ -285,8 +291,14 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
       case 'approval':
         next.approval = mergeHook(key, next.approval, value, {
           on_no_answer: (v) => {
-            if (v !== 'decline' && v !== 'approve') invalid(`${key}.on_no_answer`, v, 'decline or approve');
+            if (v !== 'decline' && v !== 'approve' && v !== 'review')
+              invalid(`${key}.on_no_answer`, v, 'decline, approve or review');
             return { on_no_answer: v };
+          },
+          review_hours: (v) => {
+            if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 720)
+              invalid(`${key}.review_hours`, v, '1 to 720 hours');
+            return { review_hours: v as number };
           },
         });
         break;

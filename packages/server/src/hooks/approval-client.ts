@@ -19,20 +19,23 @@ function reasonOf(body: unknown): number | string | null {
 /** What an approval endpoint's answer means; a string is a fault, asked again. */
 function readApproval(status: number, body: unknown): ApprovalAnswer | string {
   if (status >= 400) return { kind: 'declined', reason: reasonOf(body) };
+  // 202 Accepted: the operator takes the withdrawal for review and decides by hand later.
+  if (status === 202 || (body as { review?: unknown } | null)?.review === true) return { kind: 'review' };
   const approved = (body as { approved?: unknown } | null)?.approved;
   if (approved === true) return { kind: 'approved' };
   if (approved === false) {
     const message = (body as { message?: unknown }).message;
     return { kind: 'declined', reason: reasonOf(body), ...(typeof message === 'string' ? { message } : {}) };
   }
-  return 'answer without a boolean "approved"';
+  return 'answer without a boolean "approved" or "review": true';
 }
 
 /**
  * Asks the operator's approval endpoint through its signed, bounded hook call.
  *
  * Answers: 2xx `{"approved": true}` approves; 2xx `{"approved": false, "reason": N}`
- * or any 4xx (with an optional numeric `code`/`reason`) declines; 5xx, redirects,
+ * or any 4xx (with an optional numeric `code`/`reason`) declines; 202, or 2xx
+ * `{"review": true}`, holds the withdrawal for review by hand; 5xx, redirects,
  * timeouts and network errors are retried, then count as no answer.
  */
 export class HttpApprovalClient implements ApprovalClient {

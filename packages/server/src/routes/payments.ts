@@ -299,6 +299,7 @@ export function partnerPaymentRoutes(
       status?: PaymentStatus;
       kind?: Payment['kind'];
       user_id?: string;
+      in_review?: 'true';
       starting_after?: string;
       limit?: number;
     };
@@ -315,6 +316,7 @@ export function partnerPaymentRoutes(
             status: { type: 'string', enum: [...PAYMENT_STATUSES] },
             kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
             user_id: { type: 'string', maxLength: 128 },
+            in_review: { type: 'string', enum: ['true'], description: 'Only withdrawals waiting for your review' },
             starting_after: { type: 'string', maxLength: 64 },
             limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100' },
           },
@@ -328,6 +330,7 @@ export function partnerPaymentRoutes(
         ...(q.status ? { status: q.status } : {}),
         ...(q.kind ? { kind: q.kind } : {}),
         ...(q.user_id ? { userId: q.user_id } : {}),
+        ...(q.in_review ? { inReview: true } : {}),
         ...(q.starting_after ? { before: q.starting_after } : {}),
         limit: limit + 1,
       });
@@ -346,6 +349,62 @@ export function partnerPaymentRoutes(
       },
     },
     async (request) => presentPayment(await deps.payments.cancel(request.operator.operatorId, request.params.id)),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/payments/:id/approve',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Approve a withdrawal under review: it is sent to its provider, answered as its create would be',
+        params: idParam,
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) => {
+      const { operatorId, mode } = request.operator;
+      const payment = await deps.payments.get(operatorId, request.params.id);
+      // The user's standing as it is now; the location was checked when the user asked.
+      const gates = await deps.compliance.context(
+        { operator_id: operatorId, user_id: payment.user_id, mode, client_ip: null },
+        null,
+      );
+      return presentPayment(await deps.payments.approveReview(operatorId, payment.id, gates));
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { reason_code?: number; message?: string } }>(
+    '/v1/payments/:id/decline',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Decline a withdrawal under review with a reason 1-9; its hold is freed',
+        params: idParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            reason_code: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 9,
+              description: 'The decline reason, as an approval endpoint gives it (1 generic, the default).',
+            },
+            message: { type: 'string', minLength: 1, maxLength: 500, description: 'Shown with the failure.' },
+          },
+        },
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) =>
+      presentPayment(
+        await deps.payments.declineReview(
+          request.operator.operatorId,
+          request.params.id,
+          request.body?.reason_code ?? 1,
+          request.body?.message,
+        ),
+      ),
   );
 }
 
