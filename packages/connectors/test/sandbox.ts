@@ -86,6 +86,7 @@ export async function seedOperator(db: Database, clock: Clock = systemClock): Pr
         terms_accepted_at: null,
         blocked_at: null,
         blocked_reason: null,
+        limits: {},
         created_at: now,
         updated_at: now,
         ...profile,

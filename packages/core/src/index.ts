@@ -132,6 +132,7 @@ export { deepFreeze, ReadCache } from './storage/read-cache.ts';
 export { type EndUser, EndUsers, type KycStatus, normaliseProfile, type UserProfile } from './users/end-users.ts';
 export { normalisePhone } from './users/phone.ts';
 export { Terms, type TermsVersion } from './users/terms.ts';
+export { LIMIT_PERIODS, type LimitPeriod, presentLimits, type UserLimits } from './users/user-limits.ts';
 export {
   DEFAULT_VERIFICATION_LIMITS,
   DevOutbox,

@@ -213,6 +213,23 @@ const requestErrors = {
     details: { field, provided, expected, currency },
     seeds: { igaming_cashier: [sc('AMOUNT_ABOVE_MAXIMUM', 400)], card_ach_api: [httpOnly(422)] },
   }),
+  user_limit_exceeded: define({
+    status: 422,
+    type: 'declined',
+    retryable: false,
+    action: 'fix_request',
+    message: 'This would exceed the limit of {limit} {currency} per {period} set for this user.',
+    description:
+      "The amount plus what the user's payments of this kind came to in the rolling period would pass a limit set for this user (`PATCH /v1/users/{id}/limits`); a smaller amount may fit.",
+    details: {
+      action: req('string', 'deposit, withdrawal, buy or sell.'),
+      period: req('string', 'day (24 hours), week (7 days) or month (30 days), rolling.'),
+      limit: req('string', 'The limit, in the currency.'),
+      used: req('string', 'Amount already used in the period.'),
+      currency,
+      requested: req('string', 'Amount of this request.'),
+    },
+  }),
   daily_limit_exceeded: define({
     status: 422,
     type: 'declined',

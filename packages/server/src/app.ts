@@ -61,7 +61,7 @@ import { partnerPaymentRoutes, paymentSchema, widgetPaymentRoutes } from './rout
 import { providerWebhookRoutes } from './routes/provider-webhooks.ts';
 import { apiKeySchema, issuedKeySchema, operatorSchema } from './routes/schemas.ts';
 import { sessionRoutes, sessionSchema } from './routes/sessions.ts';
-import { balanceRoutes, endUserSchema, kycStatusSchema, userRoutes } from './routes/users.ts';
+import { balanceRoutes, endUserSchema, kycStatusSchema, userLimitRoutes, userRoutes } from './routes/users.ts';
 import { webhookRoutes, webhookSchemas } from './routes/webhooks.ts';
 import { publicWidgetRoutes, widgetRoutes } from './routes/widget.ts';
 import { widgetHostingRoutes } from './routes/widget-hosting.ts';
@@ -278,6 +278,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       devServer: config.devTools,
     });
     userRoutes(partner, users, kyc);
+    userLimitRoutes(partner, { users, settings, now: () => clock.now() });
     balanceRoutes(partner, new UserBalances({ db, ledger, users, settings, events }));
     sessionRoutes(partner, sessions, baseUrl, clock);
     complianceConfigRoutes(partner, { settings, terms, operatorTokens, hookPolicy: (mode) => hooks.policy(mode) });

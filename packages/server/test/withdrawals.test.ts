@@ -242,9 +242,11 @@ describe('reconciliation and a create still on its way', async () => {
       instrument: BANK_ACCOUNT,
       provider: 'simbank',
     });
+    // Approved and on its way to the bank (pending): the operator's answer, which touches
+    // the payment, came before the clock moves, however slow the machine.
     const id = (
       await eventually(
-        'the withdrawal recorded',
+        'the withdrawal approved and sent',
         async () =>
           (
             await t.app.inject({
@@ -253,7 +255,7 @@ describe('reconciliation and a create still on its way', async () => {
               headers: t.auth,
             })
           ).json().data,
-        (data: { id: string }[]) => data.length === 1,
+        (data: { id: string; status: string }[]) => data.length === 1 && data[0]!.status === 'pending',
       )
     )[0]!.id as string;
     clock.advance(6 * 60);

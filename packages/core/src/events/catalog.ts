@@ -13,6 +13,8 @@ export const eventTypes = {
   'user.updated': 'An end user’s profile changed.',
   'user.blocked': 'An end user was blocked.',
   'user.unblocked': 'An end user was unblocked.',
+  'user.limits_changed':
+    'An end user’s own limits changed (a tightening holds at once; a loosening shows as `pending` until its time).',
   'kyc.status_changed': 'An end user’s KYC status changed.',
   'gate.changed': 'A compliance gate of an end user opened or closed (terms, email, phone).',
   'payment.created': 'A payment was created.',

@@ -130,6 +130,17 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
   'user.updated': user,
   'user.blocked': user,
   'user.unblocked': user,
+  'user.limits_changed': object(
+    {
+      user_id: id("The end user, the operator's own id."),
+      limits: {
+        type: 'array',
+        description: 'The limits after the change, as `GET /v1/users/{id}/limits` shows them.',
+        items: { type: 'object' },
+      },
+    },
+    ['user_id', 'limits'],
+  ),
   'kyc.status_changed': object(
     {
       user_id: id("The end user, the operator's own id."),

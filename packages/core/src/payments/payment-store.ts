@@ -175,18 +175,20 @@ export const paymentStore = {
     return rows;
   },
 
-  /** Amount of a user's payments of a kind and currency since `since`, excluding failed and cancelled. */
-  async usedSince(
+  /** Amounts of a user's payments of a kind and currency since each of `since`, excluding failed and cancelled. */
+  async usedWithin(
     db: Queryable,
-    p: { operatorId: string; userId: string; kind: string; currency: string; since: Date; excluding?: string },
-  ) {
+    p: { operatorId: string; userId: string; kind: string; currency: string; since: Date[]; excluding?: string },
+  ): Promise<bigint[]> {
     const { rows } = await db.query<{ used: bigint | null }>({
-      name: 'payments-used-since',
-      text: `SELECT sum(amount) AS used FROM payments
-              WHERE operator_id = $1 AND user_id = $2 AND kind = $3 AND currency = $4 AND created_at > $5
-                AND status NOT IN ('failed', 'cancelled') AND id <> $6`,
+      name: 'payments-used-within',
+      text: `SELECT (SELECT sum(amount) FROM payments
+                      WHERE operator_id = $1 AND user_id = $2 AND kind = $3 AND currency = $4 AND created_at > w.since
+                        AND status NOT IN ('failed', 'cancelled') AND id <> $6) AS used
+               FROM unnest($5::timestamptz[]) WITH ORDINALITY AS w(since, n)
+              ORDER BY w.n`,
       values: [p.operatorId, p.userId, p.kind, p.currency, p.since, p.excluding ?? ''],
     });
-    return rows[0]?.used ?? 0n;
+    return rows.map((row) => row.used ?? 0n);
   },
 };

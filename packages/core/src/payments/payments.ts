@@ -19,6 +19,13 @@ import { type Action, type OperatorSettings, OperatorSettingsStore } from '../se
 import type { Queryable, Store } from '../storage/database.ts';
 import type { Notifications } from '../storage/notifications.ts';
 import { deepFreeze, ReadCache } from '../storage/read-cache.ts';
+import {
+  LIMIT_PERIODS,
+  type LimitInForce,
+  type LimitPeriod,
+  limitsInForce,
+  type UserLimits,
+} from '../users/user-limits.ts';
 import { type ApprovalClient, decide } from './approval.ts';
 import { Discrepancies, presentDiscrepancy } from './discrepancies.ts';
 import { type Payment, paymentStore } from './payment-store.ts';
@@ -375,34 +382,23 @@ export class Payments {
     const userId = input.gates.user.id;
     const daily = p.daily;
     const payOut = PAY_OUT.includes(input.kind);
-    // A deposit without a daily limit takes no lock and places no hold: it is the insert alone.
-    const oneStatement = daily === undefined && !payOut;
+    // The user's own limits as read with the user say whether there are any; their values
+    // are read again under the lock below, where a change to them waits for this payment.
+    const ownLimits = limitsInForce(input.gates.user.limits ?? {}, input.kind, p.currency.code, now).length > 0;
+    // A deposit without a daily or own limit takes no lock and places no hold: it is the insert alone.
+    const oneStatement = daily === undefined && !payOut && !ownLimits;
     try {
       const payment = await this.inTransaction(
         async (tx) => {
-          if (daily !== undefined || payOut) {
-            // One payment at a time per user: daily limits and the balance are checked under this lock.
-            await tx.query({
-              name: 'payment-lock-user',
-              text: 'SELECT 1 FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
+          if (!oneStatement) {
+            // One payment at a time per user: limits and the balance are checked under this lock.
+            const { rows } = await tx.query<{ limits: UserLimits }>({
+              name: 'payment-lock-user-limits',
+              text: 'SELECT limits FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
               values: [input.operatorId, userId],
             });
-          }
-          if (daily !== undefined) {
-            const used = await this.usedToday(tx, {
-              operatorId: input.operatorId,
-              userId,
-              kind: input.kind,
-              currency: p.currency.code,
-            });
-            if (used + p.amount > daily) {
-              throw new RampartError('daily_limit_exceeded', {
-                limit: formatAmount(daily, p.currency),
-                used: formatAmount(used, p.currency),
-                requested: formatAmount(p.amount, p.currency),
-                currency: p.currency.code,
-              });
-            }
+            const own = limitsInForce(rows[0]?.limits ?? {}, input.kind, p.currency.code, now);
+            await this.checkLimits(tx, input, p.currency, p.amount, daily, own);
           }
           const id = this.ids('pay');
           // The payment, its first timeline entry and `payment.created`: one statement.
@@ -1132,11 +1128,51 @@ export class Payments {
   }
 
   /** What the user's payments of an action in a currency came to in the last 24 hours (failed and cancelled aside). */
-  private usedToday(
+  private async usedToday(
     tx: Queryable,
     of: { operatorId: string; userId: string; kind: string; currency: string; excluding?: string },
   ): Promise<bigint> {
-    return paymentStore.usedSince(tx, { ...of, since: new Date(this.clock.now().getTime() - DAY_MS) });
+    const [used] = await paymentStore.usedWithin(tx, { ...of, since: [new Date(this.clock.now().getTime() - DAY_MS)] });
+    return used!;
+  }
+
+  /**
+   * The operator's daily limit for everyone, then the user's own limits, against what the
+   * user's payments of the kind came to in each rolling window; called under the user's lock.
+   */
+  private async checkLimits(
+    tx: Queryable,
+    input: CreatePayment,
+    currency: Currency,
+    amount: bigint,
+    daily: bigint | undefined,
+    own: LimitInForce[],
+  ): Promise<void> {
+    const windows: { period: LimitPeriod; limit: bigint; own: boolean }[] = [
+      ...(daily === undefined ? [] : [{ period: 'day' as const, limit: daily, own: false }]),
+      ...own.map((limit) => ({ ...limit, own: true })),
+    ];
+    if (windows.length === 0) return;
+    const now = this.clock.now().getTime();
+    const used = await paymentStore.usedWithin(tx, {
+      operatorId: input.operatorId,
+      userId: input.gates.user.id,
+      kind: input.kind,
+      currency: currency.code,
+      since: windows.map((w) => new Date(now - LIMIT_PERIODS[w.period])),
+    });
+    windows.forEach((window, i) => {
+      if (used[i]! + amount <= window.limit) return;
+      const details = {
+        limit: formatAmount(window.limit, currency),
+        used: formatAmount(used[i]!, currency),
+        requested: formatAmount(amount, currency),
+        currency: currency.code,
+      };
+      throw window.own
+        ? new RampartError('user_limit_exceeded', { action: input.kind, period: window.period, ...details })
+        : new RampartError('daily_limit_exceeded', details);
+    });
   }
 
   /**

@@ -84,6 +84,11 @@ export interface OperatorSettings {
   crypto_xpubs: Record<string, string>;
   /** Per action, per currency code. */
   limits: Record<Action, Record<string, Limit>>;
+  /**
+   * How long raising or removing a user's own limit (`PATCH /v1/users/{id}/limits`) waits
+   * before it holds; lowering one holds at once. 0: at once.
+   */
+  limit_increase_delay_hours: number;
   approval: ApprovalSettings;
   messages: MessageSettings;
 }
@@ -123,6 +128,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
     buy: {},
     sell: {},
   },
+  limit_increase_delay_hours: 24,
   approval: { url: null, timeout_ms: 3000, retries: 1, on_no_answer: 'decline', review_hours: 72 },
   messages: { url: null, timeout_ms: 5000, retries: 1 },
 };
@@ -183,6 +189,11 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
         if (!Number.isInteger(value) || (value as number) < 60 || (value as number) > 7 * 86_400)
           invalid(key, value, '60 to 604800 seconds');
         next.session_ttl_seconds = value as number;
+        break;
+      case 'limit_increase_delay_hours':
+        if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 720)
+          invalid(key, value, '0 to 720 hours');
+        next.limit_increase_delay_hours = value as number;
         break;
       case 'required_gates': {
         const gates = value as Record<string, unknown>;

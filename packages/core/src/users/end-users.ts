@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { EventLog } from '../events/event-log.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import { normalisePhone } from './phone.ts';
+import { changeLimits, presentLimits, type UserLimits } from './user-limits.ts';
 
 export type KycStatus = 'not_started' | 'pending' | 'verified' | 'failed' | 'reverification_required';
 
@@ -28,6 +29,8 @@ export interface EndUser {
   terms_accepted_at: Date | null;
   blocked_at: Date | null;
   blocked_reason: string | null;
+  /** The user's own limits (see `user-limits.ts`). */
+  limits: UserLimits;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,7 +48,7 @@ export interface UserProfile {
 const USER_COLUMNS = `operator_id, id, email, email_verified_at, phone, phone_verified_at, first_name, last_name,
   country, state, to_char(date_of_birth, 'YYYY-MM-DD') AS date_of_birth, kyc_status, kyc_reason, kyc_provider,
   kyc_applicant_id, kyc_attested, kyc_updated_at, terms_version, terms_accepted_at, blocked_at, blocked_reason,
-  created_at, updated_at`;
+  limits, created_at, updated_at`;
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{2,63}$/;
 
@@ -247,6 +250,23 @@ export class EndUsers {
         ? { set: { blocked_at: null, blocked_reason: null }, event: { type: 'user.unblocked', data: {} } }
         : null,
     );
+  }
+
+  /**
+   * Changes the user's own limits (see `changeLimits`): tighter at once, looser after
+   * `delayMs`. Payments check them under the same row lock, so a limit lowered here
+   * holds for every payment recorded after it.
+   */
+  setLimits(operatorId: string, userId: string, patch: unknown, delayMs: number): Promise<EndUser> {
+    return this.change(operatorId, userId, async (user) => {
+      const now = this.clock.now();
+      const limits = changeLimits(user.limits, patch, now, delayMs);
+      if (JSON.stringify(limits) === JSON.stringify(user.limits)) return null;
+      return {
+        set: { limits: JSON.stringify(limits) },
+        event: { type: 'user.limits_changed', data: { limits: presentLimits(limits, now) } },
+      };
+    });
   }
 
   /** A KYC provider's verdict, for whichever user the applicant belongs to, among users of `modes` (those it serves). */

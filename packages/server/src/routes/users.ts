@@ -7,6 +7,8 @@ import {
   formatAmount,
   type Kyc,
   MAX_AMOUNT_INPUT_LENGTH,
+  type OperatorSettingsStore,
+  presentLimits,
   type UserBalances,
   type UserProfile,
 } from '@rampart/core';
@@ -323,6 +325,96 @@ export function balanceRoutes(app: FastifyInstance, balances: UserBalances): voi
         created_at: transfer.created_at,
         balance: presentBalance(balance),
       });
+    },
+  );
+}
+
+const limitRowSchema = {
+  type: 'object',
+  properties: {
+    action: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
+    currency: { type: 'string' },
+    period: { type: 'string', enum: ['day', 'week', 'month'], description: 'Rolling 24 hours, 7 days or 30 days.' },
+    amount: { type: ['string', 'null'], description: 'The limit in force; null: none yet (one is pending).' },
+    pending: {
+      type: ['object', 'null'],
+      description: 'A raise or removal waiting out limit_increase_delay_hours (amount null: removal).',
+      properties: {
+        amount: { type: ['string', 'null'] },
+        effective_at: { type: 'string', format: 'date-time' },
+      },
+    },
+  },
+  required: ['action', 'currency', 'period', 'amount', 'pending'],
+} as const;
+
+const limitListSchema = {
+  type: 'object',
+  properties: { object: { type: 'string', const: 'list' }, data: { type: 'array', items: limitRowSchema } },
+  required: ['object', 'data'],
+} as const;
+
+/** Each end user's own limits (responsible gambling): tightened at once, loosened after the operator's delay. */
+export function userLimitRoutes(
+  app: FastifyInstance,
+  deps: { users: EndUsers; settings: OperatorSettingsStore; now: () => Date },
+): void {
+  const list = (user: EndUser) => ({ object: 'list', data: presentLimits(user.limits, deps.now()) });
+  app.get<Params>(
+    '/v1/users/:id/limits',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'An end user’s own limits, with any raise still waiting',
+        params: userParams,
+        response: { 200: limitListSchema },
+      },
+    },
+    async (request) => list(await deps.users.get(request.operator.operatorId, request.params.id)),
+  );
+
+  app.patch<Params & { Body: Record<string, unknown> }>(
+    '/v1/users/:id/limits',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Set an end user’s own deposit, withdrawal, buy or sell limits per day, week or month',
+        description:
+          'Body: `{"deposit": {"USD": {"day": "100.00", "week": "500.00", "month": null}}}` (null: no limit). A lower ' +
+          'limit, or a first one, holds at once; a higher one, or a removal, holds after the operator setting ' +
+          '`limit_increase_delay_hours` (24 by default) and shows as `pending` until then. Payments past a limit ' +
+          'answer `user_limit_exceeded`.',
+        params: userParams,
+        body: {
+          type: 'object',
+          minProperties: 1,
+          additionalProperties: false,
+          patternProperties: {
+            '^(deposit|withdrawal|buy|sell)$': {
+              type: 'object',
+              maxProperties: 20,
+              additionalProperties: {
+                type: 'object',
+                additionalProperties: false,
+                properties: Object.fromEntries(
+                  ['day', 'week', 'month'].map((period) => [
+                    period,
+                    { type: ['string', 'null'], maxLength: MAX_AMOUNT_INPUT_LENGTH },
+                  ]),
+                ),
+              },
+            },
+          },
+        },
+        response: { 200: limitListSchema },
+      },
+    },
+    async (request) => {
+      const { operatorId } = request.operator;
+      const { limit_increase_delay_hours: hours } = await deps.settings.get(operatorId);
+      // A user may set limits before their first payment: known from here on, as a payment would make them.
+      await deps.users.ensure(operatorId, request.params.id);
+      return list(await deps.users.setLimits(operatorId, request.params.id, request.body, hours * 3_600_000));
     },
   );
 }
