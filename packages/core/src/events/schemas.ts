@@ -49,6 +49,7 @@ const paymentObject = object(
     provider: nullable('string', 'The provider handling it.'),
     user_id: id("The end user, the operator's own id."),
     amount: { type: 'string', pattern: '^-?\\d+$', description: 'Minor units of `currency`, as a decimal string.' },
+    fee: { type: 'string', pattern: '^\\d+$', description: "The operator's fee, in minor units of `currency`." },
     currency: { type: 'string', description: 'ISO 4217 or asset code.' },
     network: nullable('string', 'Crypto network, where there is one.'),
     reference: nullable('string', "The operator's reference."),

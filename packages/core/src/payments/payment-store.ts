@@ -1,5 +1,6 @@
 import { RampartError } from '@rampart/errors';
 import type { Queryable } from '../storage/database.ts';
+import type { FeeRule } from './fees.ts';
 import type { NextAction, PaymentMethod } from './provider.ts';
 import type { PaymentStatus } from './state-machine.ts';
 
@@ -16,6 +17,9 @@ export interface Payment {
   currency: string;
   network: string | null;
   amount: bigint;
+  /** The operator's fee, in minor units (see `fees.ts`). */
+  fee: bigint;
+  fee_rule: FeeRule | null;
   reference: string | null;
   idempotency_key: string | null;
   destination: Record<string, unknown>;
@@ -40,8 +44,8 @@ export interface Transition {
 }
 
 export const PAYMENT_COLUMNS = `id, operator_id, mode, user_id, session_id, kind, method, provider, status, currency, network,
-  amount, reference, idempotency_key, destination, provider_ref, next_action, failure_code, failure_message, hold_id,
-  approval, metadata, created_at, updated_at`;
+  amount, fee, fee_rule, reference, idempotency_key, destination, provider_ref, next_action, failure_code,
+  failure_message, hold_id, approval, metadata, created_at, updated_at`;
 
 export interface PaymentFilter {
   status?: PaymentStatus;

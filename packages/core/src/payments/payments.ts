@@ -28,6 +28,7 @@ import {
 } from '../users/user-limits.ts';
 import { type ApprovalClient, decide } from './approval.ts';
 import { Discrepancies, presentDiscrepancy } from './discrepancies.ts';
+import { type FeeRule, feeOf, feeRuleOf } from './fees.ts';
 import { type Payment, paymentStore } from './payment-store.ts';
 import {
   FALLBACK_ERRORS,
@@ -301,6 +302,9 @@ export class Payments {
     balances: 'ledger' | 'record';
     /** The user's daily limit for this action and currency, checked at insert under their lock. */
     daily: bigint | undefined;
+    /** The operator's fee rule for this action and currency (null: none), and its fee on the amount. */
+    feeRule: FeeRule | null;
+    fee: bigint;
   } {
     const asset = getAsset(input.currency, input.network);
     const settings = input.gates.settings;
@@ -322,7 +326,12 @@ export class Payments {
       throw new RampartError('amount_below_minimum', details(`>= ${formatAmount(min, asset.currency)}`));
     if (max !== undefined && amount > max)
       throw new RampartError('amount_above_maximum', details(`<= ${formatAmount(max, asset.currency)}`));
-    return { currency: asset.currency, network: asset.network, amount, balances: pair.balances, daily };
+    const feeRule = feeRuleOf(settings.fees[input.kind][asset.currency.code], asset.currency);
+    const fee = feeOf(feeRule, amount);
+    // A pay-in's fee comes out of what it credits: it must leave the user something.
+    if (!PAY_OUT.includes(input.kind) && fee >= amount)
+      throw new RampartError('amount_below_minimum', details(`> ${formatAmount(fee, asset.currency)} (the fee)`));
+    return { currency: asset.currency, network: asset.network, amount, balances: pair.balances, daily, feeRule, fee };
   }
 
   /** Providers that are permitted (gates), configured and able to take this method and currency, in order. */
@@ -343,7 +352,7 @@ export class Payments {
   }
 
   async create(input: CreatePayment): Promise<Payment> {
-    const { currency, network, amount, balances, daily } = this.validate(input);
+    const { currency, network, amount, balances, daily, feeRule, fee } = this.validate(input);
     const route = this.route(input, currency.code, network);
     if (input.kind === 'deposit' && input.method === 'crypto') {
       // A user has one deposit address per asset and network; while a deposit to it is
@@ -357,7 +366,16 @@ export class Payments {
       );
       if (open) return open;
     }
-    const inserted = await this.insert(input, { currency, network, amount, balances, daily, provider: route[0]!.id });
+    const inserted = await this.insert(input, {
+      currency,
+      network,
+      amount,
+      balances,
+      daily,
+      feeRule,
+      fee,
+      provider: route[0]!.id,
+    });
     // The same idempotency key as an earlier payment: that payment is the answer, untouched.
     if (inserted.replayed) return inserted.payment;
     let payment = inserted.payment;
@@ -375,6 +393,8 @@ export class Payments {
       amount: bigint;
       balances: 'ledger' | 'record';
       daily: bigint | undefined;
+      feeRule: FeeRule | null;
+      fee: bigint;
       provider: string;
     },
   ): Promise<{ payment: Payment; replayed: boolean }> {
@@ -420,6 +440,8 @@ export class Payments {
             null,
             JSON.stringify(input.metadata ?? {}),
             now,
+            p.fee,
+            p.feeRule === null ? null : JSON.stringify(p.feeRule),
           ];
           const created = {
             id,
@@ -429,6 +451,7 @@ export class Payments {
             provider: p.provider,
             user_id: userId,
             amount: p.amount,
+            fee: p.fee,
             currency: p.currency.code,
             network: p.network,
             reference: input.reference ?? null,
@@ -445,8 +468,9 @@ export class Payments {
             text: `WITH inserted AS (
                    INSERT INTO payments (id, operator_id, mode, user_id, session_id, kind, method, provider, status,
                      currency, network, amount, reference, idempotency_key, destination, hold_id, metadata, created_at,
-                     updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+                     updated_at, fee, fee_rule)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
+                           $18, $19)
                    RETURNING *),
                  transition AS (
                    INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
@@ -463,11 +487,12 @@ export class Payments {
             const owner = { operatorId: input.operatorId, mode: input.mode };
             const from = await this.userAccount(tx, owner, userId, p.currency.code, p.balances);
             const to = await this.clearingAccount(tx, owner, p.provider, p.currency.code, id);
+            // A pay-out's fee is held with it: the user is debited both when it is paid out.
             const hold = await this.ledger.hold(tx, {
               operatorId: input.operatorId,
               from,
               to,
-              amount: p.amount,
+              amount: p.amount + p.fee,
               reference: `${id}:hold`,
               expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
               description: `${input.kind} ${id}`,
@@ -949,7 +974,8 @@ export class Payments {
           operatorId: current.operator_id,
           from: hold.debit_account_id,
           to,
-          amount: current.amount,
+          // What was held, fee included.
+          amount: hold.amount,
           reference: `${current.id}:hold:${provider}`,
           expiresAt: hold.expires_at,
         });
@@ -1381,7 +1407,11 @@ export class Payments {
     guarded: boolean,
   ): Promise<Payment | undefined> {
     assertTransition(payment.status, to);
-    const set = extra.set ?? {};
+    const set = { ...extra.set };
+    // A pay-in completing with another amount than asked pays the fee on what arrived.
+    if (to === 'completed' && set['amount'] !== undefined && !PAY_OUT.includes(payment.kind)) {
+      set['fee'] = feeOf(payment.fee_rule, BigInt(set['amount'] as string)).toString();
+    }
     const entries = Object.entries({ ...set, status: to, updated_at: this.clock.now() });
     const values = [payment.id, ...entries.map(([, value]) => asParameter(value))];
     const assignments = entries.map(([column], i) => `${column} = $${i + 2}`).join(', ');
@@ -1398,6 +1428,7 @@ export class Payments {
       ...payment,
       ...set,
       amount: BigInt(String(set['amount'] ?? payment.amount)),
+      fee: BigInt(String(set['fee'] ?? payment.fee)),
       status: to,
     } as Payment);
     const events = this.events.recordingCte(
@@ -1412,7 +1443,10 @@ export class Payments {
     );
     // A pay-in that completes credits the user in the same statement (for what arrived,
     // where the provider said: see `applyTo`).
-    const credited = set['amount'] === undefined ? payment : { ...payment, amount: BigInt(set['amount'] as string) };
+    const credited =
+      set['amount'] === undefined
+        ? payment
+        : { ...payment, amount: BigInt(set['amount'] as string), fee: BigInt(set['fee'] as string) };
     const credit =
       to === 'completed' && !PAY_OUT.includes(payment.kind)
         ? await this.creditCte(tx, credited, values.length + events.values.length + 1, IF_UPDATED)
@@ -1448,7 +1482,21 @@ export class Payments {
     if (payOut && payment.hold_id) {
       // Paid out is paid out: a hold that fell due moments before (the sweep that extends
       // holds of open payments not yet past it) is still reserved, and is posted.
-      if (to === 'completed') await this.ledger.postHold(tx, payment.hold_id, undefined, { evenIfDue: true });
+      if (to === 'completed') {
+        await this.ledger.postHold(tx, payment.hold_id, undefined, { evenIfDue: true });
+        // The fee was held with the amount: it goes on from where the hold put it to the fees account.
+        if (payment.fee > 0n) {
+          const hold = await this.ledger.getHold(payment.hold_id, tx);
+          await this.ledger.transfer(tx, {
+            operatorId: payment.operator_id,
+            from: hold.credit_account_id,
+            to: await this.feesAccount(tx, payment),
+            amount: payment.fee,
+            reference: `${payment.id}:fee`,
+            description: `fee on ${payment.kind} ${payment.id}`,
+          });
+        }
+      }
       if (to === 'failed' || to === 'cancelled') {
         const hold = await this.ledger.getHold(payment.hold_id, tx);
         if (hold.status === 'pending') await this.ledger.voidHold(tx, payment.hold_id);
@@ -1457,6 +1505,9 @@ export class Payments {
         const hold = await this.ledger.getHold(payment.hold_id, tx);
         if (hold.posting_transfer_id)
           await this.ledger.reverse(tx, hold.posting_transfer_id, { reference: `${payment.id}:reversal` });
+        // Returned money returns its fee too.
+        const fee = await this.ledger.transferByReference(payment.operator_id, `${payment.id}:fee`, tx);
+        if (fee) await this.ledger.reverse(tx, fee.id, { reference: `${payment.id}:fee-reversal`, ignoreFloor: true });
       }
       return;
     }
@@ -1477,18 +1528,31 @@ export class Payments {
     const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
     const user = await this.userAccount(tx, ownerOf(payment), payment.user_id, payment.currency, balances);
     const clearing = await this.clearingAccount(tx, ownerOf(payment), payment.provider, payment.currency, payment.id);
-    return this.ledger.transferCte(
-      {
-        operatorId: payment.operator_id,
-        from: clearing,
-        to: user,
-        amount: payment.amount,
-        reference: `${payment.id}:credit`,
-        description: `${payment.kind} ${payment.id}`,
-      },
-      first,
-      onlyIf,
-    );
+    const annotations = {
+      operatorId: payment.operator_id,
+      reference: `${payment.id}:credit`,
+      description: `${payment.kind} ${payment.id}`,
+    };
+    // The fee comes out of the credit; never more than arrived (an under-payment).
+    const fee = payment.fee < payment.amount ? payment.fee : payment.amount;
+    if (fee === 0n) {
+      return this.ledger.transferCte(
+        { ...annotations, from: clearing, to: user, amount: payment.amount },
+        first,
+        onlyIf,
+      );
+    }
+    const entries = [
+      { accountId: clearing, amount: -payment.amount },
+      { accountId: await this.feesAccount(tx, payment), amount: fee },
+      ...(payment.amount > fee ? [{ accountId: user, amount: payment.amount - fee }] : []),
+    ];
+    return this.ledger.transferCte({ ...annotations, entries }, first, onlyIf);
+  }
+
+  /** The operator's account of fees earned in the payment's currency and mode. */
+  private feesAccount(tx: Queryable, payment: Payment) {
+    return this.ledger.accountId(tx, { ...ownerOf(payment), kind: 'fees', currency: payment.currency });
   }
 
   private async update(tx: Queryable, id: string, set: Record<string, unknown>): Promise<Payment> {
@@ -1582,9 +1646,10 @@ interface AccountOwner {
 }
 const ownerOf = (payment: Payment): AccountOwner => ({ operatorId: payment.operator_id, mode: payment.mode });
 
-/** Not yet with its provider (no answer from it): a withdrawal may also have been approved (`pending`). */
 /** A withdrawal the operator's approver put to review: `created`, held, sent nowhere until decided by hand. */
 export const underReview = (p: Payment) => p.status === 'created' && p.approval?.['approved'] === null;
+
+/** Not yet with its provider (no answer from it): a withdrawal may also have been approved (`pending`). */
 
 export const awaitsProvider = (p: Payment) =>
   p.provider_ref === null &&
@@ -1631,6 +1696,7 @@ export function presentPaymentForEvent(payment: Payment) {
     provider: payment.provider,
     user_id: payment.user_id,
     amount: payment.amount.toString(),
+    fee: payment.fee.toString(),
     currency: payment.currency,
     network: payment.network,
     reference: payment.reference,

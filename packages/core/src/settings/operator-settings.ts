@@ -1,5 +1,6 @@
 import { RampartError } from '@rampart/errors';
 import type { NoAnswerPolicy } from '../payments/approval.ts';
+import { checkedFee, type FeeSetting } from '../payments/fees.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
 import type { Queryable } from '../storage/database.ts';
 import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
@@ -89,6 +90,11 @@ export interface OperatorSettings {
    * before it holds; lowering one holds at once. 0: at once.
    */
   limit_increase_delay_hours: number;
+  /**
+   * Per action, per currency code: the fee (fixed and/or percent). A pay-in's comes out of
+   * what the user is credited, a pay-out's is debited on top of what is paid out.
+   */
+  fees: Record<Action, Record<string, FeeSetting>>;
   approval: ApprovalSettings;
   messages: MessageSettings;
 }
@@ -129,6 +135,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
     sell: {},
   },
   limit_increase_delay_hours: 24,
+  fees: { deposit: {}, withdrawal: {}, buy: {}, sell: {} },
   approval: { url: null, timeout_ms: 3000, retries: 1, on_no_answer: 'decline', review_hours: 72 },
   messages: { url: null, timeout_ms: 5000, retries: 1 },
 };
@@ -190,6 +197,21 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
           invalid(key, value, '60 to 604800 seconds');
         next.session_ttl_seconds = value as number;
         break;
+      case 'fees': {
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          invalid(key, value, 'an object keyed by action');
+        for (const [action, perCurrency] of Object.entries(value)) {
+          if (!(ACTIONS as readonly string[]).includes(action)) invalid(`${key}.${action}`, action, ACTIONS.join(', '));
+          if (typeof perCurrency !== 'object' || perCurrency === null || Array.isArray(perCurrency))
+            invalid(`${key}.${action}`, perCurrency, 'an object keyed by currency (an empty one: no fees)');
+          const out: Record<string, FeeSetting> = {};
+          for (const [code, fee] of Object.entries(perCurrency)) {
+            out[code.toUpperCase()] = checkedFee(fee, code, `${key}.${action}.${code}`);
+          }
+          next.fees[action as Action] = out;
+        }
+        break;
+      }
       case 'limit_increase_delay_hours':
         if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 720)
           invalid(key, value, '0 to 720 hours');

@@ -39,6 +39,12 @@ export const paymentSchema = {
     session_id: { type: ['string', 'null'] },
     amount: { type: 'string', description: 'Decimal, in the currency’s major unit' },
     amount_minor: { type: 'string', description: 'Integer minor units (string: may exceed 2^53)' },
+    fee: {
+      type: 'string',
+      description:
+        'Your fee (settings `fees`), decimal: out of what a deposit or buy credits the user, or debited on top of what a withdrawal or sell pays out',
+    },
+    fee_minor: { type: 'string', description: 'The fee in integer minor units' },
     currency: { type: 'string' },
     network: { type: ['string', 'null'] },
     reference: { type: ['string', 'null'] },
@@ -85,6 +91,8 @@ export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<P
     session_id: payment.session_id,
     amount: currency ? formatAmount(payment.amount, currency) : payment.amount.toString(),
     amount_minor: payment.amount.toString(),
+    fee: currency ? formatAmount(payment.fee, currency) : payment.fee.toString(),
+    fee_minor: payment.fee.toString(),
     currency: payment.currency,
     network: payment.network,
     reference: payment.reference,

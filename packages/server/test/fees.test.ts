@@ -1,0 +1,201 @@
+/**
+ * The operator's fees (settings `fees`): a pay-in's comes out of what the user is
+ * credited, a pay-out's is held and debited on top of what is paid out; each is posted
+ * to the operator's `fees` account in the transaction that moves the rest, kept as the
+ * rule in force when the payment was made, and returned with the money on a reversal.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { errorOf, startTestApp, type TestApp } from './harness.ts';
+import {
+  BANK_ACCOUNT,
+  balance,
+  createPayment,
+  fund,
+  openForPayments,
+  simulatorFault,
+  waitForStatus,
+} from './payment-fixtures.ts';
+
+const FEES = {
+  deposit: { USD: { fixed: '0.30', percent: '2.5' } },
+  withdrawal: { USD: { fixed: '1.00' } },
+  buy: {},
+  sell: {},
+};
+
+function settings(t: TestApp, payload: Record<string, unknown>) {
+  return t.app.inject({ method: 'PATCH', url: '/v1/operator/settings', headers: t.auth, payload });
+}
+
+/** The posted balance of the operator's fees account in USD (0 when it has none yet). */
+async function feesEarned(t: TestApp): Promise<bigint> {
+  const { rows } = await t.db.query(
+    "SELECT posted FROM ledger_accounts WHERE operator_id = $1 AND kind = 'fees' AND currency = 'USD'",
+    [t.operatorId],
+  );
+  return rows[0] ? BigInt(rows[0].posted) : 0n;
+}
+
+/** Every account of the operator together: double entry sums to zero. */
+async function ledgerSum(t: TestApp): Promise<bigint> {
+  const { rows } = await t.db.query(
+    'SELECT coalesce(sum(posted), 0) AS total, coalesce(sum(pending_debits - pending_credits), 0) AS pending FROM ledger_accounts WHERE operator_id = $1',
+    [t.operatorId],
+  );
+  assert.equal(BigInt(rows[0]!.pending), 0n, 'holds reserve as much as they promise');
+  return BigInt(rows[0]!.total);
+}
+
+function withdraw(t: TestApp, userId: string, amount: string) {
+  return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument: BANK_ACCOUNT });
+}
+
+describe('fees', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t, {
+    fees: FEES,
+    limits: { deposit: { USD: { min: '0.01', max: '5000.00' } }, withdrawal: { USD: { min: '1.00', max: '5000.00' } } },
+  });
+
+  test('a card deposit of 100.00 with 0.30 + 2.5 % credits the user 97.20 and the fees account 2.80', async () => {
+    const before = await feesEarned(t);
+    const response = await createPayment(t, { user_id: 'depositor', amount: '100.00' });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.deepEqual([payment.status, payment.fee, payment.fee_minor], ['completed', '2.80', '280']);
+    assert.equal(await balance(t, 'depositor'), 9720n);
+    assert.equal((await feesEarned(t)) - before, 280n);
+    assert.equal(await ledgerSum(t), 0n);
+    const events = await t.app.inject({
+      method: 'GET',
+      url: `/v1/events?subject_id=${payment.id}&type=payment.completed`,
+      headers: t.auth,
+    });
+    assert.equal(events.json().data[0].data.payment.fee, '280');
+  });
+
+  test('the percentage rounds half up to the minor unit', async () => {
+    // 0.30 + 2.5 % of 10.10 (0.2525) = 0.5525 → 0.55; of 10.30 (0.2575) = 0.5575 → 0.56
+    for (const [amount, fee] of [
+      ['10.10', '0.55'],
+      ['10.30', '0.56'],
+    ]) {
+      const response = await createPayment(t, { user_id: 'rounder', amount });
+      assert.equal(response.json().fee, fee, `${amount}: ${response.body}`);
+    }
+  });
+
+  test('a deposit the fee would swallow is below the minimum', async () => {
+    const response = await createPayment(t, { user_id: 'tiny', amount: '0.30' });
+    assert.equal(response.statusCode, 422, response.body);
+    assert.deepEqual(
+      [errorOf(response).code, errorOf(response).details['expected']],
+      ['amount_below_minimum', '> 0.31 (the fee)'],
+    );
+  });
+
+  test('a withdrawal holds amount and fee, and when paid out debits both: the fee to the fees account', async () => {
+    await fund(t, 'payee', '100.00'); // credited 97.20
+    const before = await feesEarned(t);
+    const response = await withdraw(t, 'payee', '30.00');
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.fee, '1.00');
+    const { rows } = await t.db.query(
+      "SELECT pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = 'payee'",
+      [t.operatorId],
+    );
+    assert.equal(BigInt(rows[0]!.pending_debits), 3100n, 'amount and fee held');
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await balance(t, 'payee'), 9720n - 3100n);
+    assert.equal((await feesEarned(t)) - before, 100n);
+    assert.equal(await ledgerSum(t), 0n);
+  });
+
+  test('a withdrawal that falls back to a second provider still pays the fee, once', async () => {
+    await fund(t, 'fallback', '100.00');
+    const before = await feesEarned(t);
+    // The bank's payouts reset before any work; the card processor pays out as an ACH credit.
+    await simulatorFault(t, { provider: 'bank', kind: 'reset', method: 'POST' });
+    try {
+      const response = await withdraw(t, 'fallback', '20.00');
+      assert.equal(response.statusCode, 201, response.body);
+      assert.equal(response.json().provider, 'simcard');
+      await waitForStatus(t, response.json().id, ['completed']);
+    } finally {
+      await fetch(`${t.simulator!.url}/admin/faults`, { method: 'DELETE' });
+    }
+    assert.equal(await balance(t, 'fallback'), 9720n - 2100n);
+    assert.equal((await feesEarned(t)) - before, 100n);
+    assert.equal(await ledgerSum(t), 0n);
+  });
+
+  test('a balance that covers the amount but not the fee answers insufficient_balance', async () => {
+    await fund(t, 'short', '10.57'); // 0.30 + 0.26 (2.5 % of 10.57, rounded) leaves 10.01 credited
+    assert.equal(await balance(t, 'short'), 1001n);
+    const response = await withdraw(t, 'short', '10.00');
+    assert.equal(response.statusCode, 402, response.body);
+    assert.equal(errorOf(response).code, 'insufficient_balance');
+  });
+
+  test('a failed withdrawal charges no fee: amount and fee are released', async () => {
+    await fund(t, 'unlucky', '100.00');
+    const before = await feesEarned(t);
+    const response = await withdraw(t, 'unlucky', '20.05'); // .05: the bank accepts it, then fails it
+    assert.equal(response.statusCode, 201, response.body);
+    const failed = await waitForStatus(t, response.json().id, ['failed']);
+    assert.equal(failed.fee, '1.00');
+    assert.equal(await balance(t, 'unlucky'), 9720n);
+    const { rows } = await t.db.query(
+      "SELECT pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = 'unlucky'",
+      [t.operatorId],
+    );
+    assert.equal(BigInt(rows[0]!.pending_debits), 0n);
+    assert.equal(await feesEarned(t), before);
+  });
+
+  test('a payment keeps the fee in force when it was made; a returned ACH debit gives its fee back', async () => {
+    await settings(t, { fees: { ...FEES, deposit: { USD: { fixed: '1.00' } } } });
+    const response = await createPayment(t, {
+      user_id: 'ach-payer',
+      method: 'ach',
+      amount: '40.00',
+      instrument: { routing_number: '021000021', account_number: 'R01000000001', account_holder_name: 'Ada Lovelace' },
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.equal(payment.fee, '1.00');
+    await settings(t, { fees: { ...FEES, deposit: { USD: { fixed: '5.00' } } } });
+    const before = await feesEarned(t);
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await balance(t, 'ach-payer'), 3900n, 'the fee of when it was made');
+    assert.equal((await feesEarned(t)) - before, 100n);
+    await fetch(`${t.simulator!.url}/admin/clock/advance`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ seconds: 3 * 86_400 }),
+    });
+    await waitForStatus(t, payment.id, ['reversed']);
+    assert.equal(await balance(t, 'ach-payer'), 0n);
+    assert.equal(await feesEarned(t), before, 'the fee went back with the money');
+    assert.equal(await ledgerSum(t), 0n);
+    await settings(t, { fees: FEES });
+  });
+
+  test('bad fees answer their codes', async () => {
+    for (const [fees, code, field] of [
+      [{ deposit: { USD: { percent: '101' } } }, 'invalid_value', 'fees.deposit.USD.percent'],
+      [{ deposit: { USD: { percent: '2.12345' } } }, 'invalid_value', 'fees.deposit.USD.percent'],
+      [{ deposit: { USD: { fixed: '0.001' } } }, 'invalid_amount', 'fees.deposit.USD.fixed'],
+      [{ deposit: { USD: { flat: '1.00' } } }, 'invalid_value', 'fees.deposit.USD.flat'],
+      [{ deposit: { USD: {} } }, 'invalid_value', 'fees.deposit.USD'],
+      [{ deposit: { XYZ: { fixed: '1.00' } } }, 'invalid_value', 'fees.deposit.XYZ'],
+      [{ lend: {} }, 'invalid_value', 'fees.lend'],
+    ] as const) {
+      const response = await settings(t, { fees });
+      assert.equal(response.statusCode, 422, `${JSON.stringify(fees)}: ${response.body}`);
+      assert.deepEqual([errorOf(response).code, errorOf(response).details['field']], [code, field]);
+    }
+  });
+});
