@@ -61,7 +61,14 @@ import { partnerPaymentRoutes, paymentSchema, widgetPaymentRoutes } from './rout
 import { providerWebhookRoutes } from './routes/provider-webhooks.ts';
 import { apiKeySchema, issuedKeySchema, operatorSchema } from './routes/schemas.ts';
 import { sessionRoutes, sessionSchema } from './routes/sessions.ts';
-import { balanceRoutes, endUserSchema, kycStatusSchema, userLimitRoutes, userRoutes } from './routes/users.ts';
+import {
+  balanceRoutes,
+  endUserSchema,
+  kycStatusSchema,
+  ledgerRoutes,
+  userLimitRoutes,
+  userRoutes,
+} from './routes/users.ts';
 import { webhookRoutes, webhookSchemas } from './routes/webhooks.ts';
 import { publicWidgetRoutes, widgetRoutes } from './routes/widget.ts';
 import { widgetHostingRoutes } from './routes/widget-hosting.ts';
@@ -280,6 +287,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     userRoutes(partner, users, kyc);
     userLimitRoutes(partner, { users, settings, now: () => clock.now() });
     balanceRoutes(partner, new UserBalances({ db, ledger, users, settings, events }));
+    ledgerRoutes(partner, ledger);
     sessionRoutes(partner, sessions, baseUrl, clock);
     complianceConfigRoutes(partner, { settings, terms, operatorTokens, hookPolicy: (mode) => hooks.policy(mode) });
     partnerPaymentRoutes(partner, { payments, compliance, users });

@@ -183,6 +183,41 @@ describe('fees', async () => {
     await settings(t, { fees: FEES });
   });
 
+  test('GET /v1/ledger/balances shows the fees earned beside what users hold and providers cleared, summing to zero', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/v1/ledger/balances', headers: t.auth });
+    assert.equal(response.statusCode, 200, response.body);
+    const rows = response.json().data as {
+      kind: string;
+      provider: string | null;
+      currency: string;
+      posted_minor: string;
+    }[];
+    const usd = rows.filter((row) => row.currency === 'USD');
+    const fees = usd.find((row) => row.kind === 'fees');
+    assert.equal(BigInt(fees!.posted_minor), await feesEarned(t));
+    const users = usd.find((row) => row.kind === 'user');
+    const { rows: held } = await t.db.query(
+      "SELECT sum(posted) AS total FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND currency = 'USD'",
+      [t.operatorId],
+    );
+    assert.equal(BigInt(users!.posted_minor), BigInt(held[0]!.total));
+    assert.ok(
+      usd.some((row) => row.kind === 'provider_clearing' && row.provider === 'simcard'),
+      'clearing per provider, its shards added up',
+    );
+    assert.equal(
+      usd.reduce((sum, row) => sum + BigInt(row.posted_minor), 0n),
+      0n,
+    );
+    const other = await t.operators.create({ name: 'Other' });
+    const theirs = await t.app.inject({
+      method: 'GET',
+      url: '/v1/ledger/balances',
+      headers: { authorization: `Bearer ${other.key.secret}` },
+    });
+    assert.deepEqual(theirs.json().data, [], 'another operator sees none of it');
+  });
+
   test('bad fees answer their codes', async () => {
     for (const [fees, code, field] of [
       [{ deposit: { USD: { percent: '101' } } }, 'invalid_value', 'fees.deposit.USD.percent'],

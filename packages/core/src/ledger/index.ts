@@ -12,6 +12,7 @@ export type {
   HoldStatus,
   LedgerAccount,
   Movement,
+  Position,
   ReverseOptions,
   Transfer,
   TransferInput,

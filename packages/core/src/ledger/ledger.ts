@@ -16,6 +16,7 @@ import {
   type HoldInput,
   type LedgerAccount,
   OWNED_ACCOUNT_KINDS,
+  type Position,
   type ReverseOptions,
   type Transfer,
   type TransferInput,
@@ -189,6 +190,24 @@ export class Ledger {
     ]);
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'ledger_account', id: accountId });
     return rows[0];
+  }
+
+  /**
+   * The operator's ledger in `mode`, per kind of account, provider and currency: what
+   * users hold in all, what each provider's clearing has taken in and paid out, the fees
+   * earned, the settlement account. Clearing shards are added up per provider. Every
+   * posting balances, so `posted` sums to zero over the rows of each currency.
+   */
+  async positions(operatorId: string, mode: 'test' | 'live'): Promise<Position[]> {
+    const { rows } = await this.db.query<Position>(
+      `SELECT kind, CASE WHEN kind = 'provider_clearing' THEN split_part(owner_ref, '#', 1) END AS provider,
+              currency, network, sum(posted) AS posted, sum(pending_debits) AS pending_debits,
+              sum(pending_credits) AS pending_credits, count(*)::int AS accounts
+         FROM ledger_accounts WHERE operator_id = $1 AND mode = $2
+        GROUP BY 1, 2, 3, 4 ORDER BY 3, 4 NULLS FIRST, 1, 2`,
+      [operatorId, mode],
+    );
+    return rows;
   }
 
   /** The account's balance, read from its row (O(1), never summed from history). */

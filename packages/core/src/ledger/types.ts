@@ -189,3 +189,17 @@ export interface EntryPage {
   /** Pass back to get the next (older) page; null when there is none. */
   next_cursor: string | null;
 }
+
+/** A kind of account of one operator, summed: see `Ledger.positions`. */
+export interface Position {
+  kind: AccountKind;
+  /** The provider, for its clearing accounts; null for other kinds. */
+  provider: string | null;
+  currency: string;
+  network: string | null;
+  posted: bigint;
+  pending_debits: bigint;
+  pending_credits: bigint;
+  /** How many accounts were added up (users: one per user who has this currency). */
+  accounts: number;
+}

@@ -6,6 +6,7 @@ import {
   findCurrency,
   formatAmount,
   type Kyc,
+  type Ledger,
   MAX_AMOUNT_INPUT_LENGTH,
   type OperatorSettingsStore,
   presentLimits,
@@ -236,6 +237,74 @@ function presentBalance(balance: Balance) {
     held_minor: balance.pending_debits.toString(),
     available_minor: balance.available.toString(),
   };
+}
+
+const positionSchema = {
+  type: 'object',
+  properties: {
+    object: { type: 'string', const: 'ledger_position' },
+    kind: {
+      type: 'string',
+      enum: ['user', 'provider_clearing', 'fees', 'operator_settlement', 'suspense'],
+      description:
+        'user: all users together; provider_clearing: what a provider took in less what it paid out; fees: fees earned; operator_settlement: your side of balance adjustments',
+    },
+    provider: { type: ['string', 'null'] },
+    currency: { type: 'string' },
+    network: { type: ['string', 'null'] },
+    posted: { type: 'string', description: 'Decimal; over every row of a currency, posted sums to zero' },
+    held: { type: 'string', description: 'Reserved by holds (withdrawals in progress)' },
+    incoming: { type: 'string', description: 'Held for these accounts by others' },
+    posted_minor: { type: 'string' },
+    held_minor: { type: 'string' },
+    incoming_minor: { type: 'string' },
+    accounts: { type: 'integer', description: 'How many accounts were added up' },
+  },
+  required: ['object', 'kind', 'currency', 'posted', 'held', 'incoming', 'accounts'],
+} as const;
+
+/** The operator's whole ledger in the key's mode, per kind of account, provider and currency. */
+export function ledgerRoutes(app: FastifyInstance, ledger: Ledger): void {
+  app.get(
+    '/v1/ledger/balances',
+    {
+      schema: {
+        tags: ['ledger'],
+        summary: 'Your ledger: what users hold, what providers cleared, fees earned, settlement; per currency',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              object: { type: 'string', const: 'list' },
+              data: { type: 'array', items: positionSchema },
+            },
+            required: ['object', 'data'],
+          },
+        },
+      },
+    },
+    async (request) => ({
+      object: 'list',
+      data: (await ledger.positions(request.operator.operatorId, request.operator.mode)).map((position) => {
+        const currency = findCurrency(position.currency);
+        const decimal = (minor: bigint) => (currency ? formatAmount(minor, currency) : minor.toString());
+        return {
+          object: 'ledger_position',
+          kind: position.kind,
+          provider: position.provider,
+          currency: position.currency,
+          network: position.network,
+          posted: decimal(position.posted),
+          held: decimal(position.pending_debits),
+          incoming: decimal(position.pending_credits),
+          posted_minor: position.posted.toString(),
+          held_minor: position.pending_debits.toString(),
+          incoming_minor: position.pending_credits.toString(),
+          accounts: position.accounts,
+        };
+      }),
+    }),
+  );
 }
 
 /** Balances Rampart keeps for users (currencies in `ledger` mode), and operator adjustments to them. */
