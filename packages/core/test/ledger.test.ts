@@ -153,6 +153,35 @@ describe('ledger', async () => {
       assert.equal(trc.floor, null);
     });
 
+    test('a fees account may be a shard (#n) of the operator’s fees; no other system account has an owner', async () => {
+      const shard = await ledger.ensureAccount(db, {
+        operatorId,
+        mode: 'live' as const,
+        kind: 'fees',
+        ownerRef: '#7',
+        currency: 'EUR',
+      });
+      assert.equal(shard.owner_ref, '#7');
+      await assert.rejects(
+        ledger.ensureAccount(db, {
+          operatorId,
+          mode: 'live' as const,
+          kind: 'operator_settlement',
+          ownerRef: '#7',
+          currency: 'EUR',
+        }),
+        rampartError('invalid_value'),
+      );
+      await assert.rejects(
+        db.query(
+          `INSERT INTO ledger_accounts (id, operator_id, kind, owner_ref, currency, mode, created_at)
+           VALUES ('acct_bad_fees', $1, 'fees', 'someone', 'EUR', 'live', now())`,
+          [operatorId],
+        ),
+        /ledger_accounts_owner/,
+      );
+    });
+
     test('bad account inputs name the field', async () => {
       await assert.rejects(
         ledger.ensureAccount(db, { operatorId, mode: 'live' as const, kind: 'user', currency: 'USD' }),

@@ -135,7 +135,12 @@ export class Ledger {
       });
     const owned = OWNED_ACCOUNT_KINDS.includes(input.kind);
     const ownerRef = input.ownerRef ?? null;
-    if (owned !== (ownerRef !== null) || (ownerRef !== null && (ownerRef.length === 0 || ownerRef.length > 200)))
+    // A fees account may be one shard of the operator's fees ('#0' …), and owned by no one.
+    const shard = input.kind === 'fees' && ownerRef !== null && /^#\d{1,3}$/.test(ownerRef);
+    if (
+      (owned !== (ownerRef !== null) && !shard) ||
+      (ownerRef !== null && (ownerRef.length === 0 || ownerRef.length > 200))
+    )
       throw new RampartError('invalid_value', {
         field: 'owner_ref',
         provided: ownerRef,

@@ -170,7 +170,7 @@ export interface ReverseOptions {
 export interface AccountInput {
   operatorId: string;
   kind: AccountKind;
-  /** Required for `user` (end user id) and `provider_clearing` (provider id); absent otherwise. */
+  /** Required for `user` (end user id) and `provider_clearing` (provider id); for `fees`, a shard ('#0' …) or absent; absent otherwise. */
   ownerRef?: string;
   /** Whose money: test-mode and live accounts are distinct, and every caller must say which. */
   mode: 'test' | 'live';

@@ -1550,9 +1550,18 @@ export class Payments {
     return this.ledger.transferCte({ ...annotations, entries }, first, onlyIf);
   }
 
-  /** The operator's account of fees earned in the payment's currency and mode. */
+  /**
+   * The operator's account of fees earned in the payment's currency and mode: one of
+   * `CLEARING_SHARDS`, picked by payment id like the clearing account, for the same reason.
+   */
   private feesAccount(tx: Queryable, payment: Payment) {
-    return this.ledger.accountId(tx, { ...ownerOf(payment), kind: 'fees', currency: payment.currency });
+    const shard = `#${clearingShard(payment.id)}`;
+    return this.ledger.accountId(tx, {
+      ...ownerOf(payment),
+      kind: 'fees',
+      ownerRef: shard,
+      currency: payment.currency,
+    });
   }
 
   private async update(tx: Queryable, id: string, set: Record<string, unknown>): Promise<Payment> {
