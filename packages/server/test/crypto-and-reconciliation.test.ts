@@ -211,6 +211,21 @@ describe('more arriving than was asked, beyond the limits', async () => {
       { limit: 'daily', limit_amount: '100.000000', amount: '100.010000' },
     ]);
   });
+
+  test('above a limit the user set for themselves: credited whole, and the operator is told which', async () => {
+    const set = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/users/over-own/limits',
+      headers: t.auth,
+      payload: { deposit: { USDT: { week: '30' } } },
+    });
+    assert.equal(set.statusCode, 200, set.body);
+    const done = await overpaid('over-own', '20.01', '35');
+    assert.equal(await balance(t, 'over-own', 'USDT'), 35_000_000n);
+    assert.deepEqual(await limitEvents(t, done.id), [
+      { limit: 'user_week', limit_amount: '30.000000', amount: '35.000000' },
+    ]);
+  });
 });
 
 describe('ETH beyond bigint: amounts and balances above 2^63 - 1 wei (9.22 ETH), up to 2^256 - 1', async () => {

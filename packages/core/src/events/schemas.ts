@@ -176,13 +176,15 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
       payment: paymentObject,
       limit: {
         type: 'string',
-        enum: ['max', 'daily'],
-        description: 'Which limit: one payment’s maximum, or the rolling 24 hours.',
+        enum: ['max', 'daily', 'user_day', 'user_week', 'user_month'],
+        description:
+          'Which limit: one payment’s maximum, the rolling 24 hours, or one of the user’s own limits (rolling day, week, month).',
       },
       limit_amount: { type: 'string', description: 'The limit, decimal in the currency’s major unit.' },
       amount: {
         type: 'string',
-        description: 'What the limit was measured against: the payment (max), or the user’s 24 hours with it (daily).',
+        description:
+          'What the limit was measured against: the payment (max), or the user’s payments in the window with it.',
       },
     },
     ['payment', 'limit', 'limit_amount', 'amount'],

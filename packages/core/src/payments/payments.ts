@@ -1088,7 +1088,7 @@ export class Payments {
       set['failure_code'] = outcome.failure.code;
       set['failure_message'] = outcome.failure.message ?? null;
     }
-    let exceeded: { limit: 'max' | 'daily'; limit_amount: string; amount: string } | undefined;
+    let exceeded: { limit: string; limit_amount: string; amount: string } | undefined;
     // A pay-in completes for what arrived (the sender chose it), not for what was asked:
     // the credit is that amount, and the timeline says what was asked.
     // (An amount the ledger could not hold is no amount: the one asked is credited.)
@@ -1124,33 +1124,36 @@ export class Payments {
 
   /**
    * Whether a pay-in of `settled` (more than it asked) is above a limit it was created
-   * under: the operator's maximum for one payment, or the user's rolling 24 hours with it.
+   * under: the operator's maximum for one payment, the operator's rolling 24 hours, or one
+   * of the user's own limits (`user_day`, `user_week`, `user_month`), with it.
    */
   private async limitExceeded(
     tx: Queryable,
     payment: Payment,
     settled: bigint,
     currency: Currency,
-  ): Promise<{ limit: 'max' | 'daily'; limit_amount: string; amount: string } | undefined> {
+  ): Promise<{ limit: string; limit_amount: string; amount: string } | undefined> {
     const { max, daily } = limitsOf(await this.settings.get(payment.operator_id, tx), payment.kind, currency);
     if (max !== undefined && settled > max)
       return { limit: 'max', limit_amount: formatAmount(max, currency), amount: formatAmount(settled, currency) };
-    if (daily !== undefined) {
-      const others = await this.usedToday(tx, {
-        operatorId: payment.operator_id,
-        userId: payment.user_id,
-        kind: payment.kind,
-        currency: currency.code,
-        excluding: payment.id,
-      });
-      if (others + settled > daily)
-        return {
-          limit: 'daily',
-          limit_amount: formatAmount(daily, currency),
-          amount: formatAmount(others + settled, currency),
-        };
-    }
-    return undefined;
+    const { rows } = await tx.query<{ limits: UserLimits }>(
+      'SELECT limits FROM end_users WHERE operator_id = $1 AND id = $2',
+      [payment.operator_id, payment.user_id],
+    );
+    const own = limitsInForce(rows[0]?.limits ?? {}, payment.kind, currency.code, this.clock.now());
+    const passed = await this.passedWindow(
+      tx,
+      { operatorId: payment.operator_id, userId: payment.user_id, kind: payment.kind, excluding: payment.id },
+      currency,
+      settled,
+      limitWindows(daily, own),
+    );
+    if (!passed) return undefined;
+    return {
+      limit: passed.window.own ? `user_${passed.window.period}` : 'daily',
+      limit_amount: formatAmount(passed.window.limit, currency),
+      amount: formatAmount(passed.used + settled, currency),
+    };
   }
 
   /** What the user's payments of an action in a currency came to in the last 24 hours (failed and cancelled aside). */
@@ -1160,6 +1163,28 @@ export class Payments {
   ): Promise<bigint> {
     const [used] = await paymentStore.usedWithin(tx, { ...of, since: [new Date(this.clock.now().getTime() - DAY_MS)] });
     return used!;
+  }
+
+  /**
+   * The first of `windows` that the user's payments of the kind (failed and cancelled
+   * aside) would pass with `amount` more, and what they came to in it.
+   */
+  private async passedWindow(
+    tx: Queryable,
+    of: { operatorId: string; userId: string; kind: string; excluding?: string },
+    currency: Currency,
+    amount: bigint,
+    windows: LimitWindow[],
+  ): Promise<{ window: LimitWindow; used: bigint } | undefined> {
+    if (windows.length === 0) return undefined;
+    const now = this.clock.now().getTime();
+    const used = await paymentStore.usedWithin(tx, {
+      ...of,
+      currency: currency.code,
+      since: windows.map((w) => new Date(now - LIMIT_PERIODS[w.period])),
+    });
+    const i = windows.findIndex((window, n) => used[n]! + amount > window.limit);
+    return i < 0 ? undefined : { window: windows[i]!, used: used[i]! };
   }
 
   /**
@@ -1174,31 +1199,23 @@ export class Payments {
     daily: bigint | undefined,
     own: LimitInForce[],
   ): Promise<void> {
-    const windows: { period: LimitPeriod; limit: bigint; own: boolean }[] = [
-      ...(daily === undefined ? [] : [{ period: 'day' as const, limit: daily, own: false }]),
-      ...own.map((limit) => ({ ...limit, own: true })),
-    ];
-    if (windows.length === 0) return;
-    const now = this.clock.now().getTime();
-    const used = await paymentStore.usedWithin(tx, {
-      operatorId: input.operatorId,
-      userId: input.gates.user.id,
-      kind: input.kind,
+    const passed = await this.passedWindow(
+      tx,
+      { operatorId: input.operatorId, userId: input.gates.user.id, kind: input.kind },
+      currency,
+      amount,
+      limitWindows(daily, own),
+    );
+    if (!passed) return;
+    const details = {
+      limit: formatAmount(passed.window.limit, currency),
+      used: formatAmount(passed.used, currency),
+      requested: formatAmount(amount, currency),
       currency: currency.code,
-      since: windows.map((w) => new Date(now - LIMIT_PERIODS[w.period])),
-    });
-    windows.forEach((window, i) => {
-      if (used[i]! + amount <= window.limit) return;
-      const details = {
-        limit: formatAmount(window.limit, currency),
-        used: formatAmount(used[i]!, currency),
-        requested: formatAmount(amount, currency),
-        currency: currency.code,
-      };
-      throw window.own
-        ? new RampartError('user_limit_exceeded', { action: input.kind, period: window.period, ...details })
-        : new RampartError('daily_limit_exceeded', details);
-    });
+    };
+    throw passed.window.own
+      ? new RampartError('user_limit_exceeded', { action: input.kind, period: passed.window.period, ...details })
+      : new RampartError('daily_limit_exceeded', details);
   }
 
   /**
@@ -1646,6 +1663,20 @@ function limitsOf(
   const bound = (value: string | undefined) =>
     value === undefined ? undefined : parseAmount(value, currency, 'limit');
   return { min: bound(limit?.min), max: bound(limit?.max), daily: bound(limit?.daily) };
+}
+
+/** A limit over a rolling window: the operator's daily one for everyone, or one of the user's own. */
+interface LimitWindow {
+  period: LimitPeriod;
+  limit: bigint;
+  own: boolean;
+}
+
+function limitWindows(daily: bigint | undefined, own: readonly LimitInForce[]): LimitWindow[] {
+  return [
+    ...(daily === undefined ? [] : [{ period: 'day' as const, limit: daily, own: false }]),
+    ...own.map((limit) => ({ ...limit, own: true })),
+  ];
 }
 
 /** Whose ledger accounts a payment moves: its operator's, in its mode (test money never meets live). */
