@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, runServer } from '@rampart/server';
 import { Command, Option } from 'commander';
 import { modeOption, type OperatorOptions, operatorOption, tenantOf, withDatabase } from './database.ts';
 import { discrepanciesCommand } from './discrepancies.ts';
+import { ledgerCommand } from './ledger.ts';
 import { outboxCommand } from './outbox.ts';
 import { collect, emit } from './output.ts';
 import { providerEventsCommand } from './provider-events.ts';
@@ -166,6 +167,7 @@ export function buildProgram(): Command {
   webhooksCommand(program);
   outboxCommand(program);
   discrepanciesCommand(program);
+  ledgerCommand(program);
   providerEventsCommand(program);
   return program;
 }

@@ -9,6 +9,7 @@ import {
   type Ledger,
   MAX_AMOUNT_INPUT_LENGTH,
   type OperatorSettingsStore,
+  type Position,
   presentLimits,
   type UserBalances,
   type UserProfile,
@@ -263,6 +264,26 @@ const positionSchema = {
   required: ['object', 'kind', 'currency', 'posted', 'held', 'incoming', 'accounts'],
 } as const;
 
+/** A ledger position as the API and the CLI show it: decimals in the currency, and minor units. */
+export function presentPosition(position: Position) {
+  const currency = findCurrency(position.currency);
+  const decimal = (minor: bigint) => (currency ? formatAmount(minor, currency) : minor.toString());
+  return {
+    object: 'ledger_position',
+    kind: position.kind,
+    provider: position.provider,
+    currency: position.currency,
+    network: position.network,
+    posted: decimal(position.posted),
+    held: decimal(position.pending_debits),
+    incoming: decimal(position.pending_credits),
+    posted_minor: position.posted.toString(),
+    held_minor: position.pending_debits.toString(),
+    incoming_minor: position.pending_credits.toString(),
+    accounts: position.accounts,
+  };
+}
+
 /** The operator's whole ledger in the key's mode, per kind of account, provider and currency. */
 export function ledgerRoutes(app: FastifyInstance, ledger: Ledger): void {
   app.get(
@@ -285,24 +306,7 @@ export function ledgerRoutes(app: FastifyInstance, ledger: Ledger): void {
     },
     async (request) => ({
       object: 'list',
-      data: (await ledger.positions(request.operator.operatorId, request.operator.mode)).map((position) => {
-        const currency = findCurrency(position.currency);
-        const decimal = (minor: bigint) => (currency ? formatAmount(minor, currency) : minor.toString());
-        return {
-          object: 'ledger_position',
-          kind: position.kind,
-          provider: position.provider,
-          currency: position.currency,
-          network: position.network,
-          posted: decimal(position.posted),
-          held: decimal(position.pending_debits),
-          incoming: decimal(position.pending_credits),
-          posted_minor: position.posted.toString(),
-          held_minor: position.pending_debits.toString(),
-          incoming_minor: position.pending_credits.toString(),
-          accounts: position.accounts,
-        };
-      }),
+      data: (await ledger.positions(request.operator.operatorId, request.operator.mode)).map(presentPosition),
     }),
   );
 }
