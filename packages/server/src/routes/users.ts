@@ -224,9 +224,14 @@ const balanceSchema = {
   required: ['object', 'currency', 'posted', 'held', 'available'],
 } as const;
 
+/** Minor units as a decimal in the currency `code` (as they are, for a currency Rampart no longer knows). */
+function decimalIn(code: string): (minor: bigint) => string {
+  const currency = findCurrency(code);
+  return (minor) => (currency ? formatAmount(minor, currency) : minor.toString());
+}
+
 function presentBalance(balance: Balance) {
-  const currency = findCurrency(balance.currency);
-  const decimal = (minor: bigint) => (currency ? formatAmount(minor, currency) : minor.toString());
+  const decimal = decimalIn(balance.currency);
   return {
     object: 'balance',
     currency: balance.currency,
@@ -266,8 +271,7 @@ const positionSchema = {
 
 /** A ledger position as the API and the CLI show it: decimals in the currency, and minor units. */
 export function presentPosition(position: Position) {
-  const currency = findCurrency(position.currency);
-  const decimal = (minor: bigint) => (currency ? formatAmount(minor, currency) : minor.toString());
+  const decimal = decimalIn(position.currency);
   return {
     object: 'ledger_position',
     kind: position.kind,
