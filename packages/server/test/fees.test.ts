@@ -16,6 +16,7 @@ import {
   simulatorFault,
   waitForStatus,
 } from './payment-fixtures.ts';
+import { widgetSession } from './widget-fixtures.ts';
 
 const FEES = {
   deposit: { USD: { fixed: '0.30', percent: '2.5' } },
@@ -218,6 +219,46 @@ describe('fees', async () => {
       headers: { authorization: `Bearer ${other.key.secret}` },
     });
     assert.deepEqual(theirs.json().data, [], 'another operator sees none of it');
+  });
+
+  test('a quote shows the fee before the payment, and what it moves the balance by; the widget asks for its operation', async () => {
+    const quote = (query: string, headers = t.auth) =>
+      t.app.inject({ method: 'GET', url: `/v1/payments/quote?${query}`, headers });
+    const deposit = await quote('kind=deposit&amount=100.00&currency=USD');
+    assert.equal(deposit.statusCode, 200, deposit.body);
+    assert.deepEqual(deposit.json(), {
+      object: 'quote',
+      kind: 'deposit',
+      currency: 'USD',
+      amount: '100.00',
+      fee: '2.80',
+      direction: 'credit',
+      net: '97.20',
+    });
+    const made = await createPayment(t, { user_id: 'quoted', amount: '100.00' });
+    assert.equal(made.json().fee, deposit.json().fee, 'the payment costs what the quote said');
+    const withdrawal = (await quote('kind=withdrawal&amount=30.00&currency=USD')).json();
+    assert.deepEqual([withdrawal.fee, withdrawal.direction, withdrawal.net], ['1.00', 'debit', '31.00']);
+    const none = (await quote('kind=buy&amount=30.00&currency=USD')).json();
+    assert.deepEqual([none.fee, none.net], ['0.00', '30.00']);
+    for (const [query, status, code] of [
+      ['kind=deposit&amount=0.30&currency=USD', 422, 'amount_below_minimum'],
+      ['kind=deposit&amount=1.001&currency=USD', 422, 'invalid_amount'],
+      ['kind=deposit&amount=10.00&currency=GBP', 400, 'currency_not_enabled'],
+      ['kind=lend&amount=10.00&currency=USD', 400, 'validation_error'],
+      ['amount=10.00&currency=USD', 400, 'missing_parameter'],
+    ] as const) {
+      const response = await quote(query);
+      assert.deepEqual([response.statusCode, errorOf(response).code], [status, code], `${query}: ${response.body}`);
+    }
+    const { widget } = await widgetSession(t, { user_id: 'quoted', operation: 'withdrawal' });
+    const widgetQuote = await t.app.inject({
+      method: 'GET',
+      url: '/widget/v1/payments/quote?amount=30.00&currency=USD',
+      headers: widget,
+    });
+    assert.equal(widgetQuote.statusCode, 200, widgetQuote.body);
+    assert.deepEqual([widgetQuote.json().kind, widgetQuote.json().net], ['withdrawal', '31.00']);
   });
 
   test('bad fees answer their codes', async () => {

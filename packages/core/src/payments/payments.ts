@@ -63,6 +63,9 @@ export interface CreatePayment {
   gates: GateContext;
 }
 
+/** What pricing a payment reads of it: its kind, amount and asset. */
+type Priced = Pick<CreatePayment, 'kind' | 'amount' | 'currency' | 'network'>;
+
 export const CLEARING_SHARDS = 16;
 
 /** A payment as polling reads it. */
@@ -294,8 +297,30 @@ export class Payments {
     return paymentStore.timeline(this.db, paymentId);
   }
 
+  /**
+   * What a payment of `amount` would cost the user before they make it: the operator's
+   * fee, and what their balance would move by (a pay-in credits the amount less the fee,
+   * a pay-out debits the amount and the fee). Checked as a create checks currency, amount
+   * and limits; gates and balances are not (the create says).
+   */
+  async quote(operatorId: string, input: Priced) {
+    const { currency, amount, fee } = this.validate(input, await this.settings.get(operatorId));
+    const payOut = PAY_OUT.includes(input.kind);
+    return {
+      kind: input.kind,
+      currency: currency.code,
+      amount: formatAmount(amount, currency),
+      fee: formatAmount(fee, currency),
+      direction: payOut ? ('debit' as const) : ('credit' as const),
+      net: formatAmount(payOut ? amount + fee : amount - fee, currency),
+    };
+  }
+
   /** Validates currency, amount and limits, in the order a client can fix them. */
-  private validate(input: CreatePayment): {
+  private validate(
+    input: Priced,
+    settings: OperatorSettings,
+  ): {
     currency: Currency;
     network: string | null;
     amount: bigint;
@@ -307,7 +332,6 @@ export class Payments {
     fee: bigint;
   } {
     const asset = getAsset(input.currency, input.network);
-    const settings = input.gates.settings;
     const enabled = settings.currencies.filter((c) => c.currency === asset.currency.code);
     if (enabled.length === 0) throw new RampartError('currency_not_enabled', { currency: asset.currency.code });
     const pair = enabled.find((c) => c.network === asset.network);
@@ -352,7 +376,7 @@ export class Payments {
   }
 
   async create(input: CreatePayment): Promise<Payment> {
-    const { currency, network, amount, balances, daily, feeRule, fee } = this.validate(input);
+    const { currency, network, amount, balances, daily, feeRule, fee } = this.validate(input, input.gates.settings);
     const route = this.route(input, currency.code, network);
     if (input.kind === 'deposit' && input.method === 'crypto') {
       // A user has one deposit address per asset and network; while a deposit to it is

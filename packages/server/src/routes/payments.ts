@@ -225,6 +225,54 @@ async function createFrom(
   return earlier ? deps.payments.resume(earlier, input) : deps.payments.create(input);
 }
 
+const quoteSchema = {
+  type: 'object',
+  properties: {
+    object: { type: 'string', const: 'quote' },
+    kind: { type: 'string' },
+    currency: { type: 'string' },
+    amount: { type: 'string' },
+    fee: { type: 'string', description: 'Your fee on this amount (settings `fees`)' },
+    direction: { type: 'string', enum: ['credit', 'debit'] },
+    net: {
+      type: 'string',
+      description:
+        "What the user's balance moves by: a deposit or buy credits amount - fee, a withdrawal or sell debits amount + fee",
+    },
+  },
+  required: ['object', 'kind', 'currency', 'amount', 'fee', 'direction', 'net'],
+} as const;
+
+const quoteQuery = (withKind: boolean) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    required: [...(withKind ? ['kind'] : []), 'amount', 'currency'],
+    properties: {
+      ...(withKind ? { kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] } } : {}),
+      amount: { type: 'string', maxLength: MAX_AMOUNT_INPUT_LENGTH },
+      currency: { type: 'string', maxLength: 16 },
+      network: { type: 'string', maxLength: 16 },
+    },
+  }) as const;
+
+interface QuoteQuery {
+  kind?: CreatePayment['kind'];
+  amount: string;
+  currency: string;
+  network?: string;
+}
+
+async function quoteFor(payments: Payments, operatorId: string, kind: CreatePayment['kind'], q: QuoteQuery) {
+  const quote = await payments.quote(operatorId, {
+    kind,
+    amount: q.amount,
+    currency: q.currency,
+    network: q.network ?? null,
+  });
+  return { object: 'quote', ...quote };
+}
+
 export function partnerPaymentRoutes(
   app: FastifyInstance,
   deps: { payments: Payments; compliance: Compliance; users: EndUsers },
@@ -257,6 +305,19 @@ export function partnerPaymentRoutes(
       );
       return reply.code(201).send(presentPayment(payment));
     },
+  );
+
+  app.get<{ Querystring: QuoteQuery }>(
+    '/v1/payments/quote',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'The fee on a payment before it is made, and what it moves the user’s balance by',
+        querystring: quoteQuery(true),
+        response: { 200: quoteSchema },
+      },
+    },
+    async (request) => quoteFor(deps.payments, request.operator.operatorId, request.query.kind!, request.query),
   );
 
   app.get<{ Params: { id: string } }>(
@@ -446,6 +507,22 @@ export function widgetPaymentRoutes(app: FastifyInstance, deps: { payments: Paym
         deps,
       );
       return reply.code(201).send(presentForWidget(payment));
+    },
+  );
+
+  app.get<{ Querystring: QuoteQuery }>(
+    '/widget/v1/payments/quote',
+    {
+      schema: {
+        tags: ['widget'],
+        summary: 'The fee the user would pay on the session’s operation for an amount, shown before they confirm',
+        querystring: quoteQuery(false),
+        response: { 200: quoteSchema },
+      },
+    },
+    async (request) => {
+      const { session } = request.widget;
+      return quoteFor(deps.payments, session.operator_id, session.operation, request.query);
     },
   );
 
