@@ -110,3 +110,39 @@ describe('configuration', () => {
     assert.equal(deployed.simulator, false);
   });
 });
+
+describe('operator settings while a deployment rolls', async () => {
+  const t = await startTestApp();
+
+  test('a field a later release wrote is neither refused nor lost: this release reads around it and keeps it', async () => {
+    // As a node of a later release would store its own settings beside these.
+    await t.db.query(
+      `UPDATE operators SET settings = settings || '{"later_setting": {"on": true}}'::jsonb
+         || jsonb_build_object('approval', coalesce(settings -> 'approval', '{}'::jsonb) || '{"later_field": 5}'::jsonb)
+        WHERE id = $1`,
+      [t.operatorId],
+    );
+    const read = await t.app.inject({ method: 'GET', url: '/v1/operator/settings', headers: t.auth });
+    assert.equal(read.statusCode, 200, read.body);
+    assert.equal(read.json().later_setting, undefined, 'not shown: this release does not know it');
+    const changed = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/operator/settings',
+      headers: t.auth,
+      payload: { session_ttl_seconds: 600, approval: { timeout_ms: 2000 } },
+    });
+    assert.equal(changed.statusCode, 200, changed.body);
+    const { rows } = await t.db.query('SELECT settings FROM operators WHERE id = $1', [t.operatorId]);
+    assert.deepEqual(rows[0]!.settings.later_setting, { on: true });
+    assert.equal(rows[0]!.settings.approval.later_field, 5);
+    assert.equal(rows[0]!.settings.approval.timeout_ms, 2000);
+    assert.equal(rows[0]!.settings.session_ttl_seconds, 600);
+    const unknown = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/operator/settings',
+      headers: t.auth,
+      payload: { later_setting: { on: false } },
+    });
+    assert.equal(unknown.statusCode, 422, 'a client still cannot set what this release does not know');
+  });
+});

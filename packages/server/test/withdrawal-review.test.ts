@@ -15,9 +15,11 @@ import {
   fund,
   madeAt,
   openForPayments,
+  simulatorFault,
   travellingClock,
   waitForStatus,
 } from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
 
 const REVIEW = { status: 202, body: { received: true } };
 
@@ -227,6 +229,26 @@ describe('withdrawals held for review', async () => {
       assert.equal(await madeAt(t, 'bank', payment.id), 0);
     }
     assert.equal(await held(t, 'raced'), 0n);
+  });
+
+  test('a cancel while the approved withdrawal is on its way to the bank waits (payment_in_progress): it is paid once, debited once', async () => {
+    const payment = await reviewed(t, 'approved-then-cancelled');
+    clock.advance(10 * 60); // reviewed long after it was made
+    await simulatorFault(t, { provider: 'bank', kind: 'latency', ms: 1_500, method: 'POST', count: 1 });
+    const approving = post(t, `/v1/payments/${payment.id}/approve`);
+    await eventually(
+      'the approval sent on to the bank',
+      async () => (await t.app.inject({ method: 'GET', url: `/v1/payments/${payment.id}`, headers: t.auth })).json(),
+      (p: { status: string }) => p.status === 'pending',
+    );
+    const cancel = await post(t, `/v1/payments/${payment.id}/cancel`);
+    assert.equal(cancel.statusCode, 409, cancel.body);
+    assert.equal(errorOf(cancel).code, 'payment_in_progress');
+    assert.equal((await approving).statusCode, 200);
+    await waitForStatus(t, payment.id, ['completed']);
+    assert.equal(await madeAt(t, 'bank', payment.id), 1);
+    assert.equal(await balance(t, 'approved-then-cancelled'), 7000n);
+    assert.equal(await held(t, 'approved-then-cancelled'), 0n);
   });
 
   test('a user blocked during review is not paid: approve answers customer_blocked and frees the hold', async () => {

@@ -661,8 +661,9 @@ export class Payments {
     );
     return this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
-      // Ended while the approver was asked (reconciliation gave up on it): answered as it stands.
-      if (!awaitsProvider(current)) return this.asAnswer(current, current.provider);
+      // Ended while the approver was asked (reconciliation gave up on it), or sent on by a
+      // retry meanwhile: answered as it stands.
+      if (current.status !== 'created' || !awaitsProvider(current)) return this.asAnswer(current, current.provider);
       await reviewStore.open(tx, {
         paymentId: current.id,
         operatorId: current.operator_id,
@@ -1346,9 +1347,10 @@ export class Payments {
         };
       }
       const provider = this.providers[payment.mode].get(payment.provider);
-      // No answer from its provider yet, and the create may still be calling it: a charge
-      // could land after a cancel here. Until the create is surely over, wait.
-      const age = this.clock.now().getTime() - new Date(payment.created_at).getTime();
+      // No answer from its provider yet, and the create (or the approval after review that
+      // sent it on) may still be calling it: a charge could land after a cancel here. Until
+      // that call is surely over, wait.
+      const age = this.clock.now().getTime() - sentAt(payment);
       if (payment.provider_ref === null && age < ABANDONED_CREATE_MS) {
         throw new RampartError('payment_in_progress', { payment_id: payment.id });
       }
@@ -1450,8 +1452,11 @@ export class Payments {
     assertTransition(payment.status, to);
     const set = { ...extra.set };
     // A pay-in completing with another amount than asked pays the fee on what arrived.
+    // Never more than arrived: what a short payment's fee can take (see `creditCte`).
     if (to === 'completed' && set['amount'] !== undefined && !PAY_OUT.includes(payment.kind)) {
-      set['fee'] = feeOf(payment.fee_rule, BigInt(set['amount'] as string)).toString();
+      const arrived = BigInt(set['amount'] as string);
+      const fee = feeOf(payment.fee_rule, arrived);
+      set['fee'] = (fee < arrived ? fee : arrived).toString();
     }
     const entries = Object.entries({ ...set, status: to, updated_at: this.clock.now() });
     const values = [payment.id, ...entries.map(([, value]) => asParameter(value))];
@@ -1521,29 +1526,32 @@ export class Payments {
   private async moveMoney(tx: Queryable, payment: Payment, to: PaymentStatus): Promise<void> {
     const payOut = PAY_OUT.includes(payment.kind);
     if (payOut && payment.hold_id) {
-      // Paid out is paid out: a hold that fell due moments before (the sweep that extends
-      // holds of open payments not yet past it) is still reserved, and is posted.
+      if (to === 'pending' || to === 'processing') return; // the hold stays as it is
+      const hold = await this.ledger.getHold(payment.hold_id, tx);
+      // With a fee, three accounts move (user, clearing, fees): all are locked first, in the
+      // ledger's order, as a pay-in's credit locks them; one at a time, the two would deadlock.
+      const fees = payment.fee > 0n && (to === 'completed' || to === 'reversed');
+      const feesAccount = fees ? await this.feesAccount(tx, payment) : undefined;
+      if (feesAccount)
+        await this.ledger.lock(tx, payment.operator_id, [hold.debit_account_id, hold.credit_account_id, feesAccount]);
       if (to === 'completed') {
-        await this.ledger.postHold(tx, payment.hold_id, undefined, { evenIfDue: true });
+        // Paid out is paid out: a hold that fell due moments before (the sweep that extends
+        // holds of open payments not yet past it) is still reserved, and is posted.
+        await this.ledger.postHold(tx, hold.id, undefined, { evenIfDue: true });
         // The fee was held with the amount: it goes on from where the hold put it to the fees account.
-        if (payment.fee > 0n) {
-          const hold = await this.ledger.getHold(payment.hold_id, tx);
+        if (feesAccount) {
           await this.ledger.transfer(tx, {
             operatorId: payment.operator_id,
             from: hold.credit_account_id,
-            to: await this.feesAccount(tx, payment),
+            to: feesAccount,
             amount: payment.fee,
             reference: `${payment.id}:fee`,
             description: `fee on ${payment.kind} ${payment.id}`,
           });
         }
       }
-      if (to === 'failed' || to === 'cancelled') {
-        const hold = await this.ledger.getHold(payment.hold_id, tx);
-        if (hold.status === 'pending') await this.ledger.voidHold(tx, payment.hold_id);
-      }
+      if ((to === 'failed' || to === 'cancelled') && hold.status === 'pending') await this.ledger.voidHold(tx, hold.id);
       if (to === 'reversed') {
-        const hold = await this.ledger.getHold(payment.hold_id, tx);
         if (hold.posting_transfer_id)
           await this.ledger.reverse(tx, hold.posting_transfer_id, { reference: `${payment.id}:reversal` });
         // Returned money returns its fee too.
@@ -1574,8 +1582,8 @@ export class Payments {
       reference: `${payment.id}:credit`,
       description: `${payment.kind} ${payment.id}`,
     };
-    // The fee comes out of the credit; never more than arrived (an under-payment).
-    const fee = payment.fee < payment.amount ? payment.fee : payment.amount;
+    // The fee comes out of the credit (`moveStatus` keeps it within what arrived).
+    const fee = payment.fee;
     if (fee === 0n) {
       return this.ledger.transferCte(
         { ...annotations, from: clearing, to: user, amount: payment.amount },
@@ -1709,6 +1717,15 @@ interface AccountOwner {
   mode: 'test' | 'live';
 }
 const ownerOf = (payment: Payment): AccountOwner => ({ operatorId: payment.operator_id, mode: payment.mode });
+
+/**
+ * When the payment was last handed towards its provider: its create, or the approval
+ * by hand that sent a withdrawal on after review.
+ */
+function sentAt(payment: Payment): number {
+  const reviewed = Date.parse(String(payment.approval?.['reviewed_at'] ?? ''));
+  return Math.max(new Date(payment.created_at).getTime(), Number.isNaN(reviewed) ? 0 : reviewed);
+}
 
 /** A withdrawal the operator's approver put to review: `created`, held, sent nowhere until decided by hand. */
 export const underReview = (p: Payment) => p.status === 'created' && p.approval?.['approved'] === null;

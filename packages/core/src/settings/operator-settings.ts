@@ -163,6 +163,7 @@ function mergeHook<T extends { url: string | null; timeout_ms: number; retries: 
   key: string,
   current: T,
   value: unknown,
+  ignoreUnknown: boolean,
   extra: Record<string, (v: unknown) => Partial<T>> = {},
 ): T {
   if (typeof value !== 'object' || value === null) invalid(key, value, 'an object');
@@ -180,16 +181,26 @@ function mergeHook<T extends { url: string | null; timeout_ms: number; retries: 
       next.retries = v as number;
     } else {
       const read = Object.hasOwn(extra, field) ? extra[field] : undefined;
-      if (!read) invalid(`${key}.${field}`, v, ['url', 'timeout_ms', 'retries', ...Object.keys(extra)].join(', '));
-      Object.assign(next, read(v));
+      if (read) Object.assign(next, read(v));
+      else if (!ignoreUnknown)
+        invalid(`${key}.${field}`, v, ['url', 'timeout_ms', 'retries', ...Object.keys(extra)].join(', '));
     }
   }
   return next;
 }
 
-/** Merges a partial update into current settings, validating every field it touches. */
-export function mergeSettings(current: OperatorSettings, patch: Record<string, unknown>): OperatorSettings {
+/**
+ * Merges a partial update into current settings, validating every field it touches.
+ * `unknown: 'ignore'` is for settings as stored: a field this release does not know was
+ * written by a later one (while a deployment rolls) and is left to it, not refused.
+ */
+export function mergeSettings(
+  current: OperatorSettings,
+  patch: Record<string, unknown>,
+  options: { unknown?: 'refuse' | 'ignore' } = {},
+): OperatorSettings {
   const next: OperatorSettings = structuredClone(current);
+  const ignoring = options.unknown === 'ignore';
   for (const [key, value] of Object.entries(patch)) {
     switch (key) {
       case 'session_ttl_seconds':
@@ -322,7 +333,7 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
         break;
       }
       case 'approval':
-        next.approval = mergeHook(key, next.approval, value, {
+        next.approval = mergeHook(key, next.approval, value, ignoring, {
           on_no_answer: (v) => {
             if (v !== 'decline' && v !== 'approve' && v !== 'review')
               invalid(`${key}.on_no_answer`, v, 'decline, approve or review');
@@ -336,14 +347,14 @@ export function mergeSettings(current: OperatorSettings, patch: Record<string, u
         });
         break;
       case 'messages':
-        next.messages = mergeHook(key, next.messages, value);
+        next.messages = mergeHook(key, next.messages, value, ignoring);
         break;
       case 'kyc_url':
         if (value !== null && !isWebUrl(value)) invalid(key, value, 'an http(s) URL or null');
         next.kyc_url = value as string | null;
         break;
       default:
-        invalid(key, value, 'a known setting');
+        if (!ignoring) invalid(key, value, 'a known setting');
     }
   }
   return next;
@@ -367,20 +378,35 @@ export class OperatorSettingsStore {
   }
 
   private async load(operatorId: string, tx: Queryable): Promise<OperatorSettings> {
+    return (await this.loadStored(operatorId, tx)).settings;
+  }
+
+  /** The settings, and the JSON they were read from (with any field a later release wrote). */
+  private async loadStored(
+    operatorId: string,
+    tx: Queryable,
+  ): Promise<{ settings: OperatorSettings; stored: Record<string, unknown> }> {
     const { rows } = await tx.query<{ settings: Record<string, unknown> }>({
       name: 'operator-settings',
       text: 'SELECT settings FROM operators WHERE id = $1',
       values: [operatorId],
     });
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'operator', id: operatorId });
-    // Stored settings were validated on write; defaults fill fields added since.
-    return mergeSettings(DEFAULT_SETTINGS, rows[0].settings);
+    // Stored settings were validated on write; defaults fill fields added since, and
+    // fields a later release added are left to it.
+    const stored = rows[0].settings;
+    return { settings: mergeSettings(DEFAULT_SETTINGS, stored, { unknown: 'ignore' }), stored };
   }
 
   async update(operatorId: string, patch: Record<string, unknown>): Promise<OperatorSettings> {
-    const next = mergeSettings(await this.load(operatorId, this.db), patch);
+    const { settings, stored } = await this.loadStored(operatorId, this.db);
+    const next = mergeSettings(settings, patch);
     if (patch['crypto_xpubs'] !== undefined) await this.assertWalletsOwn(operatorId, next.crypto_xpubs);
-    await this.db.query('UPDATE operators SET settings = $2 WHERE id = $1', [operatorId, JSON.stringify(next)]);
+    // Written over what was stored, so that fields of a later release (nodes of two
+    // releases share the database while a deployment rolls) survive this one's change.
+    const hooks = (name: 'approval' | 'messages') => ({ ...(stored[name] as object | undefined), ...next[name] });
+    const written = { ...stored, ...next, approval: hooks('approval'), messages: hooks('messages') };
+    await this.db.query('UPDATE operators SET settings = $2 WHERE id = $1', [operatorId, JSON.stringify(written)]);
     this.config?.changed(operatorId);
     return next;
   }
