@@ -251,6 +251,16 @@ describe('fees', async () => {
       const response = await quote(query);
       assert.deepEqual([response.statusCode, errorOf(response).code], [status, code], `${query}: ${response.body}`);
     }
+    const max = '115792089237316195423570985008687907853269984665640564039457584007913129639.935';
+    // EUR: a withdrawal fee and no maximum per payment.
+    await settings(t, { fees: { ...FEES, withdrawal: { ...FEES.withdrawal, EUR: { fixed: '1.00' } } } });
+    const beyond = await quote(`kind=withdrawal&amount=${max}&currency=EUR`);
+    await settings(t, { fees: FEES });
+    assert.deepEqual(
+      [beyond.statusCode, errorOf(beyond).code],
+      [422, 'invalid_amount'],
+      `a pay-out and its fee together beyond what the ledger holds: ${beyond.body}`,
+    );
     const { widget } = await widgetSession(t, { user_id: 'quoted', operation: 'withdrawal' });
     const widgetQuote = await t.app.inject({
       method: 'GET',

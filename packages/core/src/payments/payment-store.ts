@@ -30,6 +30,8 @@ export interface Payment {
   hold_id: string | null;
   approval: Record<string, unknown> | null;
   metadata: Record<string, unknown>;
+  /** When a retry or an approval after review last sent it towards its provider; null: only its create did. */
+  sent_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,7 +47,7 @@ export interface Transition {
 
 export const PAYMENT_COLUMNS = `id, operator_id, mode, user_id, session_id, kind, method, provider, status, currency, network,
   amount, fee, fee_rule, reference, idempotency_key, destination, provider_ref, next_action, failure_code,
-  failure_message, hold_id, approval, metadata, created_at, updated_at`;
+  failure_message, hold_id, approval, metadata, sent_at, created_at, updated_at`;
 
 export interface PaymentFilter {
   status?: PaymentStatus;

@@ -352,9 +352,16 @@ export class Payments {
       throw new RampartError('amount_above_maximum', details(`<= ${formatAmount(max, asset.currency)}`));
     const feeRule = feeRuleOf(settings.fees[input.kind][asset.currency.code], asset.currency);
     const fee = feeOf(feeRule, amount);
-    // A pay-in's fee comes out of what it credits: it must leave the user something.
+    // A pay-in's fee comes out of what it credits: it must leave the user something. A
+    // pay-out's is debited with it: together they must be an amount the ledger holds.
     if (!PAY_OUT.includes(input.kind) && fee >= amount)
       throw new RampartError('amount_below_minimum', details(`> ${formatAmount(fee, asset.currency)} (the fee)`));
+    if (PAY_OUT.includes(input.kind) && amount + fee > MAX_AMOUNT)
+      throw new RampartError('invalid_amount', {
+        field: 'amount',
+        provided: input.amount,
+        expected: `at most ${formatAmount(MAX_AMOUNT - fee, asset.currency)}, with the fee of ${formatAmount(fee, asset.currency)}`,
+      });
     return { currency: asset.currency, network: asset.network, amount, balances: pair.balances, daily, feeRule, fee };
   }
 
@@ -735,7 +742,7 @@ export class Payments {
         return { refused: error, payment: failed };
       }
       const { payment: approved, sealed } = await this.endReview(tx, payment, 'pending', 'approved after review', {
-        set: { approval: { approved: true, source: 'review', ...reviewed } },
+        set: { approval: { approved: true, source: 'review', ...reviewed }, sent_at: this.clock.now() },
         event: { type: 'withdrawal.approved', data: { source: 'review' } },
       });
       // Opened before the commit: a destination that cannot be read leaves the review as it was.
@@ -835,8 +842,9 @@ export class Payments {
       const current = await paymentStore.get(tx, left.operator_id, left.id, true);
       if (!awaitsProvider(current)) return current;
       await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
-      // Touched: reconciliation leaves a payment a retry is working on alone.
-      return this.update(tx, current.id, {});
+      // Touched: reconciliation leaves a payment a retry is working on alone; and sent on:
+      // a cancel waits for this call as for a create's.
+      return this.update(tx, current.id, { sent_at: this.clock.now() });
     });
     if (!awaitsProvider(payment)) return payment; // a webhook got there first
     if (payOut && payment.status === 'created') payment = await this.approve(payment, input);
@@ -1719,12 +1727,11 @@ interface AccountOwner {
 const ownerOf = (payment: Payment): AccountOwner => ({ operatorId: payment.operator_id, mode: payment.mode });
 
 /**
- * When the payment was last handed towards its provider: its create, or the approval
- * by hand that sent a withdrawal on after review.
+ * When the payment was last handed towards its provider: by its create, or since by a
+ * retry resuming it or an approval after review (`sent_at`).
  */
 function sentAt(payment: Payment): number {
-  const reviewed = Date.parse(String(payment.approval?.['reviewed_at'] ?? ''));
-  return Math.max(new Date(payment.created_at).getTime(), Number.isNaN(reviewed) ? 0 : reviewed);
+  return new Date(payment.sent_at ?? payment.created_at).getTime();
 }
 
 /** A withdrawal the operator's approver put to review: `created`, held, sent nowhere until decided by hand. */
