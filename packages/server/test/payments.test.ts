@@ -243,6 +243,30 @@ describe('deposits through the card processor', async () => {
     assert.ok(second.data.every((p: { id: string }) => p.id < first.data[1].id));
   });
 
+  test('payments filter by currency, provider and when they were made', async () => {
+    const list = async (query: string) => {
+      const response = await t.app.inject({
+        method: 'GET',
+        url: `/v1/payments?user_id=filtered&${query}`,
+        headers: t.auth,
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      return response.json().data.map((p: { id: string }) => p.id);
+    };
+    const card = (await createPayment(t, { user_id: 'filtered', amount: '5.00' })).json();
+    const between = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const bank = (await createPayment(t, { user_id: 'filtered', method: 'bank', amount: '6.00' })).json();
+    assert.equal(bank.provider, 'simbank');
+    assert.deepEqual(await list('provider=simcard'), [card.id]);
+    assert.deepEqual(await list('currency=usd'), [bank.id, card.id]);
+    assert.deepEqual(await list('currency=EUR'), []);
+    assert.deepEqual(await list(`created_from=${between}`), [bank.id]);
+    assert.deepEqual(await list(`created_to=${between}`), [card.id]);
+    const bad = await t.app.inject({ method: 'GET', url: '/v1/payments?created_from=yesterday', headers: t.auth });
+    assert.deepEqual([bad.statusCode, errorOf(bad).code], [400, 'validation_error']);
+  });
+
   test('a page of the most, 100, still says there is more and where it goes on', async () => {
     for (let i = 0; i < 101; i += 25)
       await Promise.all(

@@ -55,6 +55,12 @@ export interface PaymentFilter {
   userId?: string;
   /** Only withdrawals waiting for the operator's review. */
   inReview?: boolean;
+  currency?: string;
+  provider?: string;
+  /** Made at or after this time. */
+  createdFrom?: Date;
+  /** Made before this time. */
+  createdTo?: Date;
   /** Id of the last payment of the previous page; pages go newest first. */
   before?: string;
   limit?: number;
@@ -159,6 +165,8 @@ export const paymentStore = {
           AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR kind = $3)
           AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR id < $5)
           AND (NOT $7::boolean OR id IN (SELECT payment_id FROM payment_reviews WHERE operator_id = $1))
+          AND ($8::text IS NULL OR currency = $8) AND ($9::text IS NULL OR provider = $9)
+          AND ($10::timestamptz IS NULL OR created_at >= $10) AND ($11::timestamptz IS NULL OR created_at < $11)
         ORDER BY id DESC LIMIT $6`,
       [
         operatorId,
@@ -168,6 +176,10 @@ export const paymentStore = {
         filter.before ?? null,
         limit,
         filter.inReview === true,
+        filter.currency ?? null,
+        filter.provider ?? null,
+        filter.createdFrom ?? null,
+        filter.createdTo ?? null,
       ],
     );
     return rows;

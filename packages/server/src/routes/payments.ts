@@ -369,6 +369,10 @@ export function partnerPaymentRoutes(
       kind?: Payment['kind'];
       user_id?: string;
       in_review?: 'true';
+      currency?: string;
+      provider?: string;
+      created_from?: string;
+      created_to?: string;
       starting_after?: string;
       limit?: number;
     };
@@ -386,6 +390,10 @@ export function partnerPaymentRoutes(
             kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
             user_id: { type: 'string', maxLength: 128 },
             in_review: { type: 'string', enum: ['true'], description: 'Only withdrawals waiting for your review' },
+            currency: { type: 'string', maxLength: 16 },
+            provider: { type: 'string', maxLength: 64 },
+            created_from: { type: 'string', format: 'date-time', description: 'Made at or after this time' },
+            created_to: { type: 'string', format: 'date-time', description: 'Made before this time' },
             starting_after: { type: 'string', maxLength: 64 },
             limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100' },
           },
@@ -400,6 +408,10 @@ export function partnerPaymentRoutes(
         ...(q.kind ? { kind: q.kind } : {}),
         ...(q.user_id ? { userId: q.user_id } : {}),
         ...(q.in_review ? { inReview: true } : {}),
+        ...(q.currency ? { currency: q.currency.toUpperCase() } : {}),
+        ...(q.provider ? { provider: q.provider } : {}),
+        ...(q.created_from ? { createdFrom: new Date(q.created_from) } : {}),
+        ...(q.created_to ? { createdTo: new Date(q.created_to) } : {}),
         ...(q.starting_after ? { before: q.starting_after } : {}),
         limit: limit + 1,
       });
