@@ -22,6 +22,8 @@ const operation = fc.oneof(
     cents: fc.constantFrom('00', '04', '05'),
   }),
   fc.record({ op: fc.constant('cancel' as const), pick: fc.nat() }),
+  // Time for the sandbox to settle what is on its way (payouts complete, webhooks land).
+  fc.record({ op: fc.constant('settle' as const) }),
 );
 
 /** Reads everything in one snapshot: webhooks keep arriving while the checks run. */
@@ -42,6 +44,18 @@ async function checkInvariants(t: TestApp): Promise<void> {
         assert.ok(BigInt(a.posted) - BigInt(a.pending_debits) >= BigInt(a.floor), 'no balance below its floor');
       if (a.kind === 'user') assert.ok(BigInt(a.pending_debits) <= BigInt(a.posted), 'holds never exceed the balance');
     }
+    // Fees are earned exactly by the payments that completed: on the pay-in's credit, or
+    // from the pay-out's hold, in the transaction that completes them.
+    const fees = await db.query(
+      `SELECT (SELECT coalesce(sum(posted), 0) FROM ledger_accounts WHERE operator_id = $1 AND kind = 'fees') AS earned,
+              (SELECT coalesce(sum(fee), 0) FROM payments WHERE operator_id = $1 AND status = 'completed') AS charged`,
+      [t.operatorId],
+    );
+    assert.equal(
+      BigInt(fees.rows[0]!.earned),
+      BigInt(fees.rows[0]!.charged),
+      'fees earned are the fees of completed payments',
+    );
     const total = await db.query('SELECT currency, sum(posted) AS s FROM ledger_accounts GROUP BY currency');
     for (const row of total.rows) assert.equal(BigInt(row.s), 0n, 'balances of a currency sum to zero');
     const reachableStatuses = reachable();
@@ -66,7 +80,10 @@ async function checkInvariants(t: TestApp): Promise<void> {
 
 describe('payments under random operation sequences', async () => {
   const t = await startTestApp({ sandbox: true });
-  await openForPayments(t);
+  // With fees, so that every money path carries one: out of deposits' credits, on top of withdrawals.
+  await openForPayments(t, {
+    fees: { deposit: { USD: { fixed: '0.30', percent: '2.9' } }, withdrawal: { USD: { fixed: '0.50' } } },
+  });
   const ids: string[] = [];
 
   test('after every step: postings balance, no balance below its floor, holds within balances, states reachable by the table', async () => {
@@ -90,6 +107,8 @@ describe('payments under random operation sequences', async () => {
             });
             if (response.statusCode === 201) ids.push(response.json().id);
             else assert.ok([402, 409].includes(response.statusCode), response.body);
+          } else if (step.op === 'settle') {
+            await new Promise((resolve) => setTimeout(resolve, 150));
           } else if (ids.length > 0) {
             const id = ids[step.pick % ids.length]!;
             const response = await t.app.inject({ method: 'POST', url: `/v1/payments/${id}/cancel`, headers: t.auth });
