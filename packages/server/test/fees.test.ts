@@ -12,6 +12,7 @@ import {
   balance,
   createPayment,
   fund,
+  held,
   openForPayments,
   simulatorFault,
   waitForStatus,
@@ -103,11 +104,7 @@ describe('fees', async () => {
     assert.equal(response.statusCode, 201, response.body);
     const payment = response.json();
     assert.equal(payment.fee, '1.00');
-    const { rows } = await t.db.query(
-      "SELECT pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = 'payee'",
-      [t.operatorId],
-    );
-    assert.equal(BigInt(rows[0]!.pending_debits), 3100n, 'amount and fee held');
+    assert.equal(await held(t, 'payee'), 3100n, 'amount and fee held');
     await waitForStatus(t, payment.id, ['completed']);
     assert.equal(await balance(t, 'payee'), 9720n - 3100n);
     assert.equal((await feesEarned(t)) - before, 100n);
@@ -148,11 +145,7 @@ describe('fees', async () => {
     const failed = await waitForStatus(t, response.json().id, ['failed']);
     assert.equal(failed.fee, '1.00');
     assert.equal(await balance(t, 'unlucky'), 9720n);
-    const { rows } = await t.db.query(
-      "SELECT pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = 'unlucky'",
-      [t.operatorId],
-    );
-    assert.equal(BigInt(rows[0]!.pending_debits), 0n);
+    assert.equal(await held(t, 'unlucky'), 0n);
     assert.equal(await feesEarned(t), before);
   });
 

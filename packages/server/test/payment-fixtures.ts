@@ -75,13 +75,22 @@ export async function waitForStatus(t: TestApp, id: string, statuses: string[], 
   }
 }
 
-/** The user's balance in the ledger as a decimal string, or "0" when there is no account yet. */
-export async function balance(t: TestApp, userId: string, currency = 'USD'): Promise<bigint> {
+async function userAccount(t: TestApp, userId: string, currency: string) {
   const { rows } = await t.db.query(
     "SELECT posted, pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = $2 AND currency = $3",
     [t.operatorId, userId, currency],
   );
-  return rows[0] ? BigInt(rows[0].posted) : 0n;
+  return rows[0] as { posted: string; pending_debits: string } | undefined;
+}
+
+/** The user's posted balance in the ledger, in minor units (0 when there is no account yet). */
+export async function balance(t: TestApp, userId: string, currency = 'USD'): Promise<bigint> {
+  return BigInt((await userAccount(t, userId, currency))?.posted ?? 0);
+}
+
+/** What withdrawals in progress hold of the user's balance, in minor units. */
+export async function held(t: TestApp, userId: string, currency = 'USD'): Promise<bigint> {
+  return BigInt((await userAccount(t, userId, currency))?.pending_debits ?? 0);
 }
 
 /** The user's balance in `currency` as `GET /v1/users/{id}/balances` shows it (undefined: none yet). */

@@ -13,6 +13,7 @@ import {
   balance,
   createPayment,
   fund,
+  held,
   madeAt,
   openForPayments,
   simulatorFault,
@@ -33,15 +34,6 @@ function withdraw(t: TestApp, userId: string, amount: string, headers: Record<st
 
 function post(t: TestApp, url: string, payload?: Record<string, unknown>, auth = t.auth) {
   return t.app.inject({ method: 'POST', url, headers: auth, ...(payload ? { payload } : {}) });
-}
-
-/** The user's held (pending) debits, in minor units. */
-async function held(t: TestApp, userId: string): Promise<bigint> {
-  const { rows } = await t.db.query(
-    "SELECT pending_debits FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = $2",
-    [t.operatorId, userId],
-  );
-  return BigInt(rows[0]!.pending_debits);
 }
 
 async function eventsOf(t: TestApp, paymentId: string, type: string) {
