@@ -317,6 +317,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     sources: deps.webhookSources ?? [],
     events: providerEvents,
     onRecorded: applyProviderEvents,
+    failures: new RateLimiter(config.providerWebhookFailuresPerMinute),
   });
   await app.register(async (widget) => {
     requireWidgetSession(widget, { sessions, operators, limiter, ownOrigin });

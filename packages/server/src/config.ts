@@ -20,6 +20,8 @@ export interface Config {
   databasePoolSize: number;
   /** Requests per minute per API key; 0 disables the limit. */
   rateLimitPerMinute: number;
+  /** Provider webhooks failing authentication per minute per source address before it is refused; 0: no limit. */
+  providerWebhookFailuresPerMinute: number;
   bodyLimitBytes: number;
   /** Base URL printed and used in links (widget, docs). */
   publicUrl: string | undefined;
@@ -134,6 +136,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     keyRotationOverlapSeconds: integer(env, 'RAMPART_KEY_ROTATION_OVERLAP_SECONDS', 86_400, 0, 30 * 86_400),
     databasePoolSize: integer(env, 'RAMPART_DB_POOL_SIZE', 20, 2, 500),
     rateLimitPerMinute: integer(env, 'RAMPART_RATE_LIMIT_PER_MINUTE', 6_000, 0, 10_000_000),
+    providerWebhookFailuresPerMinute: integer(env, 'RAMPART_PROVIDER_WEBHOOK_FAILURES_PER_MINUTE', 60, 0, 1_000_000),
     bodyLimitBytes: integer(env, 'RAMPART_BODY_LIMIT_BYTES', 1_048_576, 1_024, 64 * 1_048_576),
     publicUrl,
     secretsKey: env['RAMPART_SECRETS_KEY'] || undefined,

@@ -567,3 +567,36 @@ describe('every common ACH return code reverses the deposit with its own catalog
     });
   }
 });
+
+describe('a source whose provider webhooks keep failing authentication', async () => {
+  const t = await startTestApp({ sandbox: true, env: { RAMPART_PROVIDER_WEBHOOK_FAILURES_PER_MINUTE: '3' } });
+  await openForPayments(t);
+  const post = (headers: Record<string, string>, body = '{"id":"evt_guess","object":"event"}') =>
+    fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+
+  test('authentic webhooks never use up the bucket; after 3 failures the source is refused with rate_limited, even signed', async () => {
+    const payment = (await createPayment(t, { user_id: 'rate-limited', amount: '5.00' })).json();
+    const authentic = await cardWebhook(t, payment.id, 'evt_rate_ok', 'succeeded');
+    for (let i = 0; i < 5; i++) assert.equal((await authentic.deliver()).received, true);
+    const bad = { 'x-sim-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` };
+    for (const headers of [bad, {}, bad]) {
+      const response = await post(headers);
+      assert.equal(response.status, 401);
+    }
+    const refused = await post(bad);
+    assert.equal(refused.status, 429);
+    const error = ((await refused.json()) as { error: { code: string; details: { retry_after: number } } }).error;
+    assert.equal(error.code, 'rate_limited');
+    assert.ok(
+      error.details.retry_after >= 1 && error.details.retry_after <= 20,
+      `retry after ${error.details.retry_after} s`,
+    );
+    assert.equal(refused.headers.get('retry-after'), String(error.details.retry_after));
+    const signed = await post({ 'x-sim-signature': authentic.sign() }, authentic.body);
+    assert.equal(signed.status, 429, 'refused before any signature is checked: the provider redelivers');
+  });
+});
