@@ -84,18 +84,19 @@ async function rig(settings: Record<string, unknown>, options: { survivor?: bool
   const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
   await openForPaymentsAt(url, secret, settings);
 
-  const send = async (request: Request): Promise<Answer | undefined> => {
+  const post = async (path: string, key: string, body: unknown = {}): Promise<Answer | undefined> => {
     try {
-      const response = await fetch(`${url}/v1/payments`, {
+      const response = await fetch(`${url}${path}`, {
         method: 'POST',
-        headers: { ...headers, 'idempotency-key': request.key },
-        body: JSON.stringify(request.body),
+        headers: { ...headers, 'idempotency-key': key },
+        body: JSON.stringify(body),
       });
       return { status: response.status, body: (await response.json()) as Answer['body'] };
     } catch {
       return undefined; // the server died with this request open: the client has no answer
     }
   };
+  const send = (request: Request) => post('/v1/payments', request.key, request.body);
   const list = async () => {
     const all: PaymentView[] = [];
     for (let cursor = ''; ; ) {
@@ -113,7 +114,16 @@ async function rig(settings: Record<string, unknown>, options: { survivor?: bool
     headers,
     admin,
     send,
+    post,
     list,
+    /** Kills the first server (SIGKILL) and starts it again on the same database. */
+    async killAndRestart(): Promise<Process> {
+      server.child.kill('SIGKILL');
+      await server.exited;
+      const restarted = launchServer(env);
+      await serverReady(restarted);
+      return restarted;
+    },
     /**
      * Sends `requests` spread over ~0.7 s through a processor that holds the first few
      * unworked and answers the rest 300 ms after doing their work, and holds its webhooks
@@ -399,6 +409,82 @@ test('kill -9 amid approved bank withdrawals: after restart and retries, each is
   for (const user of users) {
     assert.deepEqual(await r.balance(user), { posted: 6_000n, held: 0n }, `${user} debited once, nothing left held`);
   }
+  await r.assertLedgerBalances();
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0, 'clean stop');
+});
+
+test('kill -9 while an approval after review is at the bank: a retry with its key sends it on, paid out once', {
+  timeout: 120_000,
+}, async () => {
+  // The operator takes every withdrawal for review (202), and approves it later by hand.
+  const approver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{}'));
+  });
+  approver.listen(0, '127.0.0.1');
+  await once(approver, 'listening');
+  after(() => approver.close());
+  const r = await rig({
+    providers: {
+      deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }],
+      withdrawal: [{ provider: 'simbank', blocked_jurisdictions: [] }],
+    },
+    approval: {
+      url: `http://127.0.0.1:${(approver.address() as AddressInfo).port}/approve`,
+      timeout_ms: 2_000,
+      retries: 0,
+      on_no_answer: 'decline',
+    },
+  });
+  const user = 'reviewed-crash';
+  const funded = await r.send({
+    key: 'fund-reviewed',
+    body: { user_id: user, kind: 'deposit', method: 'card', amount: '100.00', currency: 'USD', instrument: CARD_OK },
+  });
+  assert.equal(funded?.body.status, 'completed');
+  const held = await r.send({
+    key: 'withdraw-reviewed',
+    body: {
+      user_id: user,
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '40.00',
+      currency: 'USD',
+      instrument: BANK_ACCOUNT,
+    },
+  });
+  assert.equal(held?.body.status, 'created', 'held for review');
+  const id = held!.body.id!;
+  // The bank holds the payout request unworked: the approval is at the bank when the server dies.
+  await r.admin('POST', '/admin/faults', { provider: 'bank', kind: 'timeout', hold_ms: 5_000, count: 1 });
+  const approving = r.post(`/v1/payments/${id}/approve`, 'approve-reviewed');
+  await eventually(
+    'the approval sent on to the bank',
+    async () => (await r.admin('GET', '/admin/requests?provider=bank')) as { requests: { method: string }[] },
+    (log) => log.requests.some((request) => request.method === 'POST'),
+  );
+  const server = await r.killAndRestart();
+  assert.equal(await approving, undefined, 'the approval died unanswered');
+
+  let answer: Answer | undefined;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    answer = await r.post(`/v1/payments/${id}/approve`, 'approve-reviewed');
+    if (answer?.status !== 409) break;
+    assert.equal(answer.body.error?.code, 'idempotency_in_progress', JSON.stringify(answer.body));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.equal(answer?.status, 200, JSON.stringify(answer?.body));
+  await r.deliverWebhooks('bank');
+  await eventually(
+    'the withdrawal paid out',
+    async () => (await r.list()).find((p) => p.id === id)!.status,
+    (status) => status === 'completed',
+  );
+  assert.deepEqual([...(await r.processorBooks('bank'))], [id], 'paid out once, under its own key');
+  assert.deepEqual(await r.balance(user), { posted: 6_000n, held: 0n }, 'debited once, nothing left held');
+  const { rows } = await r.db.query('SELECT 1 FROM payment_reviews WHERE payment_id = $1', [id]);
+  assert.equal(rows.length, 0, 'the sealed destination is gone once the bank has it');
   await r.assertLedgerBalances();
   server.child.kill('SIGTERM');
   assert.equal(await server.exited, 0, 'clean stop');

@@ -691,8 +691,8 @@ export class Payments {
 
   /** Ends a review under the payment's lock: its row (and sealed destination) goes, the payment moves. */
   private async endReview(tx: Queryable, payment: Payment, to: PaymentStatus, cause: string, extra: TransitionExtra) {
-    const sealed = await reviewStore.close(tx, payment.id);
-    return { payment: await this.transitionIn(tx, payment, to, cause, extra), sealed };
+    await reviewStore.close(tx, payment.id);
+    return this.transitionIn(tx, payment, to, cause, extra);
   }
 
   /** The withdrawal `id` of the operator, locked, if it is under review; withdrawal_not_in_review if not. */
@@ -708,54 +708,65 @@ export class Payments {
    * recorded for, and answered as a create would be. The user's standing is checked
    * again first (blocked, identity verification), as it is now: a user who may no longer
    * withdraw is not paid, the withdrawal fails with that code and its hold is freed.
+   * The sealed destination is kept until the provider has answered, so that `resume` (a
+   * retry of an approval whose request died, with its Idempotency-Key) can send the
+   * withdrawal on where it was left, under the same provider key: never paid twice.
    */
-  async approveReview(operatorId: string, id: string, gates: GateContext): Promise<Payment> {
+  async approveReview(
+    operatorId: string,
+    id: string,
+    gates: GateContext,
+    options: { resume?: boolean } = {},
+  ): Promise<Payment> {
     const decided = await this.inTransaction(async (tx) => {
-      const payment = await this.lockReview(tx, operatorId, id);
-      const provider = this.providers[payment.mode].get(payment.provider);
+      const current = await paymentStore.get(tx, operatorId, id, true);
+      if (options.resume && approvedAfterReview(current)) {
+        const sealed = await reviewStore.sealed(tx, current.id);
+        const provider = this.providers[current.mode].get(current.provider);
+        if (sealed && provider) {
+          await this.recordOnly(tx, current, 'approval resumed by a retry with its Idempotency-Key', {});
+          const resumed = await this.update(tx, current.id, { sent_at: this.clock.now() });
+          return { payment: resumed, provider, kept: this.openReview(sealed, current.id), resumed: true };
+        }
+      }
+      if (!underReview(current))
+        throw new RampartError('withdrawal_not_in_review', { payment_id: id, status: current.status });
+      const provider = this.providers[current.mode].get(current.provider);
       if (!provider) {
         // Left under review: the operator can still decline it.
         throw new RampartError('action_not_permitted', {
-          action: payment.kind,
-          provider: payment.provider,
-          denyReason: `Not available in ${payment.mode} mode`,
+          action: current.kind,
+          provider: current.provider,
+          denyReason: `Not available in ${current.mode} mode`,
         });
       }
       const reviewed = { reviewed_at: this.clock.now().toISOString() };
       try {
-        enforceStanding(gates, payment.kind);
+        enforceStanding(gates, current.kind);
       } catch (error) {
         if (!isRampartError(error)) throw error;
-        const { payment: failed } = await this.endReview(
-          tx,
-          payment,
-          'failed',
-          `approved after review; ${error.code}`,
-          {
-            set: {
-              approval: { approved: true, source: 'review', ...reviewed },
-              failure_code: error.code,
-              failure_message: error.message,
-            },
+        const failed = await this.endReview(tx, current, 'failed', `approved after review; ${error.code}`, {
+          set: {
+            approval: { approved: true, source: 'review', ...reviewed },
+            failure_code: error.code,
+            failure_message: error.message,
           },
-        );
+        });
         return { refused: error, payment: failed };
       }
-      const { payment: approved, sealed } = await this.endReview(tx, payment, 'pending', 'approved after review', {
+      // Opened before anything moves: a destination that cannot be read leaves the review as it was.
+      const sealed = await reviewStore.sealed(tx, current.id);
+      const kept = this.openReview(sealed!, current.id);
+      const approved = await this.transitionIn(tx, current, 'pending', 'approved after review', {
         set: { approval: { approved: true, source: 'review', ...reviewed }, sent_at: this.clock.now() },
         event: { type: 'withdrawal.approved', data: { source: 'review' } },
       });
-      // Opened before the commit: a destination that cannot be read leaves the review as it was.
-      const kept = JSON.parse(this.reviewBox.open(sealed!, payment.id)) as {
-        instrument: Record<string, unknown>;
-        return_url: string | null;
-      };
-      return { payment: approved, provider, kept };
+      return { payment: approved, provider, kept, resumed: false };
     });
     if ('refused' in decided) {
       throw new RampartError(decided.refused.code, { ...decided.refused.details, payment_id: id });
     }
-    const { payment, provider, kept } = decided;
+    const { payment, provider, kept, resumed } = decided;
     const input: CreatePayment = {
       operatorId,
       mode: payment.mode,
@@ -772,7 +783,19 @@ export class Payments {
       returnUrl: kept.return_url,
       gates,
     };
-    return this.submit(payment, [provider], input);
+    try {
+      return await this.submit(payment, [provider], input, { resumed });
+    } finally {
+      // The provider has answered (or the payment stays open for reconciliation): the destination goes.
+      await reviewStore.close(this.db, payment.id);
+    }
+  }
+
+  private openReview(sealed: Buffer, paymentId: string) {
+    return JSON.parse(this.reviewBox.open(sealed, paymentId)) as {
+      instrument: Record<string, unknown>;
+      return_url: string | null;
+    };
   }
 
   /** The operator declines a withdrawal under review with a reason 1–9: it fails with that code, its hold freed. */
@@ -781,7 +804,7 @@ export class Payments {
     return this.inTransaction(async (tx) => {
       const payment = await this.lockReview(tx, operatorId, id);
       const decline = { reason_code: reasonCode, code };
-      const { payment: declined } = await this.endReview(tx, payment, 'failed', 'declined after review', {
+      const declined = await this.endReview(tx, payment, 'failed', 'declined after review', {
         set: {
           approval: { approved: false, source: 'review', ...decline, reviewed_at: this.clock.now().toISOString() },
           failure_code: code,
@@ -798,6 +821,7 @@ export class Payments {
    * no answer is by default: the hold is freed. Returns how many.
    */
   async expireReviews(now: Date = this.clock.now(), batch = 100): Promise<number> {
+    await reviewStore.sweepEnded(this.db);
     let expired = 0;
     for (const due of await reviewStore.due(this.db, now, batch)) {
       const ended = await this.inTransaction(async (tx) => {
@@ -1351,7 +1375,7 @@ export class Payments {
       // Under review it was sent nowhere: cancelled at once, its hold freed.
       if (underReview(payment)) {
         return {
-          cancelled: (await this.endReview(tx, payment, 'cancelled', 'cancelled by request during review', {})).payment,
+          cancelled: await this.endReview(tx, payment, 'cancelled', 'cancelled by request during review', {}),
         };
       }
       const provider = this.providers[payment.mode].get(payment.provider);
@@ -1733,6 +1757,13 @@ const ownerOf = (payment: Payment): AccountOwner => ({ operatorId: payment.opera
 function sentAt(payment: Payment): number {
   return new Date(payment.sent_at ?? payment.created_at).getTime();
 }
+
+/** Approved by hand after review and not yet answered by its provider: what `approveReview` may resume. */
+const approvedAfterReview = (p: Payment) =>
+  p.status === 'pending' &&
+  p.provider_ref === null &&
+  p.approval?.['source'] === 'review' &&
+  p.approval['approved'] === true;
 
 /** A withdrawal the operator's approver put to review: `created`, held, sent nowhere until decided by hand. */
 export const underReview = (p: Payment) => p.status === 'created' && p.approval?.['approved'] === null;

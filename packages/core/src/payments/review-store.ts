@@ -13,13 +13,26 @@ export const reviewStore = {
     );
   },
 
-  /** Ends the review's row, answering what was sealed in it (undefined: there was none). */
-  async close(tx: Queryable, paymentId: string): Promise<Buffer | undefined> {
-    const { rows } = await tx.query<{ sealed: Buffer }>(
-      'DELETE FROM payment_reviews WHERE payment_id = $1 RETURNING sealed',
-      [paymentId],
-    );
+  /** Ends the review's row, and with it what was sealed. */
+  async close(db: Queryable, paymentId: string): Promise<void> {
+    await db.query('DELETE FROM payment_reviews WHERE payment_id = $1', [paymentId]);
+  },
+
+  /** What was sealed for the review, kept until the provider answered its approval; undefined: none. */
+  async sealed(tx: Queryable, paymentId: string): Promise<Buffer | undefined> {
+    const { rows } = await tx.query<{ sealed: Buffer }>('SELECT sealed FROM payment_reviews WHERE payment_id = $1', [
+      paymentId,
+    ]);
     return rows[0]?.sealed;
+  },
+
+  /** Rows of payments that ended some other way (reconciliation failed an approval that died): nothing to keep. */
+  async sweepEnded(db: Queryable): Promise<number> {
+    const { rowCount } = await db.query(
+      `DELETE FROM payment_reviews r USING payments p
+        WHERE p.id = r.payment_id AND p.status NOT IN ('created', 'pending')`,
+    );
+    return rowCount ?? 0;
   },
 
   /** Reviews past their deadline, oldest first. */

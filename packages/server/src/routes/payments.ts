@@ -450,7 +450,9 @@ export function partnerPaymentRoutes(
         { operator_id: operatorId, user_id: payment.user_id, mode, client_ip: null },
         null,
       );
-      return presentPayment(await deps.payments.approveReview(operatorId, payment.id, gates));
+      // A retry of an approval whose request ended unanswered sends the withdrawal on where it was left.
+      const resume = request.idempotency?.takenOver === true;
+      return presentPayment(await deps.payments.approveReview(operatorId, payment.id, gates, { resume }));
     },
   );
 
