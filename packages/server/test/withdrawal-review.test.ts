@@ -21,6 +21,7 @@ import {
   waitForStatus,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
+import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
 const REVIEW = { status: 202, body: { received: true } };
 
@@ -181,6 +182,29 @@ describe('withdrawals held for review', async () => {
     assert.equal(response.json().status, 'cancelled');
     assert.equal(await held(t, 'cancelled-user'), 0n);
     assert.equal(errorOf(await post(t, `/v1/payments/${payment.id}/approve`)).code, 'withdrawal_not_in_review');
+  });
+
+  test('the user cancels their own withdrawal waiting for review from the widget; not another session’s', async () => {
+    await fund(t, 'widget-user', '100.00');
+    const { widget } = await widgetSession(t, { user_id: 'widget-user', operation: 'withdrawal' });
+    const made = await widgetCall(t, widget, '/widget/v1/payments', {
+      method: 'bank',
+      amount: '30.00',
+      currency: 'USD',
+      instrument: BANK_ACCOUNT,
+    });
+    assert.equal(made.statusCode, 201, made.body);
+    assert.equal(made.json().status, 'created');
+    assert.equal(await held(t, 'widget-user'), 3000n);
+    const other = await widgetSession(t, { user_id: 'widget-user', operation: 'withdrawal' });
+    const theirs = await widgetCall(t, other.widget, `/widget/v1/payments/${made.json().id}/cancel`);
+    assert.deepEqual([theirs.statusCode, errorOf(theirs).code], [404, 'payment_not_found']);
+    const cancelled = await widgetCall(t, widget, `/widget/v1/payments/${made.json().id}/cancel`);
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    assert.equal(cancelled.json().status, 'cancelled');
+    assert.equal(await held(t, 'widget-user'), 0n);
+    const again = await widgetCall(t, widget, `/widget/v1/payments/${made.json().id}/cancel`);
+    assert.deepEqual([again.statusCode, errorOf(again).code], [412, 'illegal_state_transition']);
   });
 
   test('one withdrawal in progress per user: a second during review answers withdrawal_in_progress', async () => {

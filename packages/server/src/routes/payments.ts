@@ -554,6 +554,27 @@ export function widgetPaymentRoutes(app: FastifyInstance, deps: { payments: Paym
   );
 
   app.post<{ Params: { id: string } }>(
+    '/widget/v1/payments/:id/cancel',
+    {
+      schema: {
+        tags: ['widget'],
+        summary:
+          'The user cancels a payment of this session not yet with its provider: a withdrawal waiting for review, a deposit not yet authorised',
+        params: idParam,
+        response: { 200: { $ref: 'Payment#' } },
+      },
+    },
+    async (request) => {
+      const { session } = request.widget;
+      const payment = await ownPayment(request, deps.payments, request.params.id);
+      // Only what this session made: an open crypto deposit shared with the user's other sessions stays.
+      if (payment.session_id !== session.id)
+        throw new RampartError('payment_not_found', { payment_id: request.params.id });
+      return presentForWidget(await deps.payments.cancel(session.operator_id, payment.id));
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
     '/widget/v1/payments/:id/finalize',
     {
       schema: {
