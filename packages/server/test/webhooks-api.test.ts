@@ -86,6 +86,12 @@ describe('webhook endpoints API', async () => {
     assert.equal(errorOf(badUrl).details['field'], 'url');
     const missing = await post('/v1/webhook_endpoints', {});
     assert.equal(errorOf(missing).code, 'missing_parameter');
+    // 422 characters as given, 2422 once percent-encoded as it would be stored.
+    const long = await post('/v1/webhook_endpoints', { url: `${receiver.url}/${'é'.repeat(400)}` });
+    assert.deepEqual(
+      [long.statusCode, errorOf(long).code, errorOf(long).details['field']],
+      [422, 'invalid_value', 'url'],
+    );
   });
 
   test('a live key cannot register private, loopback or link-local URLs (SSRF); a test key can', async () => {
@@ -227,6 +233,17 @@ describe('webhook endpoints API', async () => {
     });
     assert.equal(errorOf(reversed).code, 'invalid_value');
     assert.equal(errorOf(reversed).details['field'], 'to');
+    // Date-times the schema takes that are no time here: an offset of hours alone, a leap second.
+    for (const [range, field] of [
+      [{ from: '2026-03-01T10:00:00Z', to: '2026-03-02T00:00:00+01' }, 'to'],
+      [{ from: '2026-12-31T23:59:60Z', to: '2027-01-02T00:00:00Z' }, 'from'],
+    ] as const) {
+      const odd = await post(`/v1/webhook_endpoints/${endpoint.id}/replay`, range);
+      assert.deepEqual(
+        [odd.statusCode, errorOf(odd).code, errorOf(odd).details['field']],
+        [422, 'invalid_value', field],
+      );
+    }
   });
 
   test('redeliver sends an event again with the same webhook-id, to one endpoint or to all that want it', async () => {

@@ -119,9 +119,9 @@ export class DeliveryQueue {
 
     const failing = new Set<string>();
     for (const p of plans) if (!p.ok && p.completion.endpointAtFault) failing.add(p.completion.delivery.endpoint_id);
-    const healthy = [...new Set(plans.filter((p) => p.ok).map((p) => p.completion.delivery.endpoint_id))].filter(
-      (id) => !failing.has(id),
-    );
+    // Any success clears an endpoint's failure record; a failure in the same batch then
+    // starts a new one from now. An endpoint that mostly succeeds is never disabled.
+    const healthy = [...new Set(plans.filter((p) => p.ok).map((p) => p.completion.delivery.endpoint_id))];
 
     await this.db.transaction(async (tx) => {
       // Losing this commit in a database crash only means sending again (the leases
@@ -224,9 +224,9 @@ export class DeliveryQueue {
   }
 
   /**
-   * A failure starts an endpoint's failure record (a success in the same batch already
-   * cleared it). An endpoint whose failures go back further than the configured period
-   * is disabled.
+   * A failure starts an endpoint's failure record, unless one is running (a success in
+   * the same batch has just ended it, so this starts a new one). An endpoint whose
+   * failures go back further than the configured period is disabled.
    */
   private async recordFailures(
     tx: Queryable,

@@ -122,7 +122,8 @@ export async function checkEndpointUrl(
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') refuse(raw, 'an http:// or https:// URL');
   if (url.username || url.password) refuse(raw, 'a URL without user name or password');
-  if (raw.length > 2_048) refuse(raw, 'a URL of at most 2048 characters');
+  // What is stored is the URL as written out (percent-encoded), which may be longer.
+  if (raw.length > 2_048 || url.toString().length > 2_048) refuse(raw, 'a URL of at most 2048 characters');
   if (options.policy === 'any') return url.toString();
 
   const host = hostOf(url);

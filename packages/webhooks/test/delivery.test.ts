@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createIdGenerator, type Database, EventLog, type EventType, systemClock } from '@rampart/core';
 import {
+  DeliveryQueue,
   defaultWebhookConfig,
+  FanOut,
   SecretBox,
   type WebhookConfig,
   WebhookDeliveries,
@@ -164,6 +166,47 @@ describe('delivery', () => {
     assert.equal(w.receiver.successes()[0]!.event.type, 'webhook.delivery_exhausted');
     assert.equal((await w.deliveries.listForEndpoint(w.operatorId, watcher.id)).length, 1);
     assert.equal((await w.deliveries.listForEndpoint(w.operatorId, endpoint.id)).length, 1);
+  });
+
+  test('a success beside a failure in one batch ends the failure record: an endpoint that mostly succeeds is never disabled', async () => {
+    const w = await world({ disableAfterMs: 86_400_000 });
+    const { endpoint } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    for (const subject of ['pay_mixed_1', 'pay_mixed_2']) await w.record('payment.created', subject);
+    const fanOut = new FanOut({ db: w.db, ids, clock });
+    while ((await fanOut.dispatchBatch()) > 0);
+    let now = new Date();
+    const queue = new DeliveryQueue({
+      db: w.db,
+      ids,
+      clock: { now: () => now },
+      config: { ...fast, disableAfterMs: 86_400_000 },
+    });
+    // Failing for two days already.
+    await w.db.query('UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1', [
+      endpoint.id,
+      new Date(now.getTime() - 2 * 86_400_000),
+    ]);
+    const result = (statusCode: number) => ({
+      statusCode,
+      latencyMs: 1,
+      excerpt: null,
+      error: null,
+      retryAfter: undefined,
+    });
+    const [first, second] = await queue.claim(10, 60_000);
+    await queue.complete([
+      { delivery: first!, startedAt: now, result: result(200), endpointAtFault: true },
+      { delivery: second!, startedAt: now, result: result(500), endpointAtFault: true },
+    ]);
+    const after = await w.endpoints.get(w.operatorId, endpoint.id);
+    assert.equal(after.status, 'enabled');
+    assert.equal(after.failing_since?.getTime(), now.getTime(), 'a new failure record, from this batch');
+    // Its retry fails an hour later: the record is an hour old, far from the day it takes.
+    now = new Date(now.getTime() + 3_600_000);
+    await w.db.query('UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1', [second!.id, now]);
+    const [retry] = await queue.claim(10, 60_000);
+    await queue.complete([{ delivery: retry!, startedAt: now, result: result(500), endpointAtFault: true }]);
+    assert.equal((await w.endpoints.get(w.operatorId, endpoint.id)).status, 'enabled');
   });
 
   test('an endpoint failing every delivery for the configured period is disabled, with an event; enabling resumes', async () => {
