@@ -54,7 +54,15 @@ export async function startRampart(
     const jobs = startJobs(app.jobs, (job, error) => app.log.error({ err: error, job }, 'background job failed'));
     // Delivers webhooks from this node; any number of nodes may run one (RAMPART_WEBHOOK_CONCURRENCY=0: none).
     const secrets = SecretBox.forWebhookSecrets(masterSecret);
-    const webhooks = new WebhookWorker({ db, ids, clock, config: config.webhooks, secrets, log: app.log }).start();
+    const webhooks = new WebhookWorker({
+      db,
+      ids,
+      clock,
+      config: config.webhooks,
+      secrets,
+      log: app.log,
+      devServer: config.devTools,
+    }).start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

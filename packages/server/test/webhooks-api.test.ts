@@ -132,6 +132,29 @@ describe('webhook endpoints API', async () => {
     assert.equal((await register({})).statusCode, 201, 'the same request on a development server');
   });
 
+  test('a test endpoint on a private address is delivered to only while its node is a development server', async () => {
+    const endpoint = (await post('/v1/webhook_endpoints', { url: `${receiver.url}?dev-only` })).json();
+    receiver.secret.value = endpoint.secret;
+    const before = receiver.received.length;
+    const delivery = (await post(`/v1/webhook_endpoints/${endpoint.id}/test`)).json();
+    const production = startWorker(t.db, false);
+    const refused = await eventually(
+      'the attempt refused',
+      async () => (await get(`/v1/deliveries/${delivery.id}`)).json(),
+      (d) => d.attempts.length > 0,
+    );
+    await production.stop();
+    assert.equal(refused.attempts[0].status_code, null);
+    assert.equal(receiver.received.length, before, 'nothing reached the private address');
+    const development = startWorker(t.db);
+    await eventually(
+      'delivered by a development server',
+      async () => (await get(`/v1/deliveries/${delivery.id}`)).json(),
+      (d) => d.status === 'succeeded',
+    );
+    await development.stop();
+  });
+
   test('the allow flag lets live keys register private URLs', async () => {
     const open = await startWebhookApp({ RAMPART_WEBHOOK_ALLOW_PRIVATE_URLS: 'true' });
     const live = await open.operators.keys.issue(open.operatorId, { mode: 'live', scope: 'full' });

@@ -18,13 +18,15 @@ export async function startWebhookApp(env: Record<string, string> = {}): Promise
   return startTestApp({ env: { RAMPART_SECRETS_KEY: SECRETS_KEY, ...env } });
 }
 
-export function startWorker(db: Database): WebhookWorker {
+/** A webhook worker on `db`, of a development server unless `devServer` is false (as `npm start` on one). */
+export function startWorker(db: Database, devServer = true): WebhookWorker {
   const worker = new WebhookWorker({
     db,
     ids: createIdGenerator(),
     clock: systemClock,
     config: { ...defaultWebhookConfig, retrySchedule: [0, 30, 30], pollIntervalMs: 20, timeoutMs: 2_000 },
     secrets: SecretBox.forWebhookSecrets(Buffer.from(SECRETS_KEY, 'hex')),
+    devServer,
   }).start();
   after(() => worker.stop());
   return worker;

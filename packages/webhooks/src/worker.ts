@@ -44,6 +44,7 @@ export class WebhookWorker {
   readonly stats: WorkerStats = { attempts: 0, succeeded: 0, failed: 0 };
   private readonly clock: Clock;
   private readonly config: WebhookConfig;
+  private readonly devServer: boolean;
   private readonly box: SecretBox;
   private readonly log: WorkerLog | undefined;
   private readonly fanOut: FanOut;
@@ -68,7 +69,14 @@ export class WebhookWorker {
     secrets: SecretBox;
     log?: WorkerLog;
     random?: () => number;
+    /**
+     * This node is a development server: test endpoints registered on one may reach
+     * private and loopback addresses. Checked at each delivery, so an endpoint registered
+     * on a development server loses that once its node is no longer one.
+     */
+    devServer?: boolean;
   }) {
+    this.devServer = deps.devServer === true;
     this.clock = deps.clock;
     this.config = deps.config;
     this.box = deps.secrets;
@@ -210,7 +218,7 @@ export class WebhookWorker {
       url: delivery.url,
       body,
       timeoutMs: this.config.timeoutMs,
-      policy: networkPolicy(delivery.allow_private, this.config.allowPrivateUrls),
+      policy: networkPolicy(delivery.allow_private && this.devServer, this.config.allowPrivateUrls),
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Rampart-Webhooks/1.0',

@@ -47,7 +47,7 @@ async function world(config: Partial<WebhookConfig> = {}) {
     receiver,
     caller,
     startWorker() {
-      worker = new WebhookWorker({ db, ids, clock, config: merged, secrets }).start();
+      worker = new WebhookWorker({ db, ids, clock, config: merged, secrets, devServer: true }).start();
       return worker;
     },
     record(type: EventType, subjectId: string, data: Record<string, unknown> = {}) {
