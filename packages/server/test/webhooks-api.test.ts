@@ -133,7 +133,9 @@ describe('webhook endpoints API', async () => {
   });
 
   test('a test endpoint on a private address is delivered to only while its node is a development server', async () => {
-    const endpoint = (await post('/v1/webhook_endpoints', { url: `${receiver.url}?dev-only` })).json();
+    // By name: the address is found, and refused, when the connection is made.
+    const byName = receiver.url.replace('127.0.0.1', 'localhost');
+    const endpoint = (await post('/v1/webhook_endpoints', { url: `${byName}?dev-only` })).json();
     receiver.secret.value = endpoint.secret;
     const before = receiver.received.length;
     const delivery = (await post(`/v1/webhook_endpoints/${endpoint.id}/test`)).json();
@@ -145,6 +147,8 @@ describe('webhook endpoints API', async () => {
     );
     await production.stop();
     assert.equal(refused.attempts[0].status_code, null);
+    assert.match(refused.attempts[0].error, /localhost resolves to an address this endpoint may not reach/);
+    assert.ok(!refused.attempts[0].error.includes('127.0.0.1'), 'what the name resolves to is not told');
     assert.equal(receiver.received.length, before, 'nothing reached the private address');
     const development = startWorker(t.db);
     await eventually(

@@ -99,7 +99,14 @@ const RESOLVE_TIMEOUT_MS = 3_000;
 
 type Resolve = (host: string) => Promise<string[]>;
 
-const systemResolve: Resolve = async (host) => (await lookupAsync(host, { all: true })).map((a) => a.address);
+const systemResolve: Resolve = (host) =>
+  new Promise((resolve, reject) =>
+    lookups.run((done) =>
+      lookupAsync(host, { all: true })
+        .then((addresses) => resolve(addresses.map((a) => a.address)), reject)
+        .finally(done),
+    ),
+  );
 
 function refuse(url: string, expected: string): never {
   throw new RampartError('invalid_value', { field: 'url', provided: url, expected });
@@ -165,18 +172,60 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  */
 export function guardedLookup(policy: NetworkPolicy) {
   return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
-    lookup(hostname, { ...options, all: true }, (error, addresses) => {
-      if (error) return callback(error, []);
-      const bad = addresses.find((a) => !addressAllowed(a.address, policy));
-      if (bad)
-        return callback(
-          new PrivateAddressRefused(`${hostname} resolves to ${bad.address}, which this endpoint may not reach`),
-          [],
-        );
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0];
-      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
-      callback(null, first.address, first.family);
-    });
+    lookups.run((done) =>
+      lookup(hostname, { ...options, all: true }, (error, addresses) => {
+        done();
+        answer(hostname, options, policy, callback, error, addresses);
+      }),
+    );
   };
 }
+
+function answer(
+  hostname: string,
+  options: LookupOptions,
+  policy: NetworkPolicy,
+  callback: LookupCallback,
+  error: NodeJS.ErrnoException | null,
+  addresses: LookupAddress[],
+): void {
+  if (error) return callback(error, []);
+  const bad = addresses.find((a) => !addressAllowed(a.address, policy));
+  // The address is not named: the message reaches the operator's delivery log, and
+  // what a name resolves to inside this network is not theirs to learn.
+  if (bad)
+    return callback(new PrivateAddressRefused(`${hostname} resolves to an address this endpoint may not reach`), []);
+  if (options.all) return callback(null, addresses);
+  const first = addresses[0];
+  if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
+  callback(null, first.address, first.family);
+}
+
+/**
+ * `dns.lookup` runs on libuv's small thread pool, and a receiver's name server that
+ * never answers holds a thread for the resolver's whole timeout. At most this many
+ * lookups for operators' endpoints run at once, so such names can slow webhooks down
+ * but never take every thread from the rest of the process (database and provider
+ * connections, file access).
+ */
+const MAX_CONCURRENT_LOOKUPS = 2;
+
+const lookups = (() => {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const next = () => {
+    running--;
+    const start = waiting.shift();
+    if (start) start();
+  };
+  return {
+    run(work: (done: () => void) => void) {
+      const start = () => {
+        running++;
+        work(next);
+      };
+      if (running < MAX_CONCURRENT_LOOKUPS) start();
+      else waiting.push(start);
+    },
+  };
+})();
