@@ -189,16 +189,23 @@ function answer(
   error: NodeJS.ErrnoException | null,
   addresses: LookupAddress[],
 ): void {
-  if (error) return callback(error, []);
-  const bad = addresses.find((a) => !addressAllowed(a.address, policy));
+  if (error) {
+    callback(error, []);
+    return;
+  }
   // The address is not named: the message reaches the operator's delivery log, and
   // what a name resolves to inside this network is not theirs to learn.
-  if (bad)
-    return callback(new PrivateAddressRefused(`${hostname} resolves to an address this endpoint may not reach`), []);
-  if (options.all) return callback(null, addresses);
+  if (addresses.some((a) => !addressAllowed(a.address, policy))) {
+    callback(new PrivateAddressRefused(`${hostname} resolves to an address this endpoint may not reach`), []);
+    return;
+  }
+  if (options.all) {
+    callback(null, addresses);
+    return;
+  }
   const first = addresses[0];
-  if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
-  callback(null, first.address, first.family);
+  if (first) callback(null, first.address, first.family);
+  else callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
 }
 
 /**

@@ -125,7 +125,6 @@ export const PAYMENT_STATUS_CHANNEL = 'rampart_payment_status';
 
 /** Withdrawal holds outlive any provider's settlement; an expired hold frees the money. */
 const HOLD_TTL_MS = 7 * 86_400_000;
-const DAY_MS = 86_400_000;
 const PAY_OUT: readonly Action[] = ['withdrawal', 'sell'];
 
 const failureOf = (kind: Action): ErrorCode => (PAY_OUT.includes(kind) ? 'withdrawal_failed' : 'deposit_failed');
@@ -1211,15 +1210,6 @@ export class Payments {
       limit_amount: formatAmount(passed.window.limit, currency),
       amount: formatAmount(passed.used + settled, currency),
     };
-  }
-
-  /** What the user's payments of an action in a currency came to in the last 24 hours (failed and cancelled aside). */
-  private async usedToday(
-    tx: Queryable,
-    of: { operatorId: string; userId: string; kind: string; currency: string; excluding?: string },
-  ): Promise<bigint> {
-    const [used] = await paymentStore.usedWithin(tx, { ...of, since: [new Date(this.clock.now().getTime() - DAY_MS)] });
-    return used!;
   }
 
   /**
