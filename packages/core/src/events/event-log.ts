@@ -107,43 +107,20 @@ export class EventLog {
     return rows[0];
   }
 
-  /**
-   * Oldest first, in the order events became visible; `after` is the id of the last event
-   * of the previous page. Only events whose transactions are older than every transaction
-   * still running are listed: none can commit before them any more, so a reader that
-   * moves past one never misses an event that commits later (migration 0026). Events of
-   * a transaction still open show up once it and every older one have ended.
-   */
+  /** Newest last; `after` is the id of the last event of the previous page (ids sort by time). */
   async list(
     operatorId: string,
     filter: { after?: string; limit?: number; type?: EventType; subjectId?: string } = {},
   ): Promise<StoredEvent[]> {
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);
-    // Where the previous page ended, in (txid, id) order: read through the index from there.
-    let from = '';
-    const values: unknown[] = [operatorId, filter.type ?? null, filter.subjectId ?? null, limit];
-    if (filter.after !== undefined) {
-      const { rows } = await this.db.query<{ txid: string | null }>(
-        'SELECT txid::text FROM events WHERE operator_id = $1 AND id = $2',
-        [operatorId, filter.after],
-      );
-      const txid = rows[0]?.txid;
-      values.push(filter.after);
-      if (txid) {
-        values.push(txid);
-        from = 'AND (txid, id) > ($6::xid8, $5)';
-      } else if (rows[0])
-        from = 'AND (txid IS NOT NULL OR id > $5)'; // recorded before 0026
-      else from = 'AND id > $5'; // not an event of this operator: ids still sort by time
-    }
     const { rows } = await this.db.query<StoredEvent>(
       `SELECT ${EVENT_COLUMNS} FROM events
-        WHERE operator_id = $1 ${from}
-          AND (txid IS NULL OR txid < pg_snapshot_xmin(pg_current_snapshot()))
-          AND ($2::text IS NULL OR type = $2)
-          AND ($3::text IS NULL OR subject_id = $3)
-        ORDER BY txid NULLS FIRST, id LIMIT $4`,
-      values,
+        WHERE operator_id = $1
+          AND ($2::text IS NULL OR id > $2)
+          AND ($3::text IS NULL OR type = $3)
+          AND ($4::text IS NULL OR subject_id = $4)
+        ORDER BY id LIMIT $5`,
+      [operatorId, filter.after ?? null, filter.type ?? null, filter.subjectId ?? null, limit],
     );
     return rows;
   }
