@@ -338,25 +338,23 @@ test(
   () => depositsThroughACrash({ survivor: true }),
 );
 
-test('kill -9 amid approved bank withdrawals: after restart and retries, each is paid out once and debited once', {
-  timeout: 120_000,
-}, async () => {
-  // The operator approves every withdrawal, and counts how often it was asked.
-  const asked = new Map<string, number>();
+/**
+ * The rig for bank withdrawals, with the operator's approval endpoint answering as
+ * `answer` says for each payment asked about (`limits` as settings add them).
+ */
+async function withdrawalRig(answer: (paymentId: string) => { status: number; body: string }, extra = {}) {
   const approver = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
-      const id = (JSON.parse(body) as { payment_id: string }).payment_id;
-      asked.set(id, (asked.get(id) ?? 0) + 1);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"approved":true}');
+      const { status, body: answered } = answer((JSON.parse(body) as { payment_id: string }).payment_id);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(answered);
     });
   });
   approver.listen(0, '127.0.0.1');
   await once(approver, 'listening');
   after(() => approver.close());
-
-  const r = await rig({
+  return rig({
     providers: {
       deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }],
       withdrawal: [{ provider: 'simbank', blocked_jurisdictions: [] }],
@@ -367,9 +365,23 @@ test('kill -9 amid approved bank withdrawals: after restart and retries, each is
       retries: 0,
       on_no_answer: 'decline',
     },
-    // Exactly one withdrawal a day: a retry that counted its own payment against the limit would be refused.
-    limits: { withdrawal: { USD: { min: '1.00', max: '1000.00', daily: '40.00' } } },
+    ...extra,
   });
+}
+
+test('kill -9 amid approved bank withdrawals: after restart and retries, each is paid out once and debited once', {
+  timeout: 120_000,
+}, async () => {
+  // The operator approves every withdrawal, and counts how often it was asked.
+  const asked = new Map<string, number>();
+  const r = await withdrawalRig(
+    (id) => {
+      asked.set(id, (asked.get(id) ?? 0) + 1);
+      return { status: 200, body: '{"approved":true}' };
+    },
+    // Exactly one withdrawal a day: a retry that counted its own payment against the limit would be refused.
+    { limits: { withdrawal: { USD: { min: '1.00', max: '1000.00', daily: '40.00' } } } },
+  );
   for (const user of users) {
     const funded = await r.send({
       key: `fund-${user}`,
@@ -418,25 +430,7 @@ test('kill -9 while an approval after review is at the bank: a retry with its ke
   timeout: 120_000,
 }, async () => {
   // The operator takes every withdrawal for review (202), and approves it later by hand.
-  const approver = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{}'));
-  });
-  approver.listen(0, '127.0.0.1');
-  await once(approver, 'listening');
-  after(() => approver.close());
-  const r = await rig({
-    providers: {
-      deposit: [{ provider: 'simcard', blocked_jurisdictions: [] }],
-      withdrawal: [{ provider: 'simbank', blocked_jurisdictions: [] }],
-    },
-    approval: {
-      url: `http://127.0.0.1:${(approver.address() as AddressInfo).port}/approve`,
-      timeout_ms: 2_000,
-      retries: 0,
-      on_no_answer: 'decline',
-    },
-  });
+  const r = await withdrawalRig(() => ({ status: 202, body: '{}' }));
   const user = 'reviewed-crash';
   const funded = await r.send({
     key: 'fund-reviewed',
