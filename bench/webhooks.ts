@@ -169,6 +169,8 @@ export async function benchWebhooks(options: WebhookBenchOptions = {}): Promise<
       clock,
       secrets,
       config: { ...defaultWebhookConfig, concurrency, pollIntervalMs: 50 },
+      // The receiver is on loopback, as on a development server.
+      devServer: true,
     });
     const started = performance.now();
     worker.start();
