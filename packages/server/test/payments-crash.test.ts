@@ -338,6 +338,19 @@ test(
   () => depositsThroughACrash({ survivor: true }),
 );
 
+/** A 40.00 USD withdrawal of `user` to a bank account, sent with `key`. */
+const bankWithdrawal = (user: string, key: string): Request => ({
+  key,
+  body: {
+    user_id: user,
+    kind: 'withdrawal',
+    method: 'bank',
+    amount: '40.00',
+    currency: 'USD',
+    instrument: BANK_ACCOUNT,
+  },
+});
+
 /**
  * The rig for bank withdrawals, with the operator's approval endpoint answering as
  * `answer` says for each payment asked about (`limits` as settings add them).
@@ -389,17 +402,7 @@ test('kill -9 amid approved bank withdrawals: after restart and retries, each is
     });
     assert.equal(funded?.body.status, 'completed');
   }
-  const withdrawals: Request[] = users.map((user) => ({
-    key: `withdraw-${user}`,
-    body: {
-      user_id: user,
-      kind: 'withdrawal',
-      method: 'bank',
-      amount: '40.00',
-      currency: 'USD',
-      instrument: BANK_ACCOUNT,
-    },
-  }));
+  const withdrawals: Request[] = users.map((user) => bankWithdrawal(user, `withdraw-${user}`));
   const { server, unsent } = await r.crashAmid('bank', withdrawals);
   await r.retryUnanswered(withdrawals);
   await r.assertResumed(unsent);
@@ -437,17 +440,7 @@ test('kill -9 while an approval after review is at the bank: a retry with its ke
     body: { user_id: user, kind: 'deposit', method: 'card', amount: '100.00', currency: 'USD', instrument: CARD_OK },
   });
   assert.equal(funded?.body.status, 'completed');
-  const held = await r.send({
-    key: 'withdraw-reviewed',
-    body: {
-      user_id: user,
-      kind: 'withdrawal',
-      method: 'bank',
-      amount: '40.00',
-      currency: 'USD',
-      instrument: BANK_ACCOUNT,
-    },
-  });
+  const held = await r.send(bankWithdrawal(user, 'withdraw-reviewed'));
   assert.equal(held?.body.status, 'created', 'held for review');
   const id = held!.body.id!;
   // The bank holds the payout request unworked: the approval is at the bank when the server dies.

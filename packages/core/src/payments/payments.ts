@@ -63,6 +63,19 @@ export interface CreatePayment {
   gates: GateContext;
 }
 
+/** A payment's asset, amount, limits and fee, as `validate` found them. */
+interface Validated {
+  currency: Currency;
+  network: string | null;
+  amount: bigint;
+  balances: 'ledger' | 'record';
+  /** The user's daily limit for this action and currency, checked at insert under their lock. */
+  daily: bigint | undefined;
+  /** The operator's fee rule for this action and currency (null: none), and its fee on the amount. */
+  feeRule: FeeRule | null;
+  fee: bigint;
+}
+
 /** What pricing a payment reads of it: its kind, amount and asset. */
 type Priced = Pick<CreatePayment, 'kind' | 'amount' | 'currency' | 'network'>;
 
@@ -316,20 +329,7 @@ export class Payments {
   }
 
   /** Validates currency, amount and limits, in the order a client can fix them. */
-  private validate(
-    input: Priced,
-    settings: OperatorSettings,
-  ): {
-    currency: Currency;
-    network: string | null;
-    amount: bigint;
-    balances: 'ledger' | 'record';
-    /** The user's daily limit for this action and currency, checked at insert under their lock. */
-    daily: bigint | undefined;
-    /** The operator's fee rule for this action and currency (null: none), and its fee on the amount. */
-    feeRule: FeeRule | null;
-    fee: bigint;
-  } {
+  private validate(input: Priced, settings: OperatorSettings): Validated {
     const asset = getAsset(input.currency, input.network);
     const enabled = settings.currencies.filter((c) => c.currency === asset.currency.code);
     if (enabled.length === 0) throw new RampartError('currency_not_enabled', { currency: asset.currency.code });
@@ -417,16 +417,7 @@ export class Payments {
 
   private async insert(
     input: CreatePayment,
-    p: {
-      currency: Currency;
-      network: string | null;
-      amount: bigint;
-      balances: 'ledger' | 'record';
-      daily: bigint | undefined;
-      feeRule: FeeRule | null;
-      fee: bigint;
-      provider: string;
-    },
+    p: Validated & { provider: string },
   ): Promise<{ payment: Payment; replayed: boolean }> {
     const now = this.clock.now();
     const userId = input.gates.user.id;
