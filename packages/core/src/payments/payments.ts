@@ -1540,19 +1540,20 @@ export class Payments {
     const payOut = PAY_OUT.includes(payment.kind);
     if (payOut && payment.hold_id) {
       if (to === 'pending' || to === 'processing') return; // the hold stays as it is
-      const hold = await this.ledger.getHold(payment.hold_id, tx);
+      const fees = payment.fee > 0n && (to === 'completed' || to === 'reversed');
+      // Read only where its accounts or state decide something: a completion without a fee posts by id.
+      const hold = fees || to !== 'completed' ? await this.ledger.getHold(payment.hold_id, tx) : undefined;
       // With a fee, three accounts move (user, clearing, fees): all are locked first, in the
       // ledger's order, as a pay-in's credit locks them; one at a time, the two would deadlock.
-      const fees = payment.fee > 0n && (to === 'completed' || to === 'reversed');
-      const feesAccount = fees ? await this.feesAccount(tx, payment) : undefined;
-      if (feesAccount)
+      const feesAccount = fees && hold ? await this.feesAccount(tx, payment) : undefined;
+      if (hold && feesAccount)
         await this.ledger.lock(tx, payment.operator_id, [hold.debit_account_id, hold.credit_account_id, feesAccount]);
       if (to === 'completed') {
         // Paid out is paid out: a hold that fell due moments before (the sweep that extends
         // holds of open payments not yet past it) is still reserved, and is posted.
-        await this.ledger.postHold(tx, hold.id, undefined, { evenIfDue: true });
+        await this.ledger.postHold(tx, payment.hold_id, undefined, { evenIfDue: true });
         // The fee was held with the amount: it goes on from where the hold put it to the fees account.
-        if (feesAccount) {
+        if (hold && feesAccount) {
           await this.ledger.transfer(tx, {
             operatorId: payment.operator_id,
             from: hold.credit_account_id,
@@ -1563,12 +1564,14 @@ export class Payments {
           });
         }
       }
-      if ((to === 'failed' || to === 'cancelled') && hold.status === 'pending') await this.ledger.voidHold(tx, hold.id);
-      if (to === 'reversed') {
+      if ((to === 'failed' || to === 'cancelled') && hold?.status === 'pending')
+        await this.ledger.voidHold(tx, hold.id);
+      if (to === 'reversed' && hold) {
         if (hold.posting_transfer_id)
           await this.ledger.reverse(tx, hold.posting_transfer_id, { reference: `${payment.id}:reversal` });
         // Returned money returns its fee too.
-        const fee = await this.ledger.transferByReference(payment.operator_id, `${payment.id}:fee`, tx);
+        const fee =
+          feesAccount && (await this.ledger.transferByReference(payment.operator_id, `${payment.id}:fee`, tx));
         if (fee) await this.ledger.reverse(tx, fee.id, { reference: `${payment.id}:fee-reversal`, ignoreFloor: true });
       }
       return;
