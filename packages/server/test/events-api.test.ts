@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createIdGenerator, EventLog, eventSchemas, eventTypes, systemClock } from '@rampart/core';
-import { errorOf, startTestApp } from './harness.ts';
+import { createTestDatabase, errorOf, startTestApp } from './harness.ts';
 import { widgetSession } from './widget-fixtures.ts';
 
 type Schema = {
@@ -85,6 +85,69 @@ describe('events API', async () => {
       bySubject.data.map((e: { sequence: number }) => e.sequence),
       [1, 2],
     );
+  });
+
+  test('a reader polling with its cursor never misses an event whose transaction commits after a later one', async () => {
+    const drain = async (after: string) => {
+      const ids: string[] = [];
+      for (let cursor = after; ; ) {
+        const page = (await get(`/v1/events?limit=100&after=${cursor}`)).json();
+        ids.push(...page.data.map((e: { id: string }) => e.id));
+        if (page.data.length > 0) cursor = page.data.at(-1).id;
+        if (!page.next_cursor) return { ids, cursor };
+      }
+    };
+    // A transaction records its event first, and is still open when another records and commits a later one.
+    let commit!: () => void;
+    const open = new Promise<void>((resolve) => (commit = resolve));
+    let early = '';
+    const slow = t.db.transaction(async (tx) => {
+      early = (
+        await log.record(tx, { operatorId: t.operatorId, type: 'payment.created', subjectId: 'pay_slow', data: {} })
+      ).id;
+      await open;
+    });
+    let late: Awaited<ReturnType<typeof record>>;
+    let before: Awaited<ReturnType<typeof drain>>;
+    try {
+      while (!early) await new Promise((resolve) => setTimeout(resolve, 5));
+      late = await record('payment.created', 'pay_fast');
+      assert.ok(early < late.id, 'the open transaction’s event has the earlier id');
+      before = await drain(session.id);
+      assert.ok(!before.ids.includes(late.id), 'not listed while an older transaction may still commit before it');
+    } finally {
+      commit();
+      await slow;
+    }
+    const after = await drain(before.cursor);
+    assert.deepEqual(
+      [...before.ids, ...after.ids].filter((id) => id === early || id === late.id),
+      [early, late.id],
+    );
+  });
+
+  test('a write transaction still open in another database holds no event of this one back', async () => {
+    const other = await createTestDatabase({ empty: true });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    const writing = other.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_current_xact_id()'); // takes a transaction id, as a write does
+      started = true;
+      await held;
+    });
+    try {
+      while (!started) await new Promise((resolve) => setTimeout(resolve, 5));
+      const event = await record('payment.created', 'pay_beside_other_db');
+      const page = (await get(`/v1/events?limit=100&after=${session.id}`)).json();
+      assert.ok(
+        page.data.some((e: { id: string }) => e.id === event.id),
+        'listed at once: the open transaction is in another database',
+      );
+    } finally {
+      release();
+      await writing;
+    }
   });
 
   test('an unknown type or a bad limit is a validation error; an unknown id is resource_not_found', async () => {

@@ -25,6 +25,26 @@ const EVENT_COLUMNS = 'id, operator_id, type, api_version, subject_id, sequence,
 const MAX_PAGE = 100;
 
 /**
+ * The oldest transaction of this database still running when the statement's snapshot
+ * was taken (or the next transaction id, if none): every event of an older transaction
+ * has committed or never will, so nothing can appear before it any more. The snapshot's
+ * running transactions are the cluster's, and a write transaction of another database
+ * (another Rampart, a test, a migration) would hold events back for no reason: those
+ * known to belong to another database are left out. A backend's xid is 32 bits and the
+ * snapshot's 64, and running transactions are less than 2^31 apart, so the low 32 bits
+ * identify it. A transaction that ends between the snapshot and the read of
+ * `pg_stat_activity` is at worst kept, which only delays its events.
+ */
+const VISIBLE_HORIZON = `SELECT coalesce(
+    (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) x
+      WHERE x::text::bigint % 4294967296 NOT IN (
+        SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()
+        UNION ALL
+        SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database <> current_database())),
+    pg_snapshot_xmax(pg_current_snapshot()))`;
+
+/**
  * The outbox. `record` must be called with the transaction that makes the change the
  * event reports, so an event exists exactly when its change was committed.
  */
@@ -107,20 +127,44 @@ export class EventLog {
     return rows[0];
   }
 
-  /** Newest last; `after` is the id of the last event of the previous page (ids sort by time). */
+  /**
+   * Oldest first, in the order events became visible; `after` is the id of the last event
+   * of the previous page. Only events whose transactions are older than every transaction
+   * of this database still running are listed: none can commit before them any more, so
+   * a reader that moves past one never misses an event that commits later (migration
+   * 0026). Events of a transaction still open show up once it and every older one have
+   * ended.
+   */
   async list(
     operatorId: string,
     filter: { after?: string; limit?: number; type?: EventType; subjectId?: string } = {},
   ): Promise<StoredEvent[]> {
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);
+    // Where the previous page ended, in (txid, id) order: read through the index from there.
+    let from = '';
+    const values: unknown[] = [operatorId, filter.type ?? null, filter.subjectId ?? null, limit];
+    if (filter.after !== undefined) {
+      const { rows } = await this.db.query<{ txid: string | null }>(
+        'SELECT txid::text FROM events WHERE operator_id = $1 AND id = $2',
+        [operatorId, filter.after],
+      );
+      const txid = rows[0]?.txid;
+      values.push(filter.after);
+      if (txid) {
+        values.push(txid);
+        from = 'AND (txid, id) > ($6::xid8, $5)';
+      } else if (rows[0])
+        from = 'AND (txid IS NOT NULL OR id > $5)'; // recorded before 0026
+      else from = 'AND id > $5'; // not an event of this operator: ids still sort by time
+    }
     const { rows } = await this.db.query<StoredEvent>(
       `SELECT ${EVENT_COLUMNS} FROM events
-        WHERE operator_id = $1
-          AND ($2::text IS NULL OR id > $2)
-          AND ($3::text IS NULL OR type = $3)
-          AND ($4::text IS NULL OR subject_id = $4)
-        ORDER BY id LIMIT $5`,
-      [operatorId, filter.after ?? null, filter.type ?? null, filter.subjectId ?? null, limit],
+        WHERE operator_id = $1 ${from}
+          AND (txid IS NULL OR txid < (${VISIBLE_HORIZON}))
+          AND ($2::text IS NULL OR type = $2)
+          AND ($3::text IS NULL OR subject_id = $3)
+        ORDER BY txid NULLS FIRST, id LIMIT $4`,
+      values,
     );
     return rows;
   }
