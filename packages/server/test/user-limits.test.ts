@@ -150,6 +150,38 @@ describe('a user’s own limits', async () => {
     for (const r of responses) if (r.statusCode !== 201) assert.equal(errorOf(r).code, 'user_limit_exceeded', r.body);
   });
 
+  test('a first limit committed while a deposit of the user is on its way holds for that deposit', async () => {
+    assert.equal((await deposit(t, 'first-limit', '5.00')).statusCode, 201); // known, with no limit of their own
+    // The deposit reads the user (no limit yet), then waits at its insert while the limit is set.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const locking = t.db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE payments IN SHARE MODE');
+      await held;
+    });
+    let response: ReturnType<typeof deposit> | undefined;
+    try {
+      response = deposit(t, 'first-limit', '50.00');
+      for (;;) {
+        const { rows } = await t.db.query(
+          `SELECT 1 FROM pg_locks WHERE relation = 'payments'::regclass AND NOT granted`,
+        );
+        if (rows.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await limit(t, 'first-limit', { deposit: { USD: { day: '40.00' } } });
+    } finally {
+      release();
+      await locking;
+    }
+    const answered = await response;
+    assert.equal(answered.statusCode, 422, answered.body);
+    assert.deepEqual(
+      [errorOf(answered).code, errorOf(answered).details['limit'], errorOf(answered).details['used']],
+      ['user_limit_exceeded', '40.00', '5.00'],
+    );
+  });
+
   test('a change emits user.limits_changed with the limits as they now stand; no change emits nothing', async () => {
     await limit(t, 'watched', { buy: { USDT: { month: '1000' } } });
     await limit(t, 'watched', { buy: { USDT: { month: '1000.000000' } } });

@@ -420,111 +420,18 @@ export class Payments {
     p: Validated & { provider: string },
   ): Promise<{ payment: Payment; replayed: boolean }> {
     const now = this.clock.now();
-    const userId = input.gates.user.id;
-    const daily = p.daily;
-    const payOut = PAY_OUT.includes(input.kind);
     // The user's own limits as read with the user say whether there are any; their values
     // are read again under the lock below, where a change to them waits for this payment.
     const ownLimits = limitsInForce(input.gates.user.limits ?? {}, input.kind, p.currency.code, now).length > 0;
-    // A deposit without a daily or own limit takes no lock and places no hold: it is the insert alone.
-    const oneStatement = daily === undefined && !payOut && !ownLimits;
+    // A deposit without a daily or own limit takes no lock and places no hold: it is the
+    // insert alone, made on condition that the user still has no limit of its own here (a
+    // first limit committed since the user was read sends it down the locked path).
+    const unlocked = p.daily === undefined && !PAY_OUT.includes(input.kind) && !ownLimits;
     try {
-      const payment = await this.inTransaction(
-        async (tx) => {
-          if (!oneStatement) {
-            // One payment at a time per user: limits and the balance are checked under this lock.
-            const { rows } = await tx.query<{ limits: UserLimits }>({
-              name: 'payment-lock-user-limits',
-              text: 'SELECT limits FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
-              values: [input.operatorId, userId],
-            });
-            const own = limitsInForce(rows[0]?.limits ?? {}, input.kind, p.currency.code, now);
-            await this.checkLimits(tx, input, p.currency, p.amount, daily, own);
-          }
-          const id = this.ids('pay');
-          // The payment, its first timeline entry and `payment.created`: one statement.
-          const values = [
-            id,
-            input.operatorId,
-            input.mode,
-            userId,
-            input.sessionId ?? null,
-            input.kind,
-            input.method,
-            p.provider,
-            p.currency.code,
-            p.network,
-            p.amount,
-            input.reference ?? null,
-            input.idempotencyKey ?? null,
-            JSON.stringify(redactInstrument(input.instrument ?? {})),
-            null,
-            JSON.stringify(input.metadata ?? {}),
-            now,
-            p.fee,
-            p.feeRule === null ? null : JSON.stringify(p.feeRule),
-          ];
-          const created = {
-            id,
-            status: 'created',
-            kind: input.kind,
-            method: input.method,
-            provider: p.provider,
-            user_id: userId,
-            amount: p.amount,
-            fee: p.fee,
-            currency: p.currency.code,
-            network: p.network,
-            reference: input.reference ?? null,
-            failure_code: null,
-          } as Payment;
-          const events = this.events.recordingCte(
-            input.operatorId,
-            id,
-            [{ type: 'payment.created', data: { payment: presentPaymentForEvent(created) } }],
-            values.length + 1,
-          );
-          const { rows } = await tx.query<Payment>({
-            name: 'payment-insert',
-            text: `WITH inserted AS (
-                   INSERT INTO payments (id, operator_id, mode, user_id, session_id, kind, method, provider, status,
-                     currency, network, amount, reference, idempotency_key, destination, hold_id, metadata, created_at,
-                     updated_at, fee, fee_rule)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
-                           $18, $19)
-                   RETURNING *),
-                 transition AS (
-                   INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
-                   VALUES ($1, 1, NULL, 'created', 'created', '{}', $17)),
-                 ${events.sql}
-               SELECT * FROM inserted`,
-            values: [...values, ...events.values],
-          });
-          let payment = rows[0]!;
-          if (payOut) {
-            // The hold comes after the insert: a second withdrawal of the user meets the
-            // first at the insert (`withdrawal_in_progress`) before it locks any account
-            // the first one's completion needs — the other order deadlocks the two.
-            const owner = { operatorId: input.operatorId, mode: input.mode };
-            const from = await this.userAccount(tx, owner, userId, p.currency.code, p.balances);
-            const to = await this.clearingAccount(tx, owner, p.provider, p.currency.code, id);
-            // A pay-out's fee is held with it: the user is debited both when it is paid out.
-            const hold = await this.ledger.hold(tx, {
-              operatorId: input.operatorId,
-              from,
-              to,
-              amount: p.amount + p.fee,
-              reference: `${id}:hold`,
-              expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
-              description: `${input.kind} ${id}`,
-            });
-            payment = await this.update(tx, id, { hold_id: hold.id });
-          }
-          this.announced(tx, payment, true);
-          return payment;
-        },
-        { oneStatement },
-      );
+      const payment =
+        (unlocked ? await this.insertPayment(input, p, now, { unlocked: true }) : undefined) ??
+        // Without the condition, the statement inserts or throws.
+        (await this.insertPayment(input, p, now, { unlocked: false }))!;
       return { payment, replayed: false };
     } catch (error) {
       if (input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency') {
@@ -538,6 +445,126 @@ export class Payments {
       }
       throw this.translateUniqueViolation(error, input);
     }
+  }
+
+  /**
+   * The payment, its first timeline entry and `payment.created` (one statement), then a
+   * pay-out's hold. `unlocked`: the statement alone, with no lock, inserting nothing (and
+   * answering undefined) if the user has limits of their own on this action and currency
+   * by then. Otherwise in a transaction that first locks the user and checks the limits.
+   */
+  private async insertPayment(
+    input: CreatePayment,
+    p: Validated & { provider: string },
+    now: Date,
+    { unlocked }: { unlocked: boolean },
+  ): Promise<Payment | undefined> {
+    const userId = input.gates.user.id;
+    const payOut = PAY_OUT.includes(input.kind);
+    return this.inTransaction(
+      async (tx) => {
+        if (!unlocked) {
+          // One payment at a time per user: limits and the balance are checked under this lock.
+          const { rows } = await tx.query<{ limits: UserLimits }>({
+            name: 'payment-lock-user-limits',
+            text: 'SELECT limits FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
+            values: [input.operatorId, userId],
+          });
+          const own = limitsInForce(rows[0]?.limits ?? {}, input.kind, p.currency.code, now);
+          await this.checkLimits(tx, input, p.currency, p.amount, p.daily, own);
+        }
+        const id = this.ids('pay');
+        // The payment, its first timeline entry and `payment.created`: one statement.
+        const values = [
+          id,
+          input.operatorId,
+          input.mode,
+          userId,
+          input.sessionId ?? null,
+          input.kind,
+          input.method,
+          p.provider,
+          p.currency.code,
+          p.network,
+          p.amount,
+          input.reference ?? null,
+          input.idempotencyKey ?? null,
+          JSON.stringify(redactInstrument(input.instrument ?? {})),
+          null,
+          JSON.stringify(input.metadata ?? {}),
+          now,
+          p.fee,
+          p.feeRule === null ? null : JSON.stringify(p.feeRule),
+        ];
+        const created = {
+          id,
+          status: 'created',
+          kind: input.kind,
+          method: input.method,
+          provider: p.provider,
+          user_id: userId,
+          amount: p.amount,
+          fee: p.fee,
+          currency: p.currency.code,
+          network: p.network,
+          reference: input.reference ?? null,
+          failure_code: null,
+        } as Payment;
+        const events = this.events.recordingCte(
+          input.operatorId,
+          id,
+          [{ type: 'payment.created', data: { payment: presentPaymentForEvent(created) } }],
+          values.length + 1,
+          unlocked ? 'EXISTS (SELECT 1 FROM inserted)' : undefined,
+        );
+        const { rows } = await tx.query<Payment>({
+          name: unlocked ? 'payment-insert-unlocked' : 'payment-insert',
+          text: `WITH inserted AS (
+                   INSERT INTO payments (id, operator_id, mode, user_id, session_id, kind, method, provider, status,
+                     currency, network, amount, reference, idempotency_key, destination, hold_id, metadata, created_at,
+                     updated_at, fee, fee_rule)
+                   SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
+                          $18, $19
+                   ${
+                     unlocked
+                       ? `WHERE NOT EXISTS (SELECT 1 FROM end_users
+                                             WHERE operator_id = $2 AND id = $4 AND limits -> $6 -> $9 IS NOT NULL)`
+                       : ''
+                   }
+                   RETURNING *),
+                 transition AS (
+                   INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
+                   SELECT id, 1, NULL, 'created', 'created', '{}', $17 FROM inserted),
+                 ${events.sql}
+               SELECT * FROM inserted`,
+          values: [...values, ...events.values],
+        });
+        if (!rows[0]) return undefined;
+        let payment = rows[0];
+        if (payOut) {
+          // The hold comes after the insert: a second withdrawal of the user meets the
+          // first at the insert (`withdrawal_in_progress`) before it locks any account
+          // the first one's completion needs — the other order deadlocks the two.
+          const owner = { operatorId: input.operatorId, mode: input.mode };
+          const from = await this.userAccount(tx, owner, userId, p.currency.code, p.balances);
+          const to = await this.clearingAccount(tx, owner, p.provider, p.currency.code, id);
+          // A pay-out's fee is held with it: the user is debited both when it is paid out.
+          const hold = await this.ledger.hold(tx, {
+            operatorId: input.operatorId,
+            from,
+            to,
+            amount: p.amount + p.fee,
+            reference: `${id}:hold`,
+            expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
+            description: `${input.kind} ${id}`,
+          });
+          payment = await this.update(tx, id, { hold_id: hold.id });
+        }
+        this.announced(tx, payment, true);
+        return payment;
+      },
+      { oneStatement: unlocked },
+    );
   }
 
   private translateUniqueViolation(error: unknown, input: CreatePayment): unknown {
