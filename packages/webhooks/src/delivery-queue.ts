@@ -128,12 +128,19 @@ export class DeliveryQueue {
       // lapse), never losing a delivery: no need to wait for the WAL flush.
       await tx.query('SET LOCAL synchronous_commit = off');
       // Row locks on endpoints in id order: concurrent batches cannot deadlock on them.
-      if (failing.size > 0)
+      // Taken too for every delivery to be tried again, so that the statement below sees
+      // a disabling or enabling of its endpoint committed before it (see `parked`).
+      const retrying = plans.filter((p) => p.status === 'pending').map((p) => p.completion.delivery.endpoint_id);
+      if (failing.size > 0 || retrying.length > 0)
         await tx.query('SELECT 1 FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE', [
-          [...failing, ...healthy],
+          [...new Set([...failing, ...retrying, ...(failing.size > 0 ? healthy : [])])],
         ]);
       // One statement: the attempt log, each delivery's new state, and any success
-      // clearing its endpoint's failure record.
+      // clearing its endpoint's failure record. A delivery to be tried again at T holds
+      // the later pending deliveries of its subject to the same endpoint back until T
+      // (they cannot go before it), so the claim does not meet them, due but blocked, on
+      // every pass while it waits; one to be tried again for an endpoint disabled
+      // meanwhile is parked (see `parkDeliveries`).
       const { rows: applied } = await tx.query<{ id: string }>({
         name: 'webhooks-complete',
         text: `WITH u AS (
@@ -149,9 +156,19 @@ export class DeliveryQueue {
                recovered AS (
                  UPDATE webhook_endpoints SET failing_since = NULL
                   WHERE id IN (SELECT id FROM webhook_endpoints WHERE id = ANY($12) AND failing_since IS NOT NULL
-                                ORDER BY id FOR NO KEY UPDATE))
+                                ORDER BY id FOR NO KEY UPDATE)),
+               held_back AS (
+                 UPDATE webhook_deliveries s SET next_attempt_at = u.next_attempt_at
+                   FROM u JOIN webhook_deliveries d ON d.id = u.delivery_id
+                  WHERE u.status = 'pending' AND d.attempt_count = u.attempt AND d.status = 'pending'
+                    AND s.endpoint_id = d.endpoint_id AND s.subject_id = d.subject_id AND s.status = 'pending'
+                    AND s.sequence > d.sequence AND s.next_attempt_at < u.next_attempt_at)
              UPDATE webhook_deliveries d
-                SET status = u.status, next_attempt_at = u.next_attempt_at, last_attempt_at = u.started_at,
+                SET status = u.status, last_attempt_at = u.started_at,
+                    next_attempt_at = CASE WHEN u.status = 'pending' AND NOT EXISTS (
+                                             SELECT 1 FROM webhook_endpoints w
+                                              WHERE w.id = d.endpoint_id AND w.status = 'enabled' AND w.deleted_at IS NULL)
+                                           THEN NULL ELSE u.next_attempt_at END,
                     last_status_code = u.status_code, last_error = u.error,
                     completed_at = CASE WHEN u.status = 'pending' THEN NULL ELSE $11::timestamptz END
                FROM u
@@ -176,6 +193,11 @@ export class DeliveryQueue {
       const live = plans.filter((p) => current.has(p.completion.delivery.id));
 
       const disabled = failing.size > 0 ? await this.recordFailures(tx, [...failing].sort(), now) : [];
+      if (disabled.length > 0)
+        await parkDeliveries(
+          tx,
+          disabled.map((e) => e.id),
+        );
 
       // Operator events, in subject order so concurrent batches lock sequences alike.
       const notices: { subject: string; type: EventType; operatorId: string; data: Record<string, unknown> }[] = [];
@@ -254,4 +276,34 @@ export class DeliveryQueue {
     );
     return rows.filter((r) => r.just_disabled);
   }
+}
+
+/**
+ * Parks the pending deliveries of endpoints just disabled: no attempt time
+ * (`next_attempt_at` NULL), so the claim's index range never reaches them however long
+ * the endpoint stays disabled, and one operator's backlog costs no other operator's
+ * deliveries anything. They keep their place in each subject's order, and enabling the
+ * endpoint makes them due at once (`unparkDeliveries`). A delivery in flight is skipped
+ * (no lock waits, no deadlock with its completion), and is parked by that completion if
+ * it is to be tried again.
+ */
+export async function parkDeliveries(tx: Queryable, endpointIds: readonly string[]): Promise<void> {
+  await tx.query({
+    name: 'webhooks-park',
+    text: `UPDATE webhook_deliveries SET next_attempt_at = NULL
+            WHERE id IN (SELECT id FROM webhook_deliveries
+                          WHERE endpoint_id = ANY($1) AND status = 'pending' AND next_attempt_at IS NOT NULL
+                          FOR UPDATE SKIP LOCKED)`,
+    values: [endpointIds],
+  });
+}
+
+/** The parked deliveries of an endpoint enabled again: due at once, in their order. */
+export async function unparkDeliveries(tx: Queryable, endpointId: string, now: Date): Promise<void> {
+  await tx.query({
+    name: 'webhooks-unpark',
+    text: `UPDATE webhook_deliveries SET next_attempt_at = $2
+            WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
+    values: [endpointId, now],
+  });
 }

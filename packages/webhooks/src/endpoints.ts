@@ -1,6 +1,7 @@
 import { type Clock, type IdGenerator, isEventType, type Queryable, type Store } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import type { WebhookConfig } from './config.ts';
+import { parkDeliveries, unparkDeliveries } from './delivery-queue.ts';
 import { generateSigningSecret, type SecretBox } from './secret-box.ts';
 import { checkEndpointUrl, networkPolicy } from './url-policy.ts';
 
@@ -164,13 +165,18 @@ export class WebhookEndpoints {
     return rows;
   }
 
-  /** Enabling an endpoint clears its failure record; its pending deliveries resume in order. */
+  /**
+   * Enabling an endpoint clears its failure record; its pending deliveries resume in
+   * order, due at once. Disabling it parks them (`parkDeliveries`).
+   */
   async update(caller: EndpointCaller, id: string, input: EndpointInput): Promise<WebhookEndpoint> {
     const checked = input.url === undefined ? undefined : await this.checkedUrl(caller, input.url);
     const events = input.enabled_events === undefined ? null : validEvents(input.enabled_events);
     const description = input.description === undefined ? undefined : validDescription(input.description);
-    const { rows } = await this.db.query<WebhookEndpoint>(
-      `UPDATE webhook_endpoints SET
+    const now = this.clock.now();
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<WebhookEndpoint>(
+        `UPDATE webhook_endpoints SET
               url = COALESCE($3, url),
               allow_private = COALESCE($4, allow_private),
               enabled_events = COALESCE($5, enabled_events),
@@ -182,20 +188,23 @@ export class WebhookEndpoints {
               updated_at = $9
         WHERE operator_id = $1 AND id = $2 AND deleted_at IS NULL
         RETURNING ${ENDPOINT_COLUMNS}`,
-      [
-        caller.operatorId,
-        id,
-        checked?.url ?? null,
-        checked?.allowPrivate ?? null,
-        events,
-        description !== undefined,
-        description ?? null,
-        input.status ?? null,
-        this.clock.now(),
-      ],
-    );
-    if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'webhook_endpoint', id });
-    return rows[0];
+        [
+          caller.operatorId,
+          id,
+          checked?.url ?? null,
+          checked?.allowPrivate ?? null,
+          events,
+          description !== undefined,
+          description ?? null,
+          input.status ?? null,
+          now,
+        ],
+      );
+      if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'webhook_endpoint', id });
+      if (input.status === 'disabled') await parkDeliveries(tx, [id]);
+      if (input.status === 'enabled') await unparkDeliveries(tx, id, now);
+      return rows[0];
+    });
   }
 
   /** Stops delivery at once: pending deliveries are cancelled; the log stays readable by id. */

@@ -66,6 +66,15 @@ async function eventsOfType(db: Database, type: string) {
 
 const settle = (ms = 250) => new Promise((r) => setTimeout(r, ms));
 
+/** What a failed attempt reports. */
+const failed = (statusCode: number) => ({
+  statusCode,
+  latencyMs: 1,
+  excerpt: null,
+  error: null,
+  retryAfter: undefined,
+});
+
 describe('delivery', () => {
   test('a receiver failing the first 3 attempts gets the event once as a success, validly signed every time', async () => {
     const w = await world();
@@ -291,6 +300,78 @@ describe('delivery', () => {
     const bAt = w.receiver.received.findIndex((r) => r.event.subject_id === 'pay_b');
     const aDoneAt = w.receiver.received.findIndex((r) => r.event.subject_id === 'pay_a' && r.status === 200);
     assert.ok(bAt < aDoneAt, 'another subject was not held back');
+  });
+
+  test('a delivery to be tried again holds the later ones of its subject back until its retry, so no pass of the claim meets them blocked', async () => {
+    const w = await world({ retrySchedule: [0, 3_600_000] });
+    const { endpoint } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    for (let i = 0; i < 3; i++) await w.record('payment.processing', 'pay_held');
+    await w.record('payment.created', 'pay_free');
+    const fanOut = new FanOut({ db: w.db, ids, clock });
+    while ((await fanOut.dispatchBatch()) > 0);
+    const queue = new DeliveryQueue({ db: w.db, ids, clock, config: { ...fast, retrySchedule: [0, 3_600_000] } });
+    const claimed = await queue.claim(10, 60_000);
+    assert.deepEqual(
+      claimed.map((d) => [d.subject_id, d.sequence]).sort(),
+      [
+        ['pay_free', 1n],
+        ['pay_held', 1n],
+      ],
+      'only the first of each subject',
+    );
+    const first = claimed.find((d) => d.subject_id === 'pay_held')!;
+    await queue.complete([{ delivery: first, startedAt: new Date(), result: failed(500), endpointAtFault: true }]);
+    const pending = (await w.deliveries.listForEndpoint(w.operatorId, endpoint.id)).filter(
+      (d) => d.subject_id === 'pay_held',
+    );
+    const retryAt = pending.find((d) => d.sequence === 1n)!.next_attempt_at!.getTime();
+    assert.ok(retryAt > Date.now() + 3_000_000, 'the first is tried again in an hour');
+    assert.deepEqual(
+      pending.filter((d) => d.sequence > 1n).map((d) => d.next_attempt_at?.getTime()),
+      [retryAt, retryAt],
+      'the later ones wait for it',
+    );
+    assert.deepEqual(await queue.claim(10, 60_000), [], 'nothing is due');
+  });
+
+  test('disabling an endpoint parks its pending deliveries out of the claim’s way; enabling makes them due at once, in order', async () => {
+    const w = await world();
+    const { endpoint, secret } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    w.receiver.secrets = [secret];
+    for (let i = 0; i < 3; i++) await w.record('payment.processing', 'pay_parked');
+    const fanOut = new FanOut({ db: w.db, ids, clock });
+    while ((await fanOut.dispatchBatch()) > 0);
+    const queue = new DeliveryQueue({ db: w.db, ids, clock, config: fast });
+    const [inFlight] = await queue.claim(10, 60_000);
+    await w.endpoints.update(w.caller, endpoint.id, { status: 'disabled' });
+    // The one in flight when the endpoint was disabled fails: it is parked with the others.
+    await queue.complete([{ delivery: inFlight!, startedAt: new Date(), result: failed(503), endpointAtFault: true }]);
+    const parked = await w.deliveries.listForEndpoint(w.operatorId, endpoint.id);
+    assert.deepEqual(
+      parked.map((d) => [d.status, d.next_attempt_at]),
+      [
+        ['pending', null],
+        ['pending', null],
+        ['pending', null],
+      ],
+    );
+    const { rows } = await w.db.query(
+      `SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= 'infinity'`,
+    );
+    assert.equal(rows.length, 0, 'none is in the range the claim reads');
+
+    w.receiver.respond = () => ({ status: 200 });
+    await w.endpoints.update(w.caller, endpoint.id, { status: 'enabled' });
+    w.startWorker();
+    await eventually(
+      'all three delivered',
+      () => w.receiver.successes().map((r) => r.event.sequence),
+      (sequences) => sequences.length === 3,
+    );
+    assert.deepEqual(
+      w.receiver.successes().map((r) => r.event.sequence),
+      [1, 2, 3],
+    );
   });
 
   test('after a rotation both signatures are sent during the overlap, then only the new one', async () => {
