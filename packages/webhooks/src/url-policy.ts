@@ -1,5 +1,5 @@
-import { type LookupAddress, type LookupOptions, lookup } from 'node:dns';
-import { lookup as lookupAsync } from 'node:dns/promises';
+import type { LookupAddress, LookupOptions } from 'node:dns';
+import { Resolver, lookup as systemLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { RampartError } from '@rampart/errors';
 
@@ -99,14 +99,7 @@ const RESOLVE_TIMEOUT_MS = 3_000;
 
 type Resolve = (host: string) => Promise<string[]>;
 
-const systemResolve: Resolve = (host) =>
-  new Promise((resolve, reject) =>
-    lookups.run((done) =>
-      lookupAsync(host, { all: true })
-        .then((addresses) => resolve(addresses.map((a) => a.address)), reject)
-        .finally(done),
-    ),
-  );
+const defaultResolve: Resolve = async (host) => (await defaultHostResolver.lookup(host)).map((a) => a.address);
 
 function refuse(url: string, expected: string): never {
   throw new RampartError('invalid_value', { field: 'url', provided: url, expected });
@@ -144,7 +137,7 @@ export async function checkEndpointUrl(
   }
   if (options.policy === 'public' && (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local')))
     refuse(raw, expected);
-  const resolve = options.resolve ?? systemResolve;
+  const resolve = options.resolve ?? defaultResolve;
   let addresses: string[] = [];
   try {
     addresses = await Promise.race([
@@ -170,15 +163,20 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * policy does not allow, so a host re-pointed at 127.0.0.1 or 169.254.169.254 after
  * registration (DNS rebinding) is still not reached.
  */
-export function guardedLookup(policy: NetworkPolicy) {
-  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
-    lookups.run((done) =>
-      lookup(hostname, { ...options, all: true }, (error, addresses) => {
-        done();
-        answer(hostname, options, policy, callback, error, addresses);
-      }),
+export function guardedLookup(policy: NetworkPolicy, options: { resolver?: HostResolver } = {}) {
+  const resolver = options.resolver ?? defaultHostResolver;
+  return (hostname: string, lookupOptions: LookupOptions, callback: LookupCallback): void => {
+    resolver.lookup(hostname).then(
+      (addresses) => answer(hostname, lookupOptions, policy, callback, null, ofFamily(addresses, lookupOptions.family)),
+      (error: NodeJS.ErrnoException) => answer(hostname, lookupOptions, policy, callback, error, []),
     );
   };
+}
+
+/** The addresses of the family a connection asked for (`net` passes 4 or 6 when told to). */
+function ofFamily(addresses: LookupAddress[], family: LookupOptions['family']): LookupAddress[] {
+  const wanted = family === 'IPv4' ? 4 : family === 'IPv6' ? 6 : family;
+  return wanted === 4 || wanted === 6 ? addresses.filter((a) => a.family === wanted) : addresses;
 }
 
 function answer(
@@ -208,12 +206,101 @@ function answer(
   else callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
 }
 
+/** Resolves the host names of operators' endpoints. */
+export interface HostResolver {
+  /** Every address of `host`; rejects with an error whose `code` says why (ETIMEOUT, ENOTFOUND, …). */
+  lookup(host: string): Promise<LookupAddress[]>;
+}
+
 /**
- * `dns.lookup` runs on libuv's small thread pool, and a receiver's name server that
- * never answers holds a thread for the resolver's whole timeout. At most this many
- * lookups for operators' endpoints run at once, so such names can slow webhooks down
- * but never take every thread from the rest of the process (database and provider
- * connections, file access).
+ * c-ares's timeout for a name server's answer, which it backs off on later tries: a name whose
+ * server never answers fails with ETIMEOUT after some seconds, within a delivery's timeout.
+ */
+const DNS_TIMEOUT_MS = 1_500;
+/** Tries per name server, so that one lost UDP packet does not fail a lookup. */
+const DNS_TRIES = 2;
+
+/**
+ * Resolves with c-ares (`dns.Resolver`) rather than `dns.lookup`: its queries are
+ * asynchronous on the event loop and hold no thread of libuv's small pool, so an endpoint
+ * whose name server never answers slows lookups of that name only. A and AAAA are asked
+ * at once, and concurrent lookups of one name share its queries.
+ *
+ * c-ares reads neither /etc/hosts nor the search domains, so when DNS answers that the name
+ * does not exist (or has no usable server) the lookup is handed to the system's getaddrinfo,
+ * which knows `localhost` and short container names. A name whose server does not answer is
+ * not handed over: getaddrinfo would wait for the same server again, on the thread pool.
+ *
+ * `servers` default to the system's (resolv.conf); tests point them at a fake name server.
+ */
+export function hostResolver(options: { servers?: string[]; timeoutMs?: number; tries?: number } = {}): HostResolver {
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? DNS_TIMEOUT_MS, tries: options.tries ?? DNS_TRIES });
+  if (options.servers) resolver.setServers(options.servers);
+  return { lookup: singleFlight((host) => resolveHost(resolver, host)) };
+}
+
+const defaultHostResolver = hostResolver();
+
+/**
+ * DNS failures that are answers (the name or the record does not exist, the server refused
+ * or could not serve it, no server is listening, the name is malformed): getaddrinfo may
+ * still know the name from /etc/hosts, nsswitch or a search domain. Anything else, a
+ * timeout first of all, fails the lookup. A recursive resolver may also answer ESERVFAIL when
+ * the name's own server does not answer it: getaddrinfo then asks again, but behind the cap
+ * below and, the lookup being shared, once per name at a time.
+ */
+const ANSWERED = new Set([
+  'ENOTFOUND',
+  'ENODATA',
+  'ESERVFAIL',
+  'EREFUSED',
+  'ENOTIMP',
+  'EFORMERR',
+  'ECONNREFUSED',
+  'EBADNAME',
+  'EBADQUERY',
+]);
+
+async function resolveHost(resolver: Resolver, host: string): Promise<LookupAddress[]> {
+  const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+  const addresses = [...addressesOf(v4, 4), ...addressesOf(v6, 6)];
+  if (addresses.length > 0) return addresses;
+  const failures = [v4, v6].flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+  const unanswered = failures.find((error: NodeJS.ErrnoException) => !ANSWERED.has(error.code ?? ''));
+  if (unanswered) throw unanswered;
+  return fallbackLookup(host);
+}
+
+function addressesOf(result: PromiseSettledResult<string[]>, family: 4 | 6): LookupAddress[] {
+  return result.status === 'fulfilled' ? result.value.map((address) => ({ address, family })) : [];
+}
+
+/** One lookup in flight per name: callers asking for a name already being resolved share its answer. */
+function singleFlight<T>(work: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const inFlight = new Map<string, Promise<T>>();
+  return (key) => {
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = work(key).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    return pending;
+  };
+}
+
+/** getaddrinfo, for the names DNS says it does not know; behind the `lookups` cap. */
+function fallbackLookup(host: string): Promise<LookupAddress[]> {
+  return new Promise((resolve, reject) =>
+    lookups.run((done) => systemLookup(host, { all: true }).then(resolve, reject).finally(done)),
+  );
+}
+
+/**
+ * `dns.lookup` (getaddrinfo) runs on libuv's small thread pool, and a name server that never
+ * answers holds a thread for the resolver's whole timeout. Only names DNS already answered
+ * for get there (see `hostResolver`), but getaddrinfo may try search domains with servers of
+ * their own; at most this many run at once, so they never take every thread from the rest of
+ * the process (database and provider connections, file access).
  */
 const MAX_CONCURRENT_LOOKUPS = 2;
 
