@@ -190,6 +190,16 @@ describe('ledger under concurrency', async () => {
       [operatorId],
     );
     assert.deepEqual(drift.rows, []);
+    // Concurrent writers to one account leave its entries' balance_after a running
+    // balance in id order, with no balance that never existed in between.
+    const statement = await db.query(
+      `SELECT e.id FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+         JOIN (SELECT id, sum(amount) OVER (PARTITION BY account_id ORDER BY id) AS running
+                 FROM ledger_entries WHERE NOT pending) s ON s.id = e.id
+        WHERE a.operator_id = $1 AND e.balance_after IS DISTINCT FROM s.running`,
+      [operatorId],
+    );
+    assert.deepEqual(statement.rows, []);
     const totals = await db.query(
       `SELECT sum(posted)::text AS posted, sum(pending_debits)::text AS pd, sum(pending_credits)::text AS pc
          FROM ledger_accounts WHERE operator_id = $1`,

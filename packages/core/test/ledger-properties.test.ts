@@ -215,6 +215,24 @@ async function assertInvariants(db: Queryable, operatorId: string, model: Model,
   );
   assert.deepEqual(drift.rows, [], `${step}: stored balances equal the sum of entries`);
 
+  // Each posted entry's balance_after is its account's running balance in id order, and
+  // the last one is the balance in the row.
+  const statement = await db.query(
+    `SELECT e.id, e.balance_after, s.running, s.last, a.posted
+       FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+       JOIN (SELECT id, sum(amount) OVER w AS running, id = max(id) OVER (PARTITION BY account_id) AS last
+               FROM ledger_entries WHERE NOT pending WINDOW w AS (PARTITION BY account_id ORDER BY id)) s ON s.id = e.id
+      WHERE a.operator_id = $1 AND (e.balance_after IS DISTINCT FROM s.running OR (s.last AND e.balance_after <> a.posted))`,
+    [operatorId],
+  );
+  assert.deepEqual(statement.rows, [], `${step}: balance_after is the running balance of each account`);
+  const onHolds = await db.query(
+    `SELECT e.id FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+      WHERE a.operator_id = $1 AND e.pending AND e.balance_after IS NOT NULL`,
+    [operatorId],
+  );
+  assert.deepEqual(onHolds.rows, [], `${step}: a hold's entries have no balance_after`);
+
   const stored = await db.query<{ id: string; posted: bigint; pending_debits: bigint; pending_credits: bigint }>(
     'SELECT id, posted, pending_debits, pending_credits FROM ledger_accounts WHERE operator_id = $1',
     [operatorId],

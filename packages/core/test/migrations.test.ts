@@ -128,3 +128,71 @@ test('upgrading a database in use: an operator splits into its two modes, and am
   );
   assert.deepEqual([account.rows[0]!.posted, account.rows[0]!.type], [MAX_BIGINT, 'minor_units']);
 });
+
+/**
+ * 0027 gives every posted entry already written the balance it left on its account, and
+ * fills it in for entries a node of the earlier release writes while a deployment rolls.
+ */
+test('upgrading a ledger in use: posted entries get their balance_after, holds none, and old writers are filled in', async () => {
+  const { db } = await createTestDatabase({ empty: true });
+  await migrate(db, { until: '0026_event_commit_order.sql' });
+  await db.query(
+    `INSERT INTO operators (id, name, ip_allowlist, settings, created_at, mode, account_id)
+     VALUES ('op_l', 'Ledger Operator', '{}', '{}', now(), 'live', 'op_l')`,
+  );
+  await db.query(
+    `INSERT INTO ledger_accounts (id, operator_id, mode, kind, owner_ref, currency, created_at)
+     VALUES ('acc_user', 'op_l', 'live', 'user', 'u1', 'USD', now()),
+            ('acc_bank', 'op_l', 'live', 'provider_clearing', 'bank', 'USD', now())`,
+  );
+  /** Writes a transfer as the earlier release did: no balance_after. */
+  const write = (id: string, kind: string, pending: boolean, userAmount: bigint) =>
+    db.transaction(async (tx) => {
+      await tx.query(
+        `SELECT 1 FROM ledger_accounts WHERE id IN ('acc_bank', 'acc_user') ORDER BY id FOR NO KEY UPDATE`,
+      );
+      await tx.query(
+        `INSERT INTO ledger_transfers (id, operator_id, kind, created_at) VALUES ($1, 'op_l', $2, now())`,
+        [id, kind],
+      );
+      await tx.query(
+        `INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
+         VALUES ($1, 'acc_user', 'USD', $2, $3, now()), ($1, 'acc_bank', 'USD', -$2::numeric, $3, now())`,
+        [id, userAmount, pending],
+      );
+      if (!pending)
+        await tx.query(
+          `UPDATE ledger_accounts SET posted = posted + CASE id WHEN 'acc_user' THEN $1::numeric ELSE -$1::numeric END
+            WHERE id IN ('acc_bank', 'acc_user')`,
+          [userAmount],
+        );
+    });
+  await write('tr_1', 'transfer', false, 10_000n);
+  await write('hold_1', 'hold', true, -2_000n);
+  await write('tr_2', 'transfer', false, -3_000n);
+
+  assert.deepEqual(await migrate(db), ['0027_ledger_balance_after.sql']);
+  await write('tr_3', 'transfer', false, 500n); // a node of the earlier release, mid-roll
+
+  const { rows } = await db.query<{ transfer_id: string; account_id: string; balance_after: bigint | null }>(
+    'SELECT transfer_id, account_id, balance_after FROM ledger_entries ORDER BY id',
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.transfer_id, r.account_id, r.balance_after]),
+    [
+      ['tr_1', 'acc_user', 10_000n],
+      ['tr_1', 'acc_bank', -10_000n],
+      ['hold_1', 'acc_user', null],
+      ['hold_1', 'acc_bank', null],
+      ['tr_2', 'acc_user', 7_000n],
+      ['tr_2', 'acc_bank', -7_000n],
+      ['tr_3', 'acc_user', 7_500n],
+      ['tr_3', 'acc_bank', -7_500n],
+    ],
+  );
+  await assert.rejects(
+    db.query(`UPDATE ledger_entries SET balance_after = 0 WHERE transfer_id = 'tr_1'`),
+    /append-only/,
+    'entries are append-only again',
+  );
+});

@@ -198,3 +198,89 @@ describe('user balances and adjustments', async () => {
     assert.equal((await usd(t, 'ada')).posted, '65.00');
   });
 });
+
+describe('a user’s statement (balance transactions)', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t);
+  const statement = (userId: string, query = '', auth = t.auth) =>
+    t.app.inject({ method: 'GET', url: `/v1/users/${userId}/balance_transactions${query}`, headers: auth });
+
+  test('each movement, newest first, names what moved the money and the balance it left; pages by cursor', async () => {
+    const ach = await createPayment(t, {
+      user_id: 'stmt',
+      method: 'ach',
+      amount: '40.00',
+      instrument: { routing_number: '021000021', account_number: 'R01000000001', account_holder_name: 'Ada Lovelace' },
+    });
+    assert.equal(ach.statusCode, 201, ach.body);
+    await waitForStatus(t, ach.json().id, ['completed']);
+    const card = await createPayment(t, { user_id: 'stmt', amount: '25.00' });
+    assert.equal(card.json().status, 'completed', card.body);
+    assert.equal(
+      (await adjust(t, 'stmt', { direction: 'credit', amount: '100.00', reference: 'stmt-open' })).statusCode,
+      201,
+    );
+    const withdrawal = await createPayment(t, {
+      user_id: 'stmt',
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '60.00',
+      instrument: BANK_ACCOUNT,
+    });
+    assert.equal(withdrawal.statusCode, 201, withdrawal.body);
+    await waitForStatus(t, withdrawal.json().id, ['completed']);
+    await fetch(`${t.simulator!.url}/admin/clock/advance`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ seconds: 3 * 86_400 }),
+    });
+    await waitForStatus(t, ach.json().id, ['reversed']); // the bank returned the debit (R01)
+
+    const response = await statement('stmt');
+    assert.equal(response.statusCode, 200, response.body);
+    const page = response.json();
+    const rows = page.data as Record<string, string | null>[];
+    assert.deepEqual(
+      rows.map((r) => [r.type, r.payment_id, r.reference, r.amount, r.balance_after, r.currency]),
+      [
+        ['reversal', ach.json().id, null, '-40.00', '65.00', 'USD'],
+        ['payment', withdrawal.json().id, null, '-60.00', '105.00', 'USD'],
+        ['adjustment', null, 'stmt-open', '100.00', '165.00', 'USD'],
+        ['payment', card.json().id, null, '25.00', '65.00', 'USD'],
+        ['payment', ach.json().id, null, '40.00', '40.00', 'USD'],
+      ],
+    );
+    assert.deepEqual([page.has_more, page.next_cursor], [false, null]);
+    assert.equal(rows[0]!.balance_after, (await usd(t, 'stmt')).posted, 'the newest balance is the balance');
+    assert.deepEqual(
+      [rows[2]!.object, rows[2]!.amount_minor, rows[2]!.balance_after_minor, rows[2]!.description],
+      ['balance_transaction', '10000', '16500', 'opening balance'],
+    );
+
+    // Two at a time, from the newest: the same five, each once.
+    const seen: string[] = [];
+    let query = '?limit=2';
+    for (;;) {
+      const next = (await statement('stmt', query)).json();
+      seen.push(...next.data.map((r: { id: string }) => r.id));
+      if (!next.has_more) break;
+      assert.equal(next.data.length, 2);
+      query = `?limit=2&starting_after=${next.next_cursor}`;
+    }
+    assert.deepEqual(
+      seen,
+      rows.map((r) => r.id),
+    );
+    assert.deepEqual((await statement('stmt', '?currency=EUR')).json().data, []);
+  });
+
+  test('a stranger is user_not_found, another operator sees none of it, bad queries are refused', async () => {
+    assert.equal(errorOf(await statement('nobody-here')).code, 'user_not_found');
+    const other = await startTestApp({ database: t.db });
+    assert.equal(errorOf(await statement('stmt', '', other.auth)).code, 'user_not_found');
+    const unknown = await statement('stmt', '?currency=NOPE');
+    assert.deepEqual([unknown.statusCode, errorOf(unknown).code], [422, 'invalid_value']);
+    for (const query of ['?starting_after=abc', '?limit=0', '?limit=101', '?colour=red'])
+      assert.equal(errorOf(await statement('stmt', query)).code, 'validation_error', query);
+  });
+});

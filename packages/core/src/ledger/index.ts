@@ -18,4 +18,4 @@ export type {
   TransferInput,
   TransferKind,
 } from './types.ts';
-export { type Adjustment, UserBalances } from './user-balances.ts';
+export { type Adjustment, type StatementEntry, UserBalances } from './user-balances.ts';

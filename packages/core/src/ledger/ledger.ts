@@ -32,7 +32,7 @@ const MAX_EXPIRY_BATCH = 1_000;
 const MIN_BALANCE = -MAX_AMOUNT;
 
 const TRANSFER_COLUMNS = 'id, operator_id, kind, reference, hold_id, reverses_id, description, metadata, created_at';
-const ENTRY_COLUMNS = 'id::text AS id, transfer_id, account_id, currency, amount, pending, created_at';
+const ENTRY_COLUMNS = 'id::text AS id, transfer_id, account_id, currency, amount, pending, balance_after, created_at';
 const HOLD_SELECT = `
   SELECT h.id, t.reference, h.operator_id, h.debit_account_id, h.credit_account_id, h.currency, h.amount,
          h.status, h.expires_at, h.posted_amount, p.id AS posting_transfer_id, h.resolved_at, h.created_at
@@ -639,12 +639,17 @@ function writing(
          -- Found by id alone, so always through the primary key, whatever the number of
          -- the operator's accounts; another operator's has no currency here, and its entry
          -- fails below.
-         SELECT id, CASE WHEN operator_id = ${$(1)} THEN currency END AS currency FROM ledger_accounts
+         SELECT id, CASE WHEN operator_id = ${$(1)} THEN currency END AS currency, posted FROM ledger_accounts
           WHERE id = ANY(${$(12)}::text[]) AND EXISTS (SELECT 1 FROM ledger_transfer)
           ORDER BY id FOR NO KEY UPDATE
        ), ledger_entry_rows AS (
-         INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at)
-         SELECT t.id, e.account_id, coalesce(l.currency, ledger_unknown_account(e.account_id)), e.amount, ${$(9)}, ${$(8)}
+         INSERT INTO ledger_entries (transfer_id, account_id, currency, amount, pending, created_at, balance_after)
+         SELECT t.id, e.account_id, coalesce(l.currency, ledger_unknown_account(e.account_id)), e.amount, ${$(9)}, ${$(8)},
+                -- The locked row's balance, before this statement's own change to it (out
+                -- of range, it fails as the balance's own update below would).
+                CASE WHEN ${$(9)} THEN NULL
+                     WHEN l.posted + e.amount BETWEEN ${MIN_BALANCE} AND ${MAX_AMOUNT} THEN l.posted + e.amount
+                     ELSE ledger_out_of_range(l.id, l.currency, e.amount) END
            FROM ledger_transfer t
           CROSS JOIN unnest(${$(10)}::text[], ${$(11)}::numeric[]) WITH ORDINALITY AS e(account_id, amount, n)
            LEFT JOIN ledger_locked l ON l.id = e.account_id

@@ -81,6 +81,8 @@ export interface Entry {
   amount: bigint;
   /** True for the entries of a hold: they reserve, they do not move posted balances. */
   pending: boolean;
+  /** The account's posted balance right after this entry (null for a hold's entries). */
+  balance_after: bigint | null;
   created_at: Date;
 }
 

@@ -1,14 +1,35 @@
 import { RampartError } from '@rampart/errors';
 import type { EventLog } from '../events/event-log.ts';
-import { formatAmount, getAsset, parseAmount } from '../money/index.ts';
+import { formatAmount, getAsset, getCurrency, parseAmount } from '../money/index.ts';
 import type { OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { ACCOUNT_COLUMNS, toBalance } from './balances.ts';
 import type { Ledger } from './ledger.ts';
-import type { Balance, LedgerAccount, Transfer } from './types.ts';
+import type { Balance, LedgerAccount, Transfer, TransferKind } from './types.ts';
 
 type Mode = 'test' | 'live';
+
+/** A movement of a user's balance, as their statement lists it. */
+export interface StatementEntry {
+  /** The entry's id: increasing in the order balances moved; the statement's cursor. */
+  id: string;
+  transfer_id: string;
+  currency: string;
+  network: string | null;
+  /** Signed minor units: positive credits the user, negative debits them. */
+  amount: bigint;
+  balance_after: bigint;
+  kind: TransferKind;
+  description: string | null;
+  metadata: Record<string, unknown>;
+  /**
+   * The reference of what moved the money: the transfer's own, else the hold it posts or
+   * the transfer it reverses (`pay_…:credit`, `adjustment:…`).
+   */
+  origin: string | null;
+  created_at: Date;
+}
 
 export interface Adjustment {
   direction: 'credit' | 'debit';
@@ -56,6 +77,41 @@ export class UserBalances {
       [operatorId, userId, mode],
     );
     return rows.map(toBalance);
+  }
+
+  /**
+   * The user's statement in `mode`: each posted movement of their balance, newest first,
+   * with the balance it left (`balance_after`, stored with the entry, so a page costs the
+   * same however far back it is). Holds are not movements: a withdrawal shows once it is
+   * paid out. `before` is the id of the last entry of the previous page.
+   */
+  async statement(
+    operatorId: string,
+    userId: string,
+    mode: Mode,
+    page: { currency?: string; before?: string; limit: number },
+  ): Promise<StatementEntry[]> {
+    await this.users.get(operatorId, userId);
+    const currency = page.currency === undefined ? null : getCurrency(page.currency).code;
+    // One index range per account (a user has an account per currency), newest first.
+    const { rows } = await this.db.query<StatementEntry>({
+      name: 'user-statement',
+      text: `SELECT e.id::text AS id, e.transfer_id, a.currency, a.network, e.amount, e.balance_after, e.created_at,
+                    t.kind, t.description, t.metadata, coalesce(t.reference, h.reference, r.reference) AS origin
+               FROM ledger_accounts a
+              CROSS JOIN LATERAL (
+                    SELECT id, transfer_id, amount, balance_after, created_at FROM ledger_entries
+                     WHERE account_id = a.id AND NOT pending AND ($5::int8 IS NULL OR id < $5::int8)
+                     ORDER BY id DESC LIMIT $6) e
+               JOIN ledger_transfers t ON t.id = e.transfer_id
+               LEFT JOIN ledger_transfers h ON h.id = t.hold_id
+               LEFT JOIN ledger_transfers r ON r.id = t.reverses_id
+              WHERE a.operator_id = $1 AND a.kind = 'user' AND coalesce(a.owner_ref, '') = $2 AND a.mode = $3
+                AND ($4::text IS NULL OR a.currency = $4)
+              ORDER BY e.id DESC LIMIT $6`,
+      values: [operatorId, userId, mode, currency, page.before ?? null, page.limit],
+    });
+    return rows;
   }
 
   /** Like a payment, an adjustment for a user Rampart has not met yet creates the user. */

@@ -11,10 +11,12 @@ import {
   type OperatorSettingsStore,
   type Position,
   presentLimits,
+  type StatementEntry,
   type UserBalances,
   type UserProfile,
 } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
+import { cursorPage } from './schemas.ts';
 
 const nullableString = (maxLength: number) => ({ type: ['string', 'null'], maxLength }) as const;
 
@@ -404,6 +406,111 @@ export function balanceRoutes(app: FastifyInstance, balances: UserBalances): voi
       });
     },
   );
+
+  app.get<Params & { Querystring: { currency?: string; starting_after?: string; limit?: string } }>(
+    '/v1/users/:id/balance_transactions',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'An end user’s statement: each movement of their balance, newest first, with the balance it left',
+        description:
+          'Posted movements only: a withdrawal shows once it is paid out (until then it is `held` in the balance). ' +
+          'Each names what moved the money: a payment (`payment_id`), its reversal, or your balance adjustment ' +
+          '(`reference`). In the key’s mode; cursor-paginated.',
+        params: userParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            currency: { type: 'string', maxLength: 16 },
+            starting_after: { type: 'string', pattern: '^[1-9][0-9]{0,17}$', description: 'The last `id` you read.' },
+            limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; default 25.' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              object: { type: 'string', const: 'list' },
+              data: { type: 'array', items: balanceTransactionSchema },
+              has_more: { type: 'boolean' },
+              next_cursor: { type: ['string', 'null'] },
+            },
+            required: ['object', 'data', 'has_more', 'next_cursor'],
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { currency, starting_after, limit } = request.query;
+      const size = limit ? Number(limit) : 25;
+      const rows = await balances.statement(request.operator.operatorId, request.params.id, request.operator.mode, {
+        ...(currency ? { currency } : {}),
+        ...(starting_after ? { before: starting_after } : {}),
+        limit: size + 1,
+      });
+      return cursorPage(rows, size, presentBalanceTransaction);
+    },
+  );
+}
+
+const balanceTransactionSchema = {
+  type: 'object',
+  properties: {
+    object: { type: 'string', const: 'balance_transaction' },
+    id: { type: 'string' },
+    type: {
+      type: 'string',
+      enum: ['payment', 'reversal', 'adjustment', 'other'],
+      description:
+        'payment: a deposit, withdrawal, buy or sell (net of its fee); reversal: a payment undone (ACH return, ' +
+        'chargeback); adjustment: yours',
+    },
+    payment_id: { type: ['string', 'null'] },
+    reference: { type: ['string', 'null'], description: 'An adjustment’s reference, as you gave it' },
+    description: { type: ['string', 'null'] },
+    transfer_id: { type: 'string' },
+    currency: { type: 'string' },
+    network: { type: ['string', 'null'] },
+    amount: { type: 'string', description: 'Decimal, signed: positive credits the user, negative debits them' },
+    balance_after: { type: 'string', description: 'The posted balance right after it' },
+    amount_minor: { type: 'string' },
+    balance_after_minor: { type: 'string' },
+    created_at: { type: 'string', format: 'date-time' },
+  },
+  required: ['object', 'id', 'type', 'transfer_id', 'currency', 'amount', 'balance_after', 'created_at'],
+} as const;
+
+/** What moved the money: a payment's references start with its id, an adjustment's with `adjustment:`. */
+function sourceOf(entry: StatementEntry): { type: string; payment_id: string | null; reference: string | null } {
+  const origin = entry.origin ?? '';
+  if (origin.startsWith('pay_'))
+    return {
+      type: entry.kind === 'reversal' ? 'reversal' : 'payment',
+      payment_id: origin.split(':')[0]!,
+      reference: null,
+    };
+  if (origin.startsWith('adjustment:') && entry.kind !== 'reversal')
+    return { type: 'adjustment', payment_id: null, reference: String(entry.metadata['reference'] ?? '') || null };
+  return { type: entry.kind === 'reversal' ? 'reversal' : 'other', payment_id: null, reference: null };
+}
+
+function presentBalanceTransaction(entry: StatementEntry) {
+  const decimal = decimalIn(entry.currency);
+  return {
+    object: 'balance_transaction',
+    id: entry.id,
+    ...sourceOf(entry),
+    description: entry.description,
+    transfer_id: entry.transfer_id,
+    currency: entry.currency,
+    network: entry.network,
+    amount: decimal(entry.amount),
+    balance_after: decimal(entry.balance_after),
+    amount_minor: entry.amount.toString(),
+    balance_after_minor: entry.balance_after.toString(),
+    created_at: entry.created_at.toISOString(),
+  };
 }
 
 const limitRowSchema = {
