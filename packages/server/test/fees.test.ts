@@ -10,11 +10,13 @@ import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
   BANK_ACCOUNT,
   balance,
+  balanceShown,
   createPayment,
   fund,
   held,
   openForPayments,
   simulatorFault,
+  WALLET_XPUB,
   waitForStatus,
 } from './payment-fixtures.ts';
 import { widgetSession } from './widget-fixtures.ts';
@@ -278,5 +280,81 @@ describe('fees', async () => {
       assert.equal(response.statusCode, 422, `${JSON.stringify(fees)}: ${response.body}`);
       assert.deepEqual([errorOf(response).code, errorOf(response).details['field']], [code, field]);
     }
+  });
+});
+
+describe('the fee of a short pay-in', async () => {
+  // The sandbox chain pays a watched address only after a simulated minute: nothing
+  // arrives but what the test sends.
+  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
+  await openForPayments(t, {
+    crypto_xpubs: { TRC20: WALLET_XPUB },
+    providers: {
+      deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+      withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+    },
+    fees: { deposit: { USDT: { fixed: '5', percent: '1' } } },
+  });
+  const simulator = (path: string, body: unknown) =>
+    fetch(`${t.simulator!.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  /** The operator's USDT positions by kind, as `GET /v1/ledger/balances` shows them (minor units). */
+  const positions = async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/v1/ledger/balances', headers: t.auth });
+    assert.equal(response.statusCode, 200, response.body);
+    const usdt = (response.json().data as { kind: string; currency: string; posted_minor: string }[]).filter(
+      (row) => row.currency === 'USDT',
+    );
+    const of = (kind: string) =>
+      usdt.filter((row) => row.kind === kind).reduce((n, row) => n + BigInt(row.posted_minor), 0n);
+    return {
+      fees: of('fees'),
+      user: of('user'),
+      clearing: of('provider_clearing'),
+      total: of('fees') + of('user') + of('provider_clearing'),
+    };
+  };
+
+  test('less arriving than the fixed fee: the fee is capped at what arrived, all of it to the fees account, the user credited nothing', async () => {
+    const before = await positions();
+    // Asked 100.01 USDT (…01: the sandbox chain sends nothing by itself); the fee on that is 5 + 1 %.
+    const response = await createPayment(t, {
+      user_id: 'short-payer',
+      method: 'crypto',
+      currency: 'USDT',
+      network: 'TRC20',
+      amount: '100.01',
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    assert.deepEqual([payment.status, payment.fee], ['pending', '6.000100'], 'the fee on what was asked');
+    // 1 USDT arrives: the fee on it (5 + 0.01) is more than arrived.
+    const sent = await simulator('/admin/crypto/deposits', {
+      address: payment.next_action.address,
+      network: 'TRC20',
+      amount: '1',
+    });
+    assert.equal(sent.status, 200, await sent.clone().text());
+    await simulator('/admin/clock/advance', { seconds: 600 });
+    const done = await waitForStatus(t, payment.id, ['completed'], 30_000);
+    assert.deepEqual(
+      [done.amount, done.fee, done.fee_minor],
+      ['1.000000', '1.000000', '1000000'],
+      'the fee on what arrived, no more than arrived',
+    );
+    const shown = await balanceShown(t, 'short-payer', 'USDT');
+    assert.deepEqual(
+      [shown?.['posted_minor'], shown?.['available_minor']],
+      ['0', '0'],
+      'the user is credited nothing, and owes nothing',
+    );
+    const after = await positions();
+    assert.equal(after.fees - before.fees, 1_000_000n, 'the fees account takes what arrived, not the 5.01 fee');
+    assert.equal(after.user - before.user, 0n);
+    assert.equal(after.clearing - before.clearing, -1_000_000n, 'the ramp owes what arrived');
+    assert.equal(after.total, 0n, 'the books balance');
   });
 });

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IdempotencyKeys, systemClock } from '@rampart/core';
 import { errorOf, startTestApp } from './harness.ts';
-import { CARD_OK, createPayment, openForPayments, simulatorFault } from './payment-fixtures.ts';
+import {
+  CARD_OK,
+  createPayment,
+  madeAt,
+  openForPayments,
+  simulatorFault,
+  travellingClock,
+} from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
 import { widgetSession } from './widget-fixtures.ts';
 
 describe('Idempotency-Key on POST', async () => {
@@ -171,5 +179,63 @@ describe('an Idempotency-Key belongs to whoever sent it', async () => {
     assert.equal(new Set([first, second, partner].map((response) => response.json().id)).size, 3);
     const again = await deposit(ben, '/widget/v1/payments');
     assert.equal(again.body, second.body, 'each still replays its own');
+  });
+});
+
+describe('a payment a retry with its Idempotency-Key resumed', async () => {
+  const clock = travellingClock();
+  // A call to a provider gives up after 3 s: upstream_timeout, the outcome unknown, the payment kept open.
+  const t = await startTestApp({ sandbox: { timeoutMs: 3_000 }, clock });
+  await openForPayments(t);
+  const bankPosts = async () => {
+    const log = await fetch(`${t.simulator!.url}/admin/requests?provider=bank`);
+    return ((await log.json()) as { requests: { method: string }[] }).requests.filter((r) => r.method === 'POST')
+      .length;
+  };
+  const cancel = (id: string) => t.app.inject({ method: 'POST', url: `/v1/payments/${id}/cancel`, headers: t.auth });
+
+  test('a cancel while the retry is calling the bank answers payment_in_progress, though the payment was made long before', async () => {
+    // The bank holds the next two payment requests, unworked and unanswered.
+    await simulatorFault(t, {
+      provider: 'bank',
+      kind: 'timeout',
+      method: 'POST',
+      path: '/bank/v1/payments',
+      count: 2,
+      hold_ms: 10_000,
+    });
+    const deposit = { user_id: 'resumed', method: 'bank', amount: '40.00', instrument: {} };
+    const key = { 'idempotency-key': 'resumed-then-cancelled' };
+    const first = createPayment(t, deposit, key);
+    await eventually('the first request at the bank', bankPosts, (n) => n === 1);
+    // Ten minutes on, by the app's clock: the first request's lease (renewed every 5 s of real
+    // time, not yet) has long lapsed, as a dead server's would. The retry takes the key over.
+    clock.advance(10 * 60);
+    const retry = createPayment(t, deposit, key);
+    await eventually('the retry sending it on to the bank', bankPosts, (n) => n === 2);
+    const listed = await t.app.inject({ method: 'GET', url: '/v1/payments?user_id=resumed', headers: t.auth });
+    const [payment] = listed.json().data as { id: string; status: string }[];
+    assert.equal(payment?.status, 'created', 'no answer from the bank yet');
+    const refused = await cancel(payment.id);
+    assert.equal(refused.statusCode, 409, refused.body);
+    assert.deepEqual([errorOf(refused).code, errorOf(refused).retryable], ['payment_in_progress', true]);
+
+    // Both calls time out: the payment stays open, and was never created at the bank.
+    for (const answer of [await first, await retry]) {
+      assert.equal(answer.statusCode, 201, answer.body);
+      assert.deepEqual([answer.json().id, answer.json().status], [payment.id, 'pending']);
+    }
+    const timeline = (await t.app.inject({ method: 'GET', url: `/v1/payments/${payment.id}`, headers: t.auth })).json()
+      .timeline as { cause: string }[];
+    assert.ok(
+      timeline.some((step) => step.cause === 'resumed by a retry with its Idempotency-Key'),
+      JSON.stringify(timeline),
+    );
+    assert.equal(await madeAt(t, 'bank', payment.id), 0);
+    // Once the retry's call is surely over, the same cancel goes through: the bank never had it.
+    clock.advance(6 * 60);
+    const cancelled = await cancel(payment.id);
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    assert.equal(cancelled.json().status, 'cancelled');
   });
 });
