@@ -2,7 +2,7 @@ export { type Clock, systemClock } from './clock.ts';
 export { parseSecretsKey, SecretBox } from './crypto/secret-box.ts';
 export { API_VERSION, type EventType, eventTypes, isEventType } from './events/catalog.ts';
 export { type EventInput, EventLog, type StoredEvent } from './events/event-log.ts';
-export { discrepancyObject, eventSchemas, type JsonSchema } from './events/schemas.ts';
+export { discrepancyObject, disputeObject, eventSchemas, type JsonSchema } from './events/schemas.ts';
 export type { Subject } from './gates/compliance.ts';
 export { Compliance } from './gates/compliance.ts';
 export {
@@ -48,7 +48,13 @@ export {
   type DiscrepancyState,
   presentDiscrepancy,
 } from './payments/discrepancies.ts';
-export { type Payment, type PaymentFilter, paymentStore, type Transition } from './payments/payment-store.ts';
+export {
+  type Payment,
+  type PaymentDispute,
+  type PaymentFilter,
+  paymentStore,
+  type Transition,
+} from './payments/payment-store.ts';
 export {
   awaitsProvider,
   type CreatePayment,

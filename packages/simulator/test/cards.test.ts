@@ -4,6 +4,7 @@ import { eventually, startTestSimulator, submitPage } from './harness.ts';
 
 const t = await startTestSimulator();
 const HOUR = 3600;
+const DAY = 24 * HOUR;
 
 let customers = 0;
 function pay(number: string, amount = 2500, extra: Record<string, unknown> = {}) {
@@ -247,6 +248,146 @@ describe('card payments: capture, cancel, customers', () => {
     assert.equal(event.body['object'], 'event');
     assert.equal(event.body['type'], 'payment.succeeded');
     assert.match(String(event.body['id']), /^evt_/);
+  });
+});
+
+describe('card payments: disputes', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: webhook bodies are inspected field by field
+  const eventsFor = (id: string): any[] =>
+    t.receiver
+      .accepted('/cards')
+      .map((w) => w.body)
+      .filter((body) => (body['data'] as { object: { id: string } }).object.id === id);
+  /** The payment's webhooks once `count` arrived, as `[type, dispute]` pairs. */
+  const disputeEvents = (id: string, count: number) =>
+    eventually(() => {
+      const events = eventsFor(id);
+      return events.length === count && events.map((event) => [event.type, event.data.object.dispute]);
+    });
+  const openDispute = (id: string, body?: unknown) => t.admin('POST', `/admin/cards/payments/${id}/dispute`, body);
+  const closeDispute = (id: string, body?: unknown) =>
+    t.admin('POST', `/admin/cards/payments/${id}/dispute/close`, body);
+
+  test('an ordinary payment carries dispute: null in its answer, GET and webhook', async () => {
+    const answer = await pay('4242424242424242');
+    assert.equal(answer.body.dispute, null);
+    assert.equal((await getPayment(answer.body.id)).dispute, null);
+    assert.deepEqual(await disputeEvents(answer.body.id, 1), [['payment.succeeded', null]]);
+  });
+
+  test('4000000000000259 succeeds, is disputed (fraudulent) a day later, and the dispute is lost a week after it opened', async () => {
+    const answer = await pay('4000000000000259', 4200);
+    assert.equal(answer.body.status, 'succeeded');
+    assert.equal(answer.body.dispute, null);
+    t.advance(DAY - 60);
+    assert.equal((await getPayment(answer.body.id)).dispute, null);
+    t.advance(60);
+    const opened = (await getPayment(answer.body.id)).dispute;
+    assert.match(opened.id, /^dp_/);
+    assert.deepEqual(
+      { reason: opened.reason, status: opened.status, amount: opened.amount, closed_at: opened.closed_at },
+      { reason: 'fraudulent', status: 'needs_response', amount: 4200, closed_at: null },
+    );
+    t.advance(7 * DAY - 60);
+    assert.equal((await getPayment(answer.body.id)).dispute.status, 'needs_response');
+    t.advance(60);
+    const closed = await getPayment(answer.body.id);
+    assert.equal(closed.status, 'succeeded', 'a dispute does not change the payment status');
+    assert.equal(closed.dispute.status, 'lost');
+    assert.equal(closed.dispute.id, opened.id);
+    assert.equal(closed.dispute.closed_at - closed.dispute.created, 7 * DAY);
+    const events = await disputeEvents(answer.body.id, 3);
+    assert.deepEqual(
+      events.map(([type, dispute]) => [type, dispute?.status ?? null]),
+      [
+        ['payment.succeeded', null],
+        ['payment.dispute_created', 'needs_response'],
+        ['payment.dispute_closed', 'lost'],
+      ],
+    );
+    assert.deepEqual(events[2]![1], closed.dispute);
+  });
+
+  test('4000000000002685: one clock advance of 8 days opens its dispute and closes it won, in order', async () => {
+    const answer = await pay('4000000000002685');
+    t.advance(8 * DAY);
+    const payment = await getPayment(answer.body.id);
+    assert.equal(payment.dispute.status, 'won');
+    assert.equal(payment.dispute.reason, 'fraudulent');
+    assert.equal(payment.dispute.created - payment.created, DAY);
+    assert.deepEqual(
+      (await disputeEvents(answer.body.id, 3)).map(([type, dispute]) => [type, dispute?.status ?? null]),
+      [
+        ['payment.succeeded', null],
+        ['payment.dispute_created', 'needs_response'],
+        ['payment.dispute_closed', 'won'],
+      ],
+    );
+  });
+
+  test('a dispute card authorised for manual capture is disputed a day after the capture, not the authorisation', async () => {
+    const answer = await pay('4000000000000259', 2500, { capture_method: 'manual' });
+    t.advance(2 * DAY);
+    assert.equal((await getPayment(answer.body.id)).dispute, null);
+    await t.call('cards', 'POST', `/cards/v1/payments/${answer.body.id}/capture`);
+    t.advance(DAY);
+    assert.equal((await getPayment(answer.body.id)).dispute.status, 'needs_response');
+  });
+
+  test('admin opens a dispute (reason fraudulent by default) and closes it, answering the payment, with webhooks', async () => {
+    const answer = await pay('4242424242424242');
+    const opened = await openDispute(answer.body.id);
+    assert.equal(opened.status, 200);
+    assert.equal(opened.body.id, answer.body.id);
+    assert.equal(opened.body.dispute.reason, 'fraudulent');
+    assert.equal(opened.body.dispute.status, 'needs_response');
+    assert.equal(opened.body.dispute.amount, 2500);
+    const closed = await closeDispute(answer.body.id, { status: 'won' });
+    assert.equal(closed.status, 200);
+    assert.equal(closed.body.dispute.status, 'won');
+    assert.equal(typeof closed.body.dispute.closed_at, 'number');
+    assert.deepEqual(await disputeEvents(answer.body.id, 3), [
+      ['payment.succeeded', null],
+      ['payment.dispute_created', opened.body.dispute],
+      ['payment.dispute_closed', closed.body.dispute],
+    ]);
+  });
+
+  test('admin opens a dispute with any listed reason; another reason is 400 and opens nothing', async () => {
+    const answer = await pay('4242424242424242');
+    const refused = await openDispute(answer.body.id, { reason: 'changed_my_mind' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.error.message, /product_not_received/);
+    assert.equal((await getPayment(answer.body.id)).dispute, null);
+    const opened = await openDispute(answer.body.id, { reason: 'product_not_received' });
+    assert.equal(opened.body.dispute.reason, 'product_not_received');
+  });
+
+  test('admin refuses wrong states: unknown payment 404; not succeeded or already disputed 409; no open dispute 409', async () => {
+    assert.equal((await openDispute('pay_nothing')).status, 404);
+    assert.equal((await closeDispute('pay_nothing', { status: 'lost' })).status, 404);
+    const authorised = await pay('4242424242424242', 2500, { capture_method: 'manual' });
+    const notSucceeded = await openDispute(authorised.body.id);
+    assert.equal(notSucceeded.status, 409);
+    assert.match(notSucceeded.body.error.message, /requires_capture/);
+    const paid = await pay('4242424242424242');
+    const neverOpened = await closeDispute(paid.body.id, { status: 'lost' });
+    assert.equal(neverOpened.status, 409);
+    assert.equal((await closeDispute(paid.body.id, { status: 'needs_response' })).status, 400);
+    assert.equal((await openDispute(paid.body.id)).status, 200);
+    assert.equal((await openDispute(paid.body.id)).status, 409, 'a payment is disputed once');
+    assert.equal((await closeDispute(paid.body.id, { status: 'lost' })).status, 200);
+    assert.equal((await closeDispute(paid.body.id, { status: 'won' })).status, 409, 'a decision is final');
+    assert.equal((await openDispute(paid.body.id)).status, 409, 'not even once it is closed');
+    assert.equal((await getPayment(paid.body.id)).dispute.status, 'lost');
+  });
+
+  test('a dispute opened by hand on a dispute card takes the place of the card’s own', async () => {
+    const answer = await pay('4000000000002685');
+    await openDispute(answer.body.id, { reason: 'duplicate' });
+    t.advance(8 * DAY);
+    const payment = await getPayment(answer.body.id);
+    assert.deepEqual([payment.dispute.reason, payment.dispute.status], ['duplicate', 'needs_response']);
   });
 });
 

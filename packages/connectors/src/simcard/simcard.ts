@@ -11,7 +11,15 @@ import { RampartError } from '@rampart/errors';
 import { type ConnectorOptions, HttpConnector } from '../connector.ts';
 import type { ProviderAnswer } from '../http.ts';
 import { parseWebhookBody, verifySimSignature } from '../sim-signature.ts';
-import { type AchDebit, type CardError, type CardPayment, outcomeOf, type Payout } from './wire.ts';
+import {
+  type AchDebit,
+  type CardError,
+  type CardPayment,
+  DISPUTE_EVENTS,
+  type DisputeNoticeStatus,
+  outcomeOf,
+  type Payout,
+} from './wire.ts';
 
 const CARD_CURRENCIES = ['USD', 'EUR', 'GBP'];
 
@@ -39,6 +47,28 @@ function jsonAmount(request: ProviderRequest): number {
       expected: `at most ${Number.MAX_SAFE_INTEGER} minor units, the most the card processor takes`,
     });
   return Number(request.amount);
+}
+
+/** A verified webhook whose body lacks what its event needs: a request error, as the interface says. */
+function unreadable(field: string, message: string): RampartError {
+  return new RampartError('validation_error', { issues: [{ field, message }] });
+}
+
+/**
+ * A dispute event's subject: the payment it is about must carry its dispute, in a status
+ * the event can report. Anything else is refused rather than guessed: a chargeback moves
+ * money.
+ */
+function disputeSubject(
+  object: CardPayment | AchDebit | Payout,
+  statuses: ReadonlyMap<string, DisputeNoticeStatus>,
+): Extract<ProviderNotice['subject'], { type: 'dispute' }> {
+  const dispute = object.object === 'payment' ? object.dispute : undefined;
+  const status = dispute ? statuses.get(dispute.status) : undefined;
+  if (!dispute || !status || typeof dispute.id !== 'string' || typeof dispute.reason !== 'string') {
+    throw unreadable('data.object.dispute', `expected a dispute in status ${[...statuses.keys()].join(' or ')}`);
+  }
+  return { type: 'dispute', providerRef: object.id, disputeId: dispute.id, status, reason: dispute.reason };
 }
 
 /** Card and ACH processor (the sandbox `cards` provider). */
@@ -223,7 +253,10 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     const body = parseWebhookBody(rawBody);
     const object = (body['data'] as { object?: CardPayment | AchDebit | Payout } | undefined)?.object;
     if (typeof body['id'] !== 'string' || !object || typeof object.id !== 'string')
-      throw new RampartError('validation_error', { issues: [{ field: 'data.object', message: 'missing' }] });
+      throw unreadable('data.object', 'missing');
+    // A dispute leaves the payment's status as it was: it is never read as a status change.
+    const disputeStatuses = typeof body['type'] === 'string' ? DISPUTE_EVENTS.get(body['type']) : undefined;
+    if (disputeStatuses) return { eventId: body['id'], subject: disputeSubject(object, disputeStatuses) };
     if (object.object === 'ach_debit' && object.status === 'returned' && object.return_code) {
       return {
         eventId: body['id'],

@@ -4,7 +4,7 @@
  * Every status it can send is mapped here, exhaustively.
  */
 
-import type { ProviderOutcome } from '@rampart/core';
+import type { ProviderNotice, ProviderOutcome } from '@rampart/core';
 import type { ErrorCode } from '@rampart/errors';
 import { errorCodeForAchReturn } from '@rampart/errors';
 
@@ -17,6 +17,17 @@ export type CardPaymentStatus =
   | 'canceled';
 export type AchDebitStatus = 'pending' | 'settled' | 'returned' | 'failed';
 export type PayoutStatus = 'pending' | 'paid' | 'failed';
+export type DisputeStatus = 'needs_response' | 'won' | 'lost';
+
+/** A chargeback of a whole card payment; `created` and `closed_at` in Unix seconds. */
+export interface Dispute {
+  id: string;
+  reason: string;
+  status: DisputeStatus;
+  amount: number;
+  created: number;
+  closed_at: number | null;
+}
 
 export interface CardPayment {
   id: string;
@@ -27,6 +38,8 @@ export interface CardPayment {
   failure_code: string | null;
   decline_code: string | null;
   failure_message: string | null;
+  /** Null until the cardholder disputes the (succeeded) payment. */
+  dispute: Dispute | null;
 }
 
 export interface AchDebit {
@@ -70,6 +83,29 @@ const STATUS: Record<CardPaymentStatus | AchDebitStatus | PayoutStatus, Provider
   returned: 'failed',
   paid: 'completed',
 };
+
+/** A dispute's status as Rampart's notices report it. */
+export type DisputeNoticeStatus = Extract<ProviderNotice['subject'], { type: 'dispute' }>['status'];
+
+/**
+ * The dispute events, and for each the dispute statuses it may carry with the notice
+ * status each maps to: an opening reports the open dispute, a closing the network's
+ * decision. A status an event cannot carry has no mapping. (Maps: the keys come from
+ * webhook bodies, which must not reach an object's prototype.)
+ */
+export const DISPUTE_EVENTS: ReadonlyMap<string, ReadonlyMap<string, DisputeNoticeStatus>> = new Map<
+  string,
+  ReadonlyMap<string, DisputeNoticeStatus>
+>([
+  ['payment.dispute_created', new Map([['needs_response', 'open']])],
+  [
+    'payment.dispute_closed',
+    new Map<string, DisputeNoticeStatus>([
+      ['won', 'won'],
+      ['lost', 'lost'],
+    ]),
+  ],
+]);
 
 function failureFor(object: CardPayment | AchDebit | Payout): ProviderOutcome['failure'] {
   if (object.status !== 'failed' && object.status !== 'canceled' && object.status !== 'returned') return undefined;

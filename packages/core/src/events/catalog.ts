@@ -24,6 +24,10 @@ export const eventTypes = {
   'payment.failed': 'A payment failed; see `failure.code`.',
   'payment.cancelled': 'A payment was cancelled.',
   'payment.reversed': 'A completed payment was reversed (ACH return, chargeback).',
+  'payment.disputed':
+    'The cardholder disputed a completed card payment with their bank. No money has moved yet: answer the dispute at the card processor before its deadline; `payment.dispute_closed` tells how the card network decided.',
+  'payment.dispute_closed':
+    'The card network decided a dispute: `won`, the payment stands; `lost`, a chargeback, and the payment is reversed (`payment.reversed`, failure `payment_charged_back`).',
   'payment.limit_exceeded':
     'More arrived for a pay-in than was asked, and what arrived is above the operator’s maximum for one payment or the user’s daily limit. It was credited whole (the money is the user’s and has moved); review it, and return the excess if your rules say so.',
   'payment.discrepancy':

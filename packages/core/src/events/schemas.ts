@@ -103,6 +103,22 @@ export const discrepancyObject = object(
   ],
 );
 
+/** A cardholder's dispute of a card payment (a chargeback), as the payment resource shows it. */
+export const disputeObject = object(
+  {
+    id: id("The card processor's id of the dispute."),
+    reason: { type: 'string', description: "The card network's category, e.g. fraudulent, product_not_received." },
+    status: {
+      type: 'string',
+      enum: ['open', 'won', 'lost'],
+      description: 'open until the card network decides: won (the payment stands) or lost (a chargeback).',
+    },
+    opened_at: timestamp('When Rampart heard of it.'),
+    closed_at: { type: ['string', 'null'], format: 'date-time', description: 'When it was decided.' },
+  },
+  ['id', 'reason', 'status', 'opened_at', 'closed_at'],
+);
+
 const withdrawalApproval = object(
   {
     payment: paymentObject,
@@ -189,6 +205,8 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
     },
     ['payment', 'limit', 'limit_amount', 'amount'],
   ),
+  'payment.disputed': object({ payment: paymentObject, dispute: disputeObject }, ['payment', 'dispute']),
+  'payment.dispute_closed': object({ payment: paymentObject, dispute: disputeObject }, ['payment', 'dispute']),
   'payment.discrepancy': object({ payment: paymentObject, discrepancy: discrepancyObject }, ['payment', 'discrepancy']),
   'payment.discrepancy_resolved': object({ discrepancy: discrepancyObject }, ['discrepancy']),
   'withdrawal.approval_requested': withdrawalApproval,

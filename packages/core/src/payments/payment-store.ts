@@ -32,8 +32,21 @@ export interface Payment {
   metadata: Record<string, unknown>;
   /** When a retry or an approval after review last sent it towards its provider; null: only its create did. */
   sent_at: Date | null;
+  /** Its cardholder's dispute (a chargeback), as last heard from the card processor; null: none. */
+  dispute: PaymentDispute | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface PaymentDispute {
+  /** The card processor's id of the dispute. */
+  id: string;
+  /** The card network's category, in the processor's words (`fraudulent`, `product_not_received`, …). */
+  reason: string;
+  /** `open` until the network decides: `won` (the payment stands) or `lost` (a chargeback). */
+  status: 'open' | 'won' | 'lost';
+  opened_at: string;
+  closed_at: string | null;
 }
 
 export interface Transition {
@@ -47,7 +60,7 @@ export interface Transition {
 
 export const PAYMENT_COLUMNS = `id, operator_id, mode, user_id, session_id, kind, method, provider, status, currency, network,
   amount, fee, fee_rule, reference, idempotency_key, destination, provider_ref, next_action, failure_code,
-  failure_message, hold_id, approval, metadata, sent_at, created_at, updated_at`;
+  failure_message, hold_id, approval, metadata, sent_at, dispute, created_at, updated_at`;
 
 export interface PaymentFilter {
   status?: PaymentStatus;

@@ -29,7 +29,7 @@ import {
 import { type ApprovalClient, decide } from './approval.ts';
 import { Discrepancies, presentDiscrepancy } from './discrepancies.ts';
 import { type FeeRule, feeOf, feeRuleOf } from './fees.ts';
-import { type Payment, paymentStore } from './payment-store.ts';
+import { type Payment, type PaymentDispute, paymentStore } from './payment-store.ts';
 import {
   FALLBACK_ERRORS,
   NEVER_SENT,
@@ -1449,6 +1449,55 @@ export class Payments {
         failure: returned.failure,
       };
       return (await this.applyTo(tx, payment, outcome, `${cause} before settlement`, false))!;
+    });
+  }
+
+  /**
+   * A cardholder's dispute of a card pay-in (a chargeback), applied under the payment's
+   * lock. An open dispute moves no money: the card network has not decided, and the
+   * operator answers it at the processor (`payment.disputed` says so). Won, the payment
+   * stands. Lost, the money is the cardholder's for good: the completed payment is
+   * reversed as a returned ACH debit is (its credit and fee go back, even into debt),
+   * failing with `payment_charged_back`. News the payment already has, or older than
+   * what it has (an opening after the decision), changes nothing.
+   */
+  async applyDispute(
+    operatorId: string,
+    id: string,
+    news: { disputeId: string; status: PaymentDispute['status']; reason: string },
+  ): Promise<Payment> {
+    return this.inTransaction(async (tx) => {
+      const payment = await paymentStore.get(tx, operatorId, id, true);
+      const known = payment.dispute;
+      if (known && (known.status !== 'open' || news.status === 'open')) return payment;
+      const now = this.clock.now().toISOString();
+      const dispute: PaymentDispute = {
+        id: news.disputeId,
+        reason: news.reason,
+        status: news.status,
+        opened_at: known?.opened_at ?? now,
+        closed_at: news.status === 'open' ? null : now,
+      };
+      const event = {
+        type: news.status === 'open' ? ('payment.disputed' as const) : ('payment.dispute_closed' as const),
+        data: { dispute },
+      };
+      if (news.status === 'lost' && payment.status === 'completed') {
+        return this.transitionIn(tx, payment, 'reversed', `chargeback: ${news.reason}`, {
+          set: { dispute, failure_code: 'payment_charged_back', failure_message: `chargeback: ${news.reason}` },
+          event,
+        });
+      }
+      await this.recordOnly(
+        tx,
+        payment,
+        news.status === 'open' ? `disputed by the cardholder: ${news.reason}` : `dispute ${news.status}`,
+        { dispute_id: news.disputeId },
+      );
+      const updated = await this.update(tx, payment.id, { dispute });
+      await this.emit(tx, updated, event.type, event.data);
+      this.announced(tx, updated, false);
+      return updated;
     });
   }
 

@@ -215,6 +215,18 @@ export class ProviderEvents {
         });
         return;
       }
+      case 'dispute': {
+        const payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
+        if (!payment || !this.serves(payment.mode, provider))
+          throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        // Whether it reverses the payment is decided under its lock (see `applyDispute`).
+        await this.payments.applyDispute(payment.operator_id, payment.id, {
+          disputeId: subject.disputeId,
+          status: subject.status,
+          reason: subject.reason,
+        });
+        return;
+      }
     }
   }
 }

@@ -110,6 +110,13 @@ export interface ProviderNotice {
     | { type: 'payment'; providerRef: string; paymentId?: string; outcome: ProviderOutcome }
     /** A completed debit returned by the bank (ACH), with its NACHA return code. */
     | { type: 'payment_return'; providerRef: string; returnCode: string; description: string | null }
+    /**
+     * A card payment its cardholder disputed with their bank (a chargeback): `open` when
+     * the dispute is opened, then `won` (the payment stands) or `lost` (the money goes
+     * back to the cardholder for good), as the card network decides. `reason` is the
+     * network's category, in the provider's words (`fraudulent`, `product_not_received`, …).
+     */
+    | { type: 'dispute'; providerRef: string; disputeId: string; status: 'open' | 'won' | 'lost'; reason: string }
     | {
         type: 'kyc';
         applicantId: string;

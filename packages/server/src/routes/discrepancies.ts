@@ -1,6 +1,6 @@
 import { type Discrepancies, type DiscrepancyState, discrepancyObject, presentDiscrepancy } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
-import { cursorPage, idParam } from './schemas.ts';
+import { cursorListSchema, cursorPage, idParam, limitQuery } from './schemas.ts';
 
 export const discrepancySchema = { $id: 'Discrepancy', ...discrepancyObject };
 
@@ -22,21 +22,10 @@ export function discrepancyRoutes(app: FastifyInstance, discrepancies: Discrepan
             status: { type: 'string', enum: ['open', 'resolved'] },
             payment_id: { type: 'string', maxLength: 64 },
             starting_after: { type: 'string', maxLength: 64 },
-            limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; default 25.' },
+            limit: limitQuery(25),
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              object: { type: 'string', const: 'list' },
-              data: { type: 'array', items: { $ref: 'Discrepancy#' } },
-              has_more: { type: 'boolean' },
-              next_cursor: { type: ['string', 'null'] },
-            },
-            required: ['object', 'data', 'has_more', 'next_cursor'],
-          },
-        },
+        response: { 200: cursorListSchema({ $ref: 'Discrepancy#' }) },
       },
     },
     async (request) => {

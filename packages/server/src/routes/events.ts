@@ -2,7 +2,7 @@ import { type EventLog, type EventType, eventTypes } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import { eventEnvelopeSchema, presentEvent } from '@rampart/webhooks';
 import type { FastifyInstance } from 'fastify';
-import { idParam } from './schemas.ts';
+import { idParam, limitQuery } from './schemas.ts';
 
 export const eventSchema = { $id: 'Event', ...eventEnvelopeSchema() };
 
@@ -20,7 +20,7 @@ export function eventRoutes(app: FastifyInstance, events: EventLog): void {
           type: 'object',
           additionalProperties: false,
           properties: {
-            limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; default 50.' },
+            limit: limitQuery(50),
             after: { type: 'string', maxLength: 64, description: 'The last id of the previous page.' },
             type: { type: 'string', enum: Object.keys(eventTypes) },
             subject_id: { type: 'string', maxLength: 128, description: "One subject's events, in sequence order." },

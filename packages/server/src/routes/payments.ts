@@ -2,6 +2,7 @@ import {
   awaitsProvider,
   type Compliance,
   type CreatePayment,
+  disputeObject,
   type EndUser,
   type EndUsers,
   findCurrency,
@@ -18,7 +19,7 @@ import {
 import { RampartError } from '@rampart/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { widgetReturnUrl } from '../http/widget-auth.ts';
-import { cursorPage, idParam } from './schemas.ts';
+import { cursorPage, idParam, limitQuery } from './schemas.ts';
 
 export const paymentSchema = {
   $id: 'Payment',
@@ -54,6 +55,11 @@ export const paymentSchema = {
       properties: { code: { type: 'string' }, message: { type: ['string', 'null'] } },
     },
     approval: { type: ['object', 'null'], additionalProperties: true },
+    dispute: {
+      ...disputeObject,
+      type: ['object', 'null'],
+      description: "Its cardholder's dispute with their bank (a chargeback), as the card processor last reported it",
+    },
     destination: { type: 'object', additionalProperties: true },
     metadata: { type: 'object', additionalProperties: true },
     timeline: {
@@ -99,6 +105,7 @@ export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<P
     next_action: payment.next_action,
     failure: payment.failure_code ? { code: payment.failure_code, message: payment.failure_message } : null,
     approval: payment.approval,
+    dispute: payment.dispute,
     destination: payment.destination,
     metadata: payment.metadata,
     ...(timeline
@@ -395,7 +402,7 @@ export function partnerPaymentRoutes(
             created_from: { type: 'string', format: 'date-time', description: 'Made at or after this time' },
             created_to: { type: 'string', format: 'date-time', description: 'Made before this time' },
             starting_after: { type: 'string', maxLength: 64 },
-            limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100' },
+            limit: limitQuery(25),
           },
         },
       },

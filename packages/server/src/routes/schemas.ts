@@ -15,6 +15,23 @@ export function cursorPage<T extends { id: string }, R>(rows: readonly T[], limi
   };
 }
 
+/** The `limit` of a list's query: 1 to 100, `fallback` when absent. */
+export const limitQuery = (fallback: number) =>
+  ({ type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: `1 to 100; default ${fallback}.` }) as const;
+
+/** The answer `cursorPage` gives, listing `items`. */
+export const cursorListSchema = (items: object) =>
+  ({
+    type: 'object',
+    properties: {
+      object: { type: 'string', const: 'list' },
+      data: { type: 'array', items },
+      has_more: { type: 'boolean' },
+      next_cursor: { type: ['string', 'null'] },
+    },
+    required: ['object', 'data', 'has_more', 'next_cursor'],
+  }) as const;
+
 export const idParam = {
   type: 'object',
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },

@@ -16,7 +16,7 @@ import {
   type UserProfile,
 } from '@rampart/core';
 import type { FastifyInstance } from 'fastify';
-import { cursorPage } from './schemas.ts';
+import { cursorListSchema, cursorPage, limitQuery } from './schemas.ts';
 
 const nullableString = (maxLength: number) => ({ type: ['string', 'null'], maxLength }) as const;
 
@@ -424,21 +424,10 @@ export function balanceRoutes(app: FastifyInstance, balances: UserBalances): voi
           properties: {
             currency: { type: 'string', maxLength: 16 },
             starting_after: { type: 'string', pattern: '^[1-9][0-9]{0,17}$', description: 'The last `id` you read.' },
-            limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; default 25.' },
+            limit: limitQuery(25),
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              object: { type: 'string', const: 'list' },
-              data: { type: 'array', items: balanceTransactionSchema },
-              has_more: { type: 'boolean' },
-              next_cursor: { type: ['string', 'null'] },
-            },
-            required: ['object', 'data', 'has_more', 'next_cursor'],
-          },
-        },
+        response: { 200: cursorListSchema(balanceTransactionSchema) },
       },
     },
     async (request) => {

@@ -12,10 +12,10 @@ import {
   WebhookEndpoints,
 } from '@rampart/webhooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { idParam } from './schemas.ts';
+import { idParam, limitQuery } from './schemas.ts';
 
 const pageQuery = {
-  limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; default 50.' },
+  limit: limitQuery(50),
   after: { type: 'string', maxLength: 64, description: 'The last id of the previous page.' },
 } as const;
 

@@ -1,4 +1,5 @@
 import { RETURN_CODES, type ReturnCode } from '../banking/nacha.ts';
+import type { DisputeDecision } from './disputes.ts';
 
 /** What the simulated issuer does with a card number. */
 export type CardBehaviour =
@@ -29,6 +30,19 @@ export const MAGIC_CARDS: ReadonlyMap<string, CardBehaviour> = new Map<string, C
 
 export function cardBehaviour(number: string): CardBehaviour {
   return MAGIC_CARDS.get(number) ?? { kind: 'approve' };
+}
+
+/**
+ * Cards that are approved, then disputed (`fraudulent`) by their cardholder a day after
+ * the payment succeeds; the network decides the dispute a week later, as listed.
+ */
+const DISPUTE_CARDS: ReadonlyMap<string, DisputeDecision> = new Map<string, DisputeDecision>([
+  ['4000000000000259', 'lost'],
+  ['4000000000002685', 'won'],
+]);
+
+export function disputeDecisionOf(number: string): DisputeDecision | undefined {
+  return DISPUTE_CARDS.get(number);
 }
 
 /**

@@ -4,8 +4,16 @@ import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
 import type { CardDetails } from './card.ts';
 import type { CustomerRef } from './customers.ts';
+import {
+  DISPUTE_DECIDED_AFTER_MS,
+  DISPUTE_OPENS_AFTER_MS,
+  type Dispute,
+  type DisputeDecision,
+  type DisputeReason,
+  serializeDispute,
+} from './disputes.ts';
 import { publishCardsEvent } from './events.ts';
-import { type CardBehaviour, cardBehaviour } from './magic.ts';
+import { type CardBehaviour, cardBehaviour, disputeDecisionOf } from './magic.ts';
 
 export type CardPaymentStatus =
   | 'requires_action'
@@ -41,6 +49,8 @@ export interface CardPayment {
   failureMessage: string | null;
   description: string | null;
   metadata: Record<string, string>;
+  /** The cardholder's chargeback, once the payment succeeded and was disputed. */
+  dispute: Dispute | null;
   /** The `Idempotency-Key` it was created under (not echoed in the payment). */
   idempotencyKey: string | null;
   createdAt: number;
@@ -80,6 +90,7 @@ export function serializeCardPayment(payment: CardPayment, publicUrl: string) {
     failure_message: payment.failureMessage,
     description: payment.description,
     metadata: payment.metadata,
+    dispute: serializeDispute(payment.dispute, payment.amount),
     created: unixAt(payment.createdAt),
     updated: unixAt(payment.updatedAt),
   };
@@ -102,7 +113,7 @@ function declineOf(
   return undefined;
 }
 
-/** Card payments: authorisation (with 3-D Secure when the card needs it), capture, cancel. */
+/** Card payments: authorisation (with 3-D Secure when the card needs it), capture, cancel, disputes. */
 export class CardPayments {
   readonly #context: ProviderContext;
   #payments = new Map<string, CardPayment>();
@@ -146,6 +157,7 @@ export class CardPayments {
       failureCode: null,
       declineCode: null,
       failureMessage: null,
+      dispute: null,
       createdAt: now,
       updatedAt: now,
       ...input,
@@ -204,15 +216,51 @@ export class CardPayments {
     payment.status = to;
     payment.updatedAt = at;
     this.#notify(payment);
+    if (to === 'succeeded') this.#scheduleMagicDispute(payment, at);
   }
 
-  #notify(payment: CardPayment): void {
-    publishCardsEvent(
-      this.#context,
-      `payment.${payment.status}`,
-      payment.updatedAt,
-      serializeCardPayment(payment, this.#context.publicUrl()),
-    );
+  /** Opens a dispute now on a succeeded payment never disputed before; false if it cannot be. */
+  openDispute(payment: CardPayment, reason: DisputeReason, at: number): boolean {
+    if (payment.status !== 'succeeded' || payment.dispute) return false;
+    payment.dispute = {
+      id: this.#context.newId('dp'),
+      reason,
+      status: 'needs_response',
+      createdAt: at,
+      closedAt: null,
+    };
+    payment.updatedAt = at;
+    this.#notify(payment, 'payment.dispute_created');
+    return true;
+  }
+
+  /** Closes the payment's open dispute with the network's decision; false if none is open. */
+  closeDispute(payment: CardPayment, decision: DisputeDecision, at: number): boolean {
+    if (payment.dispute?.status !== 'needs_response') return false;
+    payment.dispute.status = decision;
+    payment.dispute.closedAt = at;
+    payment.updatedAt = at;
+    this.#notify(payment, 'payment.dispute_closed');
+    return true;
+  }
+
+  /**
+   * A magic dispute card's chargeback, on the simulated clock. A dispute opened by hand
+   * first takes its place: the card's own then never opens, nor decides the other.
+   */
+  #scheduleMagicDispute(payment: CardPayment, succeededAt: number): void {
+    const decision = disputeDecisionOf(payment.card.number);
+    if (!decision) return;
+    const timeline = this.#context.timeline;
+    timeline.at(succeededAt + DISPUTE_OPENS_AFTER_MS, (openedAt) => {
+      if (!this.openDispute(payment, 'fraudulent', openedAt)) return;
+      timeline.at(openedAt + DISPUTE_DECIDED_AFTER_MS, (closedAt) => this.closeDispute(payment, decision, closedAt));
+    });
+  }
+
+  /** Publishes the payment as it is now: `payment.<status>` unless the event says what else changed. */
+  #notify(payment: CardPayment, type = `payment.${payment.status}`): void {
+    publishCardsEvent(this.#context, type, payment.updatedAt, serializeCardPayment(payment, this.#context.publicUrl()));
   }
 
   clear(): void {

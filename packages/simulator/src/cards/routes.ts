@@ -3,6 +3,7 @@ import type { ProviderContext, SimulatedProvider } from '../context.ts';
 import { AchDebits } from './ach-debits.ts';
 import { registerAchAdmin, registerAchRoutes } from './ach-routes.ts';
 import { CardCustomers } from './customers.ts';
+import { registerDisputeAdmin } from './dispute-routes.ts';
 import { registerHostedPages } from './hosted-routes.ts';
 import { registerPaymentRoutes } from './payment-routes.ts';
 import { CardPayments } from './payments.ts';
@@ -10,7 +11,10 @@ import { registerPayoutRoutes } from './payout-routes.ts';
 import { CardPayouts } from './payouts.ts';
 import type { CardsProcessor } from './request.ts';
 
-/** Card and ACH processor: card payments with 3-D Secure, ACH debits that settle and return, payouts. */
+/**
+ * Card and ACH processor: card payments with 3-D Secure and disputes, ACH debits that
+ * settle and return, payouts.
+ */
 export function createCardsProvider(context: ProviderContext): SimulatedProvider {
   const processor: CardsProcessor = {
     context,
@@ -29,6 +33,7 @@ export function createCardsProvider(context: ProviderContext): SimulatedProvider
     },
     registerAdmin(app: FastifyInstance) {
       registerAchAdmin(app, processor);
+      registerDisputeAdmin(app, processor);
     },
     reset() {
       processor.customers.clear();

@@ -1,0 +1,198 @@
+/**
+ * Card disputes (chargebacks), end to end: the sandbox card processor opens and closes a
+ * dispute on a completed card deposit, its signed webhook reaches Rampart over HTTP, and
+ * Rampart records it on the payment; a lost one reverses the deposit.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { startTestApp, type TestApp } from './harness.ts';
+import {
+  BANK_ACCOUNT,
+  balance,
+  createPayment,
+  openForPayments,
+  signedCardEvent,
+  waitForStatus,
+} from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
+
+const FEES = { deposit: { USD: { fixed: '1.00' } } };
+
+/** The card processor's id of a Rampart payment (the create it got carried Rampart's id as its key). */
+async function processorId(t: TestApp, paymentId: string): Promise<string> {
+  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
+  return ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
+}
+
+/** Asks the simulated card network to open, or decide, a dispute of the payment. */
+async function network(t: TestApp, paymentId: string, action: 'open' | 'won' | 'lost', reason = 'fraudulent') {
+  const id = await processorId(t, paymentId);
+  const path = action === 'open' ? 'dispute' : 'dispute/close';
+  const response = await fetch(`${t.simulator!.url}/admin/cards/payments/${id}/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(action === 'open' ? { reason } : { status: action }),
+  });
+  assert.ok(response.ok, await response.text());
+}
+
+function getPayment(t: TestApp, id: string) {
+  return t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth });
+}
+
+/** Waits until the payment's dispute has `status`. */
+function disputeOf(t: TestApp, id: string, status: string) {
+  return eventually(
+    `dispute ${status}`,
+    async () => (await getPayment(t, id)).json(),
+    (payment) => payment.dispute?.status === status,
+  );
+}
+
+async function eventsOf(t: TestApp, paymentId: string) {
+  const { rows } = await t.db.query<{ type: string; data: Record<string, unknown> }>(
+    'SELECT type, data FROM events WHERE subject_id = $1 ORDER BY sequence',
+    [paymentId],
+  );
+  return rows;
+}
+
+async function deposit(t: TestApp, userId: string, amount: string, card?: Record<string, unknown>) {
+  const response = await createPayment(t, { user_id: userId, amount, ...(card ? { instrument: card } : {}) });
+  assert.equal(response.json().status, 'completed', response.body);
+  return response.json().id as string;
+}
+
+describe('card disputes (chargebacks)', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t, { fees: FEES });
+
+  test('an open dispute is recorded on the payment and announced, and moves no money', async () => {
+    const id = await deposit(t, 'disputed-open', '50.00');
+    await network(t, id, 'open', 'product_not_received');
+    const payment = await disputeOf(t, id, 'open');
+    assert.equal(payment.status, 'completed');
+    assert.deepEqual([payment.dispute.reason, payment.dispute.closed_at], ['product_not_received', null]);
+    assert.match(payment.dispute.id, /^dp_/);
+    const timeline = (await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth })).json()
+      .timeline as { cause: string }[];
+    assert.ok(timeline.some((step) => step.cause === 'disputed by the cardholder: product_not_received'));
+    const disputed = (await eventsOf(t, id)).filter((e) => e.type === 'payment.disputed');
+    assert.equal(disputed.length, 1);
+    assert.deepEqual(disputed[0]!.data['dispute'], payment.dispute);
+    assert.equal(await balance(t, 'disputed-open'), 4900n, 'still credited, less the fee');
+  });
+
+  test('a dispute won leaves the payment and the balance as they were', async () => {
+    const id = await deposit(t, 'disputed-won', '30.00');
+    await network(t, id, 'open');
+    await disputeOf(t, id, 'open');
+    await network(t, id, 'won');
+    const payment = await disputeOf(t, id, 'won');
+    assert.equal(payment.status, 'completed');
+    assert.ok(payment.dispute.closed_at);
+    assert.deepEqual(
+      (await eventsOf(t, id)).filter((e) => e.type.startsWith('payment.dispute')).map((e) => e.type),
+      ['payment.disputed', 'payment.dispute_closed'],
+    );
+    assert.equal(await balance(t, 'disputed-won'), 2900n);
+  });
+
+  test('a dispute lost reverses the deposit: credit and fee go back, into debt if the user spent it; payment_charged_back', async () => {
+    const id = await deposit(t, 'charged-back', '80.00');
+    // The user withdraws most of it before the network decides.
+    const withdrawal = await createPayment(t, {
+      user_id: 'charged-back',
+      kind: 'withdrawal',
+      method: 'bank',
+      amount: '60.00',
+      instrument: BANK_ACCOUNT,
+    });
+    assert.equal(withdrawal.statusCode, 201, withdrawal.body);
+    await waitForStatus(t, withdrawal.json().id, ['completed']);
+    const feesBefore = await feesEarned(t);
+    await network(t, id, 'open');
+    await disputeOf(t, id, 'open');
+    await network(t, id, 'lost');
+    const payment = await waitForStatus(t, id, ['reversed']);
+    assert.deepEqual([payment.dispute.status, payment.failure.code], ['lost', 'payment_charged_back']);
+    assert.equal(payment.failure.message, 'chargeback: fraudulent');
+    assert.equal(await balance(t, 'charged-back'), 1900n - 7900n, 'what was credited is taken back, into debt');
+    assert.equal(feesBefore - (await feesEarned(t)), 100n, 'the fee went back with it');
+    const types = (await eventsOf(t, id)).map((e) => e.type);
+    assert.deepEqual(types.slice(-3), ['payment.disputed', 'payment.reversed', 'payment.dispute_closed']);
+    const { rows } = await t.db.query(
+      'SELECT sum(posted)::text AS total FROM ledger_accounts WHERE operator_id = $1 AND currency = $2',
+      [t.operatorId, 'USD'],
+    );
+    assert.equal(rows[0]!.total, '0', 'the ledger still sums to zero');
+  });
+
+  test('news the payment has, or older than what it has, changes nothing', async () => {
+    const id = await deposit(t, 'replayed-dispute', '20.00');
+    await network(t, id, 'open');
+    await disputeOf(t, id, 'open');
+    await network(t, id, 'lost');
+    await waitForStatus(t, id, ['reversed']);
+    // The processor sends both webhooks again, the opening last; then, under new event ids
+    // (as a processor that lost track of what it sent would), the closing and the opening.
+    const ref = await processorId(t, id);
+    const { webhooks } = (await (await fetch(`${t.simulator!.url}/admin/webhooks?provider=cards`)).json()) as {
+      webhooks: { type: string; subject: string; body: string }[];
+    };
+    const sent = webhooks.filter((w) => w.subject === ref && w.type.startsWith('payment.dispute_'));
+    assert.deepEqual(
+      sent.map((w) => w.type),
+      ['payment.dispute_created', 'payment.dispute_closed'],
+    );
+    for (const webhook of sent.toReversed()) await signedCardEvent(t, webhook.body).deliver();
+    for (const webhook of sent.toReversed()) {
+      const event = JSON.parse(webhook.body) as { id: string };
+      await signedCardEvent(t, JSON.stringify({ ...event, id: `${event.id}_again` })).deliver();
+    }
+    await eventually(
+      'every copy applied',
+      async () => {
+        const { rows: applied } = await t.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM provider_events WHERE provider = 'simcard' AND processed_at IS NOT NULL
+              AND notice->'subject'->>'providerRef' = $1 AND notice->'subject'->>'type' = 'dispute'`,
+          [ref],
+        );
+        return applied[0]!.n;
+      },
+      (n) => n === 4,
+    );
+    const payment = (await getPayment(t, id)).json();
+    assert.deepEqual([payment.status, payment.dispute.status], ['reversed', 'lost']);
+    assert.equal(await balance(t, 'replayed-dispute'), 0n, 'reversed once');
+    assert.equal((await eventsOf(t, id)).filter((e) => e.type.startsWith('payment.dispute')).length, 2);
+  });
+
+  test('the magic dispute card: opened a day after, lost a week later, on the processor’s clock', async () => {
+    const id = await deposit(t, 'magic-dispute', '40.00', {
+      card_number: '4000000000000259',
+      exp_month: 12,
+      exp_year: 2030,
+      cvc: '123',
+    });
+    const advance = (seconds: number) =>
+      fetch(`${t.simulator!.url}/admin/clock/advance`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ seconds }),
+      });
+    await advance(86_400);
+    await disputeOf(t, id, 'open');
+    await advance(7 * 86_400);
+    const payment = await waitForStatus(t, id, ['reversed']);
+    assert.equal(payment.failure.code, 'payment_charged_back');
+  });
+});
+
+async function feesEarned(t: TestApp): Promise<bigint> {
+  const { rows } = await t.db.query(
+    "SELECT coalesce(sum(posted), 0)::text AS total FROM ledger_accounts WHERE operator_id = $1 AND kind = 'fees' AND currency = 'USD'",
+    [t.operatorId],
+  );
+  return BigInt(rows[0]!.total);
+}
