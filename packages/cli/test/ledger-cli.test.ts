@@ -37,4 +37,27 @@ test('rampart ledger balances shows what GET /v1/ledger/balances shows, for the 
     '(no accounts yet)',
     'live money is apart',
   );
+
+  // A user's statement, as GET /v1/users/{id}/balance_transactions shows it.
+  assert.equal((await createPayment(t, { user_id: 'cli-ledger', amount: '10.00' })).statusCode, 201);
+  const statement = ['ledger', 'statement', '--operator', t.accountId, '--mode', 'test', '--user', 'cli-ledger'];
+  const listed = (
+    await t.app.inject({ method: 'GET', url: '/v1/users/cli-ledger/balance_transactions', headers: t.auth })
+  ).json().data;
+  assert.deepEqual(JSON.parse(await cli(...statement, '--json')), listed);
+  assert.deepEqual(
+    (await cli(...statement))
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t').slice(1, 5)),
+    [
+      ['USD', '9.00', '= 33.00', 'payment'],
+      ['USD', '24.00', '= 24.00', 'payment'],
+    ],
+  );
+  const older = JSON.parse(await cli(...statement, '--after', listed[0].id, '--json'));
+  assert.deepEqual(
+    older.map((m: { id: string }) => m.id),
+    [listed[1].id],
+  );
 });

@@ -484,7 +484,8 @@ function sourceOf(entry: StatementEntry): { type: string; payment_id: string | n
   return { type: entry.kind === 'reversal' ? 'reversal' : 'other', payment_id: null, reference: null };
 }
 
-function presentBalanceTransaction(entry: StatementEntry) {
+/** A movement of a user's balance as the API and the CLI show it. */
+export function presentBalanceTransaction(entry: StatementEntry) {
   const decimal = decimalIn(entry.currency);
   return {
     object: 'balance_transaction',
