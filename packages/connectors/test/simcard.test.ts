@@ -82,9 +82,12 @@ describe('simcard webhooks: card disputes', () => {
     sandbox.sim.admin.advanceClock(8 * DAY);
     const { types, disputes } = await disputesFor(outcome.providerRef);
     assert.deepEqual(types, ['payment', 'dispute', 'dispute']);
+    // The whole payment is disputed, and the payment itself succeeded: what a late notice of its success would say.
+    const completed = { providerRef: outcome.providerRef, status: 'completed', nextAction: null };
+    const dispute = { type: 'dispute', providerRef: outcome.providerRef, reason: 'fraudulent', amount: '2500' };
     assert.deepEqual(disputes, [
-      { type: 'dispute', providerRef: outcome.providerRef, status: 'open', reason: 'fraudulent' },
-      { type: 'dispute', providerRef: outcome.providerRef, status: 'lost', reason: 'fraudulent' },
+      { ...dispute, status: 'open', outcome: completed },
+      { ...dispute, status: 'lost', outcome: completed },
     ]);
   });
 

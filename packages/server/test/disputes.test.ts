@@ -9,6 +9,8 @@ import { startTestApp, type TestApp } from './harness.ts';
 import {
   BANK_ACCOUNT,
   balance,
+  CARD_3DS,
+  CARD_OK,
   createPayment,
   openForPayments,
   signedCardEvent,
@@ -168,6 +170,59 @@ describe('card disputes (chargebacks)', async () => {
     assert.equal((await eventsOf(t, id)).filter((e) => e.type.startsWith('payment.dispute')).length, 2);
   });
 
+  test('a lost dispute Rampart hears of before the payment’s success completes it first, then reverses it', async () => {
+    const created = await createPayment(t, { user_id: 'early-dispute', amount: '25.00', instrument: CARD_3DS });
+    assert.equal(created.json().status, 'pending', created.body);
+    const id = created.json().id as string;
+    // The processor's word that a dispute of it was lost, before any word that it succeeded.
+    await disputeWebhook(t, id, 'evt_early_lost', { id: 'dp_early', status: 'lost', amount: 2500 });
+    const payment = await waitForStatus(t, id, ['reversed']);
+    assert.deepEqual([payment.dispute.status, payment.failure.code], ['lost', 'payment_charged_back']);
+    assert.equal(await balance(t, 'early-dispute'), 0n, 'credited, then taken back');
+    const types = (await eventsOf(t, id)).map((e) => e.type);
+    assert.deepEqual(types.slice(-3), ['payment.completed', 'payment.reversed', 'payment.dispute_closed']);
+  });
+
+  test('a new dispute after one won is applied; a dispute of part of a payment, or of a pay-out, is set aside', async () => {
+    const id = await deposit(t, 'second-dispute', '30.00');
+    await disputeWebhook(t, id, 'evt_first_won', { id: 'dp_first', status: 'won', amount: 3000 });
+    await disputeOf(t, id, 'won');
+    await disputeWebhook(t, id, 'evt_second_lost', { id: 'dp_second', status: 'lost', amount: 3000 });
+    const payment = await waitForStatus(t, id, ['reversed']);
+    assert.equal(payment.dispute.id, 'dp_second');
+
+    const partial = await deposit(t, 'partial-dispute', '30.00');
+    await disputeWebhook(t, partial, 'evt_partial', { id: 'dp_partial', status: 'lost', amount: 1000 });
+    await eventually(
+      'tried and refused',
+      async () =>
+        (await t.db.query('SELECT last_error FROM provider_events WHERE event_id = $1', ['evt_partial'])).rows[0],
+      (row) => row?.last_error === 'invalid_value',
+    );
+    const untouched = (await getPayment(t, partial)).json();
+    assert.deepEqual([untouched.status, untouched.dispute], ['completed', null]);
+    assert.equal(await balance(t, 'partial-dispute'), 2900n);
+
+    const payout = await createPayment(t, {
+      user_id: 'partial-dispute',
+      kind: 'withdrawal',
+      method: 'card',
+      amount: '10.00',
+      instrument: CARD_OK,
+    });
+    assert.equal(payout.statusCode, 201, payout.body);
+    await waitForStatus(t, payout.json().id, ['completed']);
+    await disputeWebhook(t, payout.json().id, 'evt_payout', { id: 'dp_payout', status: 'lost', amount: 1000 });
+    await eventually(
+      'tried and refused',
+      async () =>
+        (await t.db.query('SELECT last_error FROM provider_events WHERE event_id = $1', ['evt_payout'])).rows[0],
+      (row) => row?.last_error === 'invalid_value',
+    );
+    assert.equal((await getPayment(t, payout.json().id)).json().status, 'completed');
+    assert.equal(await balance(t, 'partial-dispute'), 1900n, 'paid out once, credited nothing back');
+  });
+
   test('the magic dispute card: opened a day after, lost a week later, on the processor’s clock', async () => {
     const id = await deposit(t, 'magic-dispute', '40.00', {
       card_number: '4000000000000259',
@@ -188,6 +243,38 @@ describe('card disputes (chargebacks)', async () => {
     assert.equal(payment.failure.code, 'payment_charged_back');
   });
 });
+
+/**
+ * The card processor's webhook that `paymentId`'s dispute is `dispute.status` (`lost`,
+ * `won`; `needs_response` for an opening), as it would send it, signed.
+ */
+async function disputeWebhook(
+  t: TestApp,
+  paymentId: string,
+  eventId: string,
+  dispute: { id: string; status: string; amount: number },
+) {
+  const body = JSON.stringify({
+    id: eventId,
+    object: 'event',
+    type: dispute.status === 'needs_response' ? 'payment.dispute_created' : 'payment.dispute_closed',
+    data: {
+      object: {
+        id: await processorId(t, paymentId),
+        object: 'payment',
+        amount: dispute.amount,
+        status: 'succeeded',
+        metadata: { rampart_payment_id: paymentId },
+        next_action: null,
+        failure_code: null,
+        decline_code: null,
+        failure_message: null,
+        dispute: { ...dispute, reason: 'fraudulent', created: 1, closed_at: 2 },
+      },
+    },
+  });
+  assert.equal((await signedCardEvent(t, body).deliver()).received, true);
+}
 
 async function feesEarned(t: TestApp): Promise<bigint> {
   const { rows } = await t.db.query(

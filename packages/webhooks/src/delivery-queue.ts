@@ -283,27 +283,40 @@ export class DeliveryQueue {
  * (`next_attempt_at` NULL), so the claim's index range never reaches them however long
  * the endpoint stays disabled, and one operator's backlog costs no other operator's
  * deliveries anything. They keep their place in each subject's order, and enabling the
- * endpoint makes them due at once (`unparkDeliveries`). A delivery in flight is skipped
- * (no lock waits, no deadlock with its completion), and is parked by that completion if
- * it is to be tried again.
+ * endpoint makes them due at once (`unparkDeliveries`).
+ *
+ * A delivery in flight (claimed, its attempt not yet logged) keeps its lease: parked and
+ * enabled again, it would be due at once and sent a second time while the first attempt
+ * is still open. Its completion parks it if it is to be tried again. Rows another
+ * transaction has locked are skipped, so parking never waits on, or deadlocks with, a
+ * completion.
  */
 export async function parkDeliveries(tx: Queryable, endpointIds: readonly string[]): Promise<void> {
   await tx.query({
     name: 'webhooks-park',
     text: `UPDATE webhook_deliveries SET next_attempt_at = NULL
-            WHERE id IN (SELECT id FROM webhook_deliveries
-                          WHERE endpoint_id = ANY($1) AND status = 'pending' AND next_attempt_at IS NOT NULL
-                          FOR UPDATE SKIP LOCKED)`,
+            WHERE id IN (SELECT d.id FROM webhook_deliveries d
+                          WHERE d.endpoint_id = ANY($1) AND d.status = 'pending' AND d.next_attempt_at IS NOT NULL
+                            AND (d.attempt_count = 0 OR EXISTS (
+                                  SELECT 1 FROM webhook_attempts a
+                                   WHERE a.delivery_id = d.id AND a.attempt = d.attempt_count))
+                          FOR UPDATE OF d SKIP LOCKED)`,
     values: [endpointIds],
   });
 }
 
-/** The parked deliveries of an endpoint enabled again: due at once, in their order. */
+/**
+ * The parked deliveries of an endpoint enabled again: due at once, in their order. Like
+ * parking, it skips rows another transaction has locked (none of them is parked for
+ * long: a completion holding one takes it out of `pending`).
+ */
 export async function unparkDeliveries(tx: Queryable, endpointId: string, now: Date): Promise<void> {
   await tx.query({
     name: 'webhooks-unpark',
     text: `UPDATE webhook_deliveries SET next_attempt_at = $2
-            WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
+            WHERE id IN (SELECT id FROM webhook_deliveries
+                          WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at IS NULL
+                          FOR UPDATE SKIP LOCKED)`,
     values: [endpointId, now],
   });
 }

@@ -66,8 +66,8 @@ async function eventsOfType(db: Database, type: string) {
 
 const settle = (ms = 250) => new Promise((r) => setTimeout(r, ms));
 
-/** What a failed attempt reports. */
-const failed = (statusCode: number) => ({
+/** What an attempt answered with `statusCode` reports. */
+const answer = (statusCode: number) => ({
   statusCode,
   latencyMs: 1,
   excerpt: null,
@@ -320,7 +320,7 @@ describe('delivery', () => {
       'only the first of each subject',
     );
     const first = claimed.find((d) => d.subject_id === 'pay_held')!;
-    await queue.complete([{ delivery: first, startedAt: new Date(), result: failed(500), endpointAtFault: true }]);
+    await queue.complete([{ delivery: first, startedAt: new Date(), result: answer(500), endpointAtFault: true }]);
     const pending = (await w.deliveries.listForEndpoint(w.operatorId, endpoint.id)).filter(
       (d) => d.subject_id === 'pay_held',
     );
@@ -345,7 +345,7 @@ describe('delivery', () => {
     const [inFlight] = await queue.claim(10, 60_000);
     await w.endpoints.update(w.caller, endpoint.id, { status: 'disabled' });
     // The one in flight when the endpoint was disabled fails: it is parked with the others.
-    await queue.complete([{ delivery: inFlight!, startedAt: new Date(), result: failed(503), endpointAtFault: true }]);
+    await queue.complete([{ delivery: inFlight!, startedAt: new Date(), result: answer(503), endpointAtFault: true }]);
     const parked = await w.deliveries.listForEndpoint(w.operatorId, endpoint.id);
     assert.deepEqual(
       parked.map((d) => [d.status, d.next_attempt_at]),
@@ -372,6 +372,34 @@ describe('delivery', () => {
       w.receiver.successes().map((r) => r.event.sequence),
       [1, 2, 3],
     );
+  });
+
+  test('a delivery in flight when its endpoint is disabled and enabled again keeps its lease: it is not sent twice', async () => {
+    const w = await world();
+    const { endpoint } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    await w.record('payment.created', 'pay_in_flight');
+    await w.record('payment.created', 'pay_waiting');
+    const fanOut = new FanOut({ db: w.db, ids, clock });
+    while ((await fanOut.dispatchBatch()) > 0);
+    const queue = new DeliveryQueue({ db: w.db, ids, clock, config: fast });
+    const [inFlight] = await queue.claim(1, 60_000);
+    await w.endpoints.update(w.caller, endpoint.id, { status: 'disabled' });
+    const byId = async () =>
+      new Map((await w.deliveries.listForEndpoint(w.operatorId, endpoint.id)).map((d) => [d.id, d.next_attempt_at]));
+    const parked = await byId();
+    assert.ok(parked.get(inFlight!.id)! > new Date(), 'the one in flight keeps its lease');
+    assert.equal([...parked.values()].filter((at) => at === null).length, 1, 'the other is parked');
+
+    await w.endpoints.update(w.caller, endpoint.id, { status: 'enabled' });
+    const claimed = await queue.claim(10, 60_000);
+    assert.deepEqual(
+      claimed.map((d) => d.subject_id),
+      ['pay_waiting'],
+      'only the parked one is due; the one in flight is not sent a second time',
+    );
+    await queue.complete([{ delivery: inFlight!, startedAt: new Date(), result: answer(200), endpointAtFault: true }]);
+    const done = (await w.deliveries.listForEndpoint(w.operatorId, endpoint.id)).find((d) => d.id === inFlight!.id);
+    assert.equal(done!.status, 'succeeded');
   });
 
   test('after a rotation both signatures are sent during the overlap, then only the new one', async () => {

@@ -65,10 +65,24 @@ function disputeSubject(
 ): Extract<ProviderNotice['subject'], { type: 'dispute' }> {
   const dispute = object.object === 'payment' ? object.dispute : undefined;
   const status = dispute ? statuses.get(dispute.status) : undefined;
-  if (!dispute || !status || typeof dispute.id !== 'string' || typeof dispute.reason !== 'string') {
+  if (
+    !dispute ||
+    !status ||
+    typeof dispute.id !== 'string' ||
+    typeof dispute.reason !== 'string' ||
+    !Number.isSafeInteger(dispute.amount)
+  ) {
     throw unreadable('data.object.dispute', `expected a dispute in status ${[...statuses.keys()].join(' or ')}`);
   }
-  return { type: 'dispute', providerRef: object.id, disputeId: dispute.id, status, reason: dispute.reason };
+  return {
+    type: 'dispute',
+    providerRef: object.id,
+    disputeId: dispute.id,
+    status,
+    reason: dispute.reason,
+    amount: String(dispute.amount),
+    outcome: outcomeOf(object),
+  };
 }
 
 /** Card and ACH processor (the sandbox `cards` provider). */

@@ -1459,23 +1459,34 @@ export class Payments {
    * stands. Lost, the money is the cardholder's for good: the completed payment is
    * reversed as a returned ACH debit is (its credit and fee go back, even into debt),
    * failing with `payment_charged_back`. News the payment already has, or older than
-   * what it has (an opening after the decision), changes nothing.
+   * what it has (an opening after the decision), changes nothing; nor does any dispute
+   * after one lost (the money has gone back once). A dispute of a pay-out, or of part of
+   * a payment, is refused (`invalid_value`): the notice is set aside for a person.
    */
   async applyDispute(
     operatorId: string,
     id: string,
-    news: { disputeId: string; status: PaymentDispute['status']; reason: string },
+    news: { disputeId: string; status: PaymentDispute['status']; reason: string; amount: bigint },
   ): Promise<Payment> {
     return this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
+      if (PAY_OUT.includes(payment.kind))
+        throw new RampartError('invalid_value', { field: 'dispute', provided: news.disputeId, expected: 'a pay-in' });
+      if (news.amount !== payment.amount)
+        throw new RampartError('invalid_value', {
+          field: 'dispute.amount',
+          provided: news.amount.toString(),
+          expected: `the whole payment, ${payment.amount} (a partial chargeback is not applied by itself)`,
+        });
       const known = payment.dispute;
-      if (known && (known.status !== 'open' || news.status === 'open')) return payment;
+      if (known?.status === 'lost') return payment;
+      if (known?.id === news.disputeId && (known.status !== 'open' || news.status === 'open')) return payment;
       const now = this.clock.now().toISOString();
       const dispute: PaymentDispute = {
         id: news.disputeId,
         reason: news.reason,
         status: news.status,
-        opened_at: known?.opened_at ?? now,
+        opened_at: known?.id === news.disputeId ? known.opened_at : now,
         closed_at: news.status === 'open' ? null : now,
       };
       const event = {

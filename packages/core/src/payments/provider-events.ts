@@ -219,11 +219,22 @@ export class ProviderEvents {
         const payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
         if (!payment || !this.serves(payment.mode, provider))
           throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        // Only a payment the provider completed can be disputed: one Rampart has not heard
+        // that of yet (its webhook is late, or failed and waits for a retry) is completed
+        // first, on the provider's word, so that a lost dispute finds the credit to reverse.
+        if (!changesNothing(payment, subject.outcome))
+          await this.payments.applyOutcome(
+            payment.operator_id,
+            payment.id,
+            subject.outcome,
+            `${provider} webhook ${notice.eventId}`,
+          );
         // Whether it reverses the payment is decided under its lock (see `applyDispute`).
         await this.payments.applyDispute(payment.operator_id, payment.id, {
           disputeId: subject.disputeId,
           status: subject.status,
           reason: subject.reason,
+          amount: BigInt(subject.amount),
         });
         return;
       }

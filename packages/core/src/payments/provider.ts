@@ -114,9 +114,19 @@ export interface ProviderNotice {
      * A card payment its cardholder disputed with their bank (a chargeback): `open` when
      * the dispute is opened, then `won` (the payment stands) or `lost` (the money goes
      * back to the cardholder for good), as the card network decides. `reason` is the
-     * network's category, in the provider's words (`fraudulent`, `product_not_received`, …).
+     * network's category, in the provider's words (`fraudulent`, `product_not_received`, …);
+     * `amount` what is disputed, in minor units; `outcome` the payment as the provider
+     * has it (only a succeeded payment can be disputed).
      */
-    | { type: 'dispute'; providerRef: string; disputeId: string; status: 'open' | 'won' | 'lost'; reason: string }
+    | {
+        type: 'dispute';
+        providerRef: string;
+        disputeId: string;
+        status: 'open' | 'won' | 'lost';
+        reason: string;
+        amount: string;
+        outcome: ProviderOutcome;
+      }
     | {
         type: 'kyc';
         applicantId: string;

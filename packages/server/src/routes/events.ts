@@ -15,7 +15,9 @@ export function eventRoutes(app: FastifyInstance, events: EventLog): void {
         tags: ['events'],
         summary: 'List events, oldest first',
         description:
-          'Page with `after` = `next_cursor`. The payload of each type is under `webhooks` in this document.',
+          'Page with `after` = `next_cursor` of the page you read (not an id from a webhook: events of ' +
+          'transactions still committing may come before it). The payload of each type is under `webhooks` in ' +
+          'this document.',
         querystring: {
           type: 'object',
           additionalProperties: false,
