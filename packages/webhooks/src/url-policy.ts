@@ -290,10 +290,23 @@ function singleFlight<T>(work: (key: string) => Promise<T>): (key: string) => Pr
 
 /** getaddrinfo, for the names DNS says it does not know; behind the `lookups` cap. */
 function fallbackLookup(host: string): Promise<LookupAddress[]> {
-  return new Promise((resolve, reject) =>
-    lookups.run((done) => systemLookup(host, { all: true }).then(resolve, reject).finally(done)),
-  );
+  return new Promise((resolve, reject) => {
+    const queued = Date.now();
+    lookups.run((done) => {
+      // Waited so long for a thread that its caller has given up (a connection's timeout):
+      // not started, so that a burst of such names never leaves work behind for the others.
+      if (Date.now() - queued > FALLBACK_QUEUE_MS) {
+        done();
+        reject(Object.assign(new Error(`lookup of ${host} waited too long for a thread`), { code: 'ETIMEOUT' }));
+        return;
+      }
+      systemLookup(host, { all: true }).then(resolve, reject).finally(done);
+    });
+  });
 }
+
+/** How long a fallback lookup may wait for one of the `MAX_CONCURRENT_LOOKUPS` threads. */
+const FALLBACK_QUEUE_MS = 5_000;
 
 /**
  * `dns.lookup` (getaddrinfo) runs on libuv's small thread pool, and a name server that never
