@@ -55,6 +55,7 @@ import { devRoutes } from './routes/dev.ts';
 import { discrepancyRoutes, discrepancySchema } from './routes/discrepancies.ts';
 import { eventRoutes, eventSchema } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { PaymentStream, paymentStreamRoutes } from './routes/payment-stream.ts';
 import { partnerPaymentRoutes, paymentSchema, widgetPaymentRoutes } from './routes/payments.ts';
@@ -270,6 +271,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const widgetDeps = { sessions, operators, compliance, terms, verification, kyc, widgetTokens, baseUrl, ownOrigin };
 
   healthRoutes(app, db);
+  metricsRoutes(app, db, config.metricsToken);
   await app.register(async (partner) => {
     requireOperator(partner, operators, limiter);
     idempotentPosts(partner, idempotencyKeys, (request) => `${request.operator.operatorId}:${request.operator.mode}`);

@@ -46,6 +46,15 @@ export interface Config {
   webhooks: WebhookConfig;
   /** Grace period for in-flight requests on shutdown. */
   shutdownGraceMs: number;
+  /** The bearer token of `GET /metrics`; unset: not served. */
+  metricsToken: string | undefined;
+}
+
+/** A token worth its name, or none at all. */
+function metricsToken(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value.length < 16) throw new ConfigError('RAMPART_METRICS_TOKEN', 'must be at least 16 characters');
+  return value;
 }
 
 /** A host that only this machine can reach. */
@@ -154,5 +163,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       throw new ConfigError(variable, problem);
     }),
     shutdownGraceMs: integer(env, 'RAMPART_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    metricsToken: metricsToken(env['RAMPART_METRICS_TOKEN']),
   };
 }
