@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory } from 'ulid';
 
 /** Prefixed, time-sortable identifiers: `op_01JD…`, `key_01JD…`. */
 export type IdGenerator = (prefix: string) => string;
@@ -24,4 +24,13 @@ function pooledRandom(size = 4096): () => number {
 export function createIdGenerator(): IdGenerator {
   const next = monotonicFactory(pooledRandom());
   return (prefix) => `${prefix}_${next().toLowerCase()}`;
+}
+
+/**
+ * The smallest id with `prefix` made at or after `at`: every id made before `at` sorts
+ * below it, so a primary-key range finds the rows older than a time without an index of
+ * their own.
+ */
+export function idsMadeFrom(prefix: string, at: Date): string {
+  return `${prefix}_${encodeTime(at.getTime(), 10).toLowerCase()}`;
 }

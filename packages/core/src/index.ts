@@ -22,7 +22,7 @@ export {
   requestFingerprint,
   type StoredResponse,
 } from './idempotency/idempotency-keys.ts';
-export { createIdGenerator, type IdGenerator } from './ids.ts';
+export { createIdGenerator, type IdGenerator, idsMadeFrom } from './ids.ts';
 export { Kyc, type KycProvider, type KycProvidersByMode } from './kyc/kyc.ts';
 export * from './ledger/index.ts';
 export * from './money/index.ts';

@@ -34,6 +34,7 @@ import {
   WidgetTokens,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
+import { purgeDeliveryLogs } from '@rampart/webhooks';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from './config.ts';
 import { GeoIpLiteLocator } from './geo/geoip-lite.ts';
@@ -336,6 +337,24 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     { name: 'purge-idempotency-keys', everyMs: 60_000, run: () => idempotencyKeys.purge(config.idempotencyTtlSeconds) },
     { name: 'expire-sessions', everyMs: 5_000, run: () => sessions.expireDue() },
     { name: 'purge-used-token-ids', everyMs: 60_000, run: () => operatorTokens.purgeUsedIds() },
+    ...(config.webhooks.logRetentionMs > 0
+      ? [
+          {
+            name: 'purge-webhook-logs',
+            everyMs: 60_000,
+            run: () => purgeDeliveryLogs(db, clock.now(), config.webhooks.logRetentionMs),
+          },
+        ]
+      : []),
+    ...(config.providerEventRetentionMs > 0
+      ? [
+          {
+            name: 'purge-provider-events',
+            everyMs: 60_000,
+            run: () => providerEvents.purgeApplied(config.providerEventRetentionMs),
+          },
+        ]
+      : []),
   ]);
 
   return app;

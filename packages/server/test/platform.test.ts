@@ -93,6 +93,12 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ RAMPART_SIMULATOR_URL: 'ftp://sim' }), /RAMPART_SIMULATOR_URL/);
     assert.throws(() => loadConfig({ RAMPART_DEV_TOOLS: 'maybe' }), /RAMPART_DEV_TOOLS/);
     assert.throws(() => loadConfig({ RAMPART_DB_POOL_SIZE: '1' }), /RAMPART_DB_POOL_SIZE/);
+    assert.throws(() => loadConfig({ RAMPART_METRICS_TOKEN: 'short' }), /RAMPART_METRICS_TOKEN/);
+    assert.throws(
+      () => loadConfig({ RAMPART_PROVIDER_EVENT_RETENTION: 'forever' }),
+      /RAMPART_PROVIDER_EVENT_RETENTION/,
+    );
+    assert.throws(() => loadConfig({ RAMPART_WEBHOOK_LOG_RETENTION: '3651d' }), /RAMPART_WEBHOOK_LOG_RETENTION/);
   });
 
   test('safe defaults: loopback only, port 4000, a project-local data directory', () => {

@@ -16,6 +16,8 @@ export interface WebhookConfig {
   concurrency: number;
   /** How often an idle worker looks for work. */
   pollIntervalMs: number;
+  /** How long ended deliveries and their attempt logs are kept; 0 keeps them for good. */
+  logRetentionMs: number;
 }
 
 export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = [
@@ -38,6 +40,7 @@ export const defaultWebhookConfig: WebhookConfig = {
   secretRotationOverlapMs: 86_400_000,
   concurrency: 64,
   pollIntervalMs: 500,
+  logRetentionMs: 90 * 86_400_000,
 };
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -105,5 +108,11 @@ export function parseWebhookConfig(env: Env, fail: Fail): WebhookConfig {
     ),
     concurrency: whole('RAMPART_WEBHOOK_CONCURRENCY', defaultWebhookConfig.concurrency, 0, 1_000),
     pollIntervalMs: duration('RAMPART_WEBHOOK_POLL_INTERVAL', defaultWebhookConfig.pollIntervalMs, 10, 60_000),
+    logRetentionMs: duration(
+      'RAMPART_WEBHOOK_LOG_RETENTION',
+      defaultWebhookConfig.logRetentionMs,
+      0,
+      3_650 * 86_400_000,
+    ),
   };
 }

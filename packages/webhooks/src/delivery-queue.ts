@@ -1,4 +1,12 @@
-import { type Clock, EventLog, type EventType, type IdGenerator, type Queryable, type Store } from '@rampart/core';
+import {
+  type Clock,
+  EventLog,
+  type EventType,
+  type IdGenerator,
+  idsMadeFrom,
+  type Queryable,
+  type Store,
+} from '@rampart/core';
 import type { WebhookConfig } from './config.ts';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule.ts';
 import { isSuccess, type PostResult } from './transport.ts';
@@ -319,4 +327,26 @@ export async function unparkDeliveries(tx: Queryable, endpointId: string, now: D
                           FOR UPDATE SKIP LOCKED)`,
     values: [endpointId, now],
   });
+}
+
+/**
+ * Deletes, a batch at a time, the deliveries that ended (succeeded, exhausted, cancelled)
+ * more than `olderThanMs` ago, with their attempt logs: `RAMPART_WEBHOOK_LOG_RETENTION`.
+ * Their ids sort by creation time, so the primary key's range of ids made before the
+ * cutoff is all it reads; pending deliveries, however old, are kept. Returns how many
+ * went: a full batch means more may be waiting.
+ */
+export async function purgeDeliveryLogs(db: Queryable, now: Date, olderThanMs: number, batch = 1000): Promise<number> {
+  const cutoff = new Date(now.getTime() - olderThanMs);
+  const { rowCount } = await db.query({
+    name: 'webhooks-purge-logs',
+    text: `WITH ended AS (
+             SELECT id FROM webhook_deliveries
+              WHERE id < $1 AND status <> 'pending' AND completed_at < $2
+              ORDER BY id LIMIT $3),
+           attempts AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM ended))
+           DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM ended)`,
+    values: [idsMadeFrom('dlv', cutoff), cutoff, batch],
+  });
+  return rowCount ?? 0;
 }

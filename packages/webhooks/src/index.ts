@@ -14,7 +14,7 @@ export {
   WebhookDeliveries,
   type WebhookDelivery,
 } from './deliveries.ts';
-export { type ClaimedDelivery, type Completion, DeliveryQueue } from './delivery-queue.ts';
+export { type ClaimedDelivery, type Completion, DeliveryQueue, purgeDeliveryLogs } from './delivery-queue.ts';
 export {
   type EndpointCaller,
   type EndpointInput,

@@ -5,6 +5,7 @@ import {
   DeliveryQueue,
   defaultWebhookConfig,
   FanOut,
+  purgeDeliveryLogs,
   SecretBox,
   type WebhookConfig,
   WebhookDeliveries,
@@ -400,6 +401,48 @@ describe('delivery', () => {
     await queue.complete([{ delivery: inFlight!, startedAt: new Date(), result: answer(200), endpointAtFault: true }]);
     const done = (await w.deliveries.listForEndpoint(w.operatorId, endpoint.id)).find((d) => d.id === inFlight!.id);
     assert.equal(done!.status, 'succeeded');
+  });
+
+  test('deliveries that ended before the retention go with their attempt logs; pending and later ones stay', async () => {
+    const w = await world();
+    const { endpoint } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    for (const subject of ['pay_old_ok', 'pay_old_failed', 'pay_late', 'pay_pending'])
+      await w.record('payment.created', subject);
+    const fanOut = new FanOut({ db: w.db, ids, clock });
+    while ((await fanOut.dispatchBatch()) > 0);
+    const DAY = 86_400_000;
+    let now = new Date();
+    const queue = new DeliveryQueue({
+      db: w.db,
+      ids,
+      clock: { now: () => now },
+      config: { ...fast, retrySchedule: [0] },
+    });
+    const claimed = await queue.claim(3, 60_000);
+    const bySubject = (subject: string) => claimed.find((d) => d.subject_id === subject)!;
+    await queue.complete([
+      { delivery: bySubject('pay_old_ok'), startedAt: now, result: answer(200), endpointAtFault: true },
+      { delivery: bySubject('pay_old_failed'), startedAt: now, result: answer(500), endpointAtFault: true },
+    ]);
+    now = new Date(now.getTime() + 2 * DAY);
+    await queue.complete([
+      { delivery: bySubject('pay_late'), startedAt: now, result: answer(200), endpointAtFault: true },
+    ]);
+
+    // 91 days on, with 90 days kept: the first two ended 91 days ago, the third 89.
+    const purged = await purgeDeliveryLogs(w.db, new Date(Date.now() + 91 * DAY), 90 * DAY);
+    assert.equal(purged, 2);
+    const left = await w.deliveries.listForEndpoint(w.operatorId, endpoint.id);
+    assert.deepEqual(left.map((d) => [d.subject_id, d.status]).sort(), [
+      ['pay_late', 'succeeded'],
+      ['pay_pending', 'pending'],
+    ]);
+    const { rows } = await w.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM webhook_attempts WHERE delivery_id = ANY($1)',
+      [[bySubject('pay_old_ok').id, bySubject('pay_old_failed').id]],
+    );
+    assert.equal(rows[0]!.n, 0, 'their attempt logs went with them');
+    assert.equal(await purgeDeliveryLogs(w.db, new Date(Date.now() + 91 * DAY), 90 * DAY), 0);
   });
 
   test('after a rotation both signatures are sent during the overlap, then only the new one', async () => {

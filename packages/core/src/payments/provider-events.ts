@@ -137,6 +137,25 @@ export class ProviderEvents {
    * Safe on any number of nodes at once. Returns how many it settled or applied: a
    * full batch means more may be waiting.
    */
+  /**
+   * Deletes, a batch at a time, webhooks applied more than `olderThanMs` ago
+   * (`RAMPART_PROVIDER_EVENT_RETENTION`); those waiting or set aside are kept. A
+   * provider's redelivery of one after that is applied again, which changes nothing:
+   * statuses only move forward and ledger postings carry references. Returns how many
+   * went.
+   */
+  async purgeApplied(olderThanMs: number, batch = 1000): Promise<number> {
+    const cutoff = new Date(this.clock.now().getTime() - olderThanMs);
+    const { rowCount } = await this.db.query({
+      name: 'provider-events-purge',
+      text: `DELETE FROM provider_events WHERE (provider, event_id) IN (
+               SELECT provider, event_id FROM provider_events
+                WHERE received_at < $1 AND processed_at < $1 ORDER BY received_at LIMIT $2)`,
+      values: [cutoff, batch],
+    });
+    return rowCount ?? 0;
+  }
+
   async processPending(batch = PENDING_BATCH): Promise<number> {
     const now = this.clock.now();
     const settled = await this.db.query(SETTLE_CONFIRMING_SQL, [now]);
