@@ -25,7 +25,7 @@ import {
   signatureHeader,
 } from '../../simulator/src/index.ts';
 import { CircuitBreaker } from '../src/circuit-breaker.ts';
-import type { Delivery, Sandbox } from './sandbox.ts';
+import { type Delivery, type Sandbox, thrownBy } from './sandbox.ts';
 
 export type Connector = PaymentProvider & WebhookSource;
 
@@ -319,21 +319,21 @@ export function conformance(sandbox: () => Sandbox, subject: ConformanceSubject)
         const header = String(genuine.headers['x-sim-signature']);
         const flipped = header.replace(/v1=([0-9a-f])/, (_, c: string) => `v1=${c === '0' ? '1' : '0'}`);
         assert.notEqual(flipped, header);
-        const error = catchSync(() =>
+        const error = thrownBy(() =>
           connector.readWebhook({ ...genuine.headers, 'x-sim-signature': flipped }, genuine.raw),
         );
         assert.equal(error.code, 'invalid_token');
       });
 
       test('a body changed after signing is invalid_token', () => {
-        const error = catchSync(() => connector.readWebhook(genuine.headers, `${genuine.raw} `));
+        const error = thrownBy(() => connector.readWebhook(genuine.headers, `${genuine.raw} `));
         assert.equal(error.code, 'invalid_token');
       });
 
       test('a correctly signed but stale webhook is invalid_token', () => {
         const stale = Math.floor(Date.now() / 1000) - 3600;
         const header = signatureHeader(DEFAULT_WEBHOOK_SECRETS[provider], stale, genuine.raw);
-        const error = catchSync(() =>
+        const error = thrownBy(() =>
           connector.readWebhook({ ...genuine.headers, 'x-sim-signature': header }, genuine.raw),
         );
         assert.equal(error.code, 'invalid_token');
@@ -342,7 +342,7 @@ export function conformance(sandbox: () => Sandbox, subject: ConformanceSubject)
 
       test('a webhook without a signature is missing_token', () => {
         const { 'x-sim-signature': _, ...unsigned } = genuine.headers;
-        assert.equal(catchSync(() => connector.readWebhook(unsigned, genuine.raw)).code, 'missing_token');
+        assert.equal(thrownBy(() => connector.readWebhook(unsigned, genuine.raw)).code, 'missing_token');
       });
 
       test('fetch() answers the status the latest webhook reported', async () => {
@@ -355,14 +355,4 @@ export function conformance(sandbox: () => Sandbox, subject: ConformanceSubject)
       });
     });
   });
-}
-
-function catchSync(work: () => unknown): RampartError {
-  try {
-    work();
-  } catch (error) {
-    if (isRampartError(error)) return error;
-    throw error;
-  }
-  assert.fail('expected a RampartError');
 }

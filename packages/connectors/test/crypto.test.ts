@@ -19,17 +19,7 @@ import {
   OTHER_XPUB,
   TEST_XPUB,
 } from './crypto-fixtures.ts';
-import { seedOperator } from './sandbox.ts';
-
-function refusal(work: () => unknown): RampartError {
-  try {
-    work();
-  } catch (error) {
-    if (isRampartError(error)) return error;
-    throw error;
-  }
-  assert.fail('expected a RampartError');
-}
+import { seedOperator, thrownBy } from './sandbox.ts';
 
 async function refusalOf(work: Promise<unknown>): Promise<RampartError> {
   try {
@@ -84,7 +74,7 @@ describe('deposit address derivation', () => {
   test('an extended private key is refused without being echoed', () => {
     const master = HDKey.fromMasterSeed(hex('000102030405060708090a0b0c0d0e0f'));
     assert.equal(master.publicExtendedKey, OTHER_XPUB, 'BIP32 test vector 1 master');
-    const error = refusal(() => deriveAddress(master.privateExtendedKey, 'TRC20', 0));
+    const error = thrownBy(() => deriveAddress(master.privateExtendedKey, 'TRC20', 0));
     assert.equal(error.code, 'invalid_value');
     assert.equal(error.details['field'], 'crypto_xpubs.TRC20');
     assert.equal(error.details['provided'], '[private key refused]');
@@ -93,14 +83,14 @@ describe('deposit address derivation', () => {
 
   test('a key with a broken checksum, a testnet key or an unknown network is invalid_value', () => {
     const broken = `${TEST_XPUB.slice(0, -1)}${TEST_XPUB.endsWith('w') ? 'x' : 'w'}`;
-    assert.equal(refusal(() => readXpub(broken, 'TRC20')).code, 'invalid_value');
+    assert.equal(thrownBy(() => readXpub(broken, 'TRC20')).code, 'invalid_value');
     const tpub = HDKey.fromMasterSeed(hex('000102030405060708090a0b0c0d0e0f'), {
       private: 0x04358394,
       public: 0x043587cf,
     }).publicExtendedKey;
     assert.match(tpub, /^tpub/);
-    assert.equal(refusal(() => readXpub(tpub, 'BITCOIN')).code, 'invalid_value');
-    const unknown = refusal(() => deriveAddress(TEST_XPUB, 'SOLANA', 0));
+    assert.equal(thrownBy(() => readXpub(tpub, 'BITCOIN')).code, 'invalid_value');
+    const unknown = thrownBy(() => deriveAddress(TEST_XPUB, 'SOLANA', 0));
     assert.equal(unknown.code, 'invalid_value');
     assert.equal(unknown.details['field'], 'network');
   });
@@ -159,7 +149,7 @@ describe('payout address validation', () => {
   for (const [network, address, why] of invalid) {
     test(`refuses ${network} ${address.slice(0, 20)}… (${why}) as invalid_value on instrument.address`, () => {
       assert.equal(isValidAddress(network, address), false);
-      const error = refusal(() => assertPayoutAddress(network, address));
+      const error = thrownBy(() => assertPayoutAddress(network, address));
       assert.equal(error.code, 'invalid_value');
       assert.deepEqual(Object.keys(error.details).sort(), ['expected', 'field', 'provided']);
       assert.equal(error.details['field'], 'instrument.address');
@@ -169,10 +159,10 @@ describe('payout address validation', () => {
   }
 
   test('a missing address is missing_parameter; a non-string is invalid_value', () => {
-    const missing = refusal(() => assertPayoutAddress('TRC20', undefined));
+    const missing = thrownBy(() => assertPayoutAddress('TRC20', undefined));
     assert.equal(missing.code, 'missing_parameter');
     assert.equal(missing.details['field'], 'instrument.address');
-    assert.equal(refusal(() => assertPayoutAddress('TRC20', 42)).code, 'invalid_value');
+    assert.equal(thrownBy(() => assertPayoutAddress('TRC20', 42)).code, 'invalid_value');
   });
 });
 

@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import { type Clock, createIdGenerator, type Database, type EndUser, Operators, systemClock } from '@rampart/core';
+import { isRampartError, type RampartError } from '@rampart/errors';
 import {
   DEFAULT_WEBHOOK_SECRETS,
   type Provider,
@@ -13,6 +15,17 @@ import {
 } from '../../simulator/test/harness.ts';
 
 export { eventually };
+
+/** The catalog error `work` throws at once; fails the test if it throws none, or another error. */
+export function thrownBy(work: () => unknown): RampartError {
+  try {
+    work();
+  } catch (error) {
+    if (isRampartError(error)) return error;
+    throw error;
+  }
+  assert.fail('expected a RampartError');
+}
 
 import type { ConnectorOptions } from '../src/connector.ts';
 

@@ -7,7 +7,7 @@ import { DEFAULT_WEBHOOK_SECRETS, signatureHeader } from '../../simulator/src/in
 import { CircuitBreaker } from '../src/circuit-breaker.ts';
 import { SimCardConnector } from '../src/simcard/simcard.ts';
 import { uniqueId } from './conformance.ts';
-import { type Delivery, seedOperator, startSandbox } from './sandbox.ts';
+import { type Delivery, seedOperator, startSandbox, thrownBy } from './sandbox.ts';
 
 const sandbox = await startSandbox();
 const { db } = await createTestDatabase();
@@ -64,16 +64,6 @@ interface CardEvent {
   data: {
     object: { object: string; dispute?: { id?: string; reason?: string; status: string } | null };
   };
-}
-
-function refusal(work: () => unknown): RampartError {
-  try {
-    work();
-  } catch (error) {
-    if (isRampartError(error)) return error;
-    throw error;
-  }
-  assert.fail('expected a RampartError');
 }
 
 describe('simcard webhooks: card disputes', () => {
@@ -148,7 +138,7 @@ describe('simcard webhooks: card disputes', () => {
         for (const [name, alter] of alterations) {
           const altered = structuredClone(event);
           alter(altered.data.object);
-          const error = refusal(() => read(altered));
+          const error = thrownBy(() => read(altered));
           assert.equal(error.code, 'validation_error', name);
           assert.deepEqual(
             (error.details['issues'] as { field: string }[]).map((issue) => issue.field),
@@ -162,10 +152,10 @@ describe('simcard webhooks: card disputes', () => {
     test('a dispute status the event cannot carry (a decision on dispute_created, an open one on dispute_closed)', async () => {
       const created = await genuine('payment.dispute_created');
       created.data.object.dispute!.status = 'won';
-      assert.equal(refusal(() => read(created)).code, 'validation_error');
+      assert.equal(thrownBy(() => read(created)).code, 'validation_error');
       const closed = await genuine('payment.dispute_closed');
       closed.data.object.dispute!.status = 'needs_response';
-      assert.equal(refusal(() => read(closed)).code, 'validation_error');
+      assert.equal(thrownBy(() => read(closed)).code, 'validation_error');
     });
   });
 });

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
-import { BANK_ACCOUNT, createPayment, openForPayments, waitForStatus } from './payment-fixtures.ts';
+import {
+  advanceSimulator,
+  BANK_ACCOUNT,
+  createPayment,
+  openForPayments,
+  paidOut,
+  waitForStatus,
+} from './payment-fixtures.ts';
 
 function balances(t: TestApp, userId: string, auth = t.auth) {
   return t.app.inject({ method: 'GET', url: `/v1/users/${userId}/balances`, headers: auth });
@@ -77,15 +84,7 @@ describe('user balances and adjustments', async () => {
     assert.equal(errorOf(conflict).code, 'idempotency_conflict');
 
     // A withdrawal of more than was deposited is covered by the credit, and held first.
-    const withdrawal = await createPayment(t, {
-      user_id: 'ada',
-      kind: 'withdrawal',
-      method: 'bank',
-      amount: '60.00',
-      instrument: BANK_ACCOUNT,
-    });
-    assert.equal(withdrawal.statusCode, 201, withdrawal.body);
-    await waitForStatus(t, withdrawal.json().id, ['completed']);
+    await paidOut(t, 'ada', '60.00');
     const after = await usd(t, 'ada');
     assert.deepEqual([after.posted, after.held, after.available], ['65.00', '0.00', '65.00']);
   });
@@ -220,20 +219,8 @@ describe('a user’s statement (balance transactions)', async () => {
       (await adjust(t, 'stmt', { direction: 'credit', amount: '100.00', reference: 'stmt-open' })).statusCode,
       201,
     );
-    const withdrawal = await createPayment(t, {
-      user_id: 'stmt',
-      kind: 'withdrawal',
-      method: 'bank',
-      amount: '60.00',
-      instrument: BANK_ACCOUNT,
-    });
-    assert.equal(withdrawal.statusCode, 201, withdrawal.body);
-    await waitForStatus(t, withdrawal.json().id, ['completed']);
-    await fetch(`${t.simulator!.url}/admin/clock/advance`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ seconds: 3 * 86_400 }),
-    });
+    const withdrawal = await paidOut(t, 'stmt', '60.00');
+    await advanceSimulator(t, 3 * 86_400);
     await waitForStatus(t, ach.json().id, ['reversed']); // the bank returned the debit (R01)
 
     const response = await statement('stmt');
@@ -244,7 +231,7 @@ describe('a user’s statement (balance transactions)', async () => {
       rows.map((r) => [r.type, r.payment_id, r.reference, r.amount, r.balance_after, r.currency]),
       [
         ['reversal', ach.json().id, null, '-40.00', '65.00', 'USD'],
-        ['payment', withdrawal.json().id, null, '-60.00', '105.00', 'USD'],
+        ['payment', withdrawal.id, null, '-60.00', '105.00', 'USD'],
         ['adjustment', null, 'stmt-open', '100.00', '165.00', 'USD'],
         ['payment', card.json().id, null, '25.00', '65.00', 'USD'],
         ['payment', ach.json().id, null, '40.00', '40.00', 'USD'],

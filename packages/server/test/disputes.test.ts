@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startTestApp, type TestApp } from './harness.ts';
 import {
+  advanceSimulator,
   BANK_ACCOUNT,
   balance,
   CARD_3DS,
   CARD_OK,
   createPayment,
   openForPayments,
+  paidOut,
   signedCardEvent,
   waitForStatus,
 } from './payment-fixtures.ts';
@@ -103,15 +105,7 @@ describe('card disputes (chargebacks)', async () => {
   test('a dispute lost reverses the deposit: credit and fee go back, into debt if the user spent it; payment_charged_back', async () => {
     const id = await deposit(t, 'charged-back', '80.00');
     // The user withdraws most of it before the network decides.
-    const withdrawal = await createPayment(t, {
-      user_id: 'charged-back',
-      kind: 'withdrawal',
-      method: 'bank',
-      amount: '60.00',
-      instrument: BANK_ACCOUNT,
-    });
-    assert.equal(withdrawal.statusCode, 201, withdrawal.body);
-    await waitForStatus(t, withdrawal.json().id, ['completed']);
+    await paidOut(t, 'charged-back', '60.00');
     const feesBefore = await feesEarned(t);
     await network(t, id, 'open');
     await disputeOf(t, id, 'open');
@@ -230,12 +224,7 @@ describe('card disputes (chargebacks)', async () => {
       exp_year: 2030,
       cvc: '123',
     });
-    const advance = (seconds: number) =>
-      fetch(`${t.simulator!.url}/admin/clock/advance`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ seconds }),
-      });
+    const advance = (seconds: number) => advanceSimulator(t, seconds);
     await advance(86_400);
     await disputeOf(t, id, 'open');
     await advance(7 * 86_400);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
+  advanceSimulator,
   BANK_ACCOUNT,
   balance,
   balanceShown,
@@ -167,11 +168,7 @@ describe('fees', async () => {
     await waitForStatus(t, payment.id, ['completed']);
     assert.equal(await balance(t, 'ach-payer'), 3900n, 'the fee of when it was made');
     assert.equal((await feesEarned(t)) - before, 100n);
-    await fetch(`${t.simulator!.url}/admin/clock/advance`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ seconds: 3 * 86_400 }),
-    });
+    await advanceSimulator(t, 3 * 86_400);
     await waitForStatus(t, payment.id, ['reversed']);
     assert.equal(await balance(t, 'ach-payer'), 0n);
     assert.equal(await feesEarned(t), before, 'the fee went back with the money');

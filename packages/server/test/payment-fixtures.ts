@@ -111,6 +111,29 @@ export async function fund(t: TestApp, userId: string, amount: string) {
   assert.equal(response.json().status, 'completed');
 }
 
+/** A bank withdrawal of `amount`, waited for until its bank has paid it out. */
+export async function paidOut(t: TestApp, userId: string, amount: string) {
+  const response = await createPayment(t, {
+    user_id: userId,
+    kind: 'withdrawal',
+    method: 'bank',
+    amount,
+    instrument: BANK_ACCOUNT,
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  return waitForStatus(t, response.json().id, ['completed']);
+}
+
+/** Moves the sandbox providers' clock (settlements, ACH returns, disputes come due). */
+export async function advanceSimulator(t: TestApp, seconds: number) {
+  const response = await fetch(`${t.simulator!.url}/admin/clock/advance`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ seconds }),
+  });
+  assert.ok(response.ok, await response.text());
+}
+
 /** Real time plus what the test skipped: reconciliation sees payments age, webhook signatures stay fresh. */
 export function travellingClock(): Clock & { advance(seconds: number): void } {
   let offset = 0;

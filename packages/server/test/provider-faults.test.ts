@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
+  advanceSimulator,
   BANK_ACCOUNT,
   balance,
   CARD_3DS,
@@ -446,11 +447,7 @@ describe('ACH debits and returns', async () => {
     const payment = await achDeposit('ach-user', '40.00', 'R01000000001');
     await waitForStatus(t, payment.id, ['completed']);
     assert.equal(await balance(t, 'ach-user'), 4000n);
-    await fetch(`${t.simulator!.url}/admin/clock/advance`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ seconds: 3 * 86_400 }),
-    });
+    await advanceSimulator(t, 3 * 86_400);
     const reversed = await waitForStatus(t, payment.id, ['reversed']);
     assert.equal(reversed.failure.code, 'ach_insufficient_funds');
     assert.equal(await balance(t, 'ach-user'), 0n);
