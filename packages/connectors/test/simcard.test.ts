@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ProviderNotice, ProviderOutcome } from '@rampart/core';
-import { isRampartError, type RampartError } from '@rampart/errors';
 import { createTestDatabase } from '../../server/test/harness.ts';
 import { DEFAULT_WEBHOOK_SECRETS, signatureHeader } from '../../simulator/src/index.ts';
 import { CircuitBreaker } from '../src/circuit-breaker.ts';

@@ -8,7 +8,6 @@ import { describe, test } from 'node:test';
 import { startTestApp, type TestApp } from './harness.ts';
 import {
   advanceSimulator,
-  BANK_ACCOUNT,
   balance,
   CARD_3DS,
   CARD_OK,
