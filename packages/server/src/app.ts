@@ -346,15 +346,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           },
         ]
       : []),
-    ...(config.providerEventRetentionMs > 0
-      ? [
-          {
-            name: 'purge-provider-events',
-            everyMs: 60_000,
-            run: () => providerEvents.purgeApplied(config.providerEventRetentionMs),
-          },
-        ]
-      : []),
   ]);
 
   return app;

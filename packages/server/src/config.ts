@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseCidr } from '@rampart/core';
-import { parseDuration, parseWebhookConfig, type WebhookConfig } from '@rampart/webhooks';
+import { parseWebhookConfig, type WebhookConfig } from '@rampart/webhooks';
 
 /** Everything Rampart reads from the environment, read once, here, at start-up. */
 export interface Config {
@@ -48,18 +48,6 @@ export interface Config {
   shutdownGraceMs: number;
   /** The bearer token of `GET /metrics`; unset: not served. */
   metricsToken: string | undefined;
-  /** How long provider webhooks are kept once applied; 0 keeps them for good. */
-  providerEventRetentionMs: number;
-}
-
-/** A retention period: a duration (`90d`), 0 to keep for good; 90 days by default. */
-function retention(env: Readonly<Record<string, string | undefined>>, name: string): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return 90 * 86_400_000;
-  const value = parseDuration(raw);
-  if (value === undefined || value > 3_650 * 86_400_000)
-    throw new ConfigError(name, `expected a duration up to 3650d (0: keep for good), got ${JSON.stringify(raw)}`);
-  return value;
 }
 
 /** A token worth its name, or none at all. */
@@ -176,6 +164,5 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     }),
     shutdownGraceMs: integer(env, 'RAMPART_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     metricsToken: metricsToken(env['RAMPART_METRICS_TOKEN']),
-    providerEventRetentionMs: retention(env, 'RAMPART_PROVIDER_EVENT_RETENTION'),
   };
 }

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createIdGenerator, EventLog, systemClock } from '@rampart/core';
+import { createIdGenerator, Database, EventLog, systemClock } from '@rampart/core';
 import { FanOut } from '@rampart/webhooks';
+import { buildApp, loadConfig } from '../src/index.ts';
 import { errorOf, startTestApp } from './harness.ts';
 import { CARD_3DS, createPayment, openForPayments } from './payment-fixtures.ts';
 import { startReceiver } from './webhooks-fixtures.ts';
@@ -51,6 +52,30 @@ describe('GET /metrics', async () => {
     assert.equal(response.statusCode, 404);
   });
 
+  test('with the database down, a scrape still answers the process’s figures, and says the backlogs are missing', async () => {
+    const unreachable = new Database({ connectionString: 'postgres://nobody:x@127.0.0.1:1/none' });
+    const app = await buildApp({
+      config: loadConfig({ LOG_LEVEL: 'silent', RAMPART_METRICS_TOKEN: TOKEN }),
+      db: unreachable,
+      clock: systemClock,
+      ids: createIdGenerator(),
+    });
+    try {
+      const response = await app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      assert.equal(metric(response.body, 'rampart_backlog_up'), 0);
+      assert.ok(metric(response.body, 'process_cpu_user_seconds_total') >= 0);
+      assert.ok(!response.body.includes('rampart_webhook_deliveries{'), 'no stale or made-up backlog figures');
+    } finally {
+      await app.close();
+      await unreachable.close();
+    }
+  });
+
   test('the process’s own figures, and every backlog gauge', async () => {
     const body = await scrape();
     for (const name of [
@@ -69,6 +94,7 @@ describe('GET /metrics', async () => {
       'rampart_withdrawals_in_review',
       'rampart_discrepancies_open',
       'rampart_oldest_write_transaction_seconds',
+      'rampart_backlog_up',
     ])
       assert.ok(Number.isFinite(metric(body, name)), name);
   });

@@ -94,11 +94,8 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ RAMPART_DEV_TOOLS: 'maybe' }), /RAMPART_DEV_TOOLS/);
     assert.throws(() => loadConfig({ RAMPART_DB_POOL_SIZE: '1' }), /RAMPART_DB_POOL_SIZE/);
     assert.throws(() => loadConfig({ RAMPART_METRICS_TOKEN: 'short' }), /RAMPART_METRICS_TOKEN/);
-    assert.throws(
-      () => loadConfig({ RAMPART_PROVIDER_EVENT_RETENTION: 'forever' }),
-      /RAMPART_PROVIDER_EVENT_RETENTION/,
-    );
     assert.throws(() => loadConfig({ RAMPART_WEBHOOK_LOG_RETENTION: '3651d' }), /RAMPART_WEBHOOK_LOG_RETENTION/);
+    assert.throws(() => loadConfig({ RAMPART_WEBHOOK_LOG_RETENTION: '90' }), /RAMPART_WEBHOOK_LOG_RETENTION/, '90 s');
   });
 
   test('safe defaults: loopback only, port 4000, a project-local data directory', () => {

@@ -78,6 +78,13 @@ export function parseWebhookConfig(env: Env, fail: Fail): WebhookConfig {
     return value;
   };
 
+  // 0 keeps the logs for good; otherwise at least a day, so that no attempt still being
+  // recorded (a worker's late result) can find its delivery purged.
+  const retention = (value: number): number =>
+    value === 0 || value >= 86_400_000
+      ? value
+      : fail('RAMPART_WEBHOOK_LOG_RETENTION', `expected 0 (keep for good) or at least 1d, got ${value} ms`);
+
   let retrySchedule = [...DEFAULT_RETRY_SCHEDULE_MS];
   const rawSchedule = env['RAMPART_WEBHOOK_RETRY_SCHEDULE'];
   if (rawSchedule) {
@@ -108,11 +115,8 @@ export function parseWebhookConfig(env: Env, fail: Fail): WebhookConfig {
     ),
     concurrency: whole('RAMPART_WEBHOOK_CONCURRENCY', defaultWebhookConfig.concurrency, 0, 1_000),
     pollIntervalMs: duration('RAMPART_WEBHOOK_POLL_INTERVAL', defaultWebhookConfig.pollIntervalMs, 10, 60_000),
-    logRetentionMs: duration(
-      'RAMPART_WEBHOOK_LOG_RETENTION',
-      defaultWebhookConfig.logRetentionMs,
-      0,
-      3_650 * 86_400_000,
+    logRetentionMs: retention(
+      duration('RAMPART_WEBHOOK_LOG_RETENTION', defaultWebhookConfig.logRetentionMs, 0, 3_650 * 86_400_000),
     ),
   };
 }

@@ -160,6 +160,7 @@ export class DeliveryQueue {
                  INSERT INTO webhook_attempts (delivery_id, attempt, started_at, latency_ms, status_code, succeeded,
                                                response_excerpt, error)
                  SELECT delivery_id, attempt, started_at, latency_ms, status_code, succeeded, excerpt, error FROM u
+                  WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = u.delivery_id)
                  ON CONFLICT DO NOTHING),
                recovered AS (
                  UPDATE webhook_endpoints SET failing_since = NULL
@@ -296,8 +297,9 @@ export class DeliveryQueue {
  * A delivery in flight (claimed, its attempt not yet logged) keeps its lease: parked and
  * enabled again, it would be due at once and sent a second time while the first attempt
  * is still open. Its completion parks it if it is to be tried again. Rows another
- * transaction has locked are skipped, so parking never waits on, or deadlocks with, a
- * completion.
+ * transaction is updating are skipped, so parking never waits on, or deadlocks with, a
+ * completion (a skipped one stays due, and the claim passes it by while the endpoint is
+ * disabled); a row only key-share locked (its attempt being logged) is parked.
  */
 export async function parkDeliveries(tx: Queryable, endpointIds: readonly string[]): Promise<void> {
   await tx.query({
@@ -308,45 +310,56 @@ export async function parkDeliveries(tx: Queryable, endpointIds: readonly string
                             AND (d.attempt_count = 0 OR EXISTS (
                                   SELECT 1 FROM webhook_attempts a
                                    WHERE a.delivery_id = d.id AND a.attempt = d.attempt_count))
-                          FOR UPDATE OF d SKIP LOCKED)`,
+                          FOR NO KEY UPDATE OF d SKIP LOCKED)`,
     values: [endpointIds],
   });
 }
 
 /**
- * The parked deliveries of an endpoint enabled again: due at once, in their order. Like
- * parking, it skips rows another transaction has locked (none of them is parked for
- * long: a completion holding one takes it out of `pending`).
+ * The parked deliveries of an endpoint enabled again: due at once, in their order. It
+ * skips nothing (a parked delivery skipped would stay parked for good, and hold its
+ * subject's later deliveries back with it), and cannot deadlock with a completion: one
+ * that parks or touches a parked delivery has locked its endpoint first, as enabling has.
  */
 export async function unparkDeliveries(tx: Queryable, endpointId: string, now: Date): Promise<void> {
   await tx.query({
     name: 'webhooks-unpark',
     text: `UPDATE webhook_deliveries SET next_attempt_at = $2
-            WHERE id IN (SELECT id FROM webhook_deliveries
-                          WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at IS NULL
-                          FOR UPDATE SKIP LOCKED)`,
+            WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
     values: [endpointId, now],
   });
 }
 
 /**
- * Deletes, a batch at a time, the deliveries that ended (succeeded, exhausted, cancelled)
- * more than `olderThanMs` ago, with their attempt logs: `RAMPART_WEBHOOK_LOG_RETENTION`.
- * Their ids sort by creation time, so the primary key's range of ids made before the
- * cutoff is all it reads; pending deliveries, however old, are kept. Returns how many
- * went: a full batch means more may be waiting.
+ * Deletes the deliveries that ended (succeeded, exhausted, cancelled) more than
+ * `olderThanMs` ago, with their attempt logs: `RAMPART_WEBHOOK_LOG_RETENTION`. Their ids
+ * sort by creation time, so the primary key's range of ids made before the cutoff is all
+ * it reads; pending deliveries, however old, are kept. A batch per statement, and batches
+ * until one comes back short (at most `maxBatches` per call, so a first purge of a long
+ * history is spread over the job's runs); nodes purging at once take disjoint batches.
+ * Returns how many went.
  */
-export async function purgeDeliveryLogs(db: Queryable, now: Date, olderThanMs: number, batch = 1000): Promise<number> {
+export async function purgeDeliveryLogs(
+  db: Queryable,
+  now: Date,
+  olderThanMs: number,
+  { batch = 1000, maxBatches = 50 }: { batch?: number; maxBatches?: number } = {},
+): Promise<number> {
   const cutoff = new Date(now.getTime() - olderThanMs);
-  const { rowCount } = await db.query({
-    name: 'webhooks-purge-logs',
-    text: `WITH ended AS (
-             SELECT id FROM webhook_deliveries
-              WHERE id < $1 AND status <> 'pending' AND completed_at < $2
-              ORDER BY id LIMIT $3),
-           attempts AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM ended))
-           DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM ended)`,
-    values: [idsMadeFrom('dlv', cutoff), cutoff, batch],
-  });
-  return rowCount ?? 0;
+  let purged = 0;
+  for (let round = 0; round < maxBatches; round++) {
+    const { rowCount } = await db.query({
+      name: 'webhooks-purge-logs',
+      text: `WITH ended AS (
+               SELECT id FROM webhook_deliveries
+                WHERE id < $1 AND status <> 'pending' AND completed_at < $2
+                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED),
+             attempts AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM ended))
+             DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM ended)`,
+      values: [idsMadeFrom('dlv', cutoff), cutoff, batch],
+    });
+    purged += rowCount ?? 0;
+    if ((rowCount ?? 0) < batch) break;
+  }
+  return purged;
 }

@@ -319,20 +319,21 @@ const MAX_CONCURRENT_LOOKUPS = 2;
 
 const lookups = (() => {
   let running = 0;
-  const waiting: (() => void)[] = [];
+  const waiting: ((done: () => void) => void)[] = [];
+  // A lookup that ends hands its slot to the next one waiting, which starts on a fresh
+  // stack: one skipped at once (see `fallbackLookup`) would otherwise start the next
+  // inside it, as deep as the queue is long.
   const next = () => {
-    running--;
-    const start = waiting.shift();
-    if (start) start();
+    const work = waiting.shift();
+    if (work) queueMicrotask(() => work(next));
+    else running--;
   };
   return {
     run(work: (done: () => void) => void) {
-      const start = () => {
+      if (running < MAX_CONCURRENT_LOOKUPS) {
         running++;
         work(next);
-      };
-      if (running < MAX_CONCURRENT_LOOKUPS) start();
-      else waiting.push(start);
+      } else waiting.push(work);
     },
   };
 })();

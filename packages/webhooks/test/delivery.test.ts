@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createIdGenerator, type Database, EventLog, type EventType, systemClock } from '@rampart/core';
+import pg from 'pg';
 import {
   DeliveryQueue,
   defaultWebhookConfig,
@@ -403,6 +404,66 @@ describe('delivery', () => {
     assert.equal(done!.status, 'succeeded');
   });
 
+  test('enabling an endpoint while a late attempt of one of its deliveries is being logged unparks that one too', async () => {
+    const w = await world({ retrySchedule: [0, 60_000, 60_000] });
+    const { endpoint } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    await w.record('payment.created', 'pay_late_log');
+    await w.record('payment.completed', 'pay_late_log');
+    while ((await new FanOut({ db: w.db, ids, clock }).dispatchBatch()) > 0);
+    let now = new Date();
+    const queue = new DeliveryQueue({
+      db: w.db,
+      ids,
+      clock: { now: () => now },
+      config: { ...fast, retrySchedule: [0, 60_000, 60_000] },
+    });
+    const [first] = await queue.claim(1, 1_000); // a worker whose lease lapses
+    now = new Date(now.getTime() + 5_000);
+    const [retry] = await queue.claim(1, 1_000); // another worker tries it again, and fails
+    await queue.complete([{ delivery: retry!, startedAt: now, result: answer(500), endpointAtFault: true }]);
+    await w.endpoints.update(w.caller, endpoint.id, { status: 'disabled' });
+    // The first worker's late result is being logged (a key-share lock on the delivery) as the endpoint is enabled.
+    const logging = new pg.Client({ connectionString: w.db.connectionString });
+    await logging.connect();
+    try {
+      await logging.query('BEGIN');
+      await logging.query(
+        `INSERT INTO webhook_attempts (delivery_id, attempt, started_at, latency_ms, status_code, succeeded)
+         VALUES ($1, 1, now(), 1, 200, true)`,
+        [first!.id],
+      );
+      await w.endpoints.update(w.caller, endpoint.id, { status: 'enabled' });
+      await logging.query('COMMIT');
+    } finally {
+      await logging.end();
+    }
+    const parked = await w.db.query('SELECT 1 FROM webhook_deliveries WHERE next_attempt_at IS NULL');
+    assert.equal(parked.rows.length, 0, 'nothing stays parked behind an enabled endpoint');
+    now = new Date(Date.now() + 3_600_000);
+    assert.deepEqual(
+      (await queue.claim(10, 1_000)).map((d) => d.sequence),
+      [1n],
+      'due again, its subject’s next one still behind it',
+    );
+  });
+
+  test('a late result for a delivery already purged changes nothing, and fails none of its batch', async () => {
+    const w = await world();
+    await w.endpoints.create(w.caller, { url: w.receiver.url });
+    await w.record('payment.created', 'pay_purged');
+    await w.record('payment.created', 'pay_kept');
+    while ((await new FanOut({ db: w.db, ids, clock }).dispatchBatch()) > 0);
+    const queue = new DeliveryQueue({ db: w.db, ids, clock, config: fast });
+    const [gone, kept] = await queue.claim(2, 60_000);
+    await w.db.query('DELETE FROM webhook_deliveries WHERE id = $1', [gone!.id]);
+    await queue.complete([
+      { delivery: gone!, startedAt: new Date(), result: answer(200), endpointAtFault: true },
+      { delivery: kept!, startedAt: new Date(), result: answer(200), endpointAtFault: true },
+    ]);
+    const [left] = await w.deliveries.listForEndpoint(w.operatorId, kept!.endpoint_id);
+    assert.deepEqual([left!.id, left!.status], [kept!.id, 'succeeded']);
+  });
+
   test('deliveries that ended before the retention go with their attempt logs; pending and later ones stay', async () => {
     const w = await world();
     const { endpoint } = await w.endpoints.create(w.caller, { url: w.receiver.url });
@@ -429,8 +490,9 @@ describe('delivery', () => {
       { delivery: bySubject('pay_late'), startedAt: now, result: answer(200), endpointAtFault: true },
     ]);
 
-    // 91 days on, with 90 days kept: the first two ended 91 days ago, the third 89.
-    const purged = await purgeDeliveryLogs(w.db, new Date(Date.now() + 91 * DAY), 90 * DAY);
+    // 91 days on, with 90 days kept: the first two ended 91 days ago, the third 89. One
+    // at a time: batches until one comes back short.
+    const purged = await purgeDeliveryLogs(w.db, new Date(Date.now() + 91 * DAY), 90 * DAY, { batch: 1 });
     assert.equal(purged, 2);
     const left = await w.deliveries.listForEndpoint(w.operatorId, endpoint.id);
     assert.deepEqual(left.map((d) => [d.subject_id, d.status]).sort(), [

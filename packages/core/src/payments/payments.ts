@@ -1470,14 +1470,7 @@ export class Payments {
   ): Promise<Payment> {
     return this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
-      if (PAY_OUT.includes(payment.kind))
-        throw new RampartError('invalid_value', { field: 'dispute', provided: news.disputeId, expected: 'a pay-in' });
-      if (news.amount !== payment.amount)
-        throw new RampartError('invalid_value', {
-          field: 'dispute.amount',
-          provided: news.amount.toString(),
-          expected: `the whole payment, ${payment.amount} (a partial chargeback is not applied by itself)`,
-        });
+      assertDisputable(payment, news);
       const known = payment.dispute;
       if (known?.status === 'lost') return payment;
       if (known?.id === news.disputeId && (known.status !== 'open' || news.status === 'open')) return payment;
@@ -1758,6 +1751,21 @@ export class Payments {
       data: { payment: presentPaymentForEvent(payment), ...data },
     });
   }
+}
+
+/**
+ * A dispute Rampart applies by itself: of a pay-in, for the whole of it. Anything else
+ * (`invalid_value`) is left for a person, its provider notice set aside.
+ */
+export function assertDisputable(payment: Payment, news: { disputeId: string; amount: bigint }): void {
+  if (PAY_OUT.includes(payment.kind))
+    throw new RampartError('invalid_value', { field: 'dispute', provided: news.disputeId, expected: 'a pay-in' });
+  if (news.amount !== payment.amount)
+    throw new RampartError('invalid_value', {
+      field: 'dispute.amount',
+      provided: news.amount.toString(),
+      expected: `the whole payment, ${payment.amount} (a partial chargeback is not applied by itself)`,
+    });
 }
 
 /**

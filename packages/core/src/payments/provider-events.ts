@@ -4,7 +4,7 @@ import { KEY_MODES, type KeyMode } from '../operators/api-keys.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { paymentStore } from './payment-store.ts';
-import { changesNothing, onlyConfirms, type Payments } from './payments.ts';
+import { assertDisputable, changesNothing, onlyConfirms, type Payments } from './payments.ts';
 import type { ProviderNotice } from './provider.ts';
 
 /** After this many tries an event that cannot be applied (e.g. for an unknown payment) is set aside. */
@@ -137,25 +137,6 @@ export class ProviderEvents {
    * Safe on any number of nodes at once. Returns how many it settled or applied: a
    * full batch means more may be waiting.
    */
-  /**
-   * Deletes, a batch at a time, webhooks applied more than `olderThanMs` ago
-   * (`RAMPART_PROVIDER_EVENT_RETENTION`); those waiting or set aside are kept. A
-   * provider's redelivery of one after that is applied again, which changes nothing:
-   * statuses only move forward and ledger postings carry references. Returns how many
-   * went.
-   */
-  async purgeApplied(olderThanMs: number, batch = 1000): Promise<number> {
-    const cutoff = new Date(this.clock.now().getTime() - olderThanMs);
-    const { rowCount } = await this.db.query({
-      name: 'provider-events-purge',
-      text: `DELETE FROM provider_events WHERE (provider, event_id) IN (
-               SELECT provider, event_id FROM provider_events
-                WHERE received_at < $1 AND processed_at < $1 ORDER BY received_at LIMIT $2)`,
-      values: [cutoff, batch],
-    });
-    return rowCount ?? 0;
-  }
-
   async processPending(batch = PENDING_BATCH): Promise<number> {
     const now = this.clock.now();
     const settled = await this.db.query(SETTLE_CONFIRMING_SQL, [now]);
@@ -238,6 +219,13 @@ export class ProviderEvents {
         const payment = await paymentStore.byProviderRef(this.db, provider, subject.providerRef);
         if (!payment || !this.serves(payment.mode, provider))
           throw new RampartError('payment_not_found', { provider, provider_ref: subject.providerRef });
+        const news = {
+          disputeId: subject.disputeId,
+          status: subject.status,
+          reason: subject.reason,
+          amount: BigInt(subject.amount),
+        };
+        assertDisputable(payment, news);
         // Only a payment the provider completed can be disputed: one Rampart has not heard
         // that of yet (its webhook is late, or failed and waits for a retry) is completed
         // first, on the provider's word, so that a lost dispute finds the credit to reverse.
@@ -249,12 +237,7 @@ export class ProviderEvents {
             `${provider} webhook ${notice.eventId}`,
           );
         // Whether it reverses the payment is decided under its lock (see `applyDispute`).
-        await this.payments.applyDispute(payment.operator_id, payment.id, {
-          disputeId: subject.disputeId,
-          status: subject.status,
-          reason: subject.reason,
-          amount: BigInt(subject.amount),
-        });
+        await this.payments.applyDispute(payment.operator_id, payment.id, news);
         return;
       }
     }

@@ -45,19 +45,43 @@ interface Backlog {
   oldest_write: number;
 }
 
+/** How long a scrape waits for the backlog read before answering without it. */
+const BACKLOG_TIMEOUT_MS = 5_000;
+
+/**
+ * The backlogs, or undefined when the database cannot say (down, or too slow): a scrape
+ * then still answers the process's own figures, which matter most just then.
+ */
+function readBacklog(db: Database): Promise<Backlog | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, BACKLOG_TIMEOUT_MS, undefined);
+  });
+  const read = db.query<Backlog>(BACKLOG_SQL, [PROVIDER_EVENT_TRIES]).then(
+    ({ rows }) => rows[0],
+    () => undefined,
+  );
+  return Promise.race([read, late]).finally(() => clearTimeout(timer));
+}
+
 /** The registry `/metrics` shows: this process's own figures, and the deployment's backlogs. */
 function metricsRegistry(db: Database): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // One read per scrape, shared by every gauge below.
-  let reading: Promise<Backlog> | undefined;
+  let reading: Promise<Backlog | undefined> | undefined;
   const backlog = () => {
-    reading ??= db
-      .query<Backlog>(BACKLOG_SQL, [PROVIDER_EVENT_TRIES])
-      .then(({ rows }) => rows[0]!)
-      .finally(() => setImmediate(() => (reading = undefined)));
+    reading ??= readBacklog(db).finally(() => setImmediate(() => (reading = undefined)));
     return reading;
   };
+  new Gauge({
+    name: 'rampart_backlog_up',
+    help: 'Whether this scrape could read the backlogs from the database (1) or not (0: the rampart_* figures are absent)',
+    registers: [registry],
+    async collect() {
+      this.set((await backlog()) ? 1 : 0);
+    },
+  });
   const gauge = (
     name: string,
     help: string,
@@ -71,7 +95,8 @@ function metricsRegistry(db: Database): Registry {
       registers: [registry],
       async collect() {
         const b = await backlog();
-        read(b, (value, state) => (label && state ? this.set({ [label]: state }, value) : this.set(value)));
+        this.reset();
+        if (b) read(b, (value, state) => (label && state ? this.set({ [label]: state }, value) : this.set(value)));
       },
     });
   gauge(
