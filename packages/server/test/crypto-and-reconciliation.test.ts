@@ -9,6 +9,7 @@ import {
   createPayment,
   openForPayments,
   passChallenge,
+  startCryptoApp,
   WALLET_XPUB,
   waitForStatus,
 } from './payment-fixtures.ts';
@@ -24,16 +25,7 @@ function admin(t: TestApp, method: string, path: string, body?: unknown) {
 }
 
 describe('crypto deposits and withdrawals through the ramp', async () => {
-  // The sandbox chain pays a watched address after the settle delay (simulated time): a
-  // minute, so nothing arrives until the test moves the clock.
-  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
-  await openForPayments(t, {
-    crypto_xpubs: { TRC20: WALLET_XPUB },
-    providers: {
-      deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
-      withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
-    },
-  });
+  const t = await startCryptoApp();
 
   test('a deposit shows the user’s own derived address; the on-chain deposit, once confirmed, credits the ledger; asking again answers the open deposit', async () => {
     const response = await createPayment(t, {
@@ -233,14 +225,9 @@ describe('ETH beyond bigint: amounts and balances above 2^63 - 1 wei (9.22 ETH),
   /** 2^256 - 1 wei, the most Rampart holds, and one wei more. */
   const MAX_ETH = '115792089237316195423570985008687907853269984665640564039457.584007913129639935';
   const OVER_ETH = '115792089237316195423570985008687907853269984665640564039457.584007913129639936';
-  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
-  await openForPayments(t, {
+  const t = await startCryptoApp({
     crypto_xpubs: { ETHEREUM: WALLET_XPUB },
     currencies: [{ currency: 'ETH', network: 'ETHEREUM', balances: 'ledger' }],
-    providers: {
-      deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
-      withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
-    },
     // Daily limits: each payment also sums the user's earlier ones of the day.
     limits: {
       deposit: { ETH: { min: '0.01', max: '1000', daily: '5000' } },

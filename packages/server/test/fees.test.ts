@@ -17,7 +17,7 @@ import {
   held,
   openForPayments,
   simulatorFault,
-  WALLET_XPUB,
+  startCryptoApp,
   waitForStatus,
 } from './payment-fixtures.ts';
 import { widgetSession } from './widget-fixtures.ts';
@@ -281,17 +281,8 @@ describe('fees', async () => {
 });
 
 describe('the fee of a short pay-in', async () => {
-  // The sandbox chain pays a watched address only after a simulated minute: nothing
-  // arrives but what the test sends.
-  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
-  await openForPayments(t, {
-    crypto_xpubs: { TRC20: WALLET_XPUB },
-    providers: {
-      deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
-      withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
-    },
-    fees: { deposit: { USDT: { fixed: '5', percent: '1' } } },
-  });
+  // Nothing arrives but what the test sends.
+  const t = await startCryptoApp({ fees: { deposit: { USDT: { fixed: '5', percent: '1' } } } });
   const simulator = (path: string, body: unknown) =>
     fetch(`${t.simulator!.url}${path}`, {
       method: 'POST',

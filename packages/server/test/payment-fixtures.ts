@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after } from 'node:test';
 import type { Clock } from '@rampart/core';
-import type { TestApp } from './harness.ts';
+import { startTestApp, type TestApp } from './harness.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
 export const CARD_OK = { card_number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' };
@@ -109,6 +109,24 @@ export async function fund(t: TestApp, userId: string, amount: string) {
   const response = await createPayment(t, { user_id: userId, amount });
   assert.equal(response.statusCode, 201, response.body);
   assert.equal(response.json().status, 'completed');
+}
+
+/**
+ * A test app whose sandbox chain pays a watched address only after a simulated minute
+ * (nothing arrives until the test moves the clock or sends it), open for crypto deposits
+ * and withdrawals through the ramp on TRC20 by default; `extra` settings on top.
+ */
+export async function startCryptoApp(extra: Record<string, unknown> = {}): Promise<TestApp> {
+  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
+  await openForPayments(t, {
+    crypto_xpubs: { TRC20: WALLET_XPUB },
+    providers: {
+      deposit: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+      withdrawal: [{ provider: 'simcrypto', blocked_jurisdictions: [] }],
+    },
+    ...extra,
+  });
+  return t;
 }
 
 /** A bank withdrawal of `amount`, waited for until its bank has paid it out. */
