@@ -214,7 +214,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const kycProviders = deps.kycProviders ?? {};
   const serves = (mode: KeyMode, provider: string) =>
     payments.offered(mode).has(provider) || kycProviders[mode]?.id === provider;
-  const providerEvents = new ProviderEvents({ db, clock, payments, users, serves });
+  const providerEvents = new ProviderEvents({
+    db,
+    clock,
+    payments,
+    users,
+    serves,
+    kycProviders: Object.values(kycProviders).filter((p) => p !== undefined),
+  });
   // Apply recorded webhooks shortly after they arrive, one run at a time on this node: a
   // burst of webhooks is one run that loops, not a run per webhook competing for
   // connections. Shortly, not at once: a processor sends a webhook as it answers the call

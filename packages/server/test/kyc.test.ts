@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DEFAULT_WEBHOOK_SECRETS, SIGNATURE_HEADER, signatureHeader } from '@rampart/simulator';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import { simulatorFault } from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
 import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
 /** A user with the profile a KYC provider needs, and a widget session for a deposit that requires KYC. */
@@ -134,6 +136,44 @@ describe('KYC through the identity provider', async () => {
     const error = errorOf(await widgetCall(t, widget, '/widget/v1/actions/check'));
     assert.equal(error.code, 'reverification_required');
     assert.ok(error.details['verification_url']);
+  });
+
+  test('a verdict the provider sends again after a later one is not applied over it: the current one stands', async () => {
+    const widget = await userWith(t, 'kyc-late', 'reverify@example.com');
+    const started = (await widgetCall(t, widget, '/widget/v1/kyc/start')).json();
+    await submitVerification(started.verification_url);
+    await kycStatus(t, 'kyc-late', 'reverification_required');
+    // The provider's earlier "verified" webhook comes again, under a new event id, after the later one.
+    const { webhooks } = (await (await fetch(`${t.simulator!.url}/admin/webhooks?provider=kyc`)).json()) as {
+      webhooks: { body: string }[];
+    };
+    const verified = webhooks
+      .map((w) => JSON.parse(w.body) as { eventId: string; applicant: { externalUserId: string; status: string } })
+      .find((e) => e.applicant.externalUserId.endsWith('/kyc-late') && e.applicant.status === 'verified');
+    assert.ok(verified, 'the provider sent a verified webhook before asking for re-verification');
+    const body = JSON.stringify({ ...verified, eventId: `${verified.eventId}-again` });
+    const late = await fetch(`${t.url}/v1/provider-webhooks/simkyc`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signatureHeader(DEFAULT_WEBHOOK_SECRETS.kyc, Math.floor(Date.now() / 1000), body),
+      },
+      body,
+    });
+    assert.equal(late.status, 200, await late.text());
+    await eventually(
+      'the late webhook applied',
+      async () =>
+        (
+          await t.db.query<{ done: boolean }>(
+            'SELECT processed_at IS NOT NULL AS done FROM provider_events WHERE event_id = $1',
+            [`${verified.eventId}-again`],
+          )
+        ).rows[0],
+      (row) => row?.done === true,
+    );
+    const kyc = (await t.app.inject({ method: 'GET', url: '/v1/users/kyc-late/kyc', headers: t.auth })).json();
+    assert.equal(kyc.status, 'reverification_required');
   });
 
   test('a KYC provider that errors answers upstream_error, retryable, and changes nothing', async () => {

@@ -1,5 +1,6 @@
 import { RampartError } from '@rampart/errors';
 import type { KeyMode } from '../operators/api-keys.ts';
+import type { ProviderNotice } from '../payments/provider.ts';
 import type { EndUser, EndUsers, KycStatus } from '../users/end-users.ts';
 
 /** A KYC provider as Rampart needs it: start an applicant; results arrive by webhook. */
@@ -11,6 +12,12 @@ export interface KycProvider {
     user: EndUser;
     returnUrl: string | null;
   }): Promise<{ applicantId: string; verificationUrl: string }>;
+  /**
+   * The applicant's verdict as the provider has it now (null while the user has not
+   * started). A webhook only says that it changed: its news may be older than another's
+   * that came first, so what is applied is what the provider says now.
+   */
+  verdict(applicantId: string): Promise<Extract<ProviderNotice['subject'], { type: 'kyc' }> | null>;
 }
 
 /** The KYC provider of each mode: a sandbox's verdict never verifies a live user. */

@@ -1,5 +1,6 @@
 import { errorCodeForAchReturn, isRampartError, RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
+import type { KycProvider } from '../kyc/kyc.ts';
 import { KEY_MODES, type KeyMode } from '../operators/api-keys.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
@@ -82,6 +83,7 @@ export class ProviderEvents {
   private readonly payments: Payments;
   private readonly users: EndUsers;
   private readonly serves: (mode: KeyMode, provider: string) => boolean;
+  private readonly kycProviders: ReadonlyMap<string, KycProvider>;
 
   constructor(deps: {
     db: Store;
@@ -95,12 +97,15 @@ export class ProviderEvents {
      * served test mode alone.
      */
     serves: (mode: KeyMode, provider: string) => boolean;
+    /** The KYC providers, asked for an applicant's current verdict when one of their webhooks comes. */
+    kycProviders?: readonly KycProvider[];
   }) {
     this.db = deps.db;
     this.clock = deps.clock;
     this.payments = deps.payments;
     this.users = deps.users;
     this.serves = deps.serves;
+    this.kycProviders = new Map((deps.kycProviders ?? []).map((p) => [p.id, p]));
   }
 
   /**
@@ -179,7 +184,13 @@ export class ProviderEvents {
         return;
       case 'kyc': {
         const modes = KEY_MODES.filter((mode) => this.serves(mode, provider));
-        await this.users.applyKycVerdict(provider, subject.applicantId, subject.status, subject.reason, modes);
+        const user = await this.users.kycApplicant(provider, subject.applicantId, modes);
+        // Webhooks can arrive out of order: a late "verified" must not undo a "failed" that
+        // came first. What is applied is the verdict the provider has now.
+        const current = await this.kycProviders.get(provider)?.verdict(subject.applicantId);
+        if (current === null) return;
+        const { status, reason } = current ?? subject;
+        await this.users.setKyc(user.operator_id, user.id, { status, reason, attested: false });
         return;
       }
       case 'payment': {

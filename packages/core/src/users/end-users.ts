@@ -269,14 +269,15 @@ export class EndUsers {
     });
   }
 
-  /** A KYC provider's verdict, for whichever user the applicant belongs to, among users of `modes` (those it serves). */
-  async applyKycVerdict(
+  /**
+   * The user a KYC provider's applicant belongs to, among users of `modes` (those the
+   * provider serves); `user_not_found` for any other.
+   */
+  async kycApplicant(
     provider: string,
     applicantId: string,
-    status: Exclude<KycStatus, 'not_started'>,
-    reason: string | null,
     modes: readonly string[],
-  ) {
+  ): Promise<{ operator_id: string; id: string }> {
     const { rows } = await this.db.query<{ operator_id: string; id: string }>(
       `SELECT u.operator_id, u.id FROM end_users u JOIN operators o ON o.id = u.operator_id
         WHERE u.kyc_provider = $1 AND u.kyc_applicant_id = $2 AND o.mode = ANY($3::text[])`,
@@ -284,7 +285,7 @@ export class EndUsers {
     );
     const user = rows[0];
     if (!user) throw new RampartError('user_not_found', { applicant_id: applicantId });
-    return this.setKyc(user.operator_id, user.id, { status, reason, attested: false });
+    return user;
   }
 
   /** Moves KYC status; one place so every change emits `kyc.status_changed`. */
