@@ -47,6 +47,34 @@ async function submitVerification(url: string) {
   assert.ok(response.status < 400, `verification page answered ${response.status}`);
 }
 
+type KycWebhook = { eventId: string; applicant: { externalUserId: string; status: string } };
+
+/** The webhook the sandbox KYC provider sent about `userId`'s applicant in `status`. */
+async function sentBefore(t: TestApp, userId: string, status: string): Promise<KycWebhook> {
+  const { webhooks } = (await (await fetch(`${t.simulator!.url}/admin/webhooks?provider=kyc`)).json()) as {
+    webhooks: { body: string }[];
+  };
+  const sent = webhooks
+    .map((w) => JSON.parse(w.body) as KycWebhook)
+    .find((e) => e.applicant.externalUserId.endsWith(`/${userId}`) && e.applicant.status === status);
+  assert.ok(sent, `the provider sent a ${status} webhook for ${userId}`);
+  return sent;
+}
+
+/** Sends a KYC provider's webhook to Rampart, signed as the sandbox signs. */
+async function sendKycWebhook(t: TestApp, event: KycWebhook) {
+  const body = JSON.stringify(event);
+  const response = await fetch(`${t.url}/v1/provider-webhooks/simkyc`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      [SIGNATURE_HEADER]: signatureHeader(DEFAULT_WEBHOOK_SECRETS.kyc, Math.floor(Date.now() / 1000), body),
+    },
+    body,
+  });
+  assert.equal(response.status, 200, await response.text());
+}
+
 async function kycStatus(t: TestApp, id: string, wanted: string) {
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -144,23 +172,8 @@ describe('KYC through the identity provider', async () => {
     await submitVerification(started.verification_url);
     await kycStatus(t, 'kyc-late', 'reverification_required');
     // The provider's earlier "verified" webhook comes again, under a new event id, after the later one.
-    const { webhooks } = (await (await fetch(`${t.simulator!.url}/admin/webhooks?provider=kyc`)).json()) as {
-      webhooks: { body: string }[];
-    };
-    const verified = webhooks
-      .map((w) => JSON.parse(w.body) as { eventId: string; applicant: { externalUserId: string; status: string } })
-      .find((e) => e.applicant.externalUserId.endsWith('/kyc-late') && e.applicant.status === 'verified');
-    assert.ok(verified, 'the provider sent a verified webhook before asking for re-verification');
-    const body = JSON.stringify({ ...verified, eventId: `${verified.eventId}-again` });
-    const late = await fetch(`${t.url}/v1/provider-webhooks/simkyc`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [SIGNATURE_HEADER]: signatureHeader(DEFAULT_WEBHOOK_SECRETS.kyc, Math.floor(Date.now() / 1000), body),
-      },
-      body,
-    });
-    assert.equal(late.status, 200, await late.text());
+    const verified = await sentBefore(t, 'kyc-late', 'verified');
+    await sendKycWebhook(t, { ...verified, eventId: `${verified.eventId}-again` });
     await eventually(
       'the late webhook applied',
       async () =>
@@ -174,6 +187,38 @@ describe('KYC through the identity provider', async () => {
     );
     const kyc = (await t.app.inject({ method: 'GET', url: '/v1/users/kyc-late/kyc', headers: t.auth })).json();
     assert.equal(kyc.status, 'reverification_required');
+  });
+
+  test('the provider is asked for its verdict before a webhook batch locks anything: a slow one holds no transaction open', async () => {
+    const widget = await userWith(t, 'kyc-slow', 'reverify@example.com');
+    const started = (await widgetCall(t, widget, '/widget/v1/kyc/start')).json();
+    await submitVerification(started.verification_url);
+    await kycStatus(t, 'kyc-slow', 'reverification_required');
+    await simulatorFault(t, {
+      provider: 'kyc',
+      kind: 'latency',
+      ms: 1_500,
+      method: 'GET',
+      path: '/kyc/v1/applicants/',
+      count: 1,
+    });
+    const verified = await sentBefore(t, 'kyc-slow', 'verified');
+    const eventId = `${verified.eventId}-slow`;
+    await sendKycWebhook(t, { ...verified, eventId });
+    let longest = 0;
+    for (;;) {
+      const { rows } = await t.db.query<{ age: number; done: boolean }>(
+        `SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0)::float8 AS age,
+                (SELECT processed_at IS NOT NULL FROM provider_events WHERE event_id = $1) AS done
+           FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL`,
+        [eventId],
+      );
+      longest = Math.max(longest, rows[0]!.age);
+      if (rows[0]!.done) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(longest < 1, `a write transaction stayed open ${longest.toFixed(2)} s while the provider answered`);
+    await kycStatus(t, 'kyc-slow', 'reverification_required');
   });
 
   test('a KYC provider that errors answers upstream_error, retryable, and changes nothing', async () => {

@@ -8,6 +8,10 @@ import { paymentStore } from './payment-store.ts';
 import { assertDisputable, changesNothing, onlyConfirms, type Payments } from './payments.ts';
 import type { ProviderNotice } from './provider.ts';
 
+type Verdict = Extract<ProviderNotice['subject'], { type: 'kyc' }>;
+
+const verdictKey = (provider: string, applicantId: string) => `${provider}\n${applicantId}`;
+
 /** After this many tries an event that cannot be applied (e.g. for an unknown payment) is set aside. */
 const MAX_ATTEMPTS = 20;
 
@@ -148,7 +152,8 @@ export class ProviderEvents {
     return (settled.rowCount ?? 0) + (await this.applyPending(batch));
   }
 
-  private applyPending(batch: number): Promise<number> {
+  private async applyPending(batch: number): Promise<number> {
+    const verdicts = await this.currentVerdicts(batch);
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<{ provider: string; event_id: string; notice: ProviderNotice; attempts: number }>(
         `SELECT provider, event_id, notice, attempts FROM provider_events
@@ -159,7 +164,7 @@ export class ProviderEvents {
       let applied = 0;
       for (const row of rows) {
         try {
-          await this.apply(row.provider, row.notice);
+          await this.apply(row.provider, row.notice, verdicts);
           await tx.query(
             'UPDATE provider_events SET processed_at = $3, attempts = attempts + 1 WHERE provider = $1 AND event_id = $2',
             [row.provider, row.event_id, this.clock.now()],
@@ -177,7 +182,40 @@ export class ProviderEvents {
     });
   }
 
-  private async apply(provider: string, notice: ProviderNotice): Promise<void> {
+  /**
+   * The verdicts KYC providers have now for the applicants of the KYC webhooks waiting to
+   * be applied, asked before the batch takes its row locks: a slow provider then holds no
+   * transaction open (and with it the horizon of `GET /v1/events`). A failed question is
+   * kept as its error, for the webhook to be tried again later.
+   */
+  private async currentVerdicts(batch: number): Promise<Map<string, Verdict | null | Error>> {
+    const verdicts = new Map<string, Verdict | null | Error>();
+    if (this.kycProviders.size === 0) return verdicts;
+    const { rows } = await this.db.query<{ provider: string; applicant: string }>(
+      `SELECT DISTINCT provider, notice->'subject'->>'applicantId' AS applicant FROM (
+         SELECT provider, notice FROM provider_events WHERE processed_at IS NULL AND attempts < $1
+          ORDER BY seq LIMIT $2) waiting
+        WHERE notice->'subject'->>'type' = 'kyc'`,
+      [MAX_ATTEMPTS, batch],
+    );
+    for (const { provider, applicant } of rows) {
+      const kyc = this.kycProviders.get(provider);
+      if (!kyc) continue;
+      verdicts.set(
+        verdictKey(provider, applicant),
+        await kyc
+          .verdict(applicant)
+          .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+      );
+    }
+    return verdicts;
+  }
+
+  private async apply(
+    provider: string,
+    notice: ProviderNotice,
+    verdicts: ReadonlyMap<string, Verdict | null | Error> = new Map(),
+  ): Promise<void> {
     const subject = notice.subject;
     switch (subject.type) {
       case 'ignored':
@@ -186,8 +224,13 @@ export class ProviderEvents {
         const modes = KEY_MODES.filter((mode) => this.serves(mode, provider));
         const user = await this.users.kycApplicant(provider, subject.applicantId, modes);
         // Webhooks can arrive out of order: a late "verified" must not undo a "failed" that
-        // came first. What is applied is the verdict the provider has now.
-        const current = await this.kycProviders.get(provider)?.verdict(subject.applicantId);
+        // came first. What is applied is the verdict the provider has now (asked before
+        // the batch began, or now for a webhook that came since).
+        const key = verdictKey(provider, subject.applicantId);
+        const current = verdicts.has(key)
+          ? verdicts.get(key)
+          : await this.kycProviders.get(provider)?.verdict(subject.applicantId);
+        if (current instanceof Error) throw current;
         if (current === null) return;
         const { status, reason } = current ?? subject;
         await this.users.setKyc(user.operator_id, user.id, { status, reason, attested: false });
