@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
+  ACH_RETURNED_R01,
   advanceSimulator,
   BANK_ACCOUNT,
   createPayment,
@@ -209,7 +210,7 @@ describe('a user’s statement (balance transactions)', async () => {
       user_id: 'stmt',
       method: 'ach',
       amount: '40.00',
-      instrument: { routing_number: '021000021', account_number: 'R01000000001', account_holder_name: 'Ada Lovelace' },
+      instrument: ACH_RETURNED_R01,
     });
     assert.equal(ach.statusCode, 201, ach.body);
     await waitForStatus(t, ach.json().id, ['completed']);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
+  ACH_RETURNED_R01,
   advanceSimulator,
   BANK_ACCOUNT,
   balance,
@@ -158,7 +159,7 @@ describe('fees', async () => {
       user_id: 'ach-payer',
       method: 'ach',
       amount: '40.00',
-      instrument: { routing_number: '021000021', account_number: 'R01000000001', account_holder_name: 'Ada Lovelace' },
+      instrument: ACH_RETURNED_R01,
     });
     assert.equal(response.statusCode, 201, response.body);
     const payment = response.json();

@@ -31,6 +31,9 @@ export const BANK_ACCOUNT = {
   routing_number: '021000021',
 };
 
+/** An account whose ACH debit settles, then comes back returned R01 (insufficient funds) days later. */
+export const ACH_RETURNED_R01 = { ...BANK_ACCOUNT, account_number: 'R01000000001' };
+
 /** Gates off (other tests cover them) so payment rules are what is exercised; in the mode of `auth`'s key. */
 export async function openForPayments(t: TestApp, extra: Record<string, unknown> = {}, auth = t.auth) {
   const response = await t.app.inject({
