@@ -79,6 +79,7 @@ export {
   type WebhookSource,
 } from './payments/provider.ts';
 export {
+  MAX_ATTEMPTS as PROVIDER_EVENT_MAX_ATTEMPTS,
   PENDING_BATCH,
   ProviderEvents,
   retryProviderEvent,

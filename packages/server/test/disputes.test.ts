@@ -12,6 +12,7 @@ import {
   CARD_3DS,
   CARD_OK,
   createPayment,
+  feesEarned,
   openForPayments,
   paidOut,
   signedCardEvent,
@@ -262,12 +263,4 @@ async function disputeWebhook(
     },
   });
   assert.equal((await signedCardEvent(t, body).deliver()).received, true);
-}
-
-async function feesEarned(t: TestApp): Promise<bigint> {
-  const { rows } = await t.db.query(
-    "SELECT coalesce(sum(posted), 0)::text AS total FROM ledger_accounts WHERE operator_id = $1 AND kind = 'fees' AND currency = 'USD'",
-    [t.operatorId],
-  );
-  return BigInt(rows[0]!.total);
 }

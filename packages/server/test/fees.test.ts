@@ -14,6 +14,7 @@ import {
   balance,
   balanceShown,
   createPayment,
+  feesEarned,
   fund,
   held,
   openForPayments,
@@ -35,13 +36,6 @@ function settings(t: TestApp, payload: Record<string, unknown>) {
 }
 
 /** The fees earned in USD: the posted balances of the operator's fees accounts (its shards) together. */
-async function feesEarned(t: TestApp): Promise<bigint> {
-  const { rows } = await t.db.query(
-    "SELECT coalesce(sum(posted), 0) AS posted FROM ledger_accounts WHERE operator_id = $1 AND kind = 'fees' AND currency = 'USD'",
-    [t.operatorId],
-  );
-  return BigInt(rows[0]!.posted);
-}
 
 /** Every account of the operator together: double entry sums to zero. */
 async function ledgerSum(t: TestApp): Promise<bigint> {

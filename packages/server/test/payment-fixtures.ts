@@ -132,6 +132,15 @@ export async function startCryptoApp(extra: Record<string, unknown> = {}): Promi
   return t;
 }
 
+/** What the operator's fees accounts hold in `currency`, in minor units. */
+export async function feesEarned(t: TestApp, currency = 'USD'): Promise<bigint> {
+  const { rows } = await t.db.query<{ total: string }>(
+    "SELECT coalesce(sum(posted), 0)::text AS total FROM ledger_accounts WHERE operator_id = $1 AND kind = 'fees' AND currency = $2",
+    [t.operatorId, currency],
+  );
+  return BigInt(rows[0]!.total);
+}
+
 /** A bank withdrawal of `amount`, waited for until its bank has paid it out. */
 export async function paidOut(t: TestApp, userId: string, amount: string) {
   const response = await createPayment(t, {

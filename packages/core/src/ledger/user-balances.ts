@@ -20,15 +20,37 @@ export interface StatementEntry {
   /** Signed minor units: positive credits the user, negative debits them. */
   amount: bigint;
   balance_after: bigint;
-  kind: TransferKind;
   description: string | null;
-  metadata: Record<string, unknown>;
-  /**
-   * The reference of what moved the money: the transfer's own, else the hold it posts or
-   * the transfer it reverses (`pay_…:credit`, `adjustment:…`).
-   */
-  origin: string | null;
+  /** What moved the money (see `sourceOf`). */
+  source: StatementSource;
   created_at: Date;
+}
+
+/**
+ * What moved a user's money: a payment (its `payment_id`), a reversal of one, or an
+ * operator's balance adjustment (`reference`, as the operator gave it).
+ */
+export interface StatementSource {
+  type: 'payment' | 'reversal' | 'adjustment' | 'other';
+  payment_id: string | null;
+  reference: string | null;
+}
+
+/** An adjustment's ledger reference: the operator's own, per mode (see `adjust`). */
+const ADJUSTMENT_PREFIX = 'adjustment:';
+
+/**
+ * Read from the reference of what moved the money (`origin`: the transfer's own, else
+ * the hold it posts or the transfer it reverses). Payments write theirs as
+ * `<payment id>:credit|hold|reversal…`, adjustments as `adjustment:…`.
+ */
+function sourceOf(kind: TransferKind, origin: string | null, metadata: Record<string, unknown>): StatementSource {
+  const reversal = kind === 'reversal';
+  if (origin?.startsWith('pay_'))
+    return { type: reversal ? 'reversal' : 'payment', payment_id: origin.split(':')[0]!, reference: null };
+  if (origin?.startsWith(ADJUSTMENT_PREFIX) && !reversal)
+    return { type: 'adjustment', payment_id: null, reference: String(metadata['reference'] ?? '') || null };
+  return { type: reversal ? 'reversal' : 'other', payment_id: null, reference: null };
 }
 
 export interface Adjustment {
@@ -94,7 +116,9 @@ export class UserBalances {
     await this.users.get(operatorId, userId);
     const currency = page.currency === undefined ? null : getCurrency(page.currency).code;
     // One index range per account (a user has an account per currency), newest first.
-    const { rows } = await this.db.query<StatementEntry>({
+    const { rows } = await this.db.query<
+      Omit<StatementEntry, 'source'> & { kind: TransferKind; origin: string | null; metadata: Record<string, unknown> }
+    >({
       name: 'user-statement',
       text: `SELECT e.id::text AS id, e.transfer_id, a.currency, a.network, e.amount, e.balance_after, e.created_at,
                     t.kind, t.description, t.metadata, coalesce(t.reference, h.reference, r.reference) AS origin
@@ -111,7 +135,7 @@ export class UserBalances {
               ORDER BY e.id DESC LIMIT $6`,
       values: [operatorId, userId, mode, currency, page.before ?? null, page.limit],
     });
-    return rows;
+    return rows.map(({ kind, origin, metadata, ...entry }) => ({ ...entry, source: sourceOf(kind, origin, metadata) }));
   }
 
   /** Like a payment, an adjustment for a user Rampart has not met yet creates the user. */
@@ -137,7 +161,7 @@ export class UserBalances {
     return this.db.transaction(async (tx) => {
       // References are the operator's, per mode: a test adjustment never answers for a live
       // one. (Live keeps the form it had before modes, so a retry across the upgrade replays.)
-      const reference = mode === 'live' ? `adjustment:${input.reference}` : `adjustment:test:${input.reference}`;
+      const reference = `${ADJUSTMENT_PREFIX}${mode === 'live' ? '' : 'test:'}${input.reference}`;
       const replay = await this.ledger.transferByReference(operatorId, reference, tx);
       // The same account payments use: in `ledger` mode it cannot go below zero.
       const user = await this.ledger.accountId(tx, {

@@ -13,7 +13,7 @@ type Verdict = Extract<ProviderNotice['subject'], { type: 'kyc' }>;
 const verdictKey = (provider: string, applicantId: string) => `${provider}\n${applicantId}`;
 
 /** After this many tries an event that cannot be applied (e.g. for an unknown payment) is set aside. */
-const MAX_ATTEMPTS = 20;
+export const MAX_ATTEMPTS = 20;
 
 /** Events applied per transaction by `processPending`. */
 export const PENDING_BATCH = 50;

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Database } from '@rampart/core';
+import { type Database, PROVIDER_EVENT_MAX_ATTEMPTS } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -26,9 +26,6 @@ const BACKLOG_SQL = `
          (SELECT count(*) FROM payment_discrepancies WHERE resolved_at IS NULL)::int AS discrepancies,
          (SELECT coalesce(extract(epoch FROM now() - min(xact_start)), 0) FROM pg_stat_activity
            WHERE datname = current_database() AND backend_xid IS NOT NULL)::float8 AS oldest_write`;
-
-/** Tries after which a provider webhook is set aside (as `ProviderEvents` counts them). */
-const PROVIDER_EVENT_TRIES = 20;
 
 const OPEN_STATUSES = ['created', 'pending', 'processing'] as const;
 
@@ -57,7 +54,7 @@ function readBacklog(db: Database): Promise<Backlog | undefined> {
   const late = new Promise<undefined>((resolve) => {
     timer = setTimeout(resolve, BACKLOG_TIMEOUT_MS, undefined);
   });
-  const read = db.query<Backlog>(BACKLOG_SQL, [PROVIDER_EVENT_TRIES]).then(
+  const read = db.query<Backlog>(BACKLOG_SQL, [PROVIDER_EVENT_MAX_ATTEMPTS]).then(
     ({ rows }) => rows[0],
     () => undefined,
   );

@@ -470,27 +470,13 @@ const balanceTransactionSchema = {
   required: ['object', 'id', 'type', 'transfer_id', 'currency', 'amount', 'balance_after', 'created_at'],
 } as const;
 
-/** What moved the money: a payment's references start with its id, an adjustment's with `adjustment:`. */
-function sourceOf(entry: StatementEntry): { type: string; payment_id: string | null; reference: string | null } {
-  const origin = entry.origin ?? '';
-  if (origin.startsWith('pay_'))
-    return {
-      type: entry.kind === 'reversal' ? 'reversal' : 'payment',
-      payment_id: origin.split(':')[0]!,
-      reference: null,
-    };
-  if (origin.startsWith('adjustment:') && entry.kind !== 'reversal')
-    return { type: 'adjustment', payment_id: null, reference: String(entry.metadata['reference'] ?? '') || null };
-  return { type: entry.kind === 'reversal' ? 'reversal' : 'other', payment_id: null, reference: null };
-}
-
 /** A movement of a user's balance as the API and the CLI show it. */
 export function presentBalanceTransaction(entry: StatementEntry) {
   const decimal = decimalIn(entry.currency);
   return {
     object: 'balance_transaction',
     id: entry.id,
-    ...sourceOf(entry),
+    ...entry.source,
     description: entry.description,
     transfer_id: entry.transfer_id,
     currency: entry.currency,
