@@ -155,16 +155,23 @@ describe('a user’s own limits', async () => {
     // The deposit reads the user (no limit yet), then waits at its insert while the limit is set.
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
     const locking = t.db.transaction(async (tx) => {
       await tx.query('LOCK TABLE payments IN SHARE MODE');
+      locked();
       await held;
     });
     let response: ReturnType<typeof deposit> | undefined;
     try {
+      await lockTaken;
       response = deposit(t, 'first-limit', '50.00');
+      // Waiting at its insert: a lock on this database's payments table not granted (other
+      // test databases, cloned from one template, have a table of the same oid).
       for (;;) {
         const { rows } = await t.db.query(
-          `SELECT 1 FROM pg_locks WHERE relation = 'payments'::regclass AND NOT granted`,
+          `SELECT 1 FROM pg_locks WHERE relation = 'payments'::regclass AND NOT granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         );
         if (rows.length > 0) break;
         await new Promise((resolve) => setTimeout(resolve, 5));
