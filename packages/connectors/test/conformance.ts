@@ -126,7 +126,7 @@ export function conformance(sandbox: () => Sandbox, subject: ConformanceSubject)
     test('supports() takes its own pay-in, the combinations it declares, and refuses the rest', async () => {
       const connector = subject.connector();
       const request = await subject.payIn();
-      assert.equal(connector.supports(request.kind, request.method, request.currency, request.network), true);
+      assert.equal(connector.supports(request.kind as Action, request.method, request.currency, request.network), true);
       for (const combination of subject.supported)
         assert.equal(connector.supports(...combination), true, combination.join(' '));
       for (const combination of subject.unsupported)

@@ -158,3 +158,77 @@ describe('simcard webhooks: card disputes', () => {
     });
   });
 });
+
+describe('simcard refunds', () => {
+  /** A refund of `amount` of the payment the processor knows as `providerRef`, as payments ask for one. */
+  function refund(providerRef: string, amount: bigint) {
+    const paymentId = uniqueId('pay');
+    return {
+      paymentId,
+      answer: people.user(uniqueId('user')).then((user) =>
+        connector.payOut({
+          paymentId,
+          operatorId: people.operatorId,
+          kind: 'refund',
+          method: 'card',
+          amount,
+          currency: 'USD',
+          network: null,
+          user,
+          returnUrl: null,
+          instrument: { payment: providerRef },
+          idempotencyKey: paymentId,
+        }),
+      ),
+    };
+  }
+
+  test('card refunds are offered; a refund is paid at once, and found again by its id and by Rampart’s', async () => {
+    assert.equal(connector.refunds('card'), true);
+    assert.equal(connector.refunds('ach'), false);
+    const deposit = await cardDeposit('4242424242424242');
+    const { paymentId, answer } = refund(deposit.providerRef, 1000n);
+    const outcome = await answer;
+    assert.equal(outcome.status, 'completed');
+    assert.match(outcome.providerRef, /^re_/);
+    assert.deepEqual(await connector.fetch(outcome.providerRef, 'refund', 'card'), outcome);
+    assert.deepEqual(await connector.lookup(paymentId, 'refund', 'card'), outcome);
+    assert.equal(await connector.lookup(uniqueId('pay'), 'refund', 'card'), null);
+  });
+
+  test('a refund paid later is processing, and its webhooks name Rampart’s payment; one failing later maps to refund_failed', async () => {
+    const later = refund((await cardDeposit('4000000000005126')).providerRef, 2500n);
+    const pending = await later.answer;
+    assert.equal(pending.status, 'processing');
+    sandbox.sim.admin.advanceClock(DAY);
+    const subjects = await subjectsFor(pending.providerRef);
+    assert.deepEqual(subjects.at(-1), {
+      type: 'payment',
+      providerRef: pending.providerRef,
+      paymentId: later.paymentId,
+      outcome: {
+        providerRef: pending.providerRef,
+        status: 'failed',
+        nextAction: null,
+        failure: { code: 'refund_failed', details: { provider_code: 'expired_or_canceled_card' } },
+      },
+    });
+  });
+
+  test('a refund the processor refuses (disputed, more than is left) fails with refund_failed, nothing thrown', async () => {
+    const deposit = await cardDeposit('4242424242424242');
+    const tooMuch = await refund(deposit.providerRef, 2501n).answer;
+    assert.deepEqual(
+      [tooMuch.status, tooMuch.failure],
+      ['failed', { code: 'refund_failed', details: { provider_code: 'amount_too_large' } }],
+    );
+    const opened = await fetch(`${sandbox.sim.url}/admin/cards/payments/${deposit.providerRef}/dispute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'fraudulent' }),
+    });
+    assert.equal(opened.status, 200);
+    const disputed = await refund(deposit.providerRef, 100n).answer;
+    assert.deepEqual(disputed.failure, { code: 'refund_failed', details: { provider_code: 'charge_disputed' } });
+  });
+});

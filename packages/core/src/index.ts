@@ -69,7 +69,9 @@ export {
   FALLBACK_ERRORS,
   NEVER_SENT,
   type NextAction,
+  PAYMENT_KINDS,
   PAYMENT_METHODS,
+  type PaymentKind,
   type PaymentMethod,
   type PaymentProvider,
   type ProviderNotice,
@@ -86,6 +88,7 @@ export {
   type UnappliedProviderEvent,
   unappliedProviderEvents,
 } from './payments/provider-events.ts';
+export { type CreateRefund, REFUND_REASONS, type RefundReason } from './payments/refunds.ts';
 export {
   assertTransition,
   canTransition,

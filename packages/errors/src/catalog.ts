@@ -829,6 +829,56 @@ const achErrors = {
       payment_id: req('string', 'The charged-back payment.'),
     },
   }),
+  payment_not_refundable: define({
+    status: 409,
+    type: 'invalid_state',
+    retryable: false,
+    action: 'do_not_retry',
+    message: 'Payment {payment_id} cannot be refunded ({reason}).',
+    description:
+      'Only a completed card deposit can be refunded, through the provider that took it, in the mode it was made ' +
+      'in, while no dispute is open or lost on it and part of it is still unrefunded. details.reason says which ' +
+      'does not hold: not_a_card_deposit, not_completed, disputed, fully_refunded, provider_unavailable or mode.',
+    details: {
+      payment_id: req('string', 'The payment asked to be refunded.'),
+      reason: req(
+        'string',
+        'not_a_card_deposit, not_completed, disputed, fully_refunded, provider_unavailable or mode.',
+      ),
+      status: opt('string', 'The payment status, where it decides.'),
+    },
+  }),
+  refund_exceeds_refundable: define({
+    status: 422,
+    type: 'invalid_request',
+    retryable: false,
+    action: 'fix_request',
+    message: 'A refund of {amount} {currency} is more than the {refundable} {currency} still refundable.',
+    description:
+      'The refunds of a payment, this one with those completed or still in progress, cannot add up to more than it ' +
+      'took. Ask for at most details.refundable, or leave the amount out to refund all of it.',
+    details: {
+      payment_id: req('string', 'The payment refunded.'),
+      amount: req('string', 'The refund asked for, decimal in the major unit.'),
+      refundable: req('string', 'What may still be refunded, decimal in the major unit.'),
+      currency,
+    },
+  }),
+  refund_failed: define({
+    status: 402,
+    type: 'declined',
+    retryable: false,
+    action: 'contact_support',
+    message: 'The refund could not be paid back to the card ({reason}).',
+    description:
+      "The card processor could not pay the refund back (e.g. the card was closed). Nothing left the user's balance: " +
+      'the refund failed and its hold was freed. Pay the user back another way (a withdrawal).',
+    details: {
+      payment_id: req('string', 'The refund payment.'),
+      reason: req('string', "Why, in the provider's words or as a catalog code."),
+      provider: opt('string', 'The provider that refused it.'),
+    },
+  }),
 } as const;
 
 const platformErrors = {

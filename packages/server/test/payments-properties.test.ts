@@ -13,7 +13,14 @@ const operation = fc.oneof(
     op: fc.constant('deposit' as const),
     user: fc.constantFrom(...USERS),
     whole: fc.integer({ min: 1, max: 60 }),
-    card: fc.constantFrom('4242424242424242', '4000000000000002', '4000000000003220'),
+    // Approved, declined, 3-D Secure, and approved with refunds paid later (7726) or failing later (5126).
+    card: fc.constantFrom(
+      '4242424242424242',
+      '4000000000000002',
+      '4000000000003220',
+      '4000000000007726',
+      '4000000000005126',
+    ),
   }),
   fc.record({
     op: fc.constant('withdraw' as const),
@@ -22,6 +29,8 @@ const operation = fc.oneof(
     cents: fc.constantFrom('00', '04', '05'),
   }),
   fc.record({ op: fc.constant('cancel' as const), pick: fc.nat() }),
+  // The operator refunds a payment: all that is left, or a few dollars of it.
+  fc.record({ op: fc.constant('refund' as const), pick: fc.nat(), whole: fc.option(fc.integer({ min: 1, max: 30 })) }),
   // Time for the sandbox to settle what is on its way (payouts complete, webhooks land).
   fc.record({ op: fc.constant('settle' as const) }),
 );
@@ -45,12 +54,24 @@ async function checkInvariants(t: TestApp): Promise<void> {
       if (a.kind === 'user') assert.ok(BigInt(a.pending_debits) <= BigInt(a.posted), 'holds never exceed the balance');
     }
     // Fees are earned exactly by the payments that completed: on the pay-in's credit, or
-    // from the pay-out's hold, in the transaction that completes them.
+    // from the pay-out's hold, in the transaction that completes them; a completed refund
+    // gives its part of the deposit's fee back.
     const fees = await db.query(
       `SELECT (SELECT coalesce(sum(posted), 0) FROM ledger_accounts WHERE operator_id = $1 AND kind = 'fees') AS earned,
-              (SELECT coalesce(sum(fee), 0) FROM payments WHERE operator_id = $1 AND status = 'completed') AS charged`,
+              (SELECT coalesce(sum(CASE kind WHEN 'refund' THEN -fee ELSE fee END), 0) FROM payments
+                WHERE operator_id = $1 AND status = 'completed') AS charged`,
       [t.operatorId],
     );
+    // A deposit's refunds never add up to more than it took, and it counts those completed.
+    const refunds = await db.query(
+      `SELECT d.id FROM payments d
+        WHERE d.operator_id = $1 AND (d.amount_refunded <> (SELECT coalesce(sum(r.amount), 0) FROM payments r
+                                                             WHERE r.refund_of = d.id AND r.status = 'completed')
+                                      OR d.amount < (SELECT coalesce(sum(r.amount), 0) FROM payments r
+                                                      WHERE r.refund_of = d.id AND r.status NOT IN ('failed', 'cancelled')))`,
+      [t.operatorId],
+    );
+    assert.equal(refunds.rowCount, 0, 'refunds stay within their deposit, which counts the completed ones');
     assert.equal(
       BigInt(fees.rows[0]!.earned),
       BigInt(fees.rows[0]!.charged),
@@ -109,7 +130,18 @@ describe('payments under random operation sequences', async () => {
             else assert.ok([402, 409].includes(response.statusCode), response.body);
           } else if (step.op === 'settle') {
             await new Promise((resolve) => setTimeout(resolve, 150));
-          } else if (ids.length > 0) {
+          } else if (step.op === 'refund' && ids.length > 0) {
+            const id = ids[step.pick % ids.length]!;
+            const response = await t.app.inject({
+              method: 'POST',
+              url: `/v1/payments/${id}/refunds`,
+              headers: t.auth,
+              payload: step.whole === null ? {} : { amount: `${step.whole}.00` },
+            });
+            if (response.statusCode === 201) ids.push(response.json().id);
+            // Spent (insufficient_balance), not refundable, or more than is left.
+            else assert.ok([402, 409, 422].includes(response.statusCode), response.body);
+          } else if (step.op === 'cancel' && ids.length > 0) {
             const id = ids[step.pick % ids.length]!;
             const response = await t.app.inject({ method: 'POST', url: `/v1/payments/${id}/cancel`, headers: t.auth });
             assert.ok([200, 412].includes(response.statusCode), response.body);

@@ -1,5 +1,6 @@
 import type {
   Action,
+  PaymentKind,
   PaymentMethod,
   PaymentProvider,
   ProviderNotice,
@@ -11,22 +12,22 @@ import { RampartError } from '@rampart/errors';
 import { type ConnectorOptions, HttpConnector } from '../connector.ts';
 import type { ProviderAnswer } from '../http.ts';
 import { parseWebhookBody, verifySimSignature } from '../sim-signature.ts';
-import {
-  type AchDebit,
-  type CardError,
-  type CardPayment,
-  DISPUTE_EVENTS,
-  type DisputeNoticeStatus,
-  outcomeOf,
-  type Payout,
-} from './wire.ts';
+import { type CardError, type CardObject, DISPUTE_EVENTS, type DisputeNoticeStatus, outcomeOf } from './wire.ts';
 
 const CARD_CURRENCIES = ['USD', 'EUR', 'GBP'];
 
 /** Where the processor keeps what a payment of this kind and method created. */
-function collection(kind: Action, method: PaymentMethod): string {
+function collection(kind: PaymentKind, method: PaymentMethod): string {
+  if (kind === 'refund') return '/cards/v1/refunds';
   return `/cards/v1/${kind === 'withdrawal' ? 'payouts' : method === 'ach' ? 'ach_debits' : 'payments'}`;
 }
+
+/**
+ * The processor's refusals of a refund Rampart asked for. Rampart checks the same before
+ * it asks; the processor can still know better (a dispute it has not yet reported), and
+ * then the refund fails, its hold freed.
+ */
+const REFUND_REFUSALS = ['charge_disputed', 'amount_too_large', 'invalid_state', 'resource_missing'];
 
 function field(request: ProviderRequest, name: string): string {
   const value = request.instrument[name];
@@ -60,7 +61,7 @@ function unreadable(field: string, message: string): RampartError {
  * money.
  */
 function disputeSubject(
-  object: CardPayment | AchDebit | Payout,
+  object: CardObject,
   statuses: ReadonlyMap<string, DisputeNoticeStatus>,
 ): Extract<ProviderNotice['subject'], { type: 'dispute' }> {
   const dispute = object.object === 'payment' ? object.dispute : undefined;
@@ -104,11 +105,23 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     return { authorization: `Bearer ${this.options.apiKey}`, 'idempotency-key': request.idempotencyKey };
   }
 
+  /** Card refunds, paid back to the card of the payment refunded. */
+  refunds(method: PaymentMethod): boolean {
+    return method === 'card';
+  }
+
   /** 4xx answers: declines become failed outcomes; compliance blocks and bad input become errors. */
   private answer(answer: ProviderAnswer, request: ProviderRequest): ProviderOutcome {
-    if (answer.status < 300) return outcomeOf(answer.body as CardPayment | AchDebit | Payout);
+    if (answer.status < 300) return outcomeOf(answer.body as CardObject);
     const { error } = answer.body as CardError;
     const details = error?.details ?? {};
+    if (request.kind === 'refund' && error && REFUND_REFUSALS.includes(error.code)) {
+      return {
+        providerRef: `${this.id}:${request.paymentId}`,
+        status: 'failed',
+        failure: { code: 'refund_failed', details: { provider_code: error.code } },
+      };
+    }
     switch (error?.code) {
       case 'customer_blocked':
         throw new RampartError('customer_blocked', { provider: this.id });
@@ -199,6 +212,7 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
   }
 
   async payOut(request: ProviderRequest): Promise<ProviderOutcome> {
+    if (request.kind === 'refund') return this.refund(request);
     const destination =
       request.method === 'card'
         ? {
@@ -226,7 +240,21 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     return this.answer(answer, request);
   }
 
-  async fetch(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome> {
+  private async refund(request: ProviderRequest): Promise<ProviderOutcome> {
+    const answer = await this.call({
+      method: 'POST',
+      path: '/cards/v1/refunds',
+      headers: this.headers(request),
+      body: {
+        payment: field(request, 'payment'),
+        amount: jsonAmount(request),
+        metadata: { rampart_payment_id: request.paymentId },
+      },
+    });
+    return this.answer(answer, request);
+  }
+
+  async fetch(providerRef: string, kind: PaymentKind, method: PaymentMethod): Promise<ProviderOutcome> {
     const outcome = await this.retrieve(`${collection(kind, method)}/${encodeURIComponent(providerRef)}`);
     // The processor not knowing an id it gave us is its fault, and may pass.
     if (!outcome) throw new RampartError('upstream_error', { provider: this.id, status: 404 });
@@ -234,7 +262,7 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
   }
 
   /** Card payments can be cancelled until captured; ACH debits and payouts answer as they are. */
-  cancel(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome> {
+  cancel(providerRef: string, kind: PaymentKind, method: PaymentMethod): Promise<ProviderOutcome> {
     return this.cancelThenRead(
       `${collection(kind, method)}/${encodeURIComponent(providerRef)}/cancel`,
       { authorization: `Bearer ${this.options.apiKey}` },
@@ -246,7 +274,7 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
    * The processor takes no reference on ACH debits and payouts, but finds every object
    * by the idempotency key it was created under, which Rampart sets to the payment id.
    */
-  lookup(paymentId: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome | null> {
+  lookup(paymentId: string, kind: PaymentKind, method: PaymentMethod): Promise<ProviderOutcome | null> {
     return this.retrieve(`${collection(kind, method)}/by_idempotency_key/${encodeURIComponent(paymentId)}`);
   }
 
@@ -259,13 +287,13 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     });
     if (answer.status === 404 && (answer.body as CardError).error?.code === 'resource_missing') return null;
     if (answer.status >= 300) throw new RampartError('upstream_error', { provider: this.id, status: answer.status });
-    return outcomeOf(answer.body as CardPayment | AchDebit | Payout);
+    return outcomeOf(answer.body as CardObject);
   }
 
   readWebhook(headers: Readonly<Record<string, string | string[] | undefined>>, rawBody: string): ProviderNotice {
     verifySimSignature(headers['x-sim-signature'], rawBody, this.options.webhookSecret, this.nowSeconds());
     const body = parseWebhookBody(rawBody);
-    const object = (body['data'] as { object?: CardPayment | AchDebit | Payout } | undefined)?.object;
+    const object = (body['data'] as { object?: CardObject } | undefined)?.object;
     if (typeof body['id'] !== 'string' || !object || typeof object.id !== 'string')
       throw unreadable('data.object', 'missing');
     // A dispute leaves the payment's status as it was: it is never read as a status change.
@@ -282,7 +310,8 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
         },
       };
     }
-    const paymentId = object.object === 'payment' ? object.metadata?.['rampart_payment_id'] : undefined;
+    const paymentId =
+      object.object === 'payment' || object.object === 'refund' ? object.metadata?.['rampart_payment_id'] : undefined;
     return {
       eventId: body['id'],
       subject: {

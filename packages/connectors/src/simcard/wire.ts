@@ -17,6 +17,7 @@ export type CardPaymentStatus =
   | 'canceled';
 export type AchDebitStatus = 'pending' | 'settled' | 'returned' | 'failed';
 export type PayoutStatus = 'pending' | 'paid' | 'failed';
+export type RefundStatus = 'pending' | 'succeeded' | 'failed' | 'canceled';
 export type DisputeStatus = 'needs_response' | 'won' | 'lost';
 
 /** A chargeback of a whole card payment; `created` and `closed_at` in Unix seconds. */
@@ -57,6 +58,19 @@ export interface Payout {
   failure_code: string | null;
 }
 
+/** A refund of a card payment, paid back to its card; `failure_reason` once it failed. */
+export interface Refund {
+  id: string;
+  object: 'refund';
+  payment: string;
+  status: RefundStatus;
+  failure_reason: string | null;
+  metadata?: Record<string, string>;
+}
+
+/** Whatever the processor answers or sends: one of its objects. */
+export type CardObject = CardPayment | AchDebit | Payout | Refund;
+
 export interface CardError {
   error: {
     type: string;
@@ -69,7 +83,7 @@ export interface CardError {
   };
 }
 
-const STATUS: Record<CardPaymentStatus | AchDebitStatus | PayoutStatus, ProviderOutcome['status']> = {
+const STATUS: Record<CardPaymentStatus | AchDebitStatus | PayoutStatus | RefundStatus, ProviderOutcome['status']> = {
   requires_action: 'pending',
   processing: 'processing',
   requires_capture: 'processing',
@@ -107,8 +121,10 @@ export const DISPUTE_EVENTS: ReadonlyMap<string, ReadonlyMap<string, DisputeNoti
   ],
 ]);
 
-function failureFor(object: CardPayment | AchDebit | Payout): ProviderOutcome['failure'] {
+function failureFor(object: CardObject): ProviderOutcome['failure'] {
   if (object.status !== 'failed' && object.status !== 'canceled' && object.status !== 'returned') return undefined;
+  if (object.object === 'refund')
+    return { code: 'refund_failed', details: { provider_code: object.failure_reason ?? object.status } };
   if (object.object === 'ach_debit') {
     const code: ErrorCode = object.return_code ? errorCodeForAchReturn(object.return_code) : 'deposit_failed';
     return { code, details: { return_code: object.return_code } };
@@ -122,7 +138,7 @@ function failureFor(object: CardPayment | AchDebit | Payout): ProviderOutcome['f
   };
 }
 
-export function outcomeOf(object: CardPayment | AchDebit | Payout): ProviderOutcome {
+export function outcomeOf(object: CardObject): ProviderOutcome {
   const status = STATUS[object.status];
   const failure = failureFor(object);
   const nextAction =

@@ -28,6 +28,8 @@ export const eventTypes = {
     'The cardholder disputed a completed card payment with their bank. No money has moved yet: answer the dispute at the card processor before its deadline; `payment.dispute_closed` tells how the card network decided.',
   'payment.dispute_closed':
     'The card network decided a dispute: `won`, the payment stands; `lost`, a chargeback, and the payment is reversed (`payment.reversed`, failure `payment_charged_back`).',
+  'payment.refunded':
+    'A refund of a card deposit completed: the money went back to the card. On the deposit; `refund` is the refund payment, `amount_refunded` the deposit’s refunds so far.',
   'payment.limit_exceeded':
     'More arrived for a pay-in than was asked, and what arrived is above the operator’s maximum for one payment or the user’s daily limit. It was credited whole (the money is the user’s and has moved); review it, and return the excess if your rules say so.',
   'payment.discrepancy':

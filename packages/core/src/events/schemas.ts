@@ -44,7 +44,7 @@ const paymentObject = object(
       description: 'test: made with a test key or session, in the sandbox; no real money moves.',
     },
     status: { type: 'string', description: 'The payment status after the change (one enum for every channel).' },
-    kind: { type: 'string', description: 'deposit, withdrawal, buy or sell.' },
+    kind: { type: 'string', description: 'deposit, withdrawal, buy, sell or refund.' },
     method: { type: 'string', description: 'Payment method, e.g. bank, card, ach, crypto.' },
     provider: nullable('string', 'The provider handling it.'),
     user_id: id("The end user, the operator's own id."),
@@ -54,6 +54,12 @@ const paymentObject = object(
     network: nullable('string', 'Crypto network, where there is one.'),
     reference: nullable('string', "The operator's reference."),
     failure_code: nullable('string', 'The catalog error code, on payment.failed and payment.reversed.'),
+    refund_of: nullable('string', 'A refund: the deposit it pays back, `pay_…`.'),
+    amount_refunded: {
+      type: 'string',
+      pattern: '^\\d+$',
+      description: 'A deposit: its completed refunds so far, in minor units of `currency`.',
+    },
   },
   ['id', 'mode', 'status', 'kind', 'amount', 'currency'],
 );
@@ -204,6 +210,18 @@ export const eventSchemas: Readonly<Record<EventType, JsonSchema>> = {
       },
     },
     ['payment', 'limit', 'limit_amount', 'amount'],
+  ),
+  'payment.refunded': object(
+    {
+      payment: paymentObject,
+      refund: paymentObject,
+      amount_refunded: {
+        type: 'string',
+        pattern: '^\\d+$',
+        description: 'The deposit’s completed refunds, this one included, in minor units.',
+      },
+    },
+    ['payment', 'refund', 'amount_refunded'],
   ),
   'payment.disputed': object({ payment: paymentObject, dispute: disputeObject }, ['payment', 'dispute']),
   'payment.dispute_closed': object({ payment: paymentObject, dispute: disputeObject }, ['payment', 'dispute']),

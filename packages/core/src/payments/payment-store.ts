@@ -1,7 +1,7 @@
 import { RampartError } from '@rampart/errors';
 import type { Queryable } from '../storage/database.ts';
 import type { FeeRule } from './fees.ts';
-import type { NextAction, PaymentMethod } from './provider.ts';
+import type { NextAction, PaymentKind, PaymentMethod } from './provider.ts';
 import type { PaymentStatus } from './state-machine.ts';
 
 export interface Payment {
@@ -10,7 +10,7 @@ export interface Payment {
   mode: 'test' | 'live';
   user_id: string;
   session_id: string | null;
-  kind: 'deposit' | 'withdrawal' | 'buy' | 'sell';
+  kind: PaymentKind;
   method: PaymentMethod;
   provider: string;
   status: PaymentStatus;
@@ -34,6 +34,10 @@ export interface Payment {
   sent_at: Date | null;
   /** Its cardholder's dispute (a chargeback), as last heard from the card processor; null: none. */
   dispute: PaymentDispute | null;
+  /** A refund: the deposit it pays back. Null for every other kind. */
+  refund_of: string | null;
+  /** A deposit: the sum of its completed refunds, in minor units. */
+  amount_refunded: bigint;
   created_at: Date;
   updated_at: Date;
 }
@@ -60,11 +64,13 @@ export interface Transition {
 
 export const PAYMENT_COLUMNS = `id, operator_id, mode, user_id, session_id, kind, method, provider, status, currency, network,
   amount, fee, fee_rule, reference, idempotency_key, destination, provider_ref, next_action, failure_code,
-  failure_message, hold_id, approval, metadata, sent_at, dispute, created_at, updated_at`;
+  failure_message, hold_id, approval, metadata, sent_at, dispute, refund_of, amount_refunded, created_at, updated_at`;
 
 export interface PaymentFilter {
   status?: PaymentStatus;
   kind?: Payment['kind'];
+  /** Only the refunds of this payment. */
+  refundOf?: string;
   userId?: string;
   /** Only withdrawals waiting for the operator's review. */
   inReview?: boolean;
@@ -180,6 +186,7 @@ export const paymentStore = {
           AND (NOT $7::boolean OR id IN (SELECT payment_id FROM payment_reviews WHERE operator_id = $1))
           AND ($8::text IS NULL OR currency = $8) AND ($9::text IS NULL OR provider = $9)
           AND ($10::timestamptz IS NULL OR created_at >= $10) AND ($11::timestamptz IS NULL OR created_at < $11)
+          AND ($12::text IS NULL OR refund_of = $12)
         ORDER BY id DESC LIMIT $6`,
       [
         operatorId,
@@ -193,6 +200,7 @@ export const paymentStore = {
         filter.provider ?? null,
         filter.createdFrom ?? null,
         filter.createdTo ?? null,
+        filter.refundOf ?? null,
       ],
     );
     return rows;

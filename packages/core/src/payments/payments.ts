@@ -19,6 +19,7 @@ import { type Action, type OperatorSettings, OperatorSettingsStore } from '../se
 import type { Queryable, Store } from '../storage/database.ts';
 import type { Notifications } from '../storage/notifications.ts';
 import { deepFreeze, ReadCache } from '../storage/read-cache.ts';
+import type { EndUser } from '../users/end-users.ts';
 import {
   LIMIT_PERIODS,
   type LimitInForce,
@@ -33,12 +34,14 @@ import { type Payment, type PaymentDispute, paymentStore } from './payment-store
 import {
   FALLBACK_ERRORS,
   NEVER_SENT,
+  type PaymentKind,
   type PaymentMethod,
   type PaymentProvider,
   type ProviderOutcome,
   type ProviderRequest,
   type ProvidersByMode,
 } from './provider.ts';
+import { assertRefundable, type CreateRefund, feeGivenBack, refundAmount, refundableNow } from './refunds.ts';
 import { reviewStore } from './review-store.ts';
 import { assertTransition, canTransition, contradicts, type PaymentStatus } from './state-machine.ts';
 
@@ -138,9 +141,13 @@ export const PAYMENT_STATUS_CHANNEL = 'rampart_payment_status';
 
 /** Withdrawal holds outlive any provider's settlement; an expired hold frees the money. */
 const HOLD_TTL_MS = 7 * 86_400_000;
-const PAY_OUT: readonly Action[] = ['withdrawal', 'sell'];
+/** Kinds that pay out of the user's balance, held first: withdrawals, sells and refunds. */
+const PAY_OUT: readonly PaymentKind[] = ['withdrawal', 'sell', 'refund'];
 
-const failureOf = (kind: Action): ErrorCode => (PAY_OUT.includes(kind) ? 'withdrawal_failed' : 'deposit_failed');
+function failureOf(kind: PaymentKind): ErrorCode {
+  if (kind === 'refund') return 'refund_failed';
+  return PAY_OUT.includes(kind) ? 'withdrawal_failed' : 'deposit_failed';
+}
 
 /**
  * Payments: deposits, withdrawals, buys and sells. Every change of status goes
@@ -412,7 +419,7 @@ export class Payments {
     if (PAY_OUT.includes(input.kind)) {
       payment = await this.approve(payment, input);
     }
-    return this.submit(payment, route, input);
+    return this.submit(payment, route, sendingOf(input));
   }
 
   private async insert(
@@ -759,7 +766,7 @@ export class Payments {
       }
       const reviewed = { reviewed_at: this.clock.now().toISOString() };
       try {
-        enforceStanding(gates, current.kind);
+        enforceStanding(gates, actionOf(current));
       } catch (error) {
         if (!isRampartError(error)) throw error;
         const failed = await this.endReview(tx, current, 'failed', `approved after review; ${error.code}`, {
@@ -784,24 +791,9 @@ export class Payments {
       throw new RampartError(decided.refused.code, { ...decided.refused.details, payment_id: id });
     }
     const { payment, provider, kept, resumed } = decided;
-    const input: CreatePayment = {
-      operatorId,
-      mode: payment.mode,
-      kind: payment.kind,
-      method: payment.method,
-      amount: formatAmount(payment.amount, getAsset(payment.currency, payment.network).currency),
-      currency: payment.currency,
-      network: payment.network,
-      sessionId: payment.session_id,
-      reference: payment.reference,
-      idempotencyKey: payment.idempotency_key,
-      instrument: kept.instrument,
-      metadata: payment.metadata,
-      returnUrl: kept.return_url,
-      gates,
-    };
+    const sending: Sending = { user: gates.user, instrument: kept.instrument, returnUrl: kept.return_url };
     try {
-      return await this.submit(payment, [provider], input, { resumed });
+      return await this.submit(payment, [provider], sending, { resumed });
     } finally {
       // The provider has answered (or the payment stays open for reconciliation): the destination goes.
       await reviewStore.close(this.db, payment.id);
@@ -878,8 +870,15 @@ export class Payments {
   async resume(left: Payment, input: CreatePayment): Promise<Payment> {
     const provider = this.providers[left.mode].get(left.provider);
     if (!provider || !awaitsProvider(left)) return left;
-    const payOut = PAY_OUT.includes(left.kind);
-    let payment = await this.inTransaction(async (tx) => {
+    let payment = await this.markResumed(left);
+    if (!awaitsProvider(payment)) return payment; // a webhook got there first
+    if (PAY_OUT.includes(left.kind) && payment.status === 'created') payment = await this.approve(payment, input);
+    return this.submit(payment, [provider], sendingOf(input), { resumed: true });
+  }
+
+  /** Marks a payment a retry sends on, under its lock; one no longer awaiting its provider is answered as it is. */
+  private markResumed(left: Payment): Promise<Payment> {
+    return this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, left.operator_id, left.id, true);
       if (!awaitsProvider(current)) return current;
       await this.recordOnly(tx, current, 'resumed by a retry with its Idempotency-Key', {});
@@ -887,9 +886,113 @@ export class Payments {
       // a cancel waits for this call as for a create's.
       return this.update(tx, current.id, { sent_at: this.clock.now() });
     });
-    if (!awaitsProvider(payment)) return payment; // a webhook got there first
-    if (payOut && payment.status === 'created') payment = await this.approve(payment, input);
-    return this.submit(payment, [provider], input, { resumed: true });
+  }
+
+  /**
+   * Refunds a completed card deposit, whole or in part, back to the card it came from:
+   * a payment of its own (kind `refund`, `refund_of` the deposit), paid out through the
+   * deposit's provider like a withdrawal. Its amount is held on the user's balance (less
+   * the part of the deposit's fee it gives back, see `feeGivenBack`) in the transaction
+   * that creates it, under the deposit's lock, where what is still refundable is decided:
+   * refunds of one deposit never add up to more than it took, whatever runs at once. It
+   * completes (the hold posted, the fee given back, the deposit's `amount_refunded`
+   * counted and `payment.refunded` announced) or fails (the hold freed) as its provider
+   * says, in its answer, its webhook or reconciliation. A retry with the same
+   * Idempotency-Key answers the same refund, sent on if its provider has not answered.
+   */
+  async refund(input: CreateRefund): Promise<Payment> {
+    const deposit = await paymentStore.get(this.db, input.operatorId, input.paymentId);
+    const provider = assertRefundable(deposit, input.mode, this.providers[deposit.mode].get(deposit.provider));
+    const currency = getAsset(deposit.currency, deposit.network).currency;
+    const asked = input.amount === undefined || input.amount === null ? undefined : parseAmount(input.amount, currency);
+    const sending: Sending = { user: input.user, instrument: { payment: deposit.provider_ref } };
+    let refund: Payment;
+    try {
+      refund = await this.inTransaction(async (tx) => {
+        const locked = await paymentStore.get(tx, input.operatorId, deposit.id, true);
+        const { rows } = await tx.query<{ committed: bigint }>({
+          name: 'refunds-committed',
+          text: `SELECT coalesce(sum(amount), 0) AS committed FROM payments
+                  WHERE refund_of = $1 AND status NOT IN ('failed', 'cancelled')`,
+          values: [locked.id],
+        });
+        const amount = refundAmount(locked, currency, asked, refundableNow(locked, rows[0]!.committed));
+        return this.insertRefund(tx, locked, amount, input);
+      });
+    } catch (error) {
+      if (input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency') {
+        const existing = await paymentStore.byIdempotencyKey(
+          this.db,
+          input.operatorId,
+          deposit.mode,
+          input.idempotencyKey,
+        );
+        if (existing?.refund_of !== deposit.id) throw new RampartError('idempotency_conflict');
+        if (!awaitsProvider(existing)) return this.asAnswer(existing, existing.provider);
+        const resumed = await this.markResumed(existing);
+        if (!awaitsProvider(resumed)) return this.asAnswer(resumed, resumed.provider);
+        return this.submit(resumed, [provider], sending, { resumed: true });
+      }
+      if (uniqueViolation(error) === 'payments_reference')
+        throw new RampartError('resource_exists', { resource: 'payment', reference: input.reference });
+      throw error;
+    }
+    return this.submit(refund, [provider], sending);
+  }
+
+  /** The refund, its first timeline entry, `payment.created` and its hold on the user's balance. */
+  private async insertRefund(tx: Queryable, deposit: Payment, amount: bigint, input: CreateRefund): Promise<Payment> {
+    const now = this.clock.now();
+    const id = this.ids('pay');
+    const feeBack = feeGivenBack(deposit, amount);
+    // Paid back to the card the deposit came from, as the deposit recorded it (never its code).
+    const { cvc: _cvc, ...card } = deposit.destination;
+    const metadata = { ...(input.metadata ?? {}), ...(input.reason ? { reason: input.reason } : {}) };
+    const { rows } = await tx.query<Payment>(
+      `INSERT INTO payments (id, operator_id, mode, user_id, kind, method, provider, status, currency, network, amount,
+         fee, reference, idempotency_key, destination, metadata, refund_of, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'refund', $5, $6, 'created', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+       RETURNING *`,
+      [
+        id,
+        deposit.operator_id,
+        deposit.mode,
+        deposit.user_id,
+        deposit.method,
+        deposit.provider,
+        deposit.currency,
+        deposit.network,
+        amount,
+        feeBack,
+        input.reference ?? null,
+        input.idempotencyKey ?? null,
+        JSON.stringify(card),
+        JSON.stringify(metadata),
+        deposit.id,
+        now,
+      ],
+    );
+    const created = rows[0]!;
+    await tx.query(
+      `INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
+       VALUES ($1, 1, NULL, 'created', $2, $3, $4)`,
+      [id, `refund of ${deposit.id}`, JSON.stringify({ refund_of: deposit.id }), now],
+    );
+    await this.emit(tx, created, 'payment.created', {});
+    const settings = await this.settings.get(deposit.operator_id, tx);
+    const balances = settings.currencies.find((c) => c.currency === deposit.currency)?.balances ?? 'ledger';
+    const hold = await this.ledger.hold(tx, {
+      operatorId: deposit.operator_id,
+      from: await this.userAccount(tx, ownerOf(deposit), deposit.user_id, deposit.currency, balances),
+      to: await this.clearingAccount(tx, ownerOf(deposit), deposit.provider, deposit.currency, id),
+      amount: amount - feeBack,
+      reference: `${id}:hold`,
+      expiresAt: new Date(now.getTime() + HOLD_TTL_MS),
+      description: `refund ${id} of ${deposit.id}`,
+    });
+    const refund = await this.update(tx, id, { hold_id: hold.id });
+    this.announced(tx, refund, true);
+    return refund;
   }
 
   /**
@@ -900,7 +1003,7 @@ export class Payments {
   private async submit(
     payment: Payment,
     route: readonly PaymentProvider[],
-    input: CreatePayment,
+    sending: Sending,
     options: { resumed?: boolean } = {},
   ): Promise<Payment> {
     // Ended before it was sent (while its approval was asked): sent nowhere.
@@ -920,9 +1023,9 @@ export class Payments {
         amount: payment.amount,
         currency: payment.currency,
         network: payment.network,
-        user: input.gates.user,
-        returnUrl: input.returnUrl ?? null,
-        instrument: input.instrument ?? {},
+        user: sending.user,
+        returnUrl: sending.returnUrl ?? null,
+        instrument: sending.instrument ?? {},
         idempotencyKey: payment.id,
       };
       try {
@@ -1207,14 +1310,15 @@ export class Payments {
     settled: bigint,
     currency: Currency,
   ): Promise<{ limit: string; limit_amount: string; amount: string } | undefined> {
-    const { max, daily } = limitsOf(await this.settings.get(payment.operator_id, tx), payment.kind, currency);
+    const action = actionOf(payment);
+    const { max, daily } = limitsOf(await this.settings.get(payment.operator_id, tx), action, currency);
     if (max !== undefined && settled > max)
       return { limit: 'max', limit_amount: formatAmount(max, currency), amount: formatAmount(settled, currency) };
     const { rows } = await tx.query<{ limits: UserLimits }>(
       'SELECT limits FROM end_users WHERE operator_id = $1 AND id = $2',
       [payment.operator_id, payment.user_id],
     );
-    const own = limitsInForce(rows[0]?.limits ?? {}, payment.kind, currency.code, this.clock.now());
+    const own = limitsInForce(rows[0]?.limits ?? {}, action, currency.code, this.clock.now());
     const passed = await this.passedWindow(
       tx,
       { operatorId: payment.operator_id, userId: payment.user_id, kind: payment.kind, excluding: payment.id },
@@ -1617,6 +1721,7 @@ export class Payments {
 
   /** The ledger side of each transition. */
   private async moveMoney(tx: Queryable, payment: Payment, to: PaymentStatus): Promise<void> {
+    if (payment.kind === 'refund') return this.moveRefundMoney(tx, payment, to);
     const payOut = PAY_OUT.includes(payment.kind);
     if (payOut && payment.hold_id) {
       if (to === 'pending' || to === 'processing') return; // the hold stays as it is
@@ -1664,6 +1769,62 @@ export class Payments {
         await this.ledger.reverse(tx, credit.id, { reference: `${payment.id}:reversal`, ignoreFloor: true });
       }
     }
+  }
+
+  /**
+   * The ledger side of a refund's transitions. Failed or cancelled, its hold is freed.
+   * Completed, its deposit is updated first (`refunded`: its row is locked before any
+   * account, in the order a refund's create takes them), then the hold is posted (user →
+   * clearing) and the fee it gives back goes from the fees account the deposit paid it
+   * into to the clearing account: the provider pays the card the whole refund.
+   */
+  private async moveRefundMoney(tx: Queryable, refund: Payment, to: PaymentStatus): Promise<void> {
+    if (!refund.hold_id) return;
+    if (to === 'failed' || to === 'cancelled') {
+      const hold = await this.ledger.getHold(refund.hold_id, tx);
+      if (hold.status === 'pending') await this.ledger.voidHold(tx, hold.id);
+      return;
+    }
+    if (to !== 'completed') return;
+    const deposit = await this.refunded(tx, refund);
+    if (refund.fee === 0n) {
+      await this.ledger.postHold(tx, refund.hold_id, undefined, { evenIfDue: true });
+      return;
+    }
+    const hold = await this.ledger.getHold(refund.hold_id, tx);
+    const fees = await this.feesAccount(tx, deposit);
+    await this.ledger.lock(tx, refund.operator_id, [hold.debit_account_id, hold.credit_account_id, fees]);
+    await this.ledger.postHold(tx, refund.hold_id, undefined, { evenIfDue: true });
+    await this.ledger.transfer(tx, {
+      operatorId: refund.operator_id,
+      from: fees,
+      to: hold.credit_account_id,
+      amount: refund.fee,
+      reference: `${refund.id}:fee`,
+      description: `fee of ${deposit.id} given back by refund ${refund.id}`,
+    });
+  }
+
+  /** A refund completed: its deposit counts it, says so on its timeline and announces `payment.refunded`. */
+  private async refunded(tx: Queryable, refund: Payment): Promise<Payment> {
+    const { rows } = await tx.query<Payment>(
+      `UPDATE payments SET amount_refunded = amount_refunded + $2, updated_at = $3 WHERE id = $1 RETURNING *`,
+      [refund.refund_of, refund.amount, this.clock.now()],
+    );
+    const deposit = rows[0]!;
+    const currency = getAsset(deposit.currency, deposit.network).currency;
+    await this.recordOnly(
+      tx,
+      deposit,
+      `refunded ${formatAmount(refund.amount, currency)} ${deposit.currency} by ${refund.id}`,
+      { refund_id: refund.id },
+    );
+    await this.emit(tx, deposit, 'payment.refunded', {
+      refund: presentPaymentForEvent({ ...refund, status: 'completed' }),
+      amount_refunded: deposit.amount_refunded.toString(),
+    });
+    this.announced(tx, deposit, false);
+    return deposit;
   }
 
   /** The pay-in's credit, clearing → user, as part of the statement that completes it. */
@@ -1760,6 +1921,13 @@ export class Payments {
 export function assertDisputable(payment: Payment, news: { disputeId: string; amount: bigint }): void {
   if (PAY_OUT.includes(payment.kind))
     throw new RampartError('invalid_value', { field: 'dispute', provided: news.disputeId, expected: 'a pay-in' });
+  // Refunded in part, what the cardholder disputes is no longer all Rampart credited.
+  if (payment.amount_refunded > 0n)
+    throw new RampartError('invalid_value', {
+      field: 'dispute',
+      provided: news.disputeId,
+      expected: `a payment not refunded (${payment.amount_refunded} of it was)`,
+    });
   if (news.amount !== payment.amount)
     throw new RampartError('invalid_value', {
       field: 'dispute.amount',
@@ -1785,6 +1953,25 @@ export function changesNothing(payment: Payment, outcome: ProviderOutcome): bool
 export function onlyConfirms(outcome: ProviderOutcome): boolean {
   return !(outcome.nextAction && outcome.status === 'pending');
 }
+
+/** The action a user asked for with this payment; a refund is the operator's doing, and none. */
+function actionOf(payment: Payment): Action {
+  if (payment.kind === 'refund') throw new Error(`refund ${payment.id} is no user's action`);
+  return payment.kind;
+}
+
+/** What a payment's call to its provider sends besides the payment: whose it is, and where from or to. */
+interface Sending {
+  user: EndUser;
+  instrument?: Record<string, unknown>;
+  returnUrl?: string | null;
+}
+
+const sendingOf = (input: CreatePayment): Sending => ({
+  user: input.gates.user,
+  instrument: input.instrument ?? {},
+  returnUrl: input.returnUrl ?? null,
+});
 
 /** What a change of status sets besides the status, and an event to record with it. */
 interface TransitionExtra {
@@ -1899,5 +2086,7 @@ export function presentPaymentForEvent(payment: Payment) {
     network: payment.network,
     reference: payment.reference,
     failure_code: payment.failure_code,
+    refund_of: payment.refund_of ?? null,
+    amount_refunded: (payment.amount_refunded ?? 0n).toString(),
   };
 }

@@ -6,6 +6,13 @@ import type { EndUser } from '../users/end-users.ts';
 export const PAYMENT_METHODS = ['bank', 'card', 'ach', 'crypto'] as const;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
 
+/**
+ * What a payment does: an action a user asks for (deposit, withdrawal, buy, sell), or a
+ * refund the operator makes of a card deposit (paid out to the card it came from).
+ */
+export const PAYMENT_KINDS = ['deposit', 'withdrawal', 'buy', 'sell', 'refund'] as const;
+export type PaymentKind = Action | 'refund';
+
 /** What the user must do next for a pending payment. */
 export type NextAction =
   | { type: 'redirect'; url: string }
@@ -29,7 +36,7 @@ export interface ProviderOutcome {
 export interface ProviderRequest {
   paymentId: string;
   operatorId: string;
-  kind: Action;
+  kind: PaymentKind;
   method: PaymentMethod;
   /** Minor units, with the currency's exponent. */
   amount: bigint;
@@ -38,7 +45,10 @@ export interface ProviderRequest {
   user: EndUser;
   /** Where the provider sends the user back to, and where it reports status changes. */
   returnUrl: string | null;
-  /** Card, bank account or crypto address details the user gave. */
+  /**
+   * Card, bank account or crypto address details the user gave; for a refund,
+   * `{ payment: <the provider's id of the payment refunded> }`.
+   */
   instrument: Record<string, unknown>;
   /**
    * Sent as the provider's idempotency key: a retried call never moves money twice.
@@ -57,10 +67,12 @@ export interface PaymentProvider {
   supports(kind: Action, method: PaymentMethod, currency: string, network: string | null): boolean;
   /** Deposits and buys. */
   payIn(request: ProviderRequest): Promise<ProviderOutcome>;
-  /** Withdrawals and sells. */
+  /** Withdrawals, sells and refunds (a refund only where `refunds` says the provider makes them). */
   payOut(request: ProviderRequest): Promise<ProviderOutcome>;
+  /** Whether the provider refunds payments of this method (paid back to where they came from). */
+  refunds?(method: PaymentMethod): boolean;
   /** The provider's current view, for reconciliation after an unknown outcome. */
-  fetch(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome>;
+  fetch(providerRef: string, kind: PaymentKind, method: PaymentMethod): Promise<ProviderOutcome>;
   /**
    * The provider's current view of the payment Rampart created with this id (sent as
    * the reference or idempotency key of the create call), for reconciling a payment
@@ -69,14 +81,14 @@ export interface PaymentProvider {
    * the create never reached it — or has not yet, so ask once the create call is well
    * over. Anything short of that answer (faults, unknown routes) throws.
    */
-  lookup(paymentId: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome | null>;
+  lookup(paymentId: string, kind: PaymentKind, method: PaymentMethod): Promise<ProviderOutcome | null>;
   /**
    * Asks the provider to cancel a payment it knows and has not completed, and answers
    * its view afterwards, mapped as `fetch` maps it: `failed` (nothing moved) if it
    * cancelled, or where the payment is if it would not (already paid, or past the
    * point of cancelling). A provider with no way to cancel answers its view unchanged.
    */
-  cancel(providerRef: string, kind: Action, method: PaymentMethod): Promise<ProviderOutcome>;
+  cancel(providerRef: string, kind: PaymentKind, method: PaymentMethod): Promise<ProviderOutcome>;
 }
 
 /**

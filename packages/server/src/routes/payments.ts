@@ -8,12 +8,15 @@ import {
   findCurrency,
   formatAmount,
   MAX_AMOUNT_INPUT_LENGTH,
+  PAYMENT_KINDS,
   PAYMENT_METHODS,
   PAYMENT_STATUSES,
   type Payment,
   type PaymentMethod,
   type PaymentStatus,
   type Payments,
+  REFUND_REASONS,
+  type RefundReason,
   type Subject,
 } from '@rampart/core';
 import { RampartError } from '@rampart/errors';
@@ -32,7 +35,11 @@ export const paymentSchema = {
       enum: ['test', 'live'],
       description: 'test: made with a test key (or a test session), in the sandbox; no real money moves.',
     },
-    kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
+    kind: {
+      type: 'string',
+      enum: [...PAYMENT_KINDS],
+      description: 'refund: your refund of a card deposit (`refund_of`), paid back to its card',
+    },
     method: { type: 'string', enum: [...PAYMENT_METHODS] },
     status: { type: 'string', enum: [...PAYMENT_STATUSES] },
     provider: { type: 'string' },
@@ -62,6 +69,11 @@ export const paymentSchema = {
     },
     destination: { type: 'object', additionalProperties: true },
     metadata: { type: 'object', additionalProperties: true },
+    refund_of: { type: ['string', 'null'], description: 'A refund: the deposit it pays back' },
+    amount_refunded: {
+      type: 'string',
+      description: 'A card deposit: its completed refunds, decimal (in progress ones are listed with `refund_of`)',
+    },
     timeline: {
       type: 'array',
       items: {
@@ -108,6 +120,8 @@ export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<P
     dispute: payment.dispute,
     destination: payment.destination,
     metadata: payment.metadata,
+    refund_of: payment.refund_of,
+    amount_refunded: currency ? formatAmount(payment.amount_refunded, currency) : payment.amount_refunded.toString(),
     ...(timeline
       ? { timeline: timeline.map((t) => ({ from: t.from_status, to: t.to_status, cause: t.cause, at: t.at })) }
       : {}),
@@ -230,6 +244,13 @@ async function createFrom(
     gates: await deps.compliance.context(subject, request.ip, user),
   };
   return earlier ? deps.payments.resume(earlier, input) : deps.payments.create(input);
+}
+
+interface RefundBody {
+  amount?: string;
+  reason?: RefundReason;
+  reference?: string;
+  metadata?: Record<string, unknown>;
 }
 
 const quoteSchema = {
@@ -374,6 +395,7 @@ export function partnerPaymentRoutes(
     Querystring: {
       status?: PaymentStatus;
       kind?: Payment['kind'];
+      refund_of?: string;
       user_id?: string;
       in_review?: 'true';
       currency?: string;
@@ -394,7 +416,8 @@ export function partnerPaymentRoutes(
           additionalProperties: false,
           properties: {
             status: { type: 'string', enum: [...PAYMENT_STATUSES] },
-            kind: { type: 'string', enum: ['deposit', 'withdrawal', 'buy', 'sell'] },
+            kind: { type: 'string', enum: [...PAYMENT_KINDS] },
+            refund_of: { type: 'string', maxLength: 64, description: 'Only the refunds of this deposit' },
             user_id: { type: 'string', maxLength: 128 },
             in_review: { type: 'string', enum: ['true'], description: 'Only withdrawals waiting for your review' },
             currency: { type: 'string', maxLength: 16 },
@@ -413,6 +436,7 @@ export function partnerPaymentRoutes(
       const rows = await deps.payments.list(request.operator.operatorId, {
         ...(q.status ? { status: q.status } : {}),
         ...(q.kind ? { kind: q.kind } : {}),
+        ...(q.refund_of ? { refundOf: q.refund_of } : {}),
         ...(q.user_id ? { userId: q.user_id } : {}),
         ...(q.in_review ? { inReview: true } : {}),
         ...(q.currency ? { currency: q.currency.toUpperCase() } : {}),
@@ -423,6 +447,60 @@ export function partnerPaymentRoutes(
         limit: limit + 1,
       });
       return cursorPage(rows, limit, (p) => presentPayment(p));
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: RefundBody }>(
+    '/v1/payments/:id/refunds',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Refund a completed card deposit, whole or in part, back to its card',
+        description:
+          'Makes a payment of kind `refund` (`refund_of` the deposit), paid back through the provider that took ' +
+          'the deposit. The user is debited the refund less the part of the deposit’s fee it gives back (in ' +
+          'proportion), held until the provider says it is paid: `payment.completed` on the refund and ' +
+          '`payment.refunded` on the deposit, or `payment.failed` (`refund_failed`) with the hold freed. ' +
+          'Refunds of a deposit never add up to more than it took.',
+        params: idParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            amount: {
+              type: 'string',
+              maxLength: MAX_AMOUNT_INPUT_LENGTH,
+              description: 'Decimal in the major unit; absent: all that is still refundable',
+            },
+            reason: { type: 'string', enum: [...REFUND_REASONS] },
+            reference: { type: 'string', minLength: 1, maxLength: 128 },
+            metadata: { type: 'object', maxProperties: 50 },
+          },
+        },
+        response: { 201: { $ref: 'Payment#' } },
+      },
+    },
+    async (request, reply) => {
+      const { operatorId, mode } = request.operator;
+      const deposit = await deps.payments.get(operatorId, request.params.id);
+      const body = request.body;
+      const refund = await deps.payments.refund({
+        operatorId,
+        mode,
+        paymentId: deposit.id,
+        amount: body.amount ?? null,
+        reason: body.reason ?? null,
+        reference: body.reference ?? null,
+        idempotencyKey: paymentKeyOf(request, {
+          operator_id: operatorId,
+          user_id: deposit.user_id,
+          mode,
+          client_ip: null,
+        }),
+        metadata: body.metadata ?? {},
+        user: await deps.users.get(operatorId, deposit.user_id),
+      });
+      return reply.code(201).send(presentPayment(refund));
     },
   );
 

@@ -17,7 +17,11 @@ export function registerDisputeAdmin(app: FastifyInstance, processor: CardsProce
     if (!isDisputeReason(reason)) return adminError(reply, 400, `reason must be one of ${DISPUTE_REASONS.join(', ')}`);
     if (payment.dispute) return adminError(reply, 409, `payment is already disputed (${payment.dispute.status})`);
     if (!payments.openDispute(payment, reason, context.clock.nowMs())) {
-      return adminError(reply, 409, `payment is ${payment.status}; only a succeeded payment can be disputed`);
+      const why =
+        payment.status === 'succeeded'
+          ? 'payment is fully refunded: nothing is left to dispute'
+          : `payment is ${payment.status}; only a succeeded payment can be disputed`;
+      return adminError(reply, 409, why);
     }
     return serializeCardPayment(payment, context.publicUrl());
   });

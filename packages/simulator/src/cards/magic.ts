@@ -46,6 +46,19 @@ export function disputeDecisionOf(number: string): DisputeDecision | undefined {
 }
 
 /**
+ * Cards whose refunds stay `pending` for the settle delay, then end as listed. Any
+ * other card's refund succeeds at once. The cards themselves are approved.
+ */
+const DELAYED_REFUND_CARDS: ReadonlyMap<string, 'succeeded' | 'failed'> = new Map<string, 'succeeded' | 'failed'>([
+  ['4000000000007726', 'succeeded'],
+  ['4000000000005126', 'failed'],
+]);
+
+export function delayedRefundOutcomeOf(number: string): 'succeeded' | 'failed' | undefined {
+  return DELAYED_REFUND_CARDS.get(number);
+}
+
+/**
  * Customer emails the processor's risk and compliance checks react to (local part,
  * case-insensitive): blocked by fraud checks, re-verification required, KYC required.
  */

@@ -37,6 +37,8 @@ export interface CardPayment {
   status: CardPaymentStatus;
   amount: number;
   amountCaptured: number;
+  /** What its `pending` and `succeeded` refunds give back; the refund store keeps it. */
+  amountRefunded: number;
   currency: string;
   captureMethod: 'automatic' | 'manual';
   card: CardDetails;
@@ -63,6 +65,7 @@ export function serializeCardPayment(payment: CardPayment, publicUrl: string) {
     object: 'payment',
     amount: payment.amount,
     amount_captured: payment.amountCaptured,
+    amount_refunded: payment.amountRefunded,
     currency: payment.currency,
     status: payment.status,
     capture_method: payment.captureMethod,
@@ -153,6 +156,7 @@ export class CardPayments {
       id: this.#context.newId('pay'),
       status: behaviour.kind === 'three_d_secure' ? 'requires_action' : 'processing',
       amountCaptured: 0,
+      amountRefunded: 0,
       threeDSecure: behaviour.kind === 'three_d_secure' ? 'required' : null,
       failureCode: null,
       declineCode: null,
@@ -219,9 +223,13 @@ export class CardPayments {
     if (to === 'succeeded') this.#scheduleMagicDispute(payment, at);
   }
 
-  /** Opens a dispute now on a succeeded payment never disputed before; false if it cannot be. */
+  /**
+   * Opens a dispute now on a succeeded payment never disputed before; false if it cannot
+   * be. A fully refunded payment has nothing left for the cardholder to dispute.
+   */
   openDispute(payment: CardPayment, reason: DisputeReason, at: number): boolean {
     if (payment.status !== 'succeeded' || payment.dispute) return false;
+    if (payment.amountRefunded >= payment.amountCaptured) return false;
     payment.dispute = {
       id: this.#context.newId('dp'),
       reason,

@@ -8,6 +8,7 @@ import type { AchDebits, BankAccount } from './ach-debits.ts';
 import type { CardCustomers } from './customers.ts';
 import type { CardPayments } from './payments.ts';
 import type { CardPayouts } from './payouts.ts';
+import type { CardRefunds } from './refunds.ts';
 import { cardsDialect } from './wire.ts';
 
 /** What the card processor's route files share. */
@@ -17,6 +18,7 @@ export interface CardsProcessor {
   payments: CardPayments;
   debits: AchDebits;
   payouts: CardPayouts;
+  refunds: CardRefunds;
 }
 
 export const CARD_CURRENCIES = ['usd', 'eur', 'gbp'] as const;

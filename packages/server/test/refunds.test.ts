@@ -1,0 +1,285 @@
+/**
+ * Refunds of card deposits, end to end: `POST /v1/payments/{id}/refunds` makes a refund
+ * payment, paid back through the sandbox card processor over HTTP; its answer or signed
+ * webhook completes or fails it, and the ledger, the deposit and the events follow.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { startTestApp, type TestApp } from './harness.ts';
+import {
+  advanceSimulator,
+  balance,
+  CARD_OK,
+  createPayment,
+  feesEarned,
+  held,
+  openForPayments,
+  paidOut,
+  waitForStatus,
+} from './payment-fixtures.ts';
+import { eventually } from './webhooks-fixtures.ts';
+
+const FEES = { deposit: { USD: { fixed: '1.00' } } };
+const REFUND_SUCCEEDS_LATER = { ...CARD_OK, card_number: '4000000000007726' };
+const REFUND_FAILS_LATER = { ...CARD_OK, card_number: '4000000000005126' };
+
+function refund(t: TestApp, paymentId: string, payload: Record<string, unknown> = {}, headers = {}) {
+  return t.app.inject({
+    method: 'POST',
+    url: `/v1/payments/${paymentId}/refunds`,
+    headers: { ...t.auth, ...headers },
+    payload,
+  });
+}
+
+function getPayment(t: TestApp, id: string) {
+  return t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth });
+}
+
+async function deposit(t: TestApp, userId: string, amount: string, card: Record<string, unknown> = CARD_OK) {
+  const response = await createPayment(t, { user_id: userId, amount, instrument: card });
+  assert.equal(response.json().status, 'completed', response.body);
+  return response.json().id as string;
+}
+
+async function eventsOf(t: TestApp, paymentId: string) {
+  const { rows } = await t.db.query<{ type: string; data: Record<string, Record<string, unknown>> }>(
+    'SELECT type, data FROM events WHERE subject_id = $1 ORDER BY sequence',
+    [paymentId],
+  );
+  return rows;
+}
+
+/** Every transfer of the ledger balances to zero per currency. */
+async function ledgerBalances(t: TestApp) {
+  const { rowCount } = await t.db.query(
+    `SELECT t.id FROM ledger_transfers t JOIN ledger_entries e ON e.transfer_id = t.id
+      GROUP BY t.id, e.currency HAVING sum(e.amount) <> 0`,
+  );
+  assert.equal(rowCount, 0, 'every posting balances to zero');
+}
+
+describe('refunds of card deposits', async () => {
+  const t = await startTestApp({ sandbox: true });
+  await openForPayments(t, { fees: FEES });
+
+  test('a whole refund pays the deposit back to its card: the credit and the fee go back, payment.refunded', async () => {
+    const id = await deposit(t, 'refund-whole', '50.00');
+    assert.equal(await balance(t, 'refund-whole'), 4900n);
+    const feesBefore = await feesEarned(t);
+    const response = await refund(t, id, { reason: 'requested_by_customer', metadata: { ticket: 'T-1' } });
+    assert.equal(response.statusCode, 201, response.body);
+    const made = response.json();
+    assert.match(made.id, /^pay_/);
+    assert.deepEqual(
+      [made.kind, made.status, made.refund_of, made.amount, made.fee, made.method, made.provider],
+      ['refund', 'completed', id, '50.00', '1.00', 'card', 'simcard'],
+    );
+    assert.deepEqual(made.metadata, { ticket: 'T-1', reason: 'requested_by_customer' });
+    assert.equal(made.destination.card_number_last4, '4242');
+    assert.equal(made.destination.cvc, undefined, 'the card code is never copied');
+    assert.equal(await balance(t, 'refund-whole'), 0n, 'what the deposit credited is debited');
+    assert.equal(feesBefore - (await feesEarned(t)), 100n, 'the fee is given back');
+    assert.equal(await held(t, 'refund-whole'), 0n);
+
+    const after = (await getPayment(t, id)).json();
+    assert.deepEqual([after.status, after.amount_refunded], ['completed', '50.00']);
+    assert.ok(after.timeline.some((step: { cause: string }) => step.cause === `refunded 50.00 USD by ${made.id}`));
+    const refunded = (await eventsOf(t, id)).filter((e) => e.type === 'payment.refunded');
+    assert.equal(refunded.length, 1);
+    assert.equal(refunded[0]!.data['refund']!['id'], made.id);
+    assert.equal(refunded[0]!.data['payment']!['amount_refunded'], '5000');
+    assert.deepEqual(
+      (await eventsOf(t, made.id)).map((e) => e.type),
+      ['payment.created', 'payment.completed'],
+    );
+
+    const again = await refund(t, id);
+    assert.equal(again.statusCode, 409, again.body);
+    assert.equal(again.json().error.code, 'payment_not_refundable');
+    assert.deepEqual(again.json().error.details, { payment_id: id, reason: 'fully_refunded', status: 'completed' });
+    assert.equal(again.json().error.retryable, false);
+    await ledgerBalances(t);
+  });
+
+  test('refunds in part add up to the deposit and never past it; the fee goes back in proportion', async () => {
+    const id = await deposit(t, 'refund-parts', '100.00');
+    const first = await refund(t, id, { amount: '30.00' });
+    assert.equal(first.statusCode, 201, first.body);
+    assert.deepEqual([first.json().amount, first.json().fee], ['30.00', '0.30']);
+    assert.equal(await balance(t, 'refund-parts'), 9900n - 2970n);
+
+    const tooMuch = await refund(t, id, { amount: '70.01' });
+    assert.equal(tooMuch.statusCode, 422, tooMuch.body);
+    assert.equal(tooMuch.json().error.code, 'refund_exceeds_refundable');
+    assert.deepEqual(tooMuch.json().error.details, {
+      payment_id: id,
+      amount: '70.01',
+      refundable: '70.00',
+      currency: 'USD',
+    });
+
+    const rest = await refund(t, id);
+    assert.equal(rest.statusCode, 201, rest.body);
+    assert.deepEqual([rest.json().amount, rest.json().fee], ['70.00', '0.70']);
+    assert.equal(await balance(t, 'refund-parts'), 0n);
+    assert.equal((await getPayment(t, id)).json().amount_refunded, '100.00');
+
+    const listed = await t.app.inject({ method: 'GET', url: `/v1/payments?refund_of=${id}`, headers: t.auth });
+    assert.deepEqual(
+      listed.json().data.map((p: { id: string }) => p.id),
+      [rest.json().id, first.json().id],
+    );
+    const kinds = await t.app.inject({ method: 'GET', url: '/v1/payments?kind=refund&limit=100', headers: t.auth });
+    assert.ok(kinds.json().data.every((p: { kind: string }) => p.kind === 'refund'));
+    assert.ok(kinds.json().data.some((p: { id: string }) => p.id === first.json().id));
+    await ledgerBalances(t);
+  });
+
+  test('refunds at once never refund more than the deposit took', async () => {
+    const id = await deposit(t, 'refund-race', '50.00');
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => refund(t, id, { amount: '10.00' }, { 'idempotency-key': `race-${i}` })),
+    );
+    const made = answers.filter((a) => a.statusCode === 201);
+    assert.equal(made.length, 5, answers.map((a) => a.body).join('\n'));
+    for (const refused of answers.filter((a) => a.statusCode !== 201)) {
+      assert.ok(
+        ['refund_exceeds_refundable', 'payment_not_refundable'].includes(refused.json().error.code),
+        refused.body,
+      );
+    }
+    assert.equal((await getPayment(t, id)).json().amount_refunded, '50.00');
+    assert.equal(await balance(t, 'refund-race'), 0n);
+    await ledgerBalances(t);
+  });
+
+  test('the same Idempotency-Key answers the same refund, made once', async () => {
+    const id = await deposit(t, 'refund-idem', '20.00');
+    const headers = { 'idempotency-key': 'refund-idem-1' };
+    const first = await refund(t, id, { amount: '5.00' }, headers);
+    const second = await refund(t, id, { amount: '5.00' }, headers);
+    assert.equal(first.statusCode, 201, first.body);
+    assert.equal(second.json().id, first.json().id);
+    const { rows } = await t.db.query('SELECT id FROM payments WHERE refund_of = $1', [id]);
+    assert.equal(rows.length, 1);
+    const changed = await refund(t, id, { amount: '6.00' }, headers);
+    assert.equal(changed.statusCode, 409);
+    assert.equal(changed.json().error.code, 'idempotency_conflict');
+  });
+
+  test('a refund the user’s balance cannot cover is refused whole: insufficient_balance, nothing made or held', async () => {
+    const id = await deposit(t, 'refund-spent', '40.00');
+    await paidOut(t, 'refund-spent', '30.00');
+    const response = await refund(t, id);
+    assert.equal(response.statusCode, 402, response.body);
+    assert.equal(response.json().error.code, 'insufficient_balance');
+    const { rows } = await t.db.query('SELECT id FROM payments WHERE refund_of = $1', [id]);
+    assert.equal(rows.length, 0, 'no refund was made');
+    assert.equal(await held(t, 'refund-spent'), 0n);
+    // What the balance still covers can be refunded.
+    const part = await refund(t, id, { amount: '9.00' });
+    assert.equal(part.statusCode, 201, part.body);
+    assert.equal(await balance(t, 'refund-spent'), 900n - 878n);
+  });
+
+  test('a refund the processor pays later is held meanwhile, then completes on its webhook', async () => {
+    const id = await deposit(t, 'refund-later', '25.00', REFUND_SUCCEEDS_LATER);
+    const response = await refund(t, id);
+    assert.equal(response.statusCode, 201, response.body);
+    const made = response.json();
+    assert.equal(made.status, 'processing');
+    assert.equal(await held(t, 'refund-later'), 2400n, 'held, less the fee it gives back');
+    assert.equal((await getPayment(t, id)).json().amount_refunded, '0.00', 'counted once it is paid');
+    await advanceSimulator(t, 5);
+    const done = await waitForStatus(t, made.id, ['completed']);
+    assert.equal(done.kind, 'refund');
+    assert.deepEqual([await balance(t, 'refund-later'), await held(t, 'refund-later')], [0n, 0n]);
+    await eventually(
+      'the deposit counts it',
+      async () => (await getPayment(t, id)).json(),
+      (deposit) => deposit.amount_refunded === '25.00',
+    );
+    await ledgerBalances(t);
+  });
+
+  test('a refund the processor fails later frees its hold: refund_failed, and the deposit can be refunded again', async () => {
+    const id = await deposit(t, 'refund-fails', '25.00', REFUND_FAILS_LATER);
+    const made = (await refund(t, id)).json();
+    assert.equal(made.status, 'processing');
+    await advanceSimulator(t, 5);
+    const failed = await waitForStatus(t, made.id, ['failed']);
+    assert.equal(failed.failure.code, 'refund_failed');
+    assert.deepEqual([await balance(t, 'refund-fails'), await held(t, 'refund-fails')], [2400n, 0n]);
+    const after = (await getPayment(t, id)).json();
+    assert.deepEqual([after.status, after.amount_refunded], ['completed', '0.00']);
+    assert.deepEqual(
+      (await eventsOf(t, made.id)).map((e) => e.type),
+      ['payment.created', 'payment.processing', 'payment.failed'],
+    );
+    // A failed refund does not count against what is refundable.
+    const retry = await refund(t, id, { amount: '25.00' });
+    assert.equal(retry.statusCode, 201, retry.body);
+    assert.equal(retry.json().status, 'processing');
+  });
+
+  test('only a completed card deposit without a dispute is refundable: payment_not_refundable says why', async () => {
+    const reasons = async (paymentId: string) => {
+      const response = await refund(t, paymentId);
+      assert.equal(response.statusCode, 409, response.body);
+      assert.equal(response.json().error.code, 'payment_not_refundable');
+      return response.json().error.details.reason;
+    };
+    await deposit(t, 'refund-kinds', '30.00');
+    const withdrawal = await paidOut(t, 'refund-kinds', '10.00');
+    assert.equal(await reasons(withdrawal.id), 'not_a_card_deposit');
+
+    const declined = await createPayment(t, {
+      user_id: 'refund-kinds',
+      amount: '10.00',
+      instrument: { ...CARD_OK, card_number: '4000000000000002' },
+    });
+    assert.equal(declined.statusCode, 402, declined.body);
+    assert.equal(await reasons(declined.json().error.details.payment_id), 'not_completed');
+
+    const disputed = await deposit(t, 'refund-kinds', '15.00');
+    const processorId = (
+      (await (await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${disputed}`)).json()) as {
+        requests: { created_id: string }[];
+      }
+    ).requests[0]!.created_id;
+    const opened = await fetch(`${t.simulator!.url}/admin/cards/payments/${processorId}/dispute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'fraudulent' }),
+    });
+    assert.ok(opened.ok, await opened.text());
+    await eventually(
+      'dispute recorded',
+      async () => (await getPayment(t, disputed)).json(),
+      (payment) => payment.dispute?.status === 'open',
+    );
+    assert.equal(await reasons(disputed), 'disputed');
+
+    const missing = await refund(t, 'pay_does_not_exist');
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().error.code, 'payment_not_found');
+  });
+
+  test('bad refund requests get catalog errors', async () => {
+    const id = await deposit(t, 'refund-bad', '10.00');
+    for (const amount of ['0', '-1', '1.234', 'ten']) {
+      const response = await refund(t, id, { amount });
+      assert.equal(response.statusCode, 422, `${amount}: ${response.body}`);
+      assert.equal(response.json().error.code, 'invalid_amount');
+      assert.equal(response.json().error.details.field, 'amount');
+    }
+    const reason = await refund(t, id, { reason: 'because' });
+    assert.equal(reason.statusCode, 400);
+    assert.equal(reason.json().error.code, 'validation_error');
+    const unknown = await refund(t, id, { amount: '1.00', card: '4242' });
+    assert.equal(unknown.statusCode, 400);
+    assert.equal(unknown.json().error.code, 'validation_error');
+    assert.equal((await getPayment(t, id)).json().amount_refunded, '0.00');
+  });
+});
