@@ -266,6 +266,35 @@ describe('refunds of card deposits', async () => {
     assert.equal(missing.json().error.code, 'payment_not_found');
   });
 
+  test('a dispute of a deposit refunded in part is set aside for a person, not applied', async () => {
+    const id = await deposit(t, 'refund-then-dispute', '30.00');
+    assert.equal((await refund(t, id, { amount: '10.00' })).statusCode, 201);
+    const processorId = (
+      (await (await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${id}`)).json()) as {
+        requests: { created_id: string }[];
+      }
+    ).requests[0]!.created_id;
+    const opened = await fetch(`${t.simulator!.url}/admin/cards/payments/${processorId}/dispute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'fraudulent' }),
+    });
+    assert.ok(opened.ok, await opened.text());
+    await eventually(
+      'tried and refused',
+      async () =>
+        (
+          await t.db.query(
+            "SELECT last_error FROM provider_events WHERE notice -> 'subject' ->> 'type' = 'dispute' AND notice -> 'subject' ->> 'providerRef' = $1",
+            [processorId],
+          )
+        ).rows[0],
+      (row) => row?.last_error === 'invalid_value',
+    );
+    const after = (await getPayment(t, id)).json();
+    assert.deepEqual([after.status, after.dispute, after.amount_refunded], ['completed', null, '10.00']);
+  });
+
   test('bad refund requests get catalog errors', async () => {
     const id = await deposit(t, 'refund-bad', '10.00');
     for (const amount of ['0', '-1', '1.234', 'ten']) {
@@ -281,5 +310,102 @@ describe('refunds of card deposits', async () => {
     assert.equal(unknown.statusCode, 400);
     assert.equal(unknown.json().error.code, 'validation_error');
     assert.equal((await getPayment(t, id)).json().amount_refunded, '0.00');
+  });
+});
+
+describe('refunds whose processor answer is lost', async () => {
+  const t = await startTestApp({ sandbox: { settleDelayMs: 50, timeoutMs: 400, breakerThreshold: 100 } });
+  await openForPayments(t);
+  const simulator = (method: string, path: string, body?: unknown) =>
+    fetch(`${t.simulator!.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  // No webhook ever arrives: only asking the processor can settle these refunds.
+  assert.equal(
+    (await simulator('PUT', '/admin/webhook-targets/cards', { url: 'http://127.0.0.1:9/nowhere' })).ok,
+    true,
+  );
+  const fault = async (phase: 'before' | 'after') =>
+    assert.equal(
+      (
+        await simulator('POST', '/admin/faults', {
+          provider: 'cards',
+          kind: 'timeout',
+          phase,
+          count: 1,
+          hold_ms: 2_000,
+        })
+      ).status,
+      201,
+    );
+  /** Runs reconciliation as if nothing had touched the refund for `quietFor`. */
+  const reconcile = async (id: string, quietFor: string) => {
+    await t.db.query('UPDATE payments SET updated_at = now() - $2::interval WHERE id = $1', [id, quietFor]);
+    return t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
+  };
+  const refundsMade = async (id: string) =>
+    (
+      (await (await simulator('GET', `/admin/requests?provider=cards&idempotency_key=${id}`)).json()) as {
+        requests: { created_id: string | null; replayed: boolean }[];
+      }
+    ).requests.filter((r) => r.created_id && !r.replayed).length;
+
+  test('a refund the processor made but whose answer was lost is found by Rampart’s id: paid back once', async () => {
+    const id = await deposit(t, 'refund-unanswered', '16.00');
+    await fault('after');
+    const response = await refund(t, id);
+    assert.equal(response.statusCode, 201, response.body);
+    const made = response.json();
+    assert.equal(made.status, 'pending', 'the outcome is unknown');
+    assert.equal(await held(t, 'refund-unanswered'), 1600n, 'held while it is unknown');
+    assert.equal(await reconcile(made.id, '1 minute'), 1);
+    const done = await waitForStatus(t, made.id, ['completed']);
+    assert.ok(done.timeline.some((step: { cause: string }) => /reconciled with simcard/.test(step.cause)));
+    assert.deepEqual([await balance(t, 'refund-unanswered'), await held(t, 'refund-unanswered')], [0n, 0n]);
+    assert.equal((await getPayment(t, id)).json().amount_refunded, '16.00');
+    assert.equal(await refundsMade(made.id), 1, 'refunded once');
+    await reconcile(made.id, '1 minute');
+    assert.equal(await balance(t, 'refund-unanswered'), 0n, 'asked again, nothing moves twice');
+    await ledgerBalances(t);
+  });
+
+  test('a refund the processor never received fails once surely abandoned: its hold is freed, the deposit refundable', async () => {
+    const id = await deposit(t, 'refund-unsent', '12.00');
+    await fault('before');
+    const made = (await refund(t, id)).json();
+    assert.equal(made.status, 'pending');
+    assert.equal(await reconcile(made.id, '1 minute'), 0, 'its call may still be on its way');
+    assert.equal(await held(t, 'refund-unsent'), 1200n);
+    assert.equal(await reconcile(made.id, '10 minutes'), 1);
+    const failed = await waitForStatus(t, made.id, ['failed']);
+    assert.equal(failed.failure.code, 'upstream_timeout');
+    assert.deepEqual([await balance(t, 'refund-unsent'), await held(t, 'refund-unsent')], [1200n, 0n]);
+    assert.equal(await refundsMade(made.id), 0);
+    const again = await refund(t, id);
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json().status, 'completed');
+  });
+
+  test('a refund its request left unsent (the node died) is sent on by the retry with its Idempotency-Key: one refund', async () => {
+    const id = await deposit(t, 'refund-resumed', '14.00');
+    await fault('before');
+    const headers = { 'idempotency-key': 'refund-resumed-1' };
+    const first = (await refund(t, id, {}, headers)).json();
+    assert.equal(first.status, 'pending');
+    // As if the node had died mid-request: its claim on the key is still running, and lapsed.
+    await t.db.query(
+      `UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL,
+              locked_until = now() - interval '1 minute' WHERE key = $1`,
+      [headers['idempotency-key']],
+    );
+    const retry = await refund(t, id, {}, headers);
+    assert.equal(retry.statusCode, 201, retry.body);
+    assert.deepEqual([retry.json().id, retry.json().status], [first.id, 'completed']);
+    const resumed = (await getPayment(t, first.id)).json();
+    assert.ok(resumed.timeline.some((step: { cause: string }) => /resumed by a retry/.test(step.cause)));
+    assert.equal(await refundsMade(first.id), 1);
+    assert.deepEqual([await balance(t, 'refund-resumed'), await held(t, 'refund-resumed')], [0n, 0n]);
   });
 });

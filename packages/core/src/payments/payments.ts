@@ -906,6 +906,11 @@ export class Payments {
     const currency = getAsset(deposit.currency, deposit.network).currency;
     const asked = input.amount === undefined || input.amount === null ? undefined : parseAmount(input.amount, currency);
     const sending: Sending = { user: input.user, instrument: { payment: deposit.provider_ref } };
+    // A retry of a request that ended unanswered (its node died): the refund it made is
+    // the answer, sent on if it never reached the processor. Looked for first: counted
+    // against what is refundable, it would refuse the retry as more than is left.
+    const earlier = input.idempotencyKey ? await this.earlierRefund(deposit, input.idempotencyKey) : undefined;
+    if (earlier) return this.resumeRefund(earlier, provider, sending);
     let refund: Payment;
     try {
       refund = await this.inTransaction(async (tx) => {
@@ -920,24 +925,32 @@ export class Payments {
         return this.insertRefund(tx, locked, amount, input);
       });
     } catch (error) {
-      if (input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency') {
-        const existing = await paymentStore.byIdempotencyKey(
-          this.db,
-          input.operatorId,
-          deposit.mode,
-          input.idempotencyKey,
-        );
-        if (existing?.refund_of !== deposit.id) throw new RampartError('idempotency_conflict');
-        if (!awaitsProvider(existing)) return this.asAnswer(existing, existing.provider);
-        const resumed = await this.markResumed(existing);
-        if (!awaitsProvider(resumed)) return this.asAnswer(resumed, resumed.provider);
-        return this.submit(resumed, [provider], sending, { resumed: true });
-      }
+      // The same key at the same time: the other request's refund is the answer.
+      const existing =
+        input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency'
+          ? await this.earlierRefund(deposit, input.idempotencyKey)
+          : undefined;
+      if (existing) return this.resumeRefund(existing, provider, sending);
       if (uniqueViolation(error) === 'payments_reference')
         throw new RampartError('resource_exists', { resource: 'payment', reference: input.reference });
       throw error;
     }
     return this.submit(refund, [provider], sending);
+  }
+
+  /** The payment made under this Idempotency-Key, if any: a refund of `deposit`, or the key was another request's. */
+  private async earlierRefund(deposit: Payment, key: string): Promise<Payment | undefined> {
+    const existing = await paymentStore.byIdempotencyKey(this.db, deposit.operator_id, deposit.mode, key);
+    if (existing && existing.refund_of !== deposit.id)
+      throw new RampartError('idempotency_conflict', { idempotency_key: key });
+    return existing;
+  }
+
+  /** An earlier request's refund, answered as it stands, or sent on if its processor never answered. */
+  private async resumeRefund(refund: Payment, provider: PaymentProvider, sending: Sending): Promise<Payment> {
+    const resumed = awaitsProvider(refund) ? await this.markResumed(refund) : refund;
+    if (!awaitsProvider(resumed)) return this.asAnswer(resumed, resumed.provider);
+    return this.submit(resumed, [provider], sending, { resumed: true });
   }
 
   /** The refund, its first timeline entry, `payment.created` and its hold on the user's balance. */
