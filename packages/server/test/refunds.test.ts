@@ -408,4 +408,25 @@ describe('refunds whose processor answer is lost', async () => {
     assert.equal(await refundsMade(first.id), 1);
     assert.deepEqual([await balance(t, 'refund-resumed'), await held(t, 'refund-resumed')], [0n, 0n]);
   });
+
+  test('a refund the processor refuses (a dispute Rampart has not heard of) answers 402 refund_failed, its hold freed', async () => {
+    const id = await deposit(t, 'refund-refused', '18.00');
+    const processorId = (
+      (await (await simulator('GET', `/admin/requests?provider=cards&idempotency_key=${id}`)).json()) as {
+        requests: { created_id: string }[];
+      }
+    ).requests[0]!.created_id;
+    // Its webhook goes nowhere: Rampart still has the deposit undisputed.
+    assert.ok((await simulator('POST', `/admin/cards/payments/${processorId}/dispute`, { reason: 'fraudulent' })).ok);
+    const response = await refund(t, id);
+    assert.equal(response.statusCode, 402, response.body);
+    const error = response.json().error;
+    assert.deepEqual([error.code, error.retryable, error.type], ['refund_failed', false, 'declined']);
+    assert.equal(error.details.reason, 'charge_disputed');
+    assert.equal(error.message, 'The refund could not be paid back to the card (charge_disputed).');
+    const made = (await t.app.inject({ method: 'GET', url: `/v1/payments?refund_of=${id}`, headers: t.auth })).json()
+      .data[0];
+    assert.deepEqual([made.id, made.status, made.failure.code], [error.details.payment_id, 'failed', 'refund_failed']);
+    assert.deepEqual([await balance(t, 'refund-refused'), await held(t, 'refund-refused')], [1800n, 0n]);
+  });
 });

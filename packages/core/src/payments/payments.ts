@@ -1104,9 +1104,11 @@ export class Payments {
    */
   private asAnswer(payment: Payment, provider: string, details: Record<string, unknown> = {}): Payment {
     if (payment.status !== 'failed') return payment;
+    // A refund's failure code is the refund's own: why is in the processor's words.
+    const why = payment.kind === 'refund' ? details['provider_code'] : undefined;
     throw new RampartError(failureOf(payment.kind), {
       payment_id: payment.id,
-      reason: payment.failure_code ?? 'failed',
+      reason: typeof why === 'string' ? why : (payment.failure_code ?? 'failed'),
       provider,
       ...details,
     });
