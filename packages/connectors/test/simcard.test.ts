@@ -215,6 +215,28 @@ describe('simcard refunds', () => {
     });
   });
 
+  test('a refusal of a refund the processor already made (its key forgotten) answers that refund, paid', async () => {
+    const deposit = await cardDeposit('4242424242424242');
+    const first = refund(deposit.providerRef, 2500n);
+    const paid = await first.answer;
+    assert.equal(paid.status, 'completed');
+    // The same refund sent again under another key: the processor has nothing left to refund.
+    const again = await connector.payOut({
+      paymentId: first.paymentId,
+      operatorId: people.operatorId,
+      kind: 'refund',
+      method: 'card',
+      amount: 2500n,
+      currency: 'USD',
+      network: null,
+      user: await people.user(uniqueId('user')),
+      returnUrl: null,
+      instrument: { payment: deposit.providerRef, reason: 'duplicate' },
+      idempotencyKey: uniqueId('key'),
+    });
+    assert.deepEqual(again, paid);
+  });
+
   test('a refund the processor refuses (disputed, more than is left) fails with refund_failed, nothing thrown', async () => {
     const deposit = await cardDeposit('4242424242424242');
     const tooMuch = await refund(deposit.providerRef, 2501n).answer;

@@ -4,12 +4,16 @@
 -- refunds, for display; what may still be refunded is decided under the deposit's row
 -- lock from its refunds not failed or cancelled (`payments_refunds`).
 --
--- Safe while a deployment rolls: new nullable and constant-default columns rewrite
--- nothing, and the new checks are added NOT VALID (every existing row passes them).
--- Nodes of the earlier release know no refunds: refund once every node runs this one.
+-- Quick on a large table: a nullable and a constant-default column rewrite nothing, and
+-- the reference and the checks are added NOT VALID: they hold for every row written from
+-- now on, and every existing row has refund_of NULL and amount_refunded 0. The index
+-- comes in the next migration, in its own transaction. Nodes of the earlier release know
+-- no refunds: Rampart makes none while one of them is connected (see `Payments.refund`).
 ALTER TABLE payments
-  ADD COLUMN refund_of text REFERENCES payments (id),
+  ADD COLUMN refund_of text,
   ADD COLUMN amount_refunded numeric(78, 0) NOT NULL DEFAULT 0;
+ALTER TABLE payments ADD CONSTRAINT payments_refund_of_fkey
+  FOREIGN KEY (refund_of) REFERENCES payments (id) NOT VALID;
 
 DO $$
 DECLARE
@@ -28,5 +32,3 @@ ALTER TABLE payments ADD CONSTRAINT payments_refund_of
   CHECK ((kind = 'refund') = (refund_of IS NOT NULL)) NOT VALID;
 ALTER TABLE payments ADD CONSTRAINT payments_amount_refunded
   CHECK (amount_refunded >= 0 AND amount_refunded <= amount) NOT VALID;
-
-CREATE INDEX payments_refunds ON payments (refund_of) WHERE refund_of IS NOT NULL;

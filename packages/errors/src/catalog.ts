@@ -871,8 +871,10 @@ const achErrors = {
     action: 'contact_support',
     message: 'The refund could not be paid back to the card ({reason}).',
     description:
-      "The card processor could not pay the refund back (e.g. the card was closed). Nothing left the user's balance: " +
-      'the refund failed and its hold was freed. Pay the user back another way (a withdrawal).',
+      'The refund was not paid, and nothing left the user’s balance: the refund failed and its hold was freed. ' +
+      'details.reason says why: the processor’s refusal (e.g. expired_or_canceled_card, the card is closed: pay ' +
+      'the user back another way), or a catalog code such as upstream_error when the processor could not be ' +
+      'reached (make a new refund later). The same request replays this answer.',
     details: {
       payment_id: req('string', 'The refund payment.'),
       reason: req('string', "Why, in the provider's words or as a catalog code."),

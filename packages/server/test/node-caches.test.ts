@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { LISTENER_NAME } from '@rampart/core';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import { CARD_3DS, createPayment, openForPayments } from './payment-fixtures.ts';
 import { manualClock } from './widget-fixtures.ts';
@@ -112,7 +113,8 @@ describe('per-node caches across two nodes', async () => {
     // Cut every node's LISTEN connection, then change the payment behind Rampart's back
     // (no notice is sent for a direct UPDATE of payments).
     await a.db.query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rampart-listen' AND datname = current_database()",
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+      [LISTENER_NAME],
     );
     await a.db.query("UPDATE payments SET reference = 'changed-by-hand' WHERE id = $1", [id]);
     await eventually(async () =>
@@ -122,7 +124,8 @@ describe('per-node caches across two nodes', async () => {
     // Listening again (the listener reconnects by itself), B caches and hears notices as before.
     await eventually(async () => {
       const { rows } = await a.db.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rampart-listen' AND datname = current_database()",
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+        [LISTENER_NAME],
       );
       assert.equal(rows[0]?.n, 2);
     });

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startTestApp, type TestApp } from './harness.ts';
+import pg from 'pg';
+import { databaseUrl, startTestApp, type TestApp } from './harness.ts';
 import {
   advanceSimulator,
   balance,
@@ -75,7 +76,7 @@ describe('refunds of card deposits', async () => {
       [made.kind, made.status, made.refund_of, made.amount, made.fee, made.method, made.provider],
       ['refund', 'completed', id, '50.00', '1.00', 'card', 'simcard'],
     );
-    assert.deepEqual(made.metadata, { ticket: 'T-1', reason: 'requested_by_customer' });
+    assert.deepEqual(made.metadata, { ticket: 'T-1' });
     assert.equal(made.destination.card_number_last4, '4242');
     assert.equal(made.destination.cvc, undefined, 'the card code is never copied');
     assert.equal(await balance(t, 'refund-whole'), 0n, 'what the deposit credited is debited');
@@ -87,6 +88,8 @@ describe('refunds of card deposits', async () => {
     assert.ok(after.timeline.some((step: { cause: string }) => step.cause === `refunded 50.00 USD by ${made.id}`));
     const refunded = (await eventsOf(t, id)).filter((e) => e.type === 'payment.refunded');
     assert.equal(refunded.length, 1);
+    const { timeline } = (await getPayment(t, made.id)).json();
+    assert.equal(timeline[0].cause, `refund of ${id} (requested_by_customer)`);
     assert.equal(refunded[0]!.data['refund']!['id'], made.id);
     assert.equal(refunded[0]!.data['payment']!['amount_refunded'], '5000');
     assert.deepEqual(
@@ -133,6 +136,92 @@ describe('refunds of card deposits', async () => {
     const kinds = await t.app.inject({ method: 'GET', url: '/v1/payments?kind=refund&limit=100', headers: t.auth });
     assert.ok(kinds.json().data.every((p: { kind: string }) => p.kind === 'refund'));
     assert.ok(kinds.json().data.some((p: { id: string }) => p.id === first.json().id));
+    await ledgerBalances(t);
+  });
+
+  test('refunds in thirds give the whole fee back between them, and debit the user exactly what was credited', async () => {
+    const id = await deposit(t, 'refund-thirds', '100.00');
+    const feesBefore = await feesEarned(t);
+    const fees: string[] = [];
+    for (const amount of ['33.33', '33.33', '33.34']) {
+      const response = await refund(t, id, { amount });
+      assert.equal(response.statusCode, 201, response.body);
+      fees.push(response.json().fee);
+    }
+    assert.deepEqual(fees, ['0.33', '0.33', '0.34']);
+    assert.equal(await balance(t, 'refund-thirds'), 0n);
+    assert.equal(feesBefore - (await feesEarned(t)), 100n);
+    await ledgerBalances(t);
+  });
+
+  test('a deposit whose fee took all it credited is refunded with nothing held: the fee alone goes back', async () => {
+    const id = await deposit(t, 'refund-all-fee', '5.00');
+    // As a pay-in whose fee was capped at what arrived leaves it (a card processor reporting a settled amount).
+    await t.db.query('UPDATE payments SET fee = amount WHERE id = $1', [id]);
+    const response = await refund(t, id);
+    assert.equal(response.statusCode, 201, response.body);
+    assert.deepEqual([response.json().status, response.json().fee], ['completed', '5.00']);
+    const { rows } = await t.db.query('SELECT hold_id FROM payments WHERE id = $1', [response.json().id]);
+    assert.equal(rows[0]!.hold_id, null);
+    assert.equal(await balance(t, 'refund-all-fee'), 400n, 'the user is debited nothing');
+  });
+
+  test('no refund while a node of an earlier release is connected: service_unavailable (retryable)', async () => {
+    const id = await deposit(t, 'refund-rolling', '10.00');
+    // A node of the release before refunds, as its LISTEN connection shows it.
+    const { rows } = await t.db.query<{ name: string }>('SELECT current_database() AS name');
+    const earlier = new pg.Client({ connectionString: databaseUrl(rows[0]!.name), application_name: 'rampart-listen' });
+    await earlier.connect();
+    try {
+      const response = await refund(t, id);
+      assert.equal(response.statusCode, 503, response.body);
+      assert.deepEqual([response.json().error.code, response.json().error.retryable], ['service_unavailable', true]);
+      assert.match(response.json().error.details.reason, /earlier release/);
+    } finally {
+      await earlier.end();
+    }
+    const later = await refund(t, id);
+    assert.equal(later.statusCode, 201, later.body);
+  });
+
+  test('a chargeback while a refund is under way is set aside, not applied: the card is not paid back twice', async () => {
+    const id = await deposit(t, 'refund-then-chargeback', '100.00', REFUND_SUCCEEDS_LATER);
+    const made = (await refund(t, id, { amount: '50.00' })).json();
+    assert.equal(made.status, 'processing');
+    const processorId = (
+      (await (await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${id}`)).json()) as {
+        requests: { created_id: string }[];
+      }
+    ).requests[0]!.created_id;
+    for (const [path, body] of [
+      ['dispute', { reason: 'fraudulent' }],
+      ['dispute/close', { status: 'lost' }],
+    ] as const) {
+      const response = await fetch(`${t.simulator!.url}/admin/cards/payments/${processorId}/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.ok(response.ok, await response.text());
+    }
+    await eventually(
+      'both set aside',
+      async () =>
+        (
+          await t.db.query(
+            `SELECT count(*)::int AS n FROM provider_events
+              WHERE notice -> 'subject' ->> 'providerRef' = $1 AND notice -> 'subject' ->> 'type' = 'dispute'
+                AND last_error = 'invalid_value'`,
+            [processorId],
+          )
+        ).rows[0],
+      (row) => row?.n === 2,
+    );
+    await advanceSimulator(t, 5);
+    await waitForStatus(t, made.id, ['completed']);
+    const after = (await getPayment(t, id)).json();
+    assert.deepEqual([after.status, after.dispute, after.amount_refunded], ['completed', null, '50.00']);
+    assert.equal(await balance(t, 'refund-then-chargeback'), 9900n - 4950n, 'debited for the refund alone');
     await ledgerBalances(t);
   });
 

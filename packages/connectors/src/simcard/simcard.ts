@@ -115,13 +115,6 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     if (answer.status < 300) return outcomeOf(answer.body as CardObject);
     const { error } = answer.body as CardError;
     const details = error?.details ?? {};
-    if (request.kind === 'refund' && error && REFUND_REFUSALS.includes(error.code)) {
-      return {
-        providerRef: `${this.id}:${request.paymentId}`,
-        status: 'failed',
-        failure: { code: 'refund_failed', details: { provider_code: error.code } },
-      };
-    }
     switch (error?.code) {
       case 'customer_blocked':
         throw new RampartError('customer_blocked', { provider: this.id });
@@ -240,7 +233,14 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
     return this.answer(answer, request);
   }
 
+  /**
+   * A refund of the payment `instrument.payment`. A refusal is final only once the
+   * processor has no refund under Rampart's id: a call resumed after a lost answer, with
+   * its idempotency key forgotten by the processor, is refused for the very refund it
+   * made (`amount_too_large`), which was paid.
+   */
   private async refund(request: ProviderRequest): Promise<ProviderOutcome> {
+    const reason = request.instrument['reason'];
     const answer = await this.call({
       method: 'POST',
       path: '/cards/v1/refunds',
@@ -248,10 +248,19 @@ export class SimCardConnector extends HttpConnector implements PaymentProvider, 
       body: {
         payment: field(request, 'payment'),
         amount: jsonAmount(request),
+        ...(typeof reason === 'string' ? { reason } : {}),
         metadata: { rampart_payment_id: request.paymentId },
       },
     });
-    return this.answer(answer, request);
+    const code = answer.status >= 400 ? (answer.body as CardError).error?.code : undefined;
+    if (code === undefined || !REFUND_REFUSALS.includes(code)) return this.answer(answer, request);
+    const made = await this.lookup(request.paymentId, 'refund', 'card');
+    if (made) return made;
+    return {
+      providerRef: `${this.id}:${request.paymentId}`,
+      status: 'failed',
+      failure: { code: 'refund_failed', details: { provider_code: code } },
+    };
   }
 
   async fetch(providerRef: string, kind: PaymentKind, method: PaymentMethod): Promise<ProviderOutcome> {

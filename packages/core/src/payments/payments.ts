@@ -17,7 +17,7 @@ import {
 import type { KeyMode } from '../operators/api-keys.ts';
 import { type Action, type OperatorSettings, OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
-import type { Notifications } from '../storage/notifications.ts';
+import { EARLIER_LISTENER_NAMES, type Notifications } from '../storage/notifications.ts';
 import { deepFreeze, ReadCache } from '../storage/read-cache.ts';
 import type { EndUser } from '../users/end-users.ts';
 import {
@@ -902,10 +902,14 @@ export class Payments {
    */
   async refund(input: CreateRefund): Promise<Payment> {
     const deposit = await paymentStore.get(this.db, input.operatorId, input.paymentId);
+    await this.assertNoEarlierNodes();
     const provider = assertRefundable(deposit, input.mode, this.providers[deposit.mode].get(deposit.provider));
     const currency = getAsset(deposit.currency, deposit.network).currency;
     const asked = input.amount === undefined || input.amount === null ? undefined : parseAmount(input.amount, currency);
-    const sending: Sending = { user: input.user, instrument: { payment: deposit.provider_ref } };
+    const sending: Sending = {
+      user: input.user,
+      instrument: { payment: deposit.provider_ref, ...(input.reason ? { reason: input.reason } : {}) },
+    };
     // A retry of a request that ended unanswered (its node died): the refund it made is
     // the answer, sent on if it never reached the processor. Looked for first: counted
     // against what is refundable, it would refuse the retry as more than is left.
@@ -915,14 +919,9 @@ export class Payments {
     try {
       refund = await this.inTransaction(async (tx) => {
         const locked = await paymentStore.get(tx, input.operatorId, deposit.id, true);
-        const { rows } = await tx.query<{ committed: bigint }>({
-          name: 'refunds-committed',
-          text: `SELECT coalesce(sum(amount), 0) AS committed FROM payments
-                  WHERE refund_of = $1 AND status NOT IN ('failed', 'cancelled')`,
-          values: [locked.id],
-        });
-        const amount = refundAmount(locked, currency, asked, refundableNow(locked, rows[0]!.committed));
-        return this.insertRefund(tx, locked, amount, input);
+        const committed = await this.refundsCommitted(tx, locked.id);
+        const amount = refundAmount(locked, currency, asked, refundableNow(locked, committed.amount));
+        return this.insertRefund(tx, locked, amount, feeGivenBack(locked, amount, committed), input);
       });
     } catch (error) {
       // The same key at the same time: the other request's refund is the answer.
@@ -931,11 +930,43 @@ export class Payments {
           ? await this.earlierRefund(deposit, input.idempotencyKey)
           : undefined;
       if (existing) return this.resumeRefund(existing, provider, sending);
+      // Its payment gone by the time it is looked for: the other request is still at it.
+      if (uniqueViolation(error) === 'payments_idempotency')
+        throw new RampartError('idempotency_in_progress', { idempotency_key: input.idempotencyKey });
       if (uniqueViolation(error) === 'payments_reference')
         throw new RampartError('resource_exists', { resource: 'payment', reference: input.reference });
       throw error;
     }
     return this.submit(refund, [provider], sending);
+  }
+
+  /**
+   * Refunds wait while a node of a release before them is connected (its LISTEN
+   * connection says so): it would take a refund for a pay-in, crediting the user what
+   * was paid back, and look for it among card payments when reconciling.
+   */
+  private async assertNoEarlierNodes(): Promise<void> {
+    const { rows } = await this.db.query({
+      name: 'earlier-nodes',
+      text: `SELECT 1 FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = ANY($1::text[]) LIMIT 1`,
+      values: [EARLIER_LISTENER_NAMES],
+    });
+    if (rows[0])
+      throw new RampartError('service_unavailable', {
+        reason: 'a Rampart node of an earlier release is running; refunds wait until every node is upgraded',
+      });
+  }
+
+  /** What a deposit's refunds not failed or cancelled (completed, or under way) take of it: amount and fee given back. */
+  private async refundsCommitted(tx: Queryable, depositId: string): Promise<{ amount: bigint; fee: bigint }> {
+    const { rows } = await tx.query<{ amount: bigint; fee: bigint }>({
+      name: 'refunds-committed',
+      text: `SELECT coalesce(sum(amount), 0) AS amount, coalesce(sum(fee), 0) AS fee FROM payments
+              WHERE refund_of = $1 AND status NOT IN ('failed', 'cancelled')`,
+      values: [depositId],
+    });
+    return rows[0]!;
   }
 
   /** The payment made under this Idempotency-Key, if any: a refund of `deposit`, or the key was another request's. */
@@ -954,13 +985,17 @@ export class Payments {
   }
 
   /** The refund, its first timeline entry, `payment.created` and its hold on the user's balance. */
-  private async insertRefund(tx: Queryable, deposit: Payment, amount: bigint, input: CreateRefund): Promise<Payment> {
+  private async insertRefund(
+    tx: Queryable,
+    deposit: Payment,
+    amount: bigint,
+    feeBack: bigint,
+    input: CreateRefund,
+  ): Promise<Payment> {
     const now = this.clock.now();
     const id = this.ids('pay');
-    const feeBack = feeGivenBack(deposit, amount);
     // Paid back to the card the deposit came from, as the deposit recorded it (never its code).
     const { cvc: _cvc, ...card } = deposit.destination;
-    const metadata = { ...(input.metadata ?? {}), ...(input.reason ? { reason: input.reason } : {}) };
     const { rows } = await tx.query<Payment>(
       `INSERT INTO payments (id, operator_id, mode, user_id, kind, method, provider, status, currency, network, amount,
          fee, reference, idempotency_key, destination, metadata, refund_of, created_at, updated_at)
@@ -980,18 +1015,29 @@ export class Payments {
         input.reference ?? null,
         input.idempotencyKey ?? null,
         JSON.stringify(card),
-        JSON.stringify(metadata),
+        JSON.stringify(input.metadata ?? {}),
         deposit.id,
         now,
       ],
     );
     const created = rows[0]!;
+    const reason = input.reason ?? null;
     await tx.query(
       `INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, cause, data, at)
        VALUES ($1, 1, NULL, 'created', $2, $3, $4)`,
-      [id, `refund of ${deposit.id}`, JSON.stringify({ refund_of: deposit.id }), now],
+      [
+        id,
+        `refund of ${deposit.id}${reason ? ` (${reason})` : ''}`,
+        JSON.stringify({ refund_of: deposit.id, reason }),
+        now,
+      ],
     );
     await this.emit(tx, created, 'payment.created', {});
+    // Nothing to hold when the fee was all the deposit credited (a pay-in's fee is capped at what arrived).
+    if (amount === feeBack) {
+      this.announced(tx, created, true);
+      return created;
+    }
     const settings = await this.settings.get(deposit.operator_id, tx);
     const balances = settings.currencies.find((c) => c.currency === deposit.currency)?.balances ?? 'ledger';
     const hold = await this.ledger.hold(tx, {
@@ -1589,7 +1635,8 @@ export class Payments {
   ): Promise<Payment> {
     return this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
-      assertDisputable(payment, news);
+      // Refunds still under way count as refunded: the card may be paid back either way.
+      assertDisputable(payment, news, (await this.refundsCommitted(tx, payment.id)).amount);
       const known = payment.dispute;
       if (known?.status === 'lost') return payment;
       if (known?.id === news.disputeId && (known.status !== 'open' || news.status === 'open')) return payment;
@@ -1794,26 +1841,29 @@ export class Payments {
    * into to the clearing account: the provider pays the card the whole refund.
    */
   private async moveRefundMoney(tx: Queryable, refund: Payment, to: PaymentStatus): Promise<void> {
-    if (!refund.hold_id) return;
+    const hold = refund.hold_id ? await this.ledger.getHold(refund.hold_id, tx) : undefined;
     if (to === 'failed' || to === 'cancelled') {
-      const hold = await this.ledger.getHold(refund.hold_id, tx);
-      if (hold.status === 'pending') await this.ledger.voidHold(tx, hold.id);
+      if (hold?.status === 'pending') await this.ledger.voidHold(tx, hold.id);
       return;
     }
     if (to !== 'completed') return;
     const deposit = await this.refunded(tx, refund);
-    if (refund.fee === 0n) {
-      await this.ledger.postHold(tx, refund.hold_id, undefined, { evenIfDue: true });
+    // A deposit reversed meanwhile (a chargeback) gave its whole fee back with the reversal.
+    const feeBack = refund.fee > 0n && deposit.status === 'completed';
+    if (!feeBack) {
+      if (hold) await this.ledger.postHold(tx, hold.id, undefined, { evenIfDue: true });
       return;
     }
-    const hold = await this.ledger.getHold(refund.hold_id, tx);
+    const clearing =
+      hold?.credit_account_id ??
+      (await this.clearingAccount(tx, ownerOf(refund), refund.provider, refund.currency, refund.id));
     const fees = await this.feesAccount(tx, deposit);
-    await this.ledger.lock(tx, refund.operator_id, [hold.debit_account_id, hold.credit_account_id, fees]);
-    await this.ledger.postHold(tx, refund.hold_id, undefined, { evenIfDue: true });
+    await this.ledger.lock(tx, refund.operator_id, [...(hold ? [hold.debit_account_id] : []), clearing, fees]);
+    if (hold) await this.ledger.postHold(tx, hold.id, undefined, { evenIfDue: true });
     await this.ledger.transfer(tx, {
       operatorId: refund.operator_id,
       from: fees,
-      to: hold.credit_account_id,
+      to: clearing,
       amount: refund.fee,
       reference: `${refund.id}:fee`,
       description: `fee of ${deposit.id} given back by refund ${refund.id}`,
@@ -1933,15 +1983,19 @@ export class Payments {
  * A dispute Rampart applies by itself: of a pay-in, for the whole of it. Anything else
  * (`invalid_value`) is left for a person, its provider notice set aside.
  */
-export function assertDisputable(payment: Payment, news: { disputeId: string; amount: bigint }): void {
+export function assertDisputable(
+  payment: Payment,
+  news: { disputeId: string; amount: bigint },
+  refunded = payment.amount_refunded,
+): void {
   if (PAY_OUT.includes(payment.kind))
     throw new RampartError('invalid_value', { field: 'dispute', provided: news.disputeId, expected: 'a pay-in' });
   // Refunded in part, what the cardholder disputes is no longer all Rampart credited.
-  if (payment.amount_refunded > 0n)
+  if (refunded > 0n)
     throw new RampartError('invalid_value', {
       field: 'dispute',
       provided: news.disputeId,
-      expected: `a payment not refunded (${payment.amount_refunded} of it was)`,
+      expected: `a payment not refunded (${refunded} of it is refunded or being refunded)`,
     });
   if (news.amount !== payment.amount)
     throw new RampartError('invalid_value', {

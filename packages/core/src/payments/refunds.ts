@@ -74,11 +74,13 @@ export function refundAmount(payment: Payment, currency: Currency, asked: bigint
 }
 
 /**
- * The part of the deposit's fee a refund of `amount` gives back: in proportion, rounded
- * down. A refund of the whole deposit gives all of it back; the user is debited the
- * refund less this part, which is what the deposit credited them for it. Rounded down,
- * that is never nothing: the fee was less than the deposit.
+ * The part of the deposit's fee a refund of `amount` gives back, in proportion: what the
+ * refunds so far and this one would give back together, rounded down, less what those so
+ * far (`committed`, not failed or cancelled) gave. So the parts add up to the whole fee
+ * when the deposit is refunded in full, however it is split, and each refund debits the
+ * user no more than the deposit credited them for it. Never more than the refund itself.
  */
-export function feeGivenBack(deposit: Payment, amount: bigint): bigint {
-  return (deposit.fee * amount) / deposit.amount;
+export function feeGivenBack(deposit: Payment, amount: bigint, committed: { amount: bigint; fee: bigint }): bigint {
+  const together = (deposit.fee * (committed.amount + amount)) / deposit.amount - committed.fee;
+  return together < 0n ? 0n : together > amount ? amount : together;
 }

@@ -3,6 +3,16 @@ import pg from 'pg';
 type Handler = (payload: string) => void;
 
 /**
+ * The application name of a node's LISTEN connection, which every running node keeps
+ * open: it says which release of the database contract the node speaks, so that work an
+ * older node would mishandle waits until none is connected. 2: refunds (migration 0029).
+ */
+export const LISTENER_NAME = 'rampart-listen/2';
+
+/** Listener names of earlier releases: `rampart-listen` alone is a node from before refunds. */
+export const EARLIER_LISTENER_NAMES: readonly string[] = ['rampart-listen'];
+
+/**
  * One LISTEN connection per process, shared by everything that reacts to PostgreSQL
  * NOTIFY: caches drop what another node changed, WebSocket streams push status.
  *
@@ -61,7 +71,7 @@ export class Notifications {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'rampart-listen' });
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: LISTENER_NAME });
     this.client = client;
     client.on('notification', (message) => {
       const set = this.handlers.get(message.channel);

@@ -50,7 +50,7 @@ export const paymentSchema = {
     fee: {
       type: 'string',
       description:
-        'Your fee (settings `fees`), decimal: out of what a deposit or buy credits the user, or debited on top of what a withdrawal or sell pays out',
+        'Your fee (settings `fees`), decimal: out of what a deposit or buy credits the user, or debited on top of what a withdrawal or sell pays out; on a refund, the part of its deposit’s fee it gives back (the user is debited the amount less it)',
     },
     fee_minor: { type: 'string', description: 'The fee in integer minor units' },
     currency: { type: 'string' },
