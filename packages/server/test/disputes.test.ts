@@ -29,13 +29,19 @@ async function processorId(t: TestApp, paymentId: string): Promise<string> {
 }
 
 /** Asks the simulated card network to open, or decide, a dispute of the payment. */
-async function network(t: TestApp, paymentId: string, action: 'open' | 'won' | 'lost', reason = 'fraudulent') {
+async function network(
+  t: TestApp,
+  paymentId: string,
+  action: 'open' | 'won' | 'lost',
+  reason = 'fraudulent',
+  amount?: number,
+) {
   const id = await processorId(t, paymentId);
   const path = action === 'open' ? 'dispute' : 'dispute/close';
   const response = await fetch(`${t.simulator!.url}/admin/cards/payments/${id}/${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(action === 'open' ? { reason } : { status: action }),
+    body: JSON.stringify(action === 'open' ? { reason, ...(amount ? { amount } : {}) } : { status: action }),
   });
   assert.ok(response.ok, await response.text());
 }
@@ -177,7 +183,7 @@ describe('card disputes (chargebacks)', async () => {
     assert.deepEqual(types.slice(-3), ['payment.completed', 'payment.reversed', 'payment.dispute_closed']);
   });
 
-  test('a new dispute after one won is applied; a dispute of part of a payment, or of a pay-out, is set aside', async () => {
+  test('a new dispute after one won is applied; a dispute of a pay-out, or of more than the payment, is set aside', async () => {
     const id = await deposit(t, 'second-dispute', '30.00');
     await disputeWebhook(t, id, 'evt_first_won', { id: 'dp_first', status: 'won', amount: 3000 });
     await disputeOf(t, id, 'won');
@@ -186,11 +192,11 @@ describe('card disputes (chargebacks)', async () => {
     assert.equal(payment.dispute.id, 'dp_second');
 
     const partial = await deposit(t, 'partial-dispute', '30.00');
-    await disputeWebhook(t, partial, 'evt_partial', { id: 'dp_partial', status: 'lost', amount: 1000 });
+    await disputeWebhook(t, partial, 'evt_more', { id: 'dp_more', status: 'lost', amount: 3001 });
     await eventually(
       'tried and refused',
       async () =>
-        (await t.db.query('SELECT last_error FROM provider_events WHERE event_id = $1', ['evt_partial'])).rows[0],
+        (await t.db.query('SELECT last_error FROM provider_events WHERE event_id = $1', ['evt_more'])).rows[0],
       (row) => row?.last_error === 'invalid_value',
     );
     const untouched = (await getPayment(t, partial)).json();
@@ -215,6 +221,52 @@ describe('card disputes (chargebacks)', async () => {
     );
     assert.equal((await getPayment(t, payout.json().id)).json().status, 'completed');
     assert.equal(await balance(t, 'partial-dispute'), 1900n, 'paid out once, credited nothing back');
+  });
+
+  test('a dispute lost for part of a payment takes that part back, and its share of the fee: the payment stays completed', async () => {
+    const id = await deposit(t, 'part-charged-back', '30.00');
+    const feesBefore = await feesEarned(t);
+    await disputeWebhook(t, id, 'evt_part_open', { id: 'dp_part', status: 'needs_response', amount: 1000 });
+    await disputeOf(t, id, 'open');
+    assert.equal(await balance(t, 'part-charged-back'), 2900n, 'nothing moves while it is open');
+    await disputeWebhook(t, id, 'evt_part_lost', { id: 'dp_part', status: 'lost', amount: 1000 });
+    const payment = await disputeOf(t, id, 'lost');
+    assert.deepEqual([payment.status, payment.failure, payment.dispute.amount], ['completed', null, '1000']);
+    // 10.00 of 30.00 goes back: its third of the 1.00 fee (0.33, rounded down) from the fees, the rest from the user.
+    assert.equal(await balance(t, 'part-charged-back'), 2900n - 967n);
+    assert.equal(feesBefore - (await feesEarned(t)), 33n);
+    assert.ok(payment.timeline.some((step: { cause: string }) => step.cause === 'chargeback of 10.00 USD: fraudulent'));
+    const types = (await eventsOf(t, id)).map((e) => e.type);
+    assert.deepEqual(types.slice(-2), ['payment.disputed', 'payment.dispute_closed']);
+    // Redelivered, nothing moves twice.
+    await disputeWebhook(t, id, 'evt_part_lost_again', { id: 'dp_part', status: 'lost', amount: 1000 });
+    await eventually(
+      'applied',
+      async () =>
+        (await t.db.query('SELECT processed_at FROM provider_events WHERE event_id = $1', ['evt_part_lost_again']))
+          .rows[0],
+      (row) => row?.processed_at !== null && row !== undefined,
+    );
+    assert.equal(await balance(t, 'part-charged-back'), 2900n - 967n);
+    const { rows } = await t.db.query(
+      `SELECT t.id FROM ledger_transfers t JOIN ledger_entries e ON e.transfer_id = t.id
+        GROUP BY t.id HAVING sum(e.amount) <> 0`,
+    );
+    assert.equal(rows.length, 0, 'every posting balances');
+  });
+
+  test('a part charged back after the user spent the deposit is taken back into debt', async () => {
+    const id = await deposit(t, 'part-spent', '30.00');
+    await paidOut(t, 'part-spent', '25.00');
+    await network(t, id, 'open', 'product_not_received', 2000);
+    await disputeOf(t, id, 'open');
+    await network(t, id, 'lost');
+    const payment = await disputeOf(t, id, 'lost');
+    assert.deepEqual([payment.status, payment.dispute.amount], ['completed', '2000']);
+    // 20.00 of 30.00: 0.66 of the 1.00 fee from the fees, 19.34 from the user's 4.00.
+    assert.equal(await balance(t, 'part-spent'), 400n - 1934n);
+    const refund = await t.app.inject({ method: 'POST', url: `/v1/payments/${id}/refunds`, headers: t.auth });
+    assert.equal(refund.json().error.details.reason, 'disputed', 'nothing more goes back by refund');
   });
 
   test('the magic dispute card: opened a day after, lost a week later, on the processor’s clock', async () => {

@@ -353,6 +353,22 @@ describe('card payments: disputes', () => {
     ]);
   });
 
+  test('admin opens a dispute of part of a payment; a bad amount is 400, more than is left 409', async () => {
+    const answer = await pay('4242424242424242', 3000);
+    for (const amount of [0, -5, 1.5, '10']) {
+      const refused = await openDispute(answer.body.id, { amount });
+      assert.equal(refused.status, 400, String(amount));
+    }
+    const tooMuch = await openDispute(answer.body.id, { amount: 3001 });
+    assert.equal(tooMuch.status, 409);
+    assert.match(tooMuch.body.error.message, /more than the 3000 not refunded/);
+    const part = await openDispute(answer.body.id, { amount: 1000, reason: 'duplicate' });
+    assert.equal(part.status, 200);
+    assert.deepEqual([part.body.dispute.amount, part.body.dispute.reason], [1000, 'duplicate']);
+    const lost = await closeDispute(answer.body.id, { status: 'lost' });
+    assert.equal(lost.body.dispute.amount, 1000);
+  });
+
   test('admin opens a dispute with any listed reason; another reason is 400 and opens nothing', async () => {
     const answer = await pay('4242424242424242');
     const refused = await openDispute(answer.body.id, { reason: 'changed_my_mind' });

@@ -20,7 +20,7 @@ export type PayoutStatus = 'pending' | 'paid' | 'failed';
 export type RefundStatus = 'pending' | 'succeeded' | 'failed' | 'canceled';
 export type DisputeStatus = 'needs_response' | 'won' | 'lost';
 
-/** A chargeback of a whole card payment; `created` and `closed_at` in Unix seconds. */
+/** A chargeback of a card payment, whole or in part (`amount`); `created` and `closed_at` in Unix seconds. */
 export interface Dispute {
   id: string;
   reason: string;

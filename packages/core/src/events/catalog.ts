@@ -27,7 +27,7 @@ export const eventTypes = {
   'payment.disputed':
     'The cardholder disputed a completed card payment with their bank. No money has moved yet: answer the dispute at the card processor before its deadline; `payment.dispute_closed` tells how the card network decided.',
   'payment.dispute_closed':
-    'The card network decided a dispute: `won`, the payment stands; `lost`, a chargeback, and the payment is reversed (`payment.reversed`, failure `payment_charged_back`).',
+    'The card network decided a dispute: `won`, the payment stands; `lost`, a chargeback: of the whole payment, it is reversed (`payment.reversed`, failure `payment_charged_back`); of part of it (`dispute.amount`), that part is taken back and the payment stays completed.',
   'payment.refunded':
     'A refund of a card deposit completed: the money went back to the card. On the deposit; `refund` is the refund payment, `amount_refunded` the deposit’s refunds so far.',
   'payment.limit_exceeded':

@@ -119,6 +119,12 @@ export const disputeObject = object(
       enum: ['open', 'won', 'lost'],
       description: 'open until the card network decides: won (the payment stands) or lost (a chargeback).',
     },
+    amount: {
+      type: 'string',
+      pattern: '^\\d+$',
+      description:
+        'What the cardholder disputes, in minor units: the whole payment, or part of it (lost, only that part goes back).',
+    },
     opened_at: timestamp('When Rampart heard of it.'),
     closed_at: { type: ['string', 'null'], format: 'date-time', description: 'When it was decided.' },
   },

@@ -233,8 +233,15 @@ export class Ledger {
    * currency. Debited accounts must stay at or above their floor, otherwise
    * `insufficient_balance` and nothing moves.
    */
-  async transfer(tx: Queryable, input: TransferInput): Promise<Transfer> {
-    const { transfer } = await this.write(tx, this.transferPlan(input));
+  /**
+   * `ignoreFloor`: post even when it takes a debited account below its floor, for money
+   * already gone (a chargeback of part of a deposit the user spent), as `ReverseOptions` says.
+   */
+  async transfer(tx: Queryable, input: TransferInput, options: { ignoreFloor?: boolean } = {}): Promise<Transfer> {
+    const { transfer } = await this.write(tx, {
+      ...this.transferPlan(input),
+      ignoreFloor: options.ignoreFloor ?? false,
+    });
     return transfer;
   }
 

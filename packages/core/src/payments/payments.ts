@@ -1625,8 +1625,10 @@ export class Payments {
    * reversed as a returned ACH debit is (its credit and fee go back, even into debt),
    * failing with `payment_charged_back`. News the payment already has, or older than
    * what it has (an opening after the decision), changes nothing; nor does any dispute
-   * after one lost (the money has gone back once). A dispute of a pay-out, or of part of
-   * a payment, is refused (`invalid_value`): the notice is set aside for a person.
+   * after one lost (the money has gone back once). A dispute lost for part of the payment
+   * takes that part back (`chargeBackPart`); the payment stays completed. A dispute of a
+   * pay-out, or of a payment refunded (or being refunded), is refused (`invalid_value`):
+   * the notice is set aside for a person.
    */
   async applyDispute(
     operatorId: string,
@@ -1645,6 +1647,7 @@ export class Payments {
         id: news.disputeId,
         reason: news.reason,
         status: news.status,
+        amount: news.amount.toString(),
         opened_at: known?.id === news.disputeId ? known.opened_at : now,
         closed_at: news.status === 'open' ? null : now,
       };
@@ -1652,16 +1655,23 @@ export class Payments {
         type: news.status === 'open' ? ('payment.disputed' as const) : ('payment.dispute_closed' as const),
         data: { dispute },
       };
-      if (news.status === 'lost' && payment.status === 'completed') {
+      if (news.status === 'lost' && payment.status === 'completed' && news.amount === payment.amount) {
         return this.transitionIn(tx, payment, 'reversed', `chargeback: ${news.reason}`, {
           set: { dispute, failure_code: 'payment_charged_back', failure_message: `chargeback: ${news.reason}` },
           event,
         });
       }
+      const partLost = news.status === 'lost' && payment.status === 'completed';
+      if (partLost) await this.chargeBackPart(tx, payment, news.amount, news.disputeId);
+      const currency = getAsset(payment.currency, payment.network).currency;
       await this.recordOnly(
         tx,
         payment,
-        news.status === 'open' ? `disputed by the cardholder: ${news.reason}` : `dispute ${news.status}`,
+        news.status === 'open'
+          ? `disputed by the cardholder: ${news.reason}`
+          : partLost
+            ? `chargeback of ${formatAmount(news.amount, currency)} ${payment.currency}: ${news.reason}`
+            : `dispute ${news.status}`,
         { dispute_id: news.disputeId },
       );
       const updated = await this.update(tx, payment.id, { dispute });
@@ -1669,6 +1679,38 @@ export class Payments {
       this.announced(tx, updated, false);
       return updated;
     });
+  }
+
+  /**
+   * A chargeback of part of a completed pay-in: that part goes back as the whole would
+   * (`reversed`), the credit and the fee in proportion (as a refund of it would give
+   * them back), even into debt; the payment stays completed, for the rest stands.
+   */
+  private async chargeBackPart(tx: Queryable, payment: Payment, amount: bigint, disputeId: string): Promise<void> {
+    const fee = feeGivenBack(payment, amount, { amount: 0n, fee: 0n });
+    const settings = await this.settings.get(payment.operator_id, tx);
+    const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
+    const user = await this.userAccount(tx, ownerOf(payment), payment.user_id, payment.currency, balances);
+    const clearing = await this.clearingAccount(tx, ownerOf(payment), payment.provider, payment.currency, payment.id);
+    const entries = [
+      { accountId: clearing, amount },
+      ...(fee > 0n ? [{ accountId: await this.feesAccount(tx, payment), amount: -fee }] : []),
+      ...(amount > fee ? [{ accountId: user, amount: fee - amount }] : []),
+    ];
+    try {
+      await this.ledger.transfer(
+        tx,
+        {
+          operatorId: payment.operator_id,
+          entries,
+          reference: `${payment.id}:chargeback:${disputeId}`,
+          description: `chargeback of part of ${payment.kind} ${payment.id}`,
+        },
+        { ignoreFloor: true },
+      );
+    } catch (error) {
+      throw ledgerError(error);
+    }
   }
 
   async transition(
@@ -1980,8 +2022,9 @@ export class Payments {
 }
 
 /**
- * A dispute Rampart applies by itself: of a pay-in, for the whole of it. Anything else
- * (`invalid_value`) is left for a person, its provider notice set aside.
+ * A dispute Rampart applies by itself: of a pay-in not refunded (nor being refunded), for
+ * all or part of it. Anything else (`invalid_value`) is left for a person, its provider
+ * notice set aside.
  */
 export function assertDisputable(
   payment: Payment,
@@ -1997,11 +2040,11 @@ export function assertDisputable(
       provided: news.disputeId,
       expected: `a payment not refunded (${refunded} of it is refunded or being refunded)`,
     });
-  if (news.amount !== payment.amount)
+  if (news.amount <= 0n || news.amount > payment.amount)
     throw new RampartError('invalid_value', {
       field: 'dispute.amount',
       provided: news.amount.toString(),
-      expected: `the whole payment, ${payment.amount} (a partial chargeback is not applied by itself)`,
+      expected: `a part of the payment, 1 to ${payment.amount}`,
     });
 }
 

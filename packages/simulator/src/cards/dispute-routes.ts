@@ -13,14 +13,21 @@ export function registerDisputeAdmin(app: FastifyInstance, processor: CardsProce
   app.post('/admin/cards/payments/:id/dispute', async (request, reply) => {
     const payment = payments.get(paramOf(request, 'id'));
     if (!payment) return adminError(reply, 404, 'no such payment');
-    const reason = (request.body as { reason?: unknown } | undefined)?.reason ?? 'fraudulent';
+    const body = request.body as { reason?: unknown; amount?: unknown } | undefined;
+    const reason = body?.reason ?? 'fraudulent';
     if (!isDisputeReason(reason)) return adminError(reply, 400, `reason must be one of ${DISPUTE_REASONS.join(', ')}`);
+    const amount = body?.amount;
+    if (amount !== undefined && (!Number.isSafeInteger(amount) || (amount as number) <= 0))
+      return adminError(reply, 400, 'amount must be a positive integer of minor units');
     if (payment.dispute) return adminError(reply, 409, `payment is already disputed (${payment.dispute.status})`);
-    if (!payments.openDispute(payment, reason, context.clock.nowMs())) {
+    if (!payments.openDispute(payment, reason, context.clock.nowMs(), amount as number | undefined)) {
+      const left = payment.amountCaptured - payment.amountRefunded;
       const why =
-        payment.status === 'succeeded'
-          ? 'payment is fully refunded: nothing is left to dispute'
-          : `payment is ${payment.status}; only a succeeded payment can be disputed`;
+        payment.status !== 'succeeded'
+          ? `payment is ${payment.status}; only a succeeded payment can be disputed`
+          : left <= 0
+            ? 'payment is fully refunded: nothing is left to dispute'
+            : `amount is more than the ${left} not refunded`;
       return adminError(reply, 409, why);
     }
     return serializeCardPayment(payment, context.publicUrl());

@@ -23,10 +23,12 @@ export const DISPUTE_OPENS_AFTER_MS = DAY_MS;
 /** How long the network takes to decide a magic card's dispute. */
 export const DISPUTE_DECIDED_AFTER_MS = 7 * DAY_MS;
 
-/** A chargeback of the whole payment: a processor disputes a payment once. */
+/** A chargeback of the payment, whole or in part: a processor disputes a payment once. */
 export interface Dispute {
   id: string;
   reason: DisputeReason;
+  /** What the cardholder disputes, in minor units. */
+  amount: number;
   status: DisputeStatus;
   createdAt: number;
   closedAt: number | null;
@@ -40,14 +42,14 @@ export function isDisputeDecision(value: unknown): value is DisputeDecision {
   return DISPUTE_DECISIONS.includes(value as DisputeDecision);
 }
 
-/** The payment's `dispute` field; `amount` is the payment's, as the whole of it is disputed. */
-export function serializeDispute(dispute: Dispute | null, amount: number) {
+/** The payment's `dispute` field. */
+export function serializeDispute(dispute: Dispute | null) {
   if (!dispute) return null;
   return {
     id: dispute.id,
     reason: dispute.reason,
     status: dispute.status,
-    amount,
+    amount: dispute.amount,
     created: unixAt(dispute.createdAt),
     closed_at: dispute.closedAt === null ? null : unixAt(dispute.closedAt),
   };

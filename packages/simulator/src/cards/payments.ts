@@ -93,7 +93,7 @@ export function serializeCardPayment(payment: CardPayment, publicUrl: string) {
     failure_message: payment.failureMessage,
     description: payment.description,
     metadata: payment.metadata,
-    dispute: serializeDispute(payment.dispute, payment.amount),
+    dispute: serializeDispute(payment.dispute),
     created: unixAt(payment.createdAt),
     updated: unixAt(payment.updatedAt),
   };
@@ -224,15 +224,18 @@ export class CardPayments {
   }
 
   /**
-   * Opens a dispute now on a succeeded payment never disputed before; false if it cannot
-   * be. A fully refunded payment has nothing left for the cardholder to dispute.
+   * Opens a dispute now on a succeeded payment never disputed before, of `amount` (by
+   * default all that was not refunded); false if it cannot be. A fully refunded payment
+   * has nothing left for the cardholder to dispute, nor can more than is left be disputed.
    */
-  openDispute(payment: CardPayment, reason: DisputeReason, at: number): boolean {
+  openDispute(payment: CardPayment, reason: DisputeReason, at: number, amount?: number): boolean {
     if (payment.status !== 'succeeded' || payment.dispute) return false;
-    if (payment.amountRefunded >= payment.amountCaptured) return false;
+    const left = payment.amountCaptured - payment.amountRefunded;
+    if (left <= 0 || (amount !== undefined && (amount <= 0 || amount > left))) return false;
     payment.dispute = {
       id: this.#context.newId('dp'),
       reason,
+      amount: amount ?? left,
       status: 'needs_response',
       createdAt: at,
       closedAt: null,
