@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ProviderNotice, ProviderOutcome } from '@rampart/core';
+import type { ProviderNotice, ProviderOutcome, ProviderRequest } from '@rampart/core';
 import { createTestDatabase } from '../../server/test/harness.ts';
 import { DEFAULT_WEBHOOK_SECRETS, signatureHeader } from '../../simulator/src/index.ts';
 import { CircuitBreaker } from '../src/circuit-breaker.ts';
@@ -14,22 +14,32 @@ const people = await seedOperator(db);
 const connector = new SimCardConnector(sandbox.options('cards', { breaker: new CircuitBreaker({ threshold: 1_000 }) }));
 const DAY = 86_400;
 
-/** A card deposit through the connector, as payments make it. */
-async function cardDeposit(number: string): Promise<ProviderOutcome> {
+/** A card request in USD of a new user, as payments make one, under a new payment id. */
+async function cardRequest(
+  kind: ProviderRequest['kind'],
+  amount: bigint,
+  instrument: Record<string, unknown>,
+): Promise<ProviderRequest> {
   const paymentId = uniqueId('pay');
-  const outcome = await connector.payIn({
+  return {
     paymentId,
     operatorId: people.operatorId,
-    kind: 'deposit',
+    kind,
     method: 'card',
-    amount: 2500n,
+    amount,
     currency: 'USD',
     network: null,
     user: await people.user(uniqueId('user')),
     returnUrl: null,
-    instrument: { card_number: number, exp_month: 12, exp_year: 2099, cvc: '123' },
+    instrument,
     idempotencyKey: paymentId,
-  });
+  };
+}
+
+/** A card deposit through the connector, as payments make it. */
+async function cardDeposit(number: string): Promise<ProviderOutcome> {
+  const instrument = { card_number: number, exp_month: 12, exp_year: 2099, cvc: '123' };
+  const outcome = await connector.payIn(await cardRequest('deposit', 2500n, instrument));
   assert.equal(outcome.status, 'completed');
   return outcome;
 }
@@ -161,33 +171,16 @@ describe('simcard webhooks: card disputes', () => {
 
 describe('simcard refunds', () => {
   /** A refund of `amount` of the payment the processor knows as `providerRef`, as payments ask for one. */
-  function refund(providerRef: string, amount: bigint) {
-    const paymentId = uniqueId('pay');
-    return {
-      paymentId,
-      answer: people.user(uniqueId('user')).then((user) =>
-        connector.payOut({
-          paymentId,
-          operatorId: people.operatorId,
-          kind: 'refund',
-          method: 'card',
-          amount,
-          currency: 'USD',
-          network: null,
-          user,
-          returnUrl: null,
-          instrument: { payment: providerRef },
-          idempotencyKey: paymentId,
-        }),
-      ),
-    };
+  async function refund(providerRef: string, amount: bigint) {
+    const request = await cardRequest('refund', amount, { payment: providerRef });
+    return { paymentId: request.paymentId, request, answer: connector.payOut(request) };
   }
 
   test('card refunds are offered; a refund is paid at once, and found again by its id and by Rampart’s', async () => {
     assert.equal(connector.refunds('card'), true);
     assert.equal(connector.refunds('ach'), false);
     const deposit = await cardDeposit('4242424242424242');
-    const { paymentId, answer } = refund(deposit.providerRef, 1000n);
+    const { paymentId, answer } = await refund(deposit.providerRef, 1000n);
     const outcome = await answer;
     assert.equal(outcome.status, 'completed');
     assert.match(outcome.providerRef, /^re_/);
@@ -197,7 +190,7 @@ describe('simcard refunds', () => {
   });
 
   test('a refund paid later is processing, and its webhooks name Rampart’s payment; one failing later maps to refund_failed', async () => {
-    const later = refund((await cardDeposit('4000000000005126')).providerRef, 2500n);
+    const later = await refund((await cardDeposit('4000000000005126')).providerRef, 2500n);
     const pending = await later.answer;
     assert.equal(pending.status, 'processing');
     sandbox.sim.admin.advanceClock(DAY);
@@ -217,20 +210,12 @@ describe('simcard refunds', () => {
 
   test('a refusal of a refund the processor already made (its key forgotten) answers that refund, paid', async () => {
     const deposit = await cardDeposit('4242424242424242');
-    const first = refund(deposit.providerRef, 2500n);
+    const first = await refund(deposit.providerRef, 2500n);
     const paid = await first.answer;
     assert.equal(paid.status, 'completed');
     // The same refund sent again under another key: the processor has nothing left to refund.
     const again = await connector.payOut({
-      paymentId: first.paymentId,
-      operatorId: people.operatorId,
-      kind: 'refund',
-      method: 'card',
-      amount: 2500n,
-      currency: 'USD',
-      network: null,
-      user: await people.user(uniqueId('user')),
-      returnUrl: null,
+      ...first.request,
       instrument: { payment: deposit.providerRef, reason: 'duplicate' },
       idempotencyKey: uniqueId('key'),
     });
@@ -239,7 +224,7 @@ describe('simcard refunds', () => {
 
   test('a refund the processor refuses (disputed, more than is left) fails with refund_failed, nothing thrown', async () => {
     const deposit = await cardDeposit('4242424242424242');
-    const tooMuch = await refund(deposit.providerRef, 2501n).answer;
+    const tooMuch = await (await refund(deposit.providerRef, 2501n)).answer;
     assert.deepEqual(
       [tooMuch.status, tooMuch.failure],
       ['failed', { code: 'refund_failed', details: { provider_code: 'amount_too_large' } }],
@@ -250,7 +235,7 @@ describe('simcard refunds', () => {
       body: JSON.stringify({ reason: 'fraudulent' }),
     });
     assert.equal(opened.status, 200);
-    const disputed = await refund(deposit.providerRef, 100n).answer;
+    const disputed = await (await refund(deposit.providerRef, 100n)).answer;
     assert.deepEqual(disputed.failure, { code: 'refund_failed', details: { provider_code: 'charge_disputed' } });
   });
 });

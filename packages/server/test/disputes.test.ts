@@ -11,40 +11,18 @@ import {
   balance,
   CARD_3DS,
   CARD_OK,
+  cardNetwork,
   createPayment,
   feesEarned,
   openForPayments,
   paidOut,
+  processorIdOf,
   signedCardEvent,
   waitForStatus,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
 const FEES = { deposit: { USD: { fixed: '1.00' } } };
-
-/** The card processor's id of a Rampart payment (the create it got carried Rampart's id as its key). */
-async function processorId(t: TestApp, paymentId: string): Promise<string> {
-  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
-  return ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
-}
-
-/** Asks the simulated card network to open, or decide, a dispute of the payment. */
-async function network(
-  t: TestApp,
-  paymentId: string,
-  action: 'open' | 'won' | 'lost',
-  reason = 'fraudulent',
-  amount?: number,
-) {
-  const id = await processorId(t, paymentId);
-  const path = action === 'open' ? 'dispute' : 'dispute/close';
-  const response = await fetch(`${t.simulator!.url}/admin/cards/payments/${id}/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(action === 'open' ? { reason, ...(amount ? { amount } : {}) } : { status: action }),
-  });
-  assert.ok(response.ok, await response.text());
-}
 
 function getPayment(t: TestApp, id: string) {
   return t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth });
@@ -79,7 +57,7 @@ describe('card disputes (chargebacks)', async () => {
 
   test('an open dispute is recorded on the payment and announced, and moves no money', async () => {
     const id = await deposit(t, 'disputed-open', '50.00');
-    await network(t, id, 'open', 'product_not_received');
+    await cardNetwork(t, id, 'open', 'product_not_received');
     const payment = await disputeOf(t, id, 'open');
     assert.equal(payment.status, 'completed');
     assert.deepEqual([payment.dispute.reason, payment.dispute.closed_at], ['product_not_received', null]);
@@ -95,9 +73,9 @@ describe('card disputes (chargebacks)', async () => {
 
   test('a dispute won leaves the payment and the balance as they were', async () => {
     const id = await deposit(t, 'disputed-won', '30.00');
-    await network(t, id, 'open');
+    await cardNetwork(t, id, 'open');
     await disputeOf(t, id, 'open');
-    await network(t, id, 'won');
+    await cardNetwork(t, id, 'won');
     const payment = await disputeOf(t, id, 'won');
     assert.equal(payment.status, 'completed');
     assert.ok(payment.dispute.closed_at);
@@ -113,9 +91,9 @@ describe('card disputes (chargebacks)', async () => {
     // The user withdraws most of it before the network decides.
     await paidOut(t, 'charged-back', '60.00');
     const feesBefore = await feesEarned(t);
-    await network(t, id, 'open');
+    await cardNetwork(t, id, 'open');
     await disputeOf(t, id, 'open');
-    await network(t, id, 'lost');
+    await cardNetwork(t, id, 'lost');
     const payment = await waitForStatus(t, id, ['reversed']);
     assert.deepEqual([payment.dispute.status, payment.failure.code], ['lost', 'payment_charged_back']);
     assert.equal(payment.failure.message, 'chargeback: fraudulent');
@@ -132,13 +110,13 @@ describe('card disputes (chargebacks)', async () => {
 
   test('news the payment has, or older than what it has, changes nothing', async () => {
     const id = await deposit(t, 'replayed-dispute', '20.00');
-    await network(t, id, 'open');
+    await cardNetwork(t, id, 'open');
     await disputeOf(t, id, 'open');
-    await network(t, id, 'lost');
+    await cardNetwork(t, id, 'lost');
     await waitForStatus(t, id, ['reversed']);
     // The processor sends both webhooks again, the opening last; then, under new event ids
     // (as a processor that lost track of what it sent would), the closing and the opening.
-    const ref = await processorId(t, id);
+    const ref = await processorIdOf(t, id);
     const { webhooks } = (await (await fetch(`${t.simulator!.url}/admin/webhooks?provider=cards`)).json()) as {
       webhooks: { type: string; subject: string; body: string }[];
     };
@@ -258,9 +236,9 @@ describe('card disputes (chargebacks)', async () => {
   test('a part charged back after the user spent the deposit is taken back into debt', async () => {
     const id = await deposit(t, 'part-spent', '30.00');
     await paidOut(t, 'part-spent', '25.00');
-    await network(t, id, 'open', 'product_not_received', 2000);
+    await cardNetwork(t, id, 'open', 'product_not_received', 2000);
     await disputeOf(t, id, 'open');
-    await network(t, id, 'lost');
+    await cardNetwork(t, id, 'lost');
     const payment = await disputeOf(t, id, 'lost');
     assert.deepEqual([payment.status, payment.dispute.amount], ['completed', '2000']);
     // 20.00 of 30.00: 0.66 of the 1.00 fee from the fees, 19.34 from the user's 4.00.
@@ -301,7 +279,7 @@ async function disputeWebhook(
     type: dispute.status === 'needs_response' ? 'payment.dispute_created' : 'payment.dispute_closed',
     data: {
       object: {
-        id: await processorId(t, paymentId),
+        id: await processorIdOf(t, paymentId),
         object: 'payment',
         amount: dispute.amount,
         status: 'succeeded',

@@ -317,3 +317,27 @@ export async function approvalEndpoint(): Promise<{
     seen: state.seen,
   };
 }
+
+/** The card processor's id of a Rampart payment (the create it got carried Rampart's id as its key). */
+export async function processorIdOf(t: TestApp, paymentId: string): Promise<string> {
+  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
+  return ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
+}
+
+/** Asks the simulated card network to open (of `amount`, by default all of it), or decide, a dispute of the payment. */
+export async function cardNetwork(
+  t: TestApp,
+  paymentId: string,
+  action: 'open' | 'won' | 'lost',
+  reason = 'fraudulent',
+  amount?: number,
+) {
+  const id = await processorIdOf(t, paymentId);
+  const path = action === 'open' ? 'dispute' : 'dispute/close';
+  const response = await fetch(`${t.simulator!.url}/admin/cards/payments/${id}/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(action === 'open' ? { reason, ...(amount ? { amount } : {}) } : { status: action }),
+  });
+  assert.ok(response.ok, await response.text());
+}

@@ -11,11 +11,13 @@ import {
   advanceSimulator,
   balance,
   CARD_OK,
+  cardNetwork,
   createPayment,
   feesEarned,
   held,
   openForPayments,
   paidOut,
+  processorIdOf,
   waitForStatus,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
@@ -49,6 +51,24 @@ async function eventsOf(t: TestApp, paymentId: string) {
     [paymentId],
   );
   return rows;
+}
+
+/** Waits until `count` dispute webhooks of the payment were tried and set aside (`invalid_value`). */
+async function disputesSetAside(t: TestApp, paymentId: string, count: number) {
+  const ref = await processorIdOf(t, paymentId);
+  await eventually(
+    `${count} set aside`,
+    async () =>
+      (
+        await t.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM provider_events
+            WHERE notice -> 'subject' ->> 'providerRef' = $1 AND notice -> 'subject' ->> 'type' = 'dispute'
+              AND last_error = 'invalid_value'`,
+          [ref],
+        )
+      ).rows[0],
+    (row) => row?.n === count,
+  );
 }
 
 /** Every transfer of the ledger balances to zero per currency. */
@@ -188,35 +208,9 @@ describe('refunds of card deposits', async () => {
     const id = await deposit(t, 'refund-then-chargeback', '100.00', REFUND_SUCCEEDS_LATER);
     const made = (await refund(t, id, { amount: '50.00' })).json();
     assert.equal(made.status, 'processing');
-    const processorId = (
-      (await (await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${id}`)).json()) as {
-        requests: { created_id: string }[];
-      }
-    ).requests[0]!.created_id;
-    for (const [path, body] of [
-      ['dispute', { reason: 'fraudulent' }],
-      ['dispute/close', { status: 'lost' }],
-    ] as const) {
-      const response = await fetch(`${t.simulator!.url}/admin/cards/payments/${processorId}/${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      assert.ok(response.ok, await response.text());
-    }
-    await eventually(
-      'both set aside',
-      async () =>
-        (
-          await t.db.query(
-            `SELECT count(*)::int AS n FROM provider_events
-              WHERE notice -> 'subject' ->> 'providerRef' = $1 AND notice -> 'subject' ->> 'type' = 'dispute'
-                AND last_error = 'invalid_value'`,
-            [processorId],
-          )
-        ).rows[0],
-      (row) => row?.n === 2,
-    );
+    await cardNetwork(t, id, 'open');
+    await cardNetwork(t, id, 'lost');
+    await disputesSetAside(t, id, 2);
     await advanceSimulator(t, 5);
     await waitForStatus(t, made.id, ['completed']);
     const after = (await getPayment(t, id)).json();
@@ -332,17 +326,7 @@ describe('refunds of card deposits', async () => {
     assert.equal(await reasons(declined.json().error.details.payment_id), 'not_completed');
 
     const disputed = await deposit(t, 'refund-kinds', '15.00');
-    const processorId = (
-      (await (await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${disputed}`)).json()) as {
-        requests: { created_id: string }[];
-      }
-    ).requests[0]!.created_id;
-    const opened = await fetch(`${t.simulator!.url}/admin/cards/payments/${processorId}/dispute`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reason: 'fraudulent' }),
-    });
-    assert.ok(opened.ok, await opened.text());
+    await cardNetwork(t, disputed, 'open');
     await eventually(
       'dispute recorded',
       async () => (await getPayment(t, disputed)).json(),
@@ -358,28 +342,8 @@ describe('refunds of card deposits', async () => {
   test('a dispute of a deposit refunded in part is set aside for a person, not applied', async () => {
     const id = await deposit(t, 'refund-then-dispute', '30.00');
     assert.equal((await refund(t, id, { amount: '10.00' })).statusCode, 201);
-    const processorId = (
-      (await (await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${id}`)).json()) as {
-        requests: { created_id: string }[];
-      }
-    ).requests[0]!.created_id;
-    const opened = await fetch(`${t.simulator!.url}/admin/cards/payments/${processorId}/dispute`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reason: 'fraudulent' }),
-    });
-    assert.ok(opened.ok, await opened.text());
-    await eventually(
-      'tried and refused',
-      async () =>
-        (
-          await t.db.query(
-            "SELECT last_error FROM provider_events WHERE notice -> 'subject' ->> 'type' = 'dispute' AND notice -> 'subject' ->> 'providerRef' = $1",
-            [processorId],
-          )
-        ).rows[0],
-      (row) => row?.last_error === 'invalid_value',
-    );
+    await cardNetwork(t, id, 'open');
+    await disputesSetAside(t, id, 1);
     const after = (await getPayment(t, id)).json();
     assert.deepEqual([after.status, after.dispute, after.amount_refunded], ['completed', null, '10.00']);
   });
@@ -500,13 +464,8 @@ describe('refunds whose processor answer is lost', async () => {
 
   test('a refund the processor refuses (a dispute Rampart has not heard of) answers 402 refund_failed, its hold freed', async () => {
     const id = await deposit(t, 'refund-refused', '18.00');
-    const processorId = (
-      (await (await simulator('GET', `/admin/requests?provider=cards&idempotency_key=${id}`)).json()) as {
-        requests: { created_id: string }[];
-      }
-    ).requests[0]!.created_id;
     // Its webhook goes nowhere: Rampart still has the deposit undisputed.
-    assert.ok((await simulator('POST', `/admin/cards/payments/${processorId}/dispute`, { reason: 'fraudulent' })).ok);
+    await cardNetwork(t, id, 'open');
     const response = await refund(t, id);
     assert.equal(response.statusCode, 402, response.body);
     const error = response.json().error;
