@@ -137,7 +137,7 @@ export {
 export { CONFIG_CHANNEL, ConfigCache } from './storage/config-cache.ts';
 export { Database, type DatabaseOptions, type Queryable, type Store } from './storage/database.ts';
 export { MIGRATIONS_DIR, migrate } from './storage/migrate.ts';
-export { EARLIER_LISTENER_NAMES, LISTENER_NAME, Notifications } from './storage/notifications.ts';
+export { EARLIER_NODE_NAMES, LISTENER_NAME, NODE_NAME, Notifications } from './storage/notifications.ts';
 export { deepFreeze, ReadCache } from './storage/read-cache.ts';
 export { type EndUser, EndUsers, type KycStatus, normaliseProfile, type UserProfile } from './users/end-users.ts';
 export { normalisePhone } from './users/phone.ts';

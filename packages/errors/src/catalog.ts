@@ -963,7 +963,9 @@ const platformErrors = {
     retryable: true,
     action: 'retry_with_backoff',
     message: 'The service is temporarily unavailable.',
-    description: 'Rampart is starting, draining or cannot reach its database.',
+    description:
+      'Rampart is starting, draining or cannot reach its database; or, for a refund, a node of an earlier ' +
+      'release is still connected to the database (details.reason says so: refunds wait for the upgrade to finish).',
   }),
 } as const;
 

@@ -67,7 +67,10 @@ describe('card disputes (chargebacks)', async () => {
     assert.ok(timeline.some((step) => step.cause === 'disputed by the cardholder: product_not_received'));
     const disputed = (await eventsOf(t, id)).filter((e) => e.type === 'payment.disputed');
     assert.equal(disputed.length, 1);
-    assert.deepEqual(disputed[0]!.data['dispute'], payment.dispute);
+    // The API shows the disputed amount in decimals beside minor units; events in minor units, as all their amounts.
+    const { amount_minor, ...shown } = payment.dispute;
+    assert.deepEqual([shown.amount, amount_minor], ['50.00', '5000']);
+    assert.deepEqual(disputed[0]!.data['dispute'], { ...shown, amount: amount_minor });
     assert.equal(await balance(t, 'disputed-open'), 4900n, 'still credited, less the fee');
   });
 
@@ -209,7 +212,10 @@ describe('card disputes (chargebacks)', async () => {
     assert.equal(await balance(t, 'part-charged-back'), 2900n, 'nothing moves while it is open');
     await disputeWebhook(t, id, 'evt_part_lost', { id: 'dp_part', status: 'lost', amount: 1000 });
     const payment = await disputeOf(t, id, 'lost');
-    assert.deepEqual([payment.status, payment.failure, payment.dispute.amount], ['completed', null, '1000']);
+    assert.deepEqual(
+      [payment.status, payment.failure, payment.dispute.amount, payment.dispute.amount_minor],
+      ['completed', null, '10.00', '1000'],
+    );
     // 10.00 of 30.00 goes back: its third of the 1.00 fee (0.33, rounded down) from the fees, the rest from the user.
     assert.equal(await balance(t, 'part-charged-back'), 2900n - 967n);
     assert.equal(feesBefore - (await feesEarned(t)), 33n);
@@ -231,6 +237,23 @@ describe('card disputes (chargebacks)', async () => {
         GROUP BY t.id HAVING sum(e.amount) <> 0`,
     );
     assert.equal(rows.length, 0, 'every posting balances');
+    // On the user's statement, the part taken back reads as a reversal of the deposit.
+    const statement = await t.app.inject({
+      method: 'GET',
+      url: '/v1/users/part-charged-back/balance_transactions',
+      headers: t.auth,
+    });
+    const latest = statement.json().data[0];
+    assert.deepEqual([latest.type, latest.payment_id, latest.amount], ['reversal', id, '-9.67']);
+    // Another dispute after part was charged back is for a person: what is left to take is not Rampart's to guess.
+    await disputeWebhook(t, id, 'evt_part_second', { id: 'dp_second_part', status: 'lost', amount: 500 });
+    await eventually(
+      'set aside',
+      async () =>
+        (await t.db.query('SELECT last_error FROM provider_events WHERE event_id = $1', ['evt_part_second'])).rows[0],
+      (row) => row?.last_error === 'invalid_value',
+    );
+    assert.equal(await balance(t, 'part-charged-back'), 2900n - 967n);
   });
 
   test('a part charged back after the user spent the deposit is taken back into debt', async () => {
@@ -240,7 +263,7 @@ describe('card disputes (chargebacks)', async () => {
     await disputeOf(t, id, 'open');
     await cardNetwork(t, id, 'lost');
     const payment = await disputeOf(t, id, 'lost');
-    assert.deepEqual([payment.status, payment.dispute.amount], ['completed', '2000']);
+    assert.deepEqual([payment.status, payment.dispute.amount], ['completed', '20.00']);
     // 20.00 of 30.00: 0.66 of the 1.00 fee from the fees, 19.34 from the user's 4.00.
     assert.equal(await balance(t, 'part-spent'), 400n - 1934n);
     const refund = await t.app.inject({ method: 'POST', url: `/v1/payments/${id}/refunds`, headers: t.auth });

@@ -190,31 +190,38 @@ describe('refunds of card deposits', async () => {
     const id = await deposit(t, 'refund-rolling', '10.00');
     // A node of the release before refunds, as its LISTEN connection shows it.
     const { rows } = await t.db.query<{ name: string }>('SELECT current_database() AS name');
-    const earlier = new pg.Client({ connectionString: databaseUrl(rows[0]!.name), application_name: 'rampart-listen' });
-    await earlier.connect();
-    try {
-      const response = await refund(t, id);
-      assert.equal(response.statusCode, 503, response.body);
-      assert.deepEqual([response.json().error.code, response.json().error.retryable], ['service_unavailable', true]);
-      assert.match(response.json().error.details.reason, /earlier release/);
-    } finally {
-      await earlier.end();
+    for (const name of ['rampart-listen', 'rampart']) {
+      const earlier = new pg.Client({ connectionString: databaseUrl(rows[0]!.name), application_name: name });
+      await earlier.connect();
+      try {
+        const response = await refund(t, id);
+        assert.equal(response.statusCode, 503, `${name}: ${response.body}`);
+        assert.deepEqual([response.json().error.code, response.json().error.retryable], ['service_unavailable', true]);
+        assert.match(response.json().error.details.reason, /earlier release/);
+      } finally {
+        await earlier.end();
+      }
     }
     const later = await refund(t, id);
     assert.equal(later.statusCode, 201, later.body);
   });
 
-  test('a chargeback while a refund is under way is set aside, not applied: the card is not paid back twice', async () => {
+  test('a chargeback while a refund is under way is recorded open, its loss set aside: the card is not paid back twice', async () => {
     const id = await deposit(t, 'refund-then-chargeback', '100.00', REFUND_SUCCEEDS_LATER);
     const made = (await refund(t, id, { amount: '50.00' })).json();
     assert.equal(made.status, 'processing');
     await cardNetwork(t, id, 'open');
+    await eventually(
+      'the opening recorded',
+      async () => (await getPayment(t, id)).json(),
+      (payment) => payment.dispute?.status === 'open',
+    );
     await cardNetwork(t, id, 'lost');
-    await disputesSetAside(t, id, 2);
+    await disputesSetAside(t, id, 1);
     await advanceSimulator(t, 5);
     await waitForStatus(t, made.id, ['completed']);
     const after = (await getPayment(t, id)).json();
-    assert.deepEqual([after.status, after.dispute, after.amount_refunded], ['completed', null, '50.00']);
+    assert.deepEqual([after.status, after.dispute.status, after.amount_refunded], ['completed', 'open', '50.00']);
     assert.equal(await balance(t, 'refund-then-chargeback'), 9900n - 4950n, 'debited for the refund alone');
     await ledgerBalances(t);
   });
@@ -339,13 +346,20 @@ describe('refunds of card deposits', async () => {
     assert.equal(missing.json().error.code, 'payment_not_found');
   });
 
-  test('a dispute of a deposit refunded in part is set aside for a person, not applied', async () => {
+  test('a dispute of a deposit refunded in part is recorded; lost, it is set aside for a person, not applied', async () => {
     const id = await deposit(t, 'refund-then-dispute', '30.00');
     assert.equal((await refund(t, id, { amount: '10.00' })).statusCode, 201);
     await cardNetwork(t, id, 'open');
+    await eventually(
+      'the opening recorded, announced',
+      async () => (await getPayment(t, id)).json(),
+      (payment) => payment.dispute?.status === 'open',
+    );
+    await cardNetwork(t, id, 'lost');
     await disputesSetAside(t, id, 1);
     const after = (await getPayment(t, id)).json();
-    assert.deepEqual([after.status, after.dispute, after.amount_refunded], ['completed', null, '10.00']);
+    assert.deepEqual([after.status, after.dispute.status, after.amount_refunded], ['completed', 'open', '10.00']);
+    assert.equal(await balance(t, 'refund-then-dispute'), 2900n - 967n, 'debited for the refund alone');
   });
 
   test('bad refund requests get catalog errors', async () => {
@@ -439,6 +453,25 @@ describe('refunds whose processor answer is lost', async () => {
     const again = await refund(t, id);
     assert.equal(again.statusCode, 201, again.body);
     assert.equal(again.json().status, 'completed');
+  });
+
+  test('a refund its processor made, whose request died unanswered, is found by the retry by Rampart’s id, not made again', async () => {
+    const id = await deposit(t, 'refund-made-unanswered', '11.00');
+    await fault('after');
+    const headers = { 'idempotency-key': 'refund-made-unanswered-1' };
+    const first = (await refund(t, id, {}, headers)).json();
+    assert.equal(first.status, 'pending');
+    await t.db.query(
+      `UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL,
+              locked_until = now() - interval '1 minute' WHERE key = $1`,
+      [headers['idempotency-key']],
+    );
+    const retry = await refund(t, id, {}, headers);
+    assert.deepEqual([retry.statusCode, retry.json().id, retry.json().status], [201, first.id, 'completed']);
+    const { timeline } = (await getPayment(t, first.id)).json();
+    assert.ok(timeline.some((step: { cause: string }) => step.cause === "simcard had it, found by Rampart's id"));
+    assert.equal(await refundsMade(first.id), 1, 'asked, not sent again');
+    assert.equal(await balance(t, 'refund-made-unanswered'), 0n);
   });
 
   test('a refund its request left unsent (the node died) is sent on by the retry with its Idempotency-Key: one refund', async () => {

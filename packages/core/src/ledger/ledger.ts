@@ -231,11 +231,8 @@ export class Ledger {
   /**
    * Posts a transfer: `{ from, to, amount }`, or signed `entries` that sum to zero per
    * currency. Debited accounts must stay at or above their floor, otherwise
-   * `insufficient_balance` and nothing moves.
-   */
-  /**
-   * `ignoreFloor`: post even when it takes a debited account below its floor, for money
-   * already gone (a chargeback of part of a deposit the user spent), as `ReverseOptions` says.
+   * `insufficient_balance` and nothing moves — unless `ignoreFloor`, for money already
+   * gone (a chargeback of part of a deposit the user spent), as `ReverseOptions` says.
    */
   async transfer(tx: Queryable, input: TransferInput, options: { ignoreFloor?: boolean } = {}): Promise<Transfer> {
     const { transfer } = await this.write(tx, {

@@ -42,10 +42,11 @@ const ADJUSTMENT_PREFIX = 'adjustment:';
 /**
  * Read from the reference of what moved the money (`origin`: the transfer's own, else
  * the hold it posts or the transfer it reverses). Payments write theirs as
- * `<payment id>:credit|hold|reversal…`, adjustments as `adjustment:…`.
+ * `<payment id>:credit|hold|reversal|chargeback:<dispute id>…`, adjustments as `adjustment:…`.
  */
 function sourceOf(kind: TransferKind, origin: string | null, metadata: Record<string, unknown>): StatementSource {
-  const reversal = kind === 'reversal';
+  // A chargeback of part of a payment takes that part back: a reversal, though a transfer of its own.
+  const reversal = kind === 'reversal' || (origin?.includes(':chargeback:') ?? false);
   if (origin?.startsWith('pay_'))
     return { type: reversal ? 'reversal' : 'payment', payment_id: origin.split(':')[0]!, reference: null };
   if (origin?.startsWith(ADJUSTMENT_PREFIX) && !reversal)

@@ -49,7 +49,7 @@ export interface PaymentDispute {
   reason: string;
   /** `open` until the network decides: `won` (the payment stands) or `lost` (a chargeback). */
   status: 'open' | 'won' | 'lost';
-  /** What is disputed, in minor units: the whole payment or part of it. Absent on disputes recorded before 0031. */
+  /** What is disputed, in minor units: the whole payment or part of it. Absent on disputes recorded before refunds' release. */
   amount?: string;
   opened_at: string;
   closed_at: string | null;

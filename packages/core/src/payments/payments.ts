@@ -17,7 +17,7 @@ import {
 import type { KeyMode } from '../operators/api-keys.ts';
 import { type Action, type OperatorSettings, OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Queryable, Store } from '../storage/database.ts';
-import { EARLIER_LISTENER_NAMES, type Notifications } from '../storage/notifications.ts';
+import { EARLIER_NODE_NAMES, type Notifications } from '../storage/notifications.ts';
 import { deepFreeze, ReadCache } from '../storage/read-cache.ts';
 import type { EndUser } from '../users/end-users.ts';
 import {
@@ -902,7 +902,6 @@ export class Payments {
    */
   async refund(input: CreateRefund): Promise<Payment> {
     const deposit = await paymentStore.get(this.db, input.operatorId, input.paymentId);
-    await this.assertNoEarlierNodes();
     const provider = assertRefundable(deposit, input.mode, this.providers[deposit.mode].get(deposit.provider));
     const currency = getAsset(deposit.currency, deposit.network).currency;
     const asked = input.amount === undefined || input.amount === null ? undefined : parseAmount(input.amount, currency);
@@ -915,6 +914,7 @@ export class Payments {
     // against what is refundable, it would refuse the retry as more than is left.
     const earlier = input.idempotencyKey ? await this.earlierRefund(deposit, input.idempotencyKey) : undefined;
     if (earlier) return this.resumeRefund(earlier, provider, sending);
+    await this.assertNoEarlierNodes();
     let refund: Payment;
     try {
       refund = await this.inTransaction(async (tx) => {
@@ -941,16 +941,16 @@ export class Payments {
   }
 
   /**
-   * Refunds wait while a node of a release before them is connected (its LISTEN
-   * connection says so): it would take a refund for a pay-in, crediting the user what
-   * was paid back, and look for it among card payments when reconciling.
+   * Refunds wait while a node of a release before them is connected (its connections
+   * say so: `EARLIER_NODE_NAMES`): it would take a refund for a pay-in, crediting the
+   * user what was paid back, and look for it among card payments when reconciling.
    */
   private async assertNoEarlierNodes(): Promise<void> {
     const { rows } = await this.db.query({
       name: 'earlier-nodes',
       text: `SELECT 1 FROM pg_stat_activity
               WHERE datname = current_database() AND application_name = ANY($1::text[]) LIMIT 1`,
-      values: [EARLIER_LISTENER_NAMES],
+      values: [EARLIER_NODE_NAMES],
     });
     if (rows[0])
       throw new RampartError('service_unavailable', {
@@ -977,10 +977,17 @@ export class Payments {
     return existing;
   }
 
-  /** An earlier request's refund, answered as it stands, or sent on if its processor never answered. */
+  /**
+   * An earlier request's refund, answered as it stands, or sent on if its processor never
+   * answered. The processor is asked first by Rampart's id: a refund it made, and whose
+   * idempotency key it has since forgotten, would otherwise be made a second time.
+   */
   private async resumeRefund(refund: Payment, provider: PaymentProvider, sending: Sending): Promise<Payment> {
     const resumed = awaitsProvider(refund) ? await this.markResumed(refund) : refund;
     if (!awaitsProvider(resumed)) return this.asAnswer(resumed, resumed.provider);
+    const made = await provider.lookup(resumed.id, resumed.kind, resumed.method).catch(() => undefined);
+    if (made === undefined) return this.keepOpen(resumed, `${provider.id} could not be asked`);
+    if (made) return this.answered(resumed, provider, made, `${provider.id} had it, found by Rampart's id`);
     return this.submit(resumed, [provider], sending, { resumed: true });
   }
 
@@ -1033,7 +1040,8 @@ export class Payments {
       ],
     );
     await this.emit(tx, created, 'payment.created', {});
-    // Nothing to hold when the fee was all the deposit credited (a pay-in's fee is capped at what arrived).
+    // Nothing to hold when the refund's share of the fee is all of it: the deposit credited
+    // nothing for it (a fee that took all it credited, or a last cent of a split).
     if (amount === feeBack) {
       this.announced(tx, created, true);
       return created;
@@ -1637,11 +1645,21 @@ export class Payments {
   ): Promise<Payment> {
     return this.inTransaction(async (tx) => {
       const payment = await paymentStore.get(tx, operatorId, id, true);
-      // Refunds still under way count as refunded: the card may be paid back either way.
-      assertDisputable(payment, news, (await this.refundsCommitted(tx, payment.id)).amount);
       const known = payment.dispute;
-      if (known?.status === 'lost') return payment;
+      // Reversed by a chargeback, the money went back once: nothing more to apply.
+      if (known?.status === 'lost' && (payment.status === 'reversed' || known.id === news.disputeId)) return payment;
       if (known?.id === news.disputeId && (known.status !== 'open' || news.status === 'open')) return payment;
+      // Only a loss moves money: refunds still under way count as refunded then, for the
+      // card may be paid back either way. An opening or a win is recorded whatever.
+      const refunded = news.status === 'lost' ? (await this.refundsCommitted(tx, payment.id)).amount : 0n;
+      assertDisputable(payment, news, refunded);
+      // Another dispute after part was charged back: what is left to take is for a person.
+      if (known?.status === 'lost')
+        throw new RampartError('invalid_value', {
+          field: 'dispute',
+          provided: news.disputeId,
+          expected: `no dispute after ${known.id}, lost for part of the payment`,
+        });
       const now = this.clock.now().toISOString();
       const dispute: PaymentDispute = {
         id: news.disputeId,
@@ -2029,7 +2047,8 @@ export class Payments {
 export function assertDisputable(
   payment: Payment,
   news: { disputeId: string; amount: bigint },
-  refunded = payment.amount_refunded,
+  /** What of it is refunded, or being refunded, where that decides (a loss). */
+  refunded: bigint,
 ): void {
   if (PAY_OUT.includes(payment.kind))
     throw new RampartError('invalid_value', { field: 'dispute', provided: news.disputeId, expected: 'a pay-in' });

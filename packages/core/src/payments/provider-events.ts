@@ -279,7 +279,8 @@ export class ProviderEvents {
           reason: subject.reason,
           amount: BigInt(subject.amount),
         };
-        assertDisputable(payment, news);
+        // Refunds are counted under the payment's lock (see `applyDispute`); here what is plain already.
+        assertDisputable(payment, news, news.status === 'lost' ? payment.amount_refunded : 0n);
         // Only a payment the provider completed can be disputed: one Rampart has not heard
         // that of yet (its webhook is late, or failed and waits for a retry) is completed
         // first, on the provider's word, so that a lost dispute finds the credit to reverse.

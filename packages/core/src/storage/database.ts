@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { NODE_NAME } from './notifications.ts';
 
 /** A query runner: the pool itself, or a client inside a transaction. */
 export interface Queryable {
@@ -103,7 +104,8 @@ export class Database implements Store {
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
-      application_name: options.applicationName ?? 'rampart',
+      // The release a node speaks: see `NODE_NAME`.
+      application_name: options.applicationName ?? NODE_NAME,
       types,
       // A database that does not answer is an outage, not a slow request.
       connectionTimeoutMillis: 5_000,

@@ -3,14 +3,16 @@ import pg from 'pg';
 type Handler = (payload: string) => void;
 
 /**
- * The application name of a node's LISTEN connection, which every running node keeps
- * open: it says which release of the database contract the node speaks, so that work an
- * older node would mishandle waits until none is connected. 2: refunds (migration 0029).
+ * Application names of a node's connections, its pool's (`NODE_NAME`) and its LISTEN
+ * connection's: they say which release of the database contract the node speaks, so
+ * that work an older node would mishandle waits until none is connected.
+ * 2: refunds (migration 0029).
  */
+export const NODE_NAME = 'rampart/2';
 export const LISTENER_NAME = 'rampart-listen/2';
 
-/** Listener names of earlier releases: `rampart-listen` alone is a node from before refunds. */
-export const EARLIER_LISTENER_NAMES: readonly string[] = ['rampart-listen'];
+/** The names of earlier releases' connections: `rampart` and `rampart-listen` alone are a node from before refunds. */
+export const EARLIER_NODE_NAMES: readonly string[] = ['rampart', 'rampart-listen'];
 
 /**
  * One LISTEN connection per process, shared by everything that reacts to PostgreSQL

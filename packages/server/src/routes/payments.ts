@@ -2,6 +2,7 @@ import {
   awaitsProvider,
   type Compliance,
   type CreatePayment,
+  type Currency,
   disputeObject,
   type EndUser,
   type EndUsers,
@@ -12,6 +13,7 @@ import {
   PAYMENT_METHODS,
   PAYMENT_STATUSES,
   type Payment,
+  type PaymentDispute,
   type PaymentMethod,
   type PaymentStatus,
   type Payments,
@@ -64,6 +66,11 @@ export const paymentSchema = {
     approval: { type: ['object', 'null'], additionalProperties: true },
     dispute: {
       ...disputeObject,
+      properties: {
+        ...(disputeObject['properties'] as Record<string, unknown>),
+        amount: { type: 'string', description: 'What the cardholder disputes, decimal: all or part of the payment' },
+        amount_minor: { type: 'string', description: 'The same in integer minor units' },
+      },
       type: ['object', 'null'],
       description: "Its cardholder's dispute with their bank (a chargeback), as the card processor last reported it",
     },
@@ -117,7 +124,7 @@ export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<P
     next_action: payment.next_action,
     failure: payment.failure_code ? { code: payment.failure_code, message: payment.failure_message } : null,
     approval: payment.approval,
-    dispute: payment.dispute,
+    dispute: payment.dispute && presentDispute(payment.dispute, currency),
     destination: payment.destination,
     metadata: payment.metadata,
     refund_of: payment.refund_of,
@@ -127,6 +134,17 @@ export function presentPayment(payment: Payment, timeline?: Awaited<ReturnType<P
       : {}),
     created_at: payment.created_at,
     updated_at: payment.updated_at,
+  };
+}
+
+/** A dispute as the API shows amounts: decimal, and in minor units beside (events carry minor units alone). */
+function presentDispute(dispute: PaymentDispute, currency: Currency | undefined) {
+  const { amount, ...rest } = dispute;
+  if (amount === undefined) return rest;
+  return {
+    ...rest,
+    amount: currency ? formatAmount(BigInt(amount), currency) : amount,
+    amount_minor: amount,
   };
 }
 
