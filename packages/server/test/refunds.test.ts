@@ -226,6 +226,20 @@ describe('refunds of card deposits', async () => {
     await ledgerBalances(t);
   });
 
+  test('a refund completing after its deposit was reversed gives no fee back: the reversal gave all of it', async () => {
+    const id = await deposit(t, 'refund-after-reversal', '20.00', REFUND_SUCCEEDS_LATER);
+    const made = (await refund(t, id)).json();
+    assert.deepEqual([made.status, made.fee], ['processing', '1.00']);
+    // As a reversal that reached the deposit meanwhile would leave it (its ledger side is not the point here).
+    await t.db.query("UPDATE payments SET status = 'reversed' WHERE id = $1", [id]);
+    const feesBefore = await feesEarned(t);
+    await advanceSimulator(t, 5);
+    await waitForStatus(t, made.id, ['completed']);
+    assert.equal(await feesEarned(t), feesBefore, 'no fee given back twice');
+    assert.deepEqual([await balance(t, 'refund-after-reversal'), await held(t, 'refund-after-reversal')], [0n, 0n]);
+    await ledgerBalances(t);
+  });
+
   test('refunds at once never refund more than the deposit took', async () => {
     const id = await deposit(t, 'refund-race', '50.00');
     const answers = await Promise.all(
