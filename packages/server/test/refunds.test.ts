@@ -134,7 +134,7 @@ describe('refunds of card deposits', async () => {
 
     const tooMuch = await refund(t, id, { amount: '70.01' });
     assert.equal(tooMuch.statusCode, 422, tooMuch.body);
-    assert.equal(tooMuch.json().error.code, 'refund_exceeds_refundable');
+    assert.deepEqual([tooMuch.json().error.code, tooMuch.json().error.retryable], ['refund_exceeds_refundable', false]);
     assert.deepEqual(tooMuch.json().error.details, {
       payment_id: id,
       amount: '70.01',
