@@ -433,6 +433,27 @@ describe('refunds whose processor answer is lost', async () => {
       }
     ).requests.filter((r) => r.created_id && !r.replayed).length;
 
+  /**
+   * A refund whose processor call times out (`phase`: before or after the processor acts),
+   * left pending, and then, as if its node had died mid-request, its key's claim still
+   * running and lapsed: what a retry with the same key takes over.
+   */
+  const refundLeftByDeadNode = async (
+    id: string,
+    headers: { 'idempotency-key': string },
+    phase: 'before' | 'after',
+  ) => {
+    await fault(phase);
+    const first = (await refund(t, id, {}, headers)).json();
+    assert.equal(first.status, 'pending');
+    await t.db.query(
+      `UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL,
+              locked_until = now() - interval '1 minute' WHERE key = $1`,
+      [headers['idempotency-key']],
+    );
+    return first;
+  };
+
   test('a refund the processor made but whose answer was lost is found by Rampart’s id: paid back once', async () => {
     const id = await deposit(t, 'refund-unanswered', '16.00');
     await fault('after');
@@ -471,15 +492,8 @@ describe('refunds whose processor answer is lost', async () => {
 
   test('a refund its processor made, whose request died unanswered, is found by the retry by Rampart’s id, not made again', async () => {
     const id = await deposit(t, 'refund-made-unanswered', '11.00');
-    await fault('after');
     const headers = { 'idempotency-key': 'refund-made-unanswered-1' };
-    const first = (await refund(t, id, {}, headers)).json();
-    assert.equal(first.status, 'pending');
-    await t.db.query(
-      `UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL,
-              locked_until = now() - interval '1 minute' WHERE key = $1`,
-      [headers['idempotency-key']],
-    );
+    const first = await refundLeftByDeadNode(id, headers, 'after');
     const retry = await refund(t, id, {}, headers);
     assert.deepEqual([retry.statusCode, retry.json().id, retry.json().status], [201, first.id, 'completed']);
     const { timeline } = (await getPayment(t, first.id)).json();
@@ -490,16 +504,8 @@ describe('refunds whose processor answer is lost', async () => {
 
   test('a refund its request left unsent (the node died) is sent on by the retry with its Idempotency-Key: one refund', async () => {
     const id = await deposit(t, 'refund-resumed', '14.00');
-    await fault('before');
     const headers = { 'idempotency-key': 'refund-resumed-1' };
-    const first = (await refund(t, id, {}, headers)).json();
-    assert.equal(first.status, 'pending');
-    // As if the node had died mid-request: its claim on the key is still running, and lapsed.
-    await t.db.query(
-      `UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL,
-              locked_until = now() - interval '1 minute' WHERE key = $1`,
-      [headers['idempotency-key']],
-    );
+    const first = await refundLeftByDeadNode(id, headers, 'before');
     const retry = await refund(t, id, {}, headers);
     assert.equal(retry.statusCode, 201, retry.body);
     assert.deepEqual([retry.json().id, retry.json().status], [first.id, 'completed']);
