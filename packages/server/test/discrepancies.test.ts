@@ -12,6 +12,7 @@ import {
   processorSays,
   waitForStatus,
 } from './payment-fixtures.ts';
+import { listedEvents } from './webhooks-fixtures.ts';
 
 async function get(t: TestApp, url: string, auth = t.auth) {
   const response = await t.app.inject({ method: 'GET', url, headers: auth });
@@ -19,8 +20,7 @@ async function get(t: TestApp, url: string, auth = t.auth) {
 }
 
 async function eventTypes(t: TestApp, paymentId: string): Promise<string[]> {
-  const { body } = await get(t, `/v1/events?subject_id=${paymentId}&limit=100`);
-  return (body.data as { type: string }[]).map((e) => e.type);
+  return (await listedEvents(t, { subject_id: paymentId })).map((e) => e.type);
 }
 
 function resolve(t: TestApp, id: string, payload: unknown, key: string, auth = t.auth) {
@@ -112,10 +112,10 @@ describe('payment discrepancies: a provider contradicting how a payment ended', 
     );
     assert.deepEqual(recorded[0]!.data, { discrepancy_id: discrepancy.id }, 'the timeline entry names it');
 
-    const { body: events } = await get(t, `/v1/events?subject_id=${paymentId}&type=payment.discrepancy`);
-    assert.equal(events.data.length, 1);
-    assert.equal(events.data[0].data.discrepancy.id, discrepancy.id);
-    assert.equal(events.data[0].data.payment.status, 'failed');
+    const events = await listedEvents(t, { subject_id: paymentId, type: 'payment.discrepancy' });
+    assert.equal(events.length, 1);
+    assert.equal(events[0].data.discrepancy.id, discrepancy.id);
+    assert.equal(events[0].data.payment.status, 'failed');
 
     // The same news again, under another event id: nothing new is recorded or announced.
     await processorSays(t, paymentId, `evt_dsc_paid_again_${paymentId}`, 'succeeded');
@@ -172,8 +172,8 @@ describe('payment discrepancies: a provider contradicting how a payment ended', 
       [discrepancy.recorded_status, discrepancy.reported_status, discrepancy.provider],
       ['failed', 'completed', 'simcard'],
     );
-    const { body: events } = await get(t, `/v1/events?subject_id=${paymentId}&type=payment.discrepancy`);
-    assert.equal(events.data[0].data.payment.kind, 'withdrawal');
+    const events = await listedEvents(t, { subject_id: paymentId, type: 'payment.discrepancy' });
+    assert.equal(events[0].data.payment.kind, 'withdrawal');
   });
 
   test('a processor cancelling a payment Rampart failed is no discrepancy: neither moved money', async () => {
@@ -208,9 +208,9 @@ describe('payment discrepancies: a provider contradicting how a payment ended', 
     assert.ok(!open.some((d) => d.id === target.id));
     const done = (await get(t, '/v1/discrepancies?status=resolved&limit=100')).body.data as { id: string }[];
     assert.ok(done.some((d) => d.id === target.id));
-    const { body: events } = await get(t, `/v1/events?subject_id=${second}&type=payment.discrepancy_resolved`);
-    assert.equal(events.data.length, 1);
-    assert.equal(events.data[0].data.discrepancy.resolution, 'Refunded at the processor, ref R-1.');
+    const events = await listedEvents(t, { subject_id: second, type: 'payment.discrepancy_resolved' });
+    assert.equal(events.length, 1);
+    assert.equal(events[0].data.discrepancy.resolution, 'Refunded at the processor, ref R-1.');
 
     // A replay of the same request answers the same; a second resolution is refused.
     const replay = await resolve(t, target.id, { resolution: '  Refunded at the processor, ref R-1.  ' }, 'res-1');

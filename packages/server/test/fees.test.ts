@@ -22,6 +22,7 @@ import {
   startCryptoApp,
   waitForStatus,
 } from './payment-fixtures.ts';
+import { listedEvents } from './webhooks-fixtures.ts';
 import { widgetSession } from './widget-fixtures.ts';
 
 const FEES = {
@@ -67,12 +68,8 @@ describe('fees', async () => {
     assert.equal(await balance(t, 'depositor'), 9720n);
     assert.equal((await feesEarned(t)) - before, 280n);
     assert.equal(await ledgerSum(t), 0n);
-    const events = await t.app.inject({
-      method: 'GET',
-      url: `/v1/events?subject_id=${payment.id}&type=payment.completed`,
-      headers: t.auth,
-    });
-    assert.equal(events.json().data[0].data.payment.fee, '280');
+    const [completed] = await listedEvents(t, { subject_id: payment.id, type: 'payment.completed' });
+    assert.equal(completed.data.payment.fee, '280');
   });
 
   test('the percentage rounds half up to the minor unit', async () => {

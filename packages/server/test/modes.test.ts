@@ -13,7 +13,7 @@ import {
   signedCardEvent,
   WALLET_XPUB,
 } from './payment-fixtures.ts';
-import { eventually } from './webhooks-fixtures.ts';
+import { eventually, listedEvents } from './webhooks-fixtures.ts';
 import { kycProfile, widgetCall, widgetSession } from './widget-fixtures.ts';
 
 /**
@@ -73,11 +73,7 @@ describe('test and live modes of one operator', async () => {
     assert.ok(!liveEvents.some((event) => event.type.startsWith('payment.')), JSON.stringify(liveEvents));
 
     assert.equal((await call('GET', `/v1/payments/${id}`, testAuth)).json().status, 'completed');
-    const testEvents = (await call('GET', '/v1/events', testAuth)).json().data as {
-      type: string;
-      data: { payment?: { mode: string } };
-    }[];
-    const completed = testEvents.find((event) => event.type === 'payment.completed');
+    const [completed] = await listedEvents(t, { subject_id: id, type: 'payment.completed' });
     assert.equal(completed?.data.payment?.mode, 'test', 'its events say the mode too');
     assert.equal((await call('GET', `/v1/payments/${id}`, testAuth)).json().mode, 'test');
   });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import { BANK_ACCOUNT, CARD_OK, createPayment, fund, openForPayments, travellingClock } from './payment-fixtures.ts';
+import { listedEvents } from './webhooks-fixtures.ts';
 
 const HOUR = 3_600;
 const DAY = 24 * HOUR;
@@ -192,13 +193,8 @@ describe('a user’s own limits', async () => {
   test('a change emits user.limits_changed with the limits as they now stand; no change emits nothing', async () => {
     await limit(t, 'watched', { buy: { USDT: { month: '1000' } } });
     await limit(t, 'watched', { buy: { USDT: { month: '1000.000000' } } });
-    const response = await t.app.inject({
-      method: 'GET',
-      url: `/v1/events?type=user.limits_changed&subject_id=${t.operatorId}/watched`,
-      headers: t.auth,
-    });
-    const events = response.json().data;
-    assert.equal(events.length, 1, response.body);
+    const events = await listedEvents(t, { type: 'user.limits_changed', subject_id: `${t.operatorId}/watched` });
+    assert.equal(events.length, 1, JSON.stringify(events));
     assert.deepEqual(events[0].data.limits, [
       { action: 'buy', currency: 'USDT', period: 'month', amount: '1000.000000', pending: null },
     ]);

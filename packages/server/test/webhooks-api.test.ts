@@ -4,7 +4,7 @@ import { createIdGenerator, EventLog, systemClock } from '@rampart/core';
 import { FanOut } from '@rampart/webhooks';
 import type { InjectOptions } from 'fastify';
 import { errorOf } from './harness.ts';
-import { eventually, startReceiver, startWebhookApp, startWorker } from './webhooks-fixtures.ts';
+import { eventually, listedEvents, startReceiver, startWebhookApp, startWorker } from './webhooks-fixtures.ts';
 
 const ids = createIdGenerator();
 
@@ -201,9 +201,9 @@ describe('webhook endpoints API', async () => {
     assert.equal(arrived[0]!.event.id, delivery.event_id);
     assert.ok(arrived[0]!.valid, 'verifies with standardwebhooks');
 
-    const events = (await get('/v1/events?type=webhook.test')).json();
+    const events = await listedEvents(t, { type: 'webhook.test' });
     assert.ok(
-      events.data.some((e: { id: string }) => e.id === delivery.event_id),
+      events.some((e: { id: string }) => e.id === delivery.event_id),
       'listed in /v1/events',
     );
     const log = (await get(`/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json();

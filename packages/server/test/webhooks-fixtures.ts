@@ -68,6 +68,33 @@ export async function startReceiver(): Promise<{ url: string; received: Delivere
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`, received, secret };
 }
 
+/**
+ * `GET /v1/events` with `query` (`type`, `subject_id`) as the harness operator's key reads
+ * it, once it lists every such event committed so far: the API holds an event back while
+ * a write transaction older than it is open (a webhook being applied at that moment).
+ */
+export async function listedEvents(
+  t: TestApp,
+  query: { type?: string; subject_id?: string },
+  // biome-ignore lint/suspicious/noExplicitAny: events are inspected field by field
+): Promise<any[]> {
+  const params = new URLSearchParams({ ...query, limit: '100' });
+  return eventually(
+    `events ${params} listed`,
+    async () => {
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM events
+          WHERE operator_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR subject_id = $3)`,
+        [t.operatorId, query.type ?? null, query.subject_id ?? null],
+      );
+      const listed = (await t.app.inject({ method: 'GET', url: `/v1/events?${params}`, headers: t.auth })).json()
+        .data as unknown[];
+      return { listed, committed: Math.min(rows[0]!.n, 100) };
+    },
+    ({ listed, committed }) => listed.length === committed,
+  ).then(({ listed }) => listed);
+}
+
 export async function eventually<T>(what: string, probe: () => T | Promise<T>, ok: (v: T) => boolean): Promise<T> {
   const deadline = Date.now() + 15_000;
   for (;;) {
