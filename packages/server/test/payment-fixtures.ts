@@ -341,3 +341,12 @@ export async function cardNetwork(
   });
   assert.ok(response.ok, await response.text());
 }
+
+/** Waits until the payment's dispute, as `GET /v1/payments/{id}` shows it, has `status`. */
+export function disputeOf(t: TestApp, id: string, status: string) {
+  return eventually(
+    `dispute ${status}`,
+    async () => (await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth })).json(),
+    (payment) => payment.dispute?.status === status,
+  );
+}

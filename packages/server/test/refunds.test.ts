@@ -13,6 +13,7 @@ import {
   CARD_OK,
   cardNetwork,
   createPayment,
+  disputeOf,
   feesEarned,
   held,
   openForPayments,
@@ -211,11 +212,7 @@ describe('refunds of card deposits', async () => {
     const made = (await refund(t, id, { amount: '50.00' })).json();
     assert.equal(made.status, 'processing');
     await cardNetwork(t, id, 'open');
-    await eventually(
-      'the opening recorded',
-      async () => (await getPayment(t, id)).json(),
-      (payment) => payment.dispute?.status === 'open',
-    );
+    await disputeOf(t, id, 'open');
     await cardNetwork(t, id, 'lost');
     await disputesSetAside(t, id, 1);
     await advanceSimulator(t, 5);
@@ -348,11 +345,7 @@ describe('refunds of card deposits', async () => {
 
     const disputed = await deposit(t, 'refund-kinds', '15.00');
     await cardNetwork(t, disputed, 'open');
-    await eventually(
-      'dispute recorded',
-      async () => (await getPayment(t, disputed)).json(),
-      (payment) => payment.dispute?.status === 'open',
-    );
+    await disputeOf(t, disputed, 'open');
     assert.equal(await reasons(disputed), 'disputed');
 
     const missing = await refund(t, 'pay_does_not_exist');
@@ -364,11 +357,7 @@ describe('refunds of card deposits', async () => {
     const id = await deposit(t, 'refund-then-dispute', '30.00');
     assert.equal((await refund(t, id, { amount: '10.00' })).statusCode, 201);
     await cardNetwork(t, id, 'open');
-    await eventually(
-      'the opening recorded, announced',
-      async () => (await getPayment(t, id)).json(),
-      (payment) => payment.dispute?.status === 'open',
-    );
+    await disputeOf(t, id, 'open');
     await cardNetwork(t, id, 'lost');
     await disputesSetAside(t, id, 1);
     const after = (await getPayment(t, id)).json();

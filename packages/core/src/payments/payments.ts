@@ -1046,11 +1046,9 @@ export class Payments {
       this.announced(tx, created, true);
       return created;
     }
-    const settings = await this.settings.get(deposit.operator_id, tx);
-    const balances = settings.currencies.find((c) => c.currency === deposit.currency)?.balances ?? 'ledger';
     const hold = await this.ledger.hold(tx, {
       operatorId: deposit.operator_id,
-      from: await this.userAccount(tx, ownerOf(deposit), deposit.user_id, deposit.currency, balances),
+      from: await this.userAccountOf(tx, deposit),
       to: await this.clearingAccount(tx, ownerOf(deposit), deposit.provider, deposit.currency, id),
       amount: amount - feeBack,
       reference: `${id}:hold`,
@@ -1706,9 +1704,7 @@ export class Payments {
    */
   private async chargeBackPart(tx: Queryable, payment: Payment, amount: bigint, disputeId: string): Promise<void> {
     const fee = feeGivenBack(payment, amount, { amount: 0n, fee: 0n });
-    const settings = await this.settings.get(payment.operator_id, tx);
-    const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
-    const user = await this.userAccount(tx, ownerOf(payment), payment.user_id, payment.currency, balances);
+    const user = await this.userAccountOf(tx, payment);
     const clearing = await this.clearingAccount(tx, ownerOf(payment), payment.provider, payment.currency, payment.id);
     const entries = [
       { accountId: clearing, amount },
@@ -1952,12 +1948,19 @@ export class Payments {
     return deposit;
   }
 
-  /** The pay-in's credit, clearing → user, as part of the statement that completes it. */
-  private async creditCte(tx: Queryable, payment: Payment, first: number, onlyIf: string) {
-    // Only a new account takes the mode (as its floor); an existing one keeps the one it has.
+  /**
+   * The account of the payment's user in its currency. Only a new account takes the
+   * currency's balances mode (as its floor); an existing one keeps the one it has.
+   */
+  private async userAccountOf(tx: Queryable, payment: Payment) {
     const settings = await this.settings.get(payment.operator_id);
     const balances = settings.currencies.find((c) => c.currency === payment.currency)?.balances ?? 'ledger';
-    const user = await this.userAccount(tx, ownerOf(payment), payment.user_id, payment.currency, balances);
+    return this.userAccount(tx, ownerOf(payment), payment.user_id, payment.currency, balances);
+  }
+
+  /** The pay-in's credit, clearing → user, as part of the statement that completes it. */
+  private async creditCte(tx: Queryable, payment: Payment, first: number, onlyIf: string) {
+    const user = await this.userAccountOf(tx, payment);
     const clearing = await this.clearingAccount(tx, ownerOf(payment), payment.provider, payment.currency, payment.id);
     const annotations = {
       operatorId: payment.operator_id,
