@@ -12,8 +12,11 @@ import { child, freePort, load, withCpu } from './run.ts';
 
 const here = new URL('.', import.meta.url).pathname;
 
-/** The floor server with a simulator of its own, whose card webhooks go to it. */
-async function startFloor(databaseUrl: string): Promise<{ url: string; pids: Record<string, number>; stop(): void }> {
+/** The floor server (`records`: with the issue's records) with a simulator of its own, whose card webhooks go to it. */
+async function startFloor(
+  databaseUrl: string,
+  records: boolean,
+): Promise<{ url: string; pids: Record<string, number>; stop(): void }> {
   const [floorPort, simulatorPort] = [await freePort(), await freePort()];
   const simulator = await child(
     [join(here, '..', 'packages/simulator/src/main.ts')],
@@ -23,7 +26,7 @@ async function startFloor(databaseUrl: string): Promise<{ url: string; pids: Rec
   const floor = await child(
     [
       join(here, 'floor.ts'),
-      JSON.stringify({ databaseUrl, simulatorUrl: `http://127.0.0.1:${simulatorPort}`, port: floorPort }),
+      JSON.stringify({ databaseUrl, simulatorUrl: `http://127.0.0.1:${simulatorPort}`, port: floorPort, records }),
     ],
     {},
     /\n/,
@@ -77,11 +80,15 @@ export async function benchPayments(options: {
   const poll = await load({ url: `${options.apiUrl}/v1/payments/${payment.id}`, headers: options.auth });
   // The same load on both: 32 connections, 500 users, a fresh Idempotency-Key each.
   const createLoad = { method: 'POST', body, uniqueIdempotencyKey: true, users: 500, connections: 32 };
-  // The floor first, while Rampart is idle.
-  const floorServer = await startFloor(options.databaseUrl);
-  const floor = await withCpu(floorServer.pids, () =>
-    load({ ...createLoad, url: `${floorServer.url}/deposits`, headers: { 'content-type': 'application/json' } }),
-  ).finally(() => floorServer.stop());
+  // The floors first, while Rampart is idle.
+  const floorLoad = async (records: boolean) => {
+    const server = await startFloor(options.databaseUrl, records);
+    return withCpu(server.pids, () =>
+      load({ ...createLoad, url: `${server.url}/deposits`, headers: { 'content-type': 'application/json' } }),
+    ).finally(() => server.stop());
+  };
+  const floor = await floorLoad(false);
+  const recordsFloor = await floorLoad(true);
   const create = await withCpu(options.pids, () =>
     load({ ...createLoad, url: `${options.apiUrl}/v1/payments`, headers }),
   );
@@ -98,6 +105,14 @@ export async function benchPayments(options: {
       cpuPerRequest: floor.cpuPerRequest,
     },
     {
+      name: 'card deposit floor with the records a create keeps: idempotency key, event, ledger transfer',
+      rps: recordsFloor.rps,
+      p99: recordsFloor.p99,
+      baseline: 'card deposit floor',
+      baselineRps: floor.rps,
+      cpuPerRequest: recordsFloor.cpuPerRequest,
+    },
+    {
       name: 'POST /v1/payments (card deposit, completed)',
       rps: create.rps,
       p99: create.p99,
@@ -105,6 +120,13 @@ export async function benchPayments(options: {
       baselineRps: floor.rps,
       target: '>= 1500/s, p99 <= 50 ms',
       cpuPerRequest: create.cpuPerRequest,
+    },
+    {
+      name: 'POST /v1/payments beside the floor with records',
+      rps: create.rps,
+      p99: create.p99,
+      baseline: 'card deposit floor with records',
+      baselineRps: recordsFloor.rps,
     },
     {
       name: `POST /v1/payments paced at half that rate (${halfRate}/s)`,

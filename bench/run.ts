@@ -44,19 +44,29 @@ function processCpuMs(pid: number): number {
   }
 }
 
-/** CPU time of every PostgreSQL process on the machine so far, milliseconds. */
-function postgresCpuMs(): number {
-  let total = 0;
+/** CPU time so far of every PostgreSQL process on the machine, milliseconds, by process id. */
+function postgresCpuMs(): Map<number, number> {
+  const cpu = new Map<number, number>();
   for (const entry of readdirSync('/proc', { withFileTypes: true })) {
     if (!entry.isDirectory() || !/^\d+$/.test(entry.name)) continue;
     try {
       if (readFileSync(`/proc/${entry.name}/comm`, 'utf8').startsWith('postgres'))
-        total += processCpuMs(Number(entry.name)) || 0;
+        cpu.set(Number(entry.name), processCpuMs(Number(entry.name)) || 0);
     } catch {
       // The process ended meanwhile.
     }
   }
-  return total;
+  return cpu;
+}
+
+/**
+ * What PostgreSQL spent between two readings: by process, so that a process that ended
+ * meanwhile (a connection of the server measured before) takes nothing off the total.
+ */
+function postgresCpuSince(before: Map<number, number>): number {
+  let spent = 0;
+  for (const [pid, ms] of postgresCpuMs()) spent += ms - (before.get(pid) ?? 0);
+  return spent;
 }
 
 /**
@@ -73,7 +83,7 @@ export async function withCpu<T extends { rps: number; total: number; cpuMs: num
   const cpuPerRequest: Record<string, number> = {};
   for (const [name, pid] of Object.entries(pids))
     cpuPerRequest[name] = (processCpuMs(pid) - before[name]!) / result.total;
-  cpuPerRequest['PostgreSQL'] = (postgresCpuMs() - pgBefore) / result.total;
+  cpuPerRequest['PostgreSQL'] = postgresCpuSince(pgBefore) / result.total;
   cpuPerRequest['load generator'] = result.cpuMs / result.total;
   return { ...result, cpuPerRequest };
 }

@@ -344,6 +344,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     { name: 'purge-idempotency-keys', everyMs: 60_000, run: () => idempotencyKeys.purge(config.idempotencyTtlSeconds) },
     { name: 'expire-sessions', everyMs: 5_000, run: () => sessions.expireDue() },
     { name: 'purge-used-token-ids', everyMs: 60_000, run: () => operatorTokens.purgeUsedIds() },
+    ...(config.providerWebhookRetentionDays > 0
+      ? [
+          {
+            name: 'purge-provider-webhook-payloads',
+            everyMs: 60_000,
+            run: () => providerEvents.purgePayloads(clock.now(), config.providerWebhookRetentionDays * 86_400_000),
+          },
+        ]
+      : []),
     ...(config.webhooks.logRetentionMs > 0
       ? [
           {

@@ -40,6 +40,8 @@ export interface Config {
   devTools: boolean;
   /** How long Idempotency-Key answers are kept. */
   idempotencyTtlSeconds: number;
+  /** Days an applied provider webhook's payload is kept (its event id for good); 0: the payload too. */
+  providerWebhookRetentionDays: number;
   /** How long a running request's key stays claimed unrenewed (its process died): see `IdempotencyKeys`. */
   idempotencyLeaseSeconds: number;
   /** Webhook delivery: retry schedule, timeout, disabling, SSRF allow flag, worker size (RAMPART_WEBHOOK_*). */
@@ -159,6 +161,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     devTools: boolean(env, 'RAMPART_DEV_TOOLS', databaseUrl === undefined && isLoopback(host)),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
     idempotencyLeaseSeconds: integer(env, 'RAMPART_IDEMPOTENCY_LEASE_SECONDS', 15, 3, 600),
+    providerWebhookRetentionDays: integer(env, 'RAMPART_PROVIDER_WEBHOOK_RETENTION_DAYS', 180, 0, 3_650),
     webhooks: parseWebhookConfig(env, (variable, problem) => {
       throw new ConfigError(variable, problem);
     }),

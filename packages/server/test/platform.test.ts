@@ -96,6 +96,10 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ RAMPART_METRICS_TOKEN: 'short' }), /RAMPART_METRICS_TOKEN/);
     assert.throws(() => loadConfig({ RAMPART_WEBHOOK_LOG_RETENTION: '3651d' }), /RAMPART_WEBHOOK_LOG_RETENTION/);
     assert.throws(() => loadConfig({ RAMPART_WEBHOOK_LOG_RETENTION: '90' }), /RAMPART_WEBHOOK_LOG_RETENTION/, '90 s');
+    assert.throws(
+      () => loadConfig({ RAMPART_PROVIDER_WEBHOOK_RETENTION_DAYS: '90d' }),
+      /RAMPART_PROVIDER_WEBHOOK_RETENTION_DAYS/,
+    );
   });
 
   test('safe defaults: loopback only, port 4000, a project-local data directory', () => {

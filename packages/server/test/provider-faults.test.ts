@@ -14,6 +14,7 @@ import {
   passChallenge,
   signedCardEvent,
   simulatorFault,
+  travellingClock,
   waitForStatus,
   waitingForLocks as waitingForLocksIn,
 } from './payment-fixtures.ts';
@@ -595,5 +596,53 @@ describe('a source whose provider webhooks keep failing authentication', async (
     assert.equal(refused.headers.get('retry-after'), String(error.details.retry_after));
     const signed = await post({ 'x-sim-signature': authentic.sign() }, authentic.body);
     assert.equal(signed.status, 429, 'refused before any signature is checked: the provider redelivers');
+  });
+});
+
+describe('provider webhook payloads past their retention', async () => {
+  const clock = travellingClock();
+  const t = await startTestApp({ sandbox: true, clock, env: { RAMPART_PROVIDER_WEBHOOK_RETENTION_DAYS: '30' } });
+  await openForPayments(t);
+  const purge = () => t.app.jobs.find((job) => job.name === 'purge-provider-webhook-payloads')!.run();
+  const payloadOf = async (eventId: string) =>
+    (await t.db.query('SELECT notice FROM provider_events WHERE event_id = $1', [eventId])).rows[0]?.notice;
+
+  test('drop once applied and old; the event id stays, so a late redelivery is still a duplicate and changes nothing', async () => {
+    const payment = (await createPayment(t, { user_id: 'retained', amount: '8.00' })).json();
+    const old = await cardWebhook(t, payment.id, `evt_old_${payment.id}`);
+    assert.equal((await old.deliver()).duplicate, false);
+    await eventually(
+      'the webhook applied',
+      async () =>
+        (await t.db.query('SELECT processed_at FROM provider_events WHERE event_id = $1', [`evt_old_${payment.id}`]))
+          .rows[0]?.processed_at,
+      (at) => at !== null && at !== undefined,
+    );
+    // Another, recorded as old but never applied (set aside after its attempts).
+    const other = (await createPayment(t, { user_id: 'retained-other', amount: '3.00' })).json();
+    const waiting = await cardWebhook(t, other.id, `evt_waiting_${other.id}`);
+    await waiting.deliver();
+    await t.db.query('UPDATE provider_events SET processed_at = NULL, attempts = 1000 WHERE event_id = $1', [
+      `evt_waiting_${other.id}`,
+    ]);
+
+    await purge();
+    assert.notEqual(await payloadOf(`evt_old_${payment.id}`), null, 'within the retention, kept');
+
+    clock.advance(31 * 86_400);
+    const recent = await cardWebhook(t, payment.id, `evt_recent_${payment.id}`);
+    await recent.deliver();
+    assert.ok(((await purge()) as number) >= 1);
+    assert.equal(await payloadOf(`evt_old_${payment.id}`), null, 'applied and past the retention: dropped');
+    assert.notEqual(await payloadOf(`evt_waiting_${other.id}`), null, 'never applied: kept however old');
+    assert.notEqual(await payloadOf(`evt_recent_${payment.id}`), null, 'received within the retention: kept');
+
+    const before = (await t.app.inject({ method: 'GET', url: `/v1/payments/${payment.id}`, headers: t.auth })).json();
+    assert.deepEqual(await old.deliver(), { received: true, duplicate: true });
+    await t.app.jobs.find((job) => job.name === 'process-provider-events')!.run();
+    const after = (await t.app.inject({ method: 'GET', url: `/v1/payments/${payment.id}`, headers: t.auth })).json();
+    assert.deepEqual(after, before);
+    assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
+    assert.equal(await balance(t, 'retained'), 800n);
   });
 });
