@@ -1,4 +1,4 @@
-export { type Clock, systemClock } from './clock.ts';
+export { type Clock, dateTimeOf, systemClock } from './clock.ts';
 export { parseSecretsKey, SecretBox } from './crypto/secret-box.ts';
 export { API_VERSION, type EventType, eventTypes, isEventType } from './events/catalog.ts';
 export { type EventInput, EventLog, type StoredEvent } from './events/event-log.ts';

@@ -238,4 +238,71 @@ describe('a payment a retry with its Idempotency-Key resumed', async () => {
     assert.equal(cancelled.statusCode, 200, cancelled.body);
     assert.equal(cancelled.json().status, 'cancelled');
   });
+
+  test('an answer that asks for the same request later (payment_in_progress) is not kept: the retry with the same key runs', async () => {
+    // The bank holds the next payment request unanswered: the create gives up, the payment stays open.
+    await simulatorFault(t, {
+      provider: 'bank',
+      kind: 'timeout',
+      method: 'POST',
+      path: '/bank/v1/payments',
+      count: 1,
+      hold_ms: 10_000,
+    });
+    const created = await createPayment(t, {
+      user_id: 'retried-cancel',
+      method: 'bank',
+      amount: '40.00',
+      instrument: {},
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const id = created.json().id as string;
+    const keyed = () =>
+      t.app.inject({
+        method: 'POST',
+        url: `/v1/payments/${id}/cancel`,
+        headers: { ...t.auth, 'idempotency-key': `cancel-${id}` },
+      });
+    const early = await keyed();
+    assert.equal(early.statusCode, 409, early.body);
+    assert.deepEqual([errorOf(early).code, errorOf(early).retryable], ['payment_in_progress', true]);
+    // As the error says: retry shortly, with the same key. The create's call is surely over now.
+    clock.advance(6 * 60);
+    const retry = await keyed();
+    assert.equal(retry.statusCode, 200, retry.body);
+    assert.equal(retry.headers['idempotent-replayed'], undefined);
+    assert.equal(retry.json().status, 'cancelled');
+    const replay = await keyed();
+    assert.equal(replay.headers['idempotent-replayed'], 'true', 'the answer that did the work is kept');
+    assert.equal(replay.body, retry.body);
+  });
+
+  test('a key used again once its answer was purged: the same request gets its payment, another one idempotency_conflict', async () => {
+    const key = { 'idempotency-key': 'order-reused' };
+    const first = await createPayment(t, { user_id: 'alice', amount: '12.00' }, key);
+    assert.equal(first.statusCode, 201, first.body);
+    const purgeKey = async () => {
+      await t.db.query(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'order-reused'",
+      );
+      assert.ok((await new IdempotencyKeys(t.db, systemClock).purge(24 * 3600)) >= 1);
+    };
+    await purgeKey();
+    for (const other of [
+      { user_id: 'bob', amount: '12.00' },
+      { user_id: 'alice', amount: '30.00' },
+      { user_id: 'alice', amount: '12.00', reference: 'another-order' },
+      { user_id: 'alice', amount: '12.00', kind: 'withdrawal' },
+    ]) {
+      const answer = await createPayment(t, other, key);
+      assert.equal(answer.statusCode, 409, `${JSON.stringify(other)}: ${answer.body}`);
+      assert.equal(errorOf(answer).code, 'idempotency_conflict');
+      await purgeKey();
+    }
+    const same = await createPayment(t, { user_id: 'alice', amount: '12.00' }, key);
+    assert.equal(same.statusCode, 201, same.body);
+    assert.deepEqual([same.json().id, same.json().status], [first.json().id, first.json().status]);
+    const listed = await t.app.inject({ method: 'GET', url: '/v1/payments?user_id=bob', headers: t.auth });
+    assert.deepEqual(listed.json().data, [], 'nothing made for bob');
+  });
 });

@@ -82,6 +82,21 @@ interface Validated {
 /** What pricing a payment reads of it: its kind, amount and asset. */
 type Priced = Pick<CreatePayment, 'kind' | 'amount' | 'currency' | 'network'>;
 
+/** Whether `existing` is the payment this request asks for: what it moves, for whom, and how. */
+function sameRequest(existing: Payment, input: CreatePayment, p: Validated): boolean {
+  return (
+    existing.refund_of === null &&
+    existing.kind === input.kind &&
+    existing.method === input.method &&
+    existing.user_id === input.gates.user.id &&
+    existing.session_id === (input.sessionId ?? null) &&
+    existing.reference === (input.reference ?? null) &&
+    existing.currency === p.currency.code &&
+    existing.network === p.network &&
+    existing.amount === p.amount
+  );
+}
+
 export const CLEARING_SHARDS = 16;
 
 /** A payment as polling reads it. */
@@ -448,7 +463,13 @@ export class Payments {
           input.mode,
           input.idempotencyKey,
         );
-        if (existing) return { payment: existing, replayed: true };
+        if (existing) {
+          // The key's stored answer may have been purged since: a key used again for
+          // another request is a conflict, never that request answered with this payment.
+          if (!sameRequest(existing, input, p))
+            throw new RampartError('idempotency_conflict', { idempotency_key: input.idempotencyKey });
+          return { payment: existing, replayed: true };
+        }
       }
       throw this.translateUniqueViolation(error, input);
     }

@@ -4,6 +4,13 @@ import FindMyWay from 'find-my-way';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The catalog code this request was answered with, once it was answered with an error. */
+    errorCode: ErrorCode | null;
+  }
+}
+
 interface ValidationIssue {
   field: string;
   message: string;
@@ -57,6 +64,7 @@ export function translateFrameworkError(error: FastifyError): RampartError {
 
 function send(reply: FastifyReply, request: FastifyRequest, error: RampartError): FastifyReply {
   const http = toHttp(error, request.id);
+  request.errorCode = error.code;
   if (http.status >= 500) {
     // Where it happened and why, for the operator's logs; the client sees only the code.
     request.log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
@@ -81,6 +89,7 @@ export function answerRouterError(error: FastifyError, request: FastifyRequest, 
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
+  app.decorateRequest('errorCode', null);
   // A second router that only knows which paths exist, to tell 404 from 405.
   const known = FindMyWay();
   app.addHook('onRoute', (route) => {

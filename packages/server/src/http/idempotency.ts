@@ -1,4 +1,5 @@
 import { type IdempotencyKeys, requestFingerprint } from '@rampart/core';
+import { catalog, type ErrorCode } from '@rampart/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { onPostRoutes } from './post-hooks.ts';
 
@@ -19,7 +20,9 @@ declare module 'fastify' {
  * `Idempotency-Key` on POST routes of the plugin it is added to (added before its routes). Runs after
  * authentication and validation (preHandler), so only requests that would execute
  * claim a key. A 5xx releases the claim: the client is told to retry, and the retry
- * must be able to run. Handlers that move money also record the key in their own
+ * must be able to run. So does an error that asks for the same request again later
+ * (`payment_in_progress`, `rate_limited`…: nothing was done); any other answer is
+ * stored and replayed. Handlers that move money also record the key in their own
  * transaction, so even a crash between commit and this bookkeeping cannot apply a
  * retry twice.
  *
@@ -27,6 +30,13 @@ declare module 'fastify' {
  * slow request keeps its key, and a request whose process died frees it within one
  * lease for the client's retry, which then finishes what the dead one began.
  */
+/** An error whose action is to send the same request again later, with the same key: it did nothing. */
+function asksForRetry(code: ErrorCode | null): boolean {
+  if (code === null) return false;
+  const { action } = catalog[code];
+  return action === 'retry_with_backoff' || action === 'retry_after';
+}
+
 export function idempotentPosts(
   app: FastifyInstance,
   keys: IdempotencyKeys,
@@ -65,7 +75,7 @@ export function idempotentPosts(
       if (!claim) return payload;
       request.idempotency = null;
       clearInterval(claim.renewal);
-      if (reply.statusCode >= 500) {
+      if (reply.statusCode >= 500 || asksForRetry(request.errorCode)) {
         await keys.release(claim.principal, claim.key);
       } else {
         await keys.complete(claim.principal, claim.key, {

@@ -3,6 +3,7 @@ import {
   type Compliance,
   type CreatePayment,
   type Currency,
+  dateTimeOf,
   disputeObject,
   type EndUser,
   type EndUsers,
@@ -459,8 +460,8 @@ export function partnerPaymentRoutes(
         ...(q.in_review ? { inReview: true } : {}),
         ...(q.currency ? { currency: q.currency.toUpperCase() } : {}),
         ...(q.provider ? { provider: q.provider } : {}),
-        ...(q.created_from ? { createdFrom: new Date(q.created_from) } : {}),
-        ...(q.created_to ? { createdTo: new Date(q.created_to) } : {}),
+        ...(q.created_from ? { createdFrom: dateTimeOf('created_from', q.created_from) } : {}),
+        ...(q.created_to ? { createdTo: dateTimeOf('created_to', q.created_to) } : {}),
         ...(q.starting_after ? { before: q.starting_after } : {}),
         limit: limit + 1,
       });

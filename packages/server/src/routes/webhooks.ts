@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock, IdGenerator, Store } from '@rampart/core';
+import { type Clock, dateTimeOf, type IdGenerator, type Store } from '@rampart/core';
 import {
   type DeliveryStatus,
   type EndpointStatus,
@@ -369,8 +369,8 @@ export function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDependenci
     },
     async (request, reply) => {
       const replay = await deliveries.replay(request.operator.operatorId, request.params.id, {
-        from: new Date(request.body.from),
-        to: new Date(request.body.to),
+        from: dateTimeOf('from', request.body.from),
+        to: dateTimeOf('to', request.body.to),
       });
       return reply.code(202).send({
         object: 'webhook_replay',
