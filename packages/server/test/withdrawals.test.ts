@@ -465,3 +465,145 @@ describe('the approval URL is held to the network policy of webhook endpoints', 
     }
   });
 });
+
+describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
+  const clock = travellingClock();
+  // A call to a provider gives up after 3 s: the outcome unknown, the payment kept open.
+  const t = await startTestApp({ sandbox: { timeoutMs: 3_000 }, clock });
+  const approver = await approvalEndpoint();
+  await openForPayments(t, {
+    approval: { url: approver.url, timeout_ms: 15_000, retries: 0, on_no_answer: 'decline' },
+  });
+  const reconcile = () => t.app.jobs.find((job) => job.name === 'reconcile-payments')!.run();
+  const bankPayouts = async () => {
+    const log = await fetch(`${t.simulator!.url}/admin/requests?provider=bank`);
+    return ((await log.json()) as { requests: { method: string; path: string }[] }).requests.filter(
+      (r) => r.method === 'POST' && r.path.startsWith('/bank/v1/payouts'),
+    ).length;
+  };
+  const block = async (user: string) => {
+    const blocked = await t.app.inject({
+      method: 'POST',
+      url: `/v1/users/${user}/block`,
+      headers: t.auth,
+      payload: { reason: 'fraud' },
+    });
+    assert.equal(blocked.statusCode, 200, blocked.body);
+  };
+  const balances = async (user: string) => {
+    const row = (await t.app.inject({ method: 'GET', url: `/v1/users/${user}/balances`, headers: t.auth })).json()
+      .data[0];
+    return [row.posted_minor, row.held_minor];
+  };
+  const payout = (user: string) => ({
+    user_id: user,
+    kind: 'withdrawal',
+    method: 'bank',
+    amount: '40.00',
+    instrument: BANK_ACCOUNT,
+  });
+
+  test('sends nothing for a user blocked since the first request: a payout that may have reached the bank is left to reconciliation', async () => {
+    await fund(t, 'blocked-later', '100.00');
+    approver.answer = { status: 200, body: { approved: true } };
+    const before = await bankPayouts();
+    // The bank holds the first payout request, unworked and unanswered (as a node dying mid-call leaves it).
+    await simulatorFault(t, {
+      provider: 'bank',
+      kind: 'timeout',
+      method: 'POST',
+      path: '/bank/v1/payouts',
+      count: 1,
+      hold_ms: 10_000,
+    });
+    const key = { 'idempotency-key': 'blocked-later-1' };
+    const first = createPayment(t, payout('blocked-later'), key);
+    await eventually('the first request at the bank', bankPayouts, (n) => n === before + 1);
+    await block('blocked-later');
+    // The first request's lease lapses (as a dead node's would): the client retries with its key.
+    clock.advance(10 * 60);
+    const retry = await createPayment(t, payout('blocked-later'), key);
+    assert.deepEqual([retry.statusCode, errorOf(retry).code], [403, 'customer_blocked']);
+    const id = (await first).json().id as string;
+    assert.equal(await bankPayouts(), before + 1, 'the retry sent nothing');
+    // The first call may have reached the bank: held, until reconciliation asks it.
+    assert.deepEqual(await balances('blocked-later'), ['10000', '4000']);
+    clock.advance(10 * 60);
+    await reconcile();
+    await waitForStatus(t, id, ['failed'], 2_000);
+    assert.equal(await madeAt(t, 'bank', id), 0);
+    assert.deepEqual(await balances('blocked-later'), ['10000', '0']);
+  });
+
+  test('fails a payout never sent (its approver never answered) for a user blocked since, freeing its hold', async () => {
+    await fund(t, 'blocked-while-asked', '100.00');
+    let decide!: () => void;
+    approver.deciding = new Promise((resolve) => (decide = resolve));
+    const seen = approver.seen.length;
+    const key = { 'idempotency-key': 'blocked-while-asked-1' };
+    const first = createPayment(t, payout('blocked-while-asked'), key);
+    await eventually(
+      'the approver asked',
+      () => approver.seen.length,
+      (n) => n === seen + 1,
+    );
+    const id = JSON.parse(approver.seen.at(-1)!.body).payment_id as string;
+    await block('blocked-while-asked');
+    clock.advance(10 * 60);
+    approver.deciding = undefined;
+    approver.answer = { status: 200, body: { approved: true } };
+    const retry = await createPayment(t, payout('blocked-while-asked'), key);
+    assert.deepEqual([retry.statusCode, errorOf(retry).code], [403, 'customer_blocked']);
+    const failed = await waitForStatus(t, id, ['failed'], 1_000);
+    assert.equal(failed.failure.code, 'customer_blocked');
+    assert.deepEqual(await balances('blocked-while-asked'), ['10000', '0']);
+    // The first ask answered late, approving: it finds the payment failed and sends nothing.
+    decide();
+    await first;
+    assert.equal((await waitForStatus(t, id, ['failed'], 1_000)).status, 'failed');
+    assert.equal(await madeAt(t, 'bank', id), 0);
+  });
+
+  test('a late decline of the first ask leaves the payout its retry had approved and sent: the money goes once, debited once', async () => {
+    const user = 'two-answers';
+    await fund(t, user, '100.00');
+    const key = { 'idempotency-key': 'two-answers-1' };
+    let decideFirst!: () => void;
+    approver.deciding = new Promise((resolve) => (decideFirst = resolve));
+    const seen = approver.seen.length;
+    const first = createPayment(t, payout(user), key);
+    await eventually(
+      'the approver asked',
+      () => approver.seen.length,
+      (n) => n === seen + 1,
+    );
+    const id = JSON.parse(approver.seen.at(-1)!.body).payment_id as string;
+    // The first request's lease lapses: the client's retry takes the key over, is approved
+    // at once, and sent to the bank, which takes its time.
+    clock.advance(10 * 60);
+    approver.deciding = undefined;
+    approver.answer = { status: 200, body: { approved: true } };
+    await simulatorFault(t, {
+      provider: 'bank',
+      kind: 'latency',
+      ms: 3_000,
+      method: 'POST',
+      path: '/bank/v1/payouts',
+      count: 1,
+    });
+    const retry = createPayment(t, payout(user), key);
+    await waitForStatus(t, id, ['pending'], 5_000);
+    // Now, while the bank works it, the first ask is answered: declined.
+    approver.answer = { status: 200, body: { approved: false, reason: 2 } };
+    decideFirst();
+    await first;
+    assert.equal((await retry).statusCode, 201);
+    const after = await waitForStatus(t, id, ['completed'], 10_000);
+    assert.ok(
+      !after.timeline.some((step: { cause: string }) => step.cause === 'operator declined'),
+      JSON.stringify(after.timeline),
+    );
+    assert.equal(await madeAt(t, 'bank', id), 1);
+    assert.deepEqual(await balances(user), ['6000', '0']);
+  });
+});

@@ -678,16 +678,20 @@ export class Payments {
     const record = decision.approved
       ? { approved: true, source: decision.source }
       : { approved: false, source: decision.source, reason_code: decision.reasonCode, code: decision.code };
+    // Applied only to the payment as it was asked about: still `created`. One a retry had
+    // approved and sent on meanwhile (its own ask answered first) keeps that answer: a late
+    // decline of it must not free the hold of a payout its provider may be paying.
     const moved = decision.approved
-      ? await this.moveIfAwaiting(payment, 'pending', 'operator approved', {
+      ? await this.moveIf(awaitingApproval, payment, 'pending', 'operator approved', {
           set: { approval: record },
           event: { type: 'withdrawal.approved', data: { source: decision.source } },
         })
-      : await this.moveIfAwaiting(payment, 'failed', 'operator declined', {
+      : await this.moveIf(awaitingApproval, payment, 'failed', 'operator declined', {
           set: { approval: record, failure_code: decision.code, failure_message: decision.message ?? null },
           event: { type: 'withdrawal.declined', data: { reason_code: decision.reasonCode, code: decision.code } },
         });
-    // Ended while the approver was asked (reconciliation gave up on it): answered as it stands.
+    // Ended while the approver was asked (reconciliation gave up on it), or approved and sent
+    // on by a retry meanwhile: answered as it stands.
     if (!moved.applied) return this.asAnswer(moved.payment, moved.payment.provider);
     if (decision.approved) return moved.payment;
     throw new RampartError(decision.code, { reason_code: decision.reasonCode, payment_id: payment.id });
@@ -891,10 +895,32 @@ export class Payments {
   async resume(left: Payment, input: CreatePayment): Promise<Payment> {
     const provider = this.providers[left.mode].get(left.provider);
     if (!provider || !awaitsProvider(left)) return left;
+    await this.refuseResumeUnlessPermitted(left, input);
     let payment = await this.markResumed(left);
     if (!awaitsProvider(payment)) return payment; // a webhook got there first
     if (PAY_OUT.includes(left.kind) && payment.status === 'created') payment = await this.approve(payment, input);
     return this.submit(payment, [provider], sendingOf(input), { resumed: true });
+  }
+
+  /**
+   * The retry's gates, as they stand now: a user blocked, or no longer verified, allowed
+   * or located, since the first request is not sent on for. A pay-out the first request
+   * left `created` was never sent (its approver had not answered): it fails, its hold
+   * freed. Anything else may have reached its provider with the first request, so
+   * nothing proves it did not move: it is left to reconciliation, which asks the
+   * provider. Either way the retry is answered with the gate's code.
+   */
+  private async refuseResumeUnlessPermitted(left: Payment, input: CreatePayment): Promise<void> {
+    try {
+      enforceGates(input.gates, actionOf(left));
+    } catch (error) {
+      if (!isRampartError(error)) throw error;
+      if (PAY_OUT.includes(left.kind) && left.status === 'created')
+        await this.moveIf(awaitingApproval, left, 'failed', `refused on retry: ${error.code}`, {
+          set: { failure_code: error.code, failure_message: error.message },
+        });
+      throw error;
+    }
   }
 
   /** Marks a payment a retry sends on, under its lock; one no longer awaiting its provider is answered as it is. */
@@ -2194,6 +2220,9 @@ export const underReview = (p: Payment) => p.status === 'created' && p.approval?
 export const awaitsProvider = (p: Payment) =>
   p.provider_ref === null &&
   ((p.status === 'created' && !underReview(p)) || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
+
+/** A pay-out its operator's approver has not yet answered for, nor a review held: still `created`, sent nowhere. */
+const awaitingApproval = (p: Payment): boolean => p.status === 'created' && awaitsProvider(p);
 
 /** Holds due to expire that an open payment depends on; through `payments_open`, which holds only open payments. */
 export const DUE_HOLDS_OF_OPEN_PAYMENTS_SQL = `SELECT p.hold_id FROM payments p
