@@ -606,4 +606,57 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
     assert.equal(await madeAt(t, 'bank', id), 1);
     assert.deepEqual(await balances(user), ['6000', '0']);
   });
+
+  test('a user blocked while the approver decides: its approval sends nothing, the payout fails customer_blocked and frees its hold', async () => {
+    await fund(t, 'blocked-during-approval', '100.00');
+    let decide!: () => void;
+    approver.deciding = new Promise((resolve) => (decide = resolve));
+    approver.answer = { status: 200, body: { approved: true } };
+    const seen = approver.seen.length;
+    const answer = createPayment(t, payout('blocked-during-approval'));
+    await eventually(
+      'the approver asked',
+      () => approver.seen.length,
+      (n) => n === seen + 1,
+    );
+    const id = JSON.parse(approver.seen.at(-1)!.body).payment_id as string;
+    await block('blocked-during-approval');
+    decide();
+    approver.deciding = undefined;
+    const refused = await answer;
+    assert.deepEqual([refused.statusCode, errorOf(refused).code], [403, 'customer_blocked']);
+    const failed = await waitForStatus(t, id, ['failed'], 1_000);
+    assert.equal(failed.failure.code, 'customer_blocked');
+    assert.equal(await madeAt(t, 'bank', id), 0);
+    assert.deepEqual(await balances('blocked-during-approval'), ['10000', '0']);
+  });
+
+  test('a block committed while a withdrawal waits for the user’s lock is seen where its hold is placed: nothing is made', async () => {
+    await fund(t, 'blocked-at-insert', '100.00');
+    approver.answer = { status: 200, body: { approved: true } };
+    let answer: ReturnType<typeof createPayment> | undefined;
+    // The block, as the operator's request commits it, while the withdrawal (its gates
+    // read before) waits for the user's row to place its hold.
+    await t.db.transaction(async (tx) => {
+      await tx.query(
+        "UPDATE end_users SET blocked_at = now(), blocked_reason = 'fraud' WHERE operator_id = $1 AND id = 'blocked-at-insert'",
+        [t.operatorId],
+      );
+      answer = createPayment(t, payout('blocked-at-insert'));
+      await eventually(
+        'the withdrawal waiting for the user',
+        () => waitingForLocks(t),
+        (n) => n > 0,
+      );
+    });
+    const refused = await answer!;
+    assert.deepEqual([refused.statusCode, errorOf(refused).code], [403, 'customer_blocked']);
+    const listed = await t.app.inject({
+      method: 'GET',
+      url: '/v1/payments?user_id=blocked-at-insert&kind=withdrawal',
+      headers: t.auth,
+    });
+    assert.deepEqual(listed.json().data, []);
+    assert.deepEqual(await balances('blocked-at-insert'), ['10000', '0']);
+  });
 });

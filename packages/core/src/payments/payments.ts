@@ -492,12 +492,14 @@ export class Payments {
     return this.inTransaction(
       async (tx) => {
         if (!unlocked) {
-          // One payment at a time per user: limits and the balance are checked under this lock.
-          const { rows } = await tx.query<{ limits: UserLimits }>({
-            name: 'payment-lock-user-limits',
-            text: 'SELECT limits FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE',
+          // One payment at a time per user: standing, limits and the balance are checked
+          // under this lock, so a block committed since the gates were read is seen here.
+          const { rows } = await tx.query<Standing & { limits: UserLimits }>({
+            name: 'payment-lock-user-standing',
+            text: `SELECT limits, ${STANDING_COLUMNS} FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE`,
             values: [input.operatorId, userId],
           });
+          if (rows[0]) enforceStanding({ ...input.gates, user: { ...input.gates.user, ...rows[0] } }, input.kind);
           const own = limitsInForce(rows[0]?.limits ?? {}, input.kind, p.currency.code, now);
           await this.checkLimits(tx, input, p.currency, p.amount, p.daily, own);
         }
@@ -675,26 +677,67 @@ export class Payments {
     });
     const decision = decide(answer, approval.on_no_answer);
     if (decision.approved === null) return this.holdForReview(payment, decision.source, approval.review_hours, input);
-    const record = decision.approved
-      ? { approved: true, source: decision.source }
-      : { approved: false, source: decision.source, reason_code: decision.reasonCode, code: decision.code };
     // Applied only to the payment as it was asked about: still `created`. One a retry had
     // approved and sent on meanwhile (its own ask answered first) keeps that answer: a late
     // decline of it must not free the hold of a payout its provider may be paying.
-    const moved = decision.approved
-      ? await this.moveIf(awaitingApproval, payment, 'pending', 'operator approved', {
-          set: { approval: record },
-          event: { type: 'withdrawal.approved', data: { source: decision.source } },
-        })
+    const moved: { payment: Payment; applied: boolean; refused?: RampartError } = decision.approved
+      ? await this.approvedUnlessRefused(payment, input, decision.source)
       : await this.moveIf(awaitingApproval, payment, 'failed', 'operator declined', {
-          set: { approval: record, failure_code: decision.code, failure_message: decision.message ?? null },
+          set: {
+            approval: {
+              approved: false,
+              source: decision.source,
+              reason_code: decision.reasonCode,
+              code: decision.code,
+            },
+            failure_code: decision.code,
+            failure_message: decision.message ?? null,
+          },
           event: { type: 'withdrawal.declined', data: { reason_code: decision.reasonCode, code: decision.code } },
         });
     // Ended while the approver was asked (reconciliation gave up on it), or approved and sent
     // on by a retry meanwhile: answered as it stands.
     if (!moved.applied) return this.asAnswer(moved.payment, moved.payment.provider);
+    if (moved.refused) throw moved.refused;
     if (decision.approved) return moved.payment;
     throw new RampartError(decision.code, { reason_code: decision.reasonCode, payment_id: payment.id });
+  }
+
+  /**
+   * An approved withdrawal goes on (`pending`) only if the user still stands as the gates
+   * found them: the approver may take many seconds, and a block or a lapsed verification
+   * committed meanwhile is read here, under the user's lock, in the transaction that
+   * sends the payout on. Refused, it fails with the gate's code and its hold is freed.
+   */
+  private approvedUnlessRefused(
+    payment: Payment,
+    input: CreatePayment,
+    source: 'operator' | 'default',
+  ): Promise<{ payment: Payment; applied: boolean; refused?: RampartError }> {
+    const record = { approved: true, source };
+    return this.inTransaction(async (tx) => {
+      const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
+      if (!awaitingApproval(current)) return { payment: current, applied: false };
+      const { rows } = await tx.query<Standing>({
+        name: 'payment-user-standing',
+        text: `SELECT ${STANDING_COLUMNS} FROM end_users WHERE operator_id = $1 AND id = $2 FOR SHARE`,
+        values: [current.operator_id, current.user_id],
+      });
+      try {
+        if (rows[0]) enforceStanding({ ...input.gates, user: { ...input.gates.user, ...rows[0] } }, actionOf(current));
+      } catch (error) {
+        if (!isRampartError(error)) throw error;
+        const failed = await this.transitionIn(tx, current, 'failed', `operator approved; ${error.code}`, {
+          set: { approval: record, failure_code: error.code, failure_message: error.message },
+        });
+        return { payment: failed, applied: true, refused: error };
+      }
+      const approved = await this.transitionIn(tx, current, 'pending', 'operator approved', {
+        set: { approval: record },
+        event: { type: 'withdrawal.approved', data: { source } },
+      });
+      return { payment: approved, applied: true };
+    });
   }
 
   /**
@@ -2220,6 +2263,10 @@ export const underReview = (p: Payment) => p.status === 'created' && p.approval?
 export const awaitsProvider = (p: Payment) =>
   p.provider_ref === null &&
   ((p.status === 'created' && !underReview(p)) || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
+
+/** What a user's standing (`enforceStanding`) reads of them, read again where money moves. */
+const STANDING_COLUMNS = 'blocked_at, blocked_reason, kyc_status, kyc_reason';
+type Standing = Pick<EndUser, 'blocked_at' | 'blocked_reason' | 'kyc_status' | 'kyc_reason'>;
 
 /** A pay-out its operator's approver has not yet answered for, nor a review held: still `created`, sent nowhere. */
 const awaitingApproval = (p: Payment): boolean => p.status === 'created' && awaitsProvider(p);
