@@ -194,6 +194,28 @@ describe('deposits through the card processor', async () => {
     assert.equal(await balance(t, 'changed-mind'), 0n);
   });
 
+  test('a cancel of a payment whose provider this node no longer serves answers upstream_unavailable and changes nothing', async () => {
+    const pending = (
+      await createPayment(t, { user_id: 'provider-retired', method: 'bank', amount: '30.00', instrument: {} })
+    ).json();
+    assert.equal(pending.status, 'pending');
+    // As after its provider was taken out of this node's configuration: the bank may still
+    // have it (the user could authorise it there), so nothing may be undone here alone.
+    await t.db.query("UPDATE payments SET provider = 'simbank-retired' WHERE id = $1", [pending.id]);
+    try {
+      const refused = await t.app.inject({ method: 'POST', url: `/v1/payments/${pending.id}/cancel`, headers: t.auth });
+      assert.equal(refused.statusCode, 502, refused.body);
+      assert.deepEqual(
+        [errorOf(refused).code, errorOf(refused).details['provider']],
+        ['upstream_unavailable', 'simbank-retired'],
+      );
+      const after = (await t.app.inject({ method: 'GET', url: `/v1/payments/${pending.id}`, headers: t.auth })).json();
+      assert.equal(after.status, 'pending');
+    } finally {
+      await t.db.query("UPDATE payments SET provider = 'simbank' WHERE id = $1", [pending.id]);
+    }
+  });
+
   test('a cancel while the create is still calling the processor answers payment_in_progress; the charge then stands', async () => {
     await simulatorFault(t, { provider: 'cards', kind: 'latency', ms: 2_000, count: 1 });
     const creating = createPayment(t, { user_id: 'hasty', amount: '9.00' });
