@@ -1,7 +1,13 @@
 export { type Clock, dateTimeOf, systemClock } from './clock.ts';
 export { parseSecretsKey, SecretBox } from './crypto/secret-box.ts';
 export { API_VERSION, type EventType, eventTypes, isEventType } from './events/catalog.ts';
-export { type EventInput, EventLog, type StoredEvent } from './events/event-log.ts';
+export {
+  type EventInput,
+  EventLog,
+  presentSubject,
+  type StoredEvent,
+  userSubject,
+} from './events/event-log.ts';
 export { discrepancyObject, disputeObject, eventSchemas, type JsonSchema } from './events/schemas.ts';
 export type { Subject } from './gates/compliance.ts';
 export { Compliance } from './gates/compliance.ts';

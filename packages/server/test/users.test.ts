@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp } from './harness.ts';
+import { listedEvents } from './webhooks-fixtures.ts';
 
 describe('end users', async () => {
   const t = await startTestApp();
@@ -90,5 +91,18 @@ describe('end users', async () => {
       rows.map((r) => r.type),
       ['user.created', 'user.updated'],
     );
+  });
+
+  test('a user’s events name the user by the operator’s own id, and are found by it', async () => {
+    const listed = await listedEvents(t, { subject_id: 'acct-1001' });
+    assert.deepEqual(
+      listed.map((e) => [e.type, e.subject_id, e.sequence, e.data.user_id]),
+      [
+        ['user.created', 'acct-1001', 1, 'acct-1001'],
+        ['user.updated', 'acct-1001', 2, 'acct-1001'],
+      ],
+    );
+    const one = await t.app.inject({ method: 'GET', url: `/v1/events/${listed[0].id}`, headers: t.auth });
+    assert.equal(one.json().subject_id, 'acct-1001');
   });
 });

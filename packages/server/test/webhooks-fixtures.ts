@@ -84,7 +84,8 @@ export async function listedEvents(
     async () => {
       const { rows } = await t.db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM events
-          WHERE operator_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR subject_id = $3)`,
+          WHERE operator_id = $1 AND ($2::text IS NULL OR type = $2)
+            AND ($3::text IS NULL OR subject_id IN ($3, $1 || '/' || $3))`,
         [t.operatorId, query.type ?? null, query.subject_id ?? null],
       );
       const listed = (await t.app.inject({ method: 'GET', url: `/v1/events?${params}`, headers: t.auth })).json()

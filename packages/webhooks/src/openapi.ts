@@ -10,7 +10,10 @@ export function eventEnvelopeSchema(type?: EventType): Record<string, unknown> {
       object: { type: 'string', const: 'event' },
       type: type ? { type: 'string', const: type } : { type: 'string', enum: Object.keys(eventTypes) },
       api_version: { type: 'string', description: `Payload version, currently ${API_VERSION}.` },
-      subject_id: { type: 'string', description: 'The resource the event is about (payment, session, endpoint …).' },
+      subject_id: {
+        type: 'string',
+        description: 'The resource the event is about: a payment, session or endpoint id, or the user’s own id.',
+      },
       sequence: {
         type: 'integer',
         minimum: 1,

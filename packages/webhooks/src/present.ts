@@ -1,3 +1,4 @@
+import { presentSubject } from '@rampart/core';
 import type { WebhookAttempt, WebhookDelivery } from './deliveries.ts';
 import type { WebhookEndpoint } from './endpoints.ts';
 
@@ -37,7 +38,7 @@ export function presentDelivery(delivery: WebhookDelivery & { attempts?: Webhook
     endpoint_id: delivery.endpoint_id,
     event_id: delivery.event_id,
     event_type: delivery.event_type,
-    subject_id: delivery.subject_id,
+    subject_id: presentSubject(delivery.operator_id, delivery.subject_id),
     sequence: Number(delivery.sequence),
     reason: delivery.reason,
     status: delivery.status,

@@ -22,6 +22,20 @@ export interface EventInput {
 }
 
 const EVENT_COLUMNS = 'id, operator_id, type, api_version, subject_id, sequence, data, created_at';
+
+/**
+ * An end user's events are kept under their tenant's id and their own: user ids are the
+ * operator's, so two operators' (or one operator's two modes') users may share one, and a
+ * subject's sequence must still count its events alone.
+ */
+export function userSubject(operatorId: string, userId: string): string {
+  return `${operatorId}/${userId}`;
+}
+
+/** A subject as its operator knows it: a user's own id, a payment's or session's as it is. */
+export function presentSubject(operatorId: string, subjectId: string): string {
+  return subjectId.startsWith(`${operatorId}/`) ? subjectId.slice(operatorId.length + 1) : subjectId;
+}
 const MAX_PAGE = 100;
 
 /**
@@ -162,7 +176,7 @@ export class EventLog {
         WHERE operator_id = $1 ${from}
           AND (txid IS NULL OR txid < (${VISIBLE_HORIZON}))
           AND ($2::text IS NULL OR type = $2)
-          AND ($3::text IS NULL OR subject_id = $3)
+          AND ($3::text IS NULL OR subject_id IN ($3, $1 || '/' || $3))
         ORDER BY txid NULLS FIRST, id LIMIT $4`,
       values,
     );

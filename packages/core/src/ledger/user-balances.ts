@@ -1,5 +1,5 @@
 import { RampartError } from '@rampart/errors';
-import type { EventLog } from '../events/event-log.ts';
+import { type EventLog, userSubject } from '../events/event-log.ts';
 import { formatAmount, getAsset, getCurrency, parseAmount } from '../money/index.ts';
 import type { OperatorSettingsStore } from '../settings/operator-settings.ts';
 import type { Store } from '../storage/database.ts';
@@ -195,7 +195,7 @@ export class UserBalances {
         await this.events.record(tx, {
           operatorId,
           type: 'balance.adjusted',
-          subjectId: `${operatorId}/${userId}`,
+          subjectId: userSubject(operatorId, userId),
           data: {
             user_id: userId,
             adjustment_id: transfer.id,

@@ -1,6 +1,6 @@
 import { RampartError } from '@rampart/errors';
 import type { Clock } from '../clock.ts';
-import type { EventLog } from '../events/event-log.ts';
+import { type EventLog, userSubject } from '../events/event-log.ts';
 import type { Queryable, Store } from '../storage/database.ts';
 import { normalisePhone } from './phone.ts';
 import { changeLimits, presentLimits, type UserLimits } from './user-limits.ts';
@@ -193,7 +193,7 @@ export class EndUsers {
       await this.events.record(tx, {
         operatorId,
         type: existing ? 'user.updated' : 'user.created',
-        subjectId: `${operatorId}/${userId}`,
+        subjectId: userSubject(operatorId, userId),
         data: { user_id: userId },
       });
       return { user, created: existing === undefined };
@@ -225,7 +225,7 @@ export class EndUsers {
         await this.events.record(tx, {
           operatorId,
           type: change.event.type,
-          subjectId: `${operatorId}/${userId}`,
+          subjectId: userSubject(operatorId, userId),
           data: { user_id: userId, ...change.event.data },
         });
       }
