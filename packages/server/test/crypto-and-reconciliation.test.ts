@@ -172,6 +172,43 @@ function limitEvents(t: TestApp, paymentId: string, expected: 'some' | 'none' = 
   );
 }
 
+describe('one EVM wallet registered for several networks of one address format', async () => {
+  // One xpub for ETH on ETHEREUM and for USDT on ERC20: one blockchain, one address format.
+  const t = await startCryptoApp({ crypto_xpubs: { ETHEREUM: WALLET_XPUB, ERC20: WALLET_XPUB } });
+  // …01: the sandbox chain sends nothing by itself; the deposits stay pending.
+  const addressOf = async (user: string, currency: string, network: string) => {
+    const response = await createPayment(t, { user_id: user, method: 'crypto', currency, network, amount: '1.01' });
+    assert.equal(response.statusCode, 201, response.body);
+    return (response.json().next_action.address as string).toLowerCase();
+  };
+
+  test('gives each user an address no other user has on any of them, and a user the same one on all', async () => {
+    const alice = await addressOf('evm-alice', 'ETH', 'ETHEREUM');
+    const bob = await addressOf('evm-bob', 'USDT', 'ERC20');
+    const carol = await addressOf('evm-carol', 'USDT', 'ERC20');
+    assert.equal(new Set([alice, bob, carol]).size, 3, JSON.stringify({ alice, bob, carol }));
+    assert.equal(await addressOf('evm-alice', 'USDT', 'ERC20'), alice, 'alice’s address on the chain is hers');
+    assert.equal(await addressOf('evm-bob', 'ETH', 'ETHEREUM'), bob);
+    const dave = await addressOf('evm-dave', 'ETH', 'ETHEREUM');
+    assert.ok(![alice, bob, carol].includes(dave));
+    const { rows } = await t.db.query(
+      `SELECT user_id, array_agg(DISTINCT derivation_index) AS indexes FROM deposit_addresses
+        WHERE operator_id = $1 AND user_id LIKE 'evm-%' GROUP BY user_id ORDER BY user_id`,
+      [t.operatorId],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.user_id, r.indexes]),
+      [
+        ['evm-alice', [0]],
+        ['evm-bob', [1]],
+        ['evm-carol', [2]],
+        ['evm-dave', [3]],
+      ],
+      'one index per user, handed out in order across the chain’s networks',
+    );
+  });
+});
+
 describe('more arriving than was asked, beyond the limits', async () => {
   const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
   await openForPayments(t, {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { OPERATOR_TOKEN_AUDIENCE } from '@rampart/core';
+import { HDKey } from '@scure/bip32';
 import { SignJWT } from 'jose';
 import { errorOf, startTestApp } from './harness.ts';
 import {
@@ -193,6 +194,22 @@ describe('test and live modes of one operator', async () => {
     const asTest = await call('PATCH', '/v1/operator/settings', testAuth, { crypto_xpubs: { ETH: xpub } });
     assert.equal(asTest.statusCode, 422, asTest.body);
     assert.deepEqual([errorOf(asTest).code, errorOf(asTest).details['field']], ['invalid_value', 'crypto_xpubs.ETH']);
+    // Nor the same wallet written another way (another depth byte, parent fingerprint or
+    // child number): its chain code and public key derive the same addresses.
+    const key = HDKey.fromExtendedKey(xpub);
+    for (const reencoded of [
+      new HDKey({ ...keyParts(key), depth: key.depth + 1 }).publicExtendedKey,
+      new HDKey({ ...keyParts(key), parentFingerprint: key.parentFingerprint + 1, index: 7 }).publicExtendedKey,
+    ]) {
+      assert.notEqual(reencoded, xpub);
+      const again = await call('PATCH', '/v1/operator/settings', testAuth, { crypto_xpubs: { ETHEREUM: reencoded } });
+      assert.equal(again.statusCode, 422, again.body);
+      assert.equal(errorOf(again).details['field'], 'crypto_xpubs.ETHEREUM');
+    }
+    // Text that only looks like a key (its checksum broken) is no key at all.
+    const broken = `${xpub.slice(0, -1)}${xpub.endsWith('5') ? '6' : '5'}`;
+    const refused = await call('PATCH', '/v1/operator/settings', testAuth, { crypto_xpubs: { TRC20: broken } });
+    assert.deepEqual([refused.statusCode, errorOf(refused).details['field']], [422, 'crypto_xpubs.TRC20']);
   });
 
   test('the database refuses a row whose mode is not its tenant’s', async () => {
@@ -281,3 +298,14 @@ describe('a live payment or user that reached the sandbox before it served test 
     assert.equal(user.json().kyc.status, 'not_started');
   });
 });
+
+/** What an extended key is made of, to write it out again with other metadata. */
+function keyParts(key: HDKey) {
+  return {
+    depth: key.depth,
+    index: key.index,
+    parentFingerprint: key.parentFingerprint,
+    chainCode: key.chainCode!,
+    publicKey: key.publicKey!,
+  };
+}

@@ -1655,17 +1655,21 @@ export class Payments {
       if (payment.provider_ref === null && age < ABANDONED_CREATE_MS) {
         throw new RampartError('payment_in_progress', { payment_id: payment.id });
       }
-      // Its provider not served here (taken out of this node's configuration): nothing
-      // proves the payment never reached it, and a cancel here could free the hold of a
-      // payout it still pays. Asked where it is served, or once it is again.
-      if (!provider) throw new RampartError('upstream_unavailable', { provider: payment.provider });
+      // Its provider unknown here (taken out of this node's configuration): nothing proves
+      // the payment never reached it, and a cancel here could free the hold of a payout it
+      // still pays. Asked where it is configured, or once it is again. One this node
+      // serves in the other mode alone (the sandbox, given to test mode) is not asked: it
+      // no longer takes this mode's payments, and moved no real money for them.
+      const known = this.providers.test.has(payment.provider) || this.providers.live.has(payment.provider);
+      if (!provider && !known) throw new RampartError('upstream_unavailable', { provider: payment.provider });
       // Long over, and still no answer: the provider is asked by Rampart's own id.
-      const known =
-        payment.provider_ref ?? (await provider.lookup(payment.id, payment.kind, payment.method))?.providerRef;
-      if (!known) {
+      const ref =
+        payment.provider_ref ??
+        (provider && (await provider.lookup(payment.id, payment.kind, payment.method))?.providerRef);
+      if (!ref || !provider) {
         return { cancelled: await this.transitionIn(tx, payment, 'cancelled', 'cancelled by request', {}) };
       }
-      const outcome = await provider.cancel(known, payment.kind, payment.method);
+      const outcome = await provider.cancel(ref, payment.kind, payment.method);
       if (outcome.status === 'failed') {
         const cause = `cancelled by request, and at ${provider.id}`;
         return { cancelled: await this.transitionIn(tx, payment, 'cancelled', cause, {}) };

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { RampartError } from '@rampart/errors';
+import { createBase58check } from '@scure/base';
 import type { NoAnswerPolicy } from '../payments/approval.ts';
 import { checkedFee, type FeeSetting } from '../payments/fees.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
@@ -297,7 +299,7 @@ export function mergeSettings(
         if (typeof xpubs !== 'object' || xpubs === null) invalid(key, value, 'an object keyed by network');
         const out: Record<string, string> = {};
         for (const [network, xpub] of Object.entries(xpubs)) {
-          if (typeof xpub !== 'string' || !/^[xt]pub[1-9A-HJ-NP-Za-km-z]{100,112}$/.test(xpub))
+          if (typeof xpub !== 'string' || !/^[xt]pub[1-9A-HJ-NP-Za-km-z]{100,112}$/.test(xpub) || !walletOf(xpub))
             invalid(
               `${key}.${network}`,
               typeof xpub === 'string' && xpub.startsWith('xprv') ? '[private key refused]' : xpub,
@@ -360,6 +362,22 @@ export function mergeSettings(
   return next;
 }
 
+const base58check = createBase58check((data: Uint8Array) => new Uint8Array(createHash('sha256').update(data).digest()));
+
+/**
+ * The wallet an extended public key is (its chain code and public key, hex), or '' for
+ * text that is none (a bad checksum or length). Version, depth, parent fingerprint and
+ * child number are what an export writes about the key, not the key.
+ */
+export function walletOf(xpub: string): string {
+  try {
+    const bytes = base58check.decode(xpub);
+    return bytes.length === 78 ? Buffer.from(bytes.subarray(13)).toString('hex') : '';
+  } catch {
+    return '';
+  }
+}
+
 export class OperatorSettingsStore {
   private readonly db: Queryable;
   private readonly config: ConfigCache | undefined;
@@ -419,15 +437,18 @@ export class OperatorSettingsStore {
    */
   private async assertWalletsOwn(operatorId: string, xpubs: Record<string, string>): Promise<void> {
     const { rows } = await this.db.query<{ xpub: string }>(
-      `SELECT x.value AS xpub FROM operators o, jsonb_each_text(o.settings -> 'crypto_xpubs') x
-        WHERE o.id <> $1 AND x.value = ANY($2::text[]) LIMIT 1`,
-      [operatorId, Object.values(xpubs)],
+      `SELECT DISTINCT x.value AS xpub FROM operators o, jsonb_each_text(o.settings -> 'crypto_xpubs') x
+        WHERE o.id <> $1`,
+      [operatorId],
     );
-    if (!rows[0]) return;
-    const network = Object.keys(xpubs).find((name) => xpubs[name] === rows[0]!.xpub)!;
+    // Compared by the wallet itself (its chain code and public key, whatever the depth or
+    // parent fingerprint its export wrote): one key re-encoded derives the same addresses.
+    const taken = new Set(rows.map((row) => walletOf(row.xpub)));
+    const network = Object.keys(xpubs).find((name) => taken.has(walletOf(xpubs[name]!)));
+    if (network === undefined) return;
     invalid(
       `crypto_xpubs.${network}`,
-      rows[0].xpub,
+      xpubs[network],
       'an extended public key that no other operator, and not your other mode, has registered',
     );
   }
