@@ -9,6 +9,7 @@ import {
   CARD_3DS,
   cardWebhook,
   createPayment,
+  fund,
   madeAt,
   openForPayments,
   passChallenge,
@@ -644,5 +645,37 @@ describe('provider webhook payloads past their retention', async () => {
     assert.deepEqual(after, before);
     assert.deepEqual(await events(t, payment.id), ['payment.created', 'payment.completed']);
     assert.equal(await balance(t, 'retained'), 800n);
+  });
+});
+
+describe('a provider that did the work, answered 5xx, and then refused the retry', async () => {
+  // The breaker opens on its first fault here (as it does on the fifth of a burst by
+  // default): the retry never leaves Rampart.
+  const t = await startTestApp({ sandbox: { breakerThreshold: 1 } });
+  await openForPayments(t);
+
+  test('a payout the bank made but answered with a 500 is not paid out again by the card processor', async () => {
+    await fund(t, 'made-then-500', '50.00');
+    // The bank's webhooks come late, as they may; the bank pays out, then answers 500, once.
+    await simulatorFault(t, { provider: 'bank', kind: 'reorder_webhooks', batch: 100, hold_ms: 3000 });
+    await simulatorFault(t, { provider: 'bank', kind: 'error', status: 500, phase: 'after', method: 'POST', count: 1 });
+    try {
+      const response = await createPayment(t, {
+        user_id: 'made-then-500',
+        kind: 'withdrawal',
+        method: 'bank',
+        amount: '20.00',
+        instrument: BANK_ACCOUNT,
+      });
+      assert.equal(response.statusCode, 201, response.body);
+      const payout = response.json();
+      assert.deepEqual([payout.provider, payout.status], ['simbank', 'pending'], 'kept open, its outcome unknown');
+      const done = await waitForStatus(t, payout.id, ['completed'], 15_000);
+      assert.equal(done.provider, 'simbank');
+      assert.deepEqual([await madeAt(t, 'bank', payout.id), await madeAt(t, 'cards', payout.id)], [1, 0]);
+      assert.equal(await balance(t, 'made-then-500'), 3000n, 'debited once');
+    } finally {
+      await clearFaults(t);
+    }
   });
 });

@@ -1202,7 +1202,7 @@ export class Payments {
           // 5xx, a reset mid-answer, an unreadable answer): ask it, by Rampart's id, before
           // another provider is tried or the payment fails. Only a call that was never sent
           // needs no asking.
-          const found = NEVER_SENT.includes(String(error.details['reason']))
+          const found = neverSent(error)
             ? null
             : await provider.lookup(payment.id, payment.kind, payment.method).catch(() => undefined);
           if (found === undefined) return this.keepOpen(payment, `${provider.id} answered ${error.code}`);
@@ -1270,8 +1270,10 @@ export class Payments {
 
   /**
    * One call to a provider, tried a second time (same idempotency key, short pause) when
-   * it failed in a way that proves nothing moved: a passing fault should not cost the
-   * user a failed payment. A timeout is never retried here; its outcome is unknown.
+   * it failed in a way a second try may get past (unreachable, a 5xx, an unreadable
+   * answer): a passing fault should not cost the user a failed payment, and the key makes
+   * a provider that did the work answer with it. A timeout is never retried here; its
+   * outcome is unknown.
    */
   private async callWithRetry(provider: PaymentProvider, request: ProviderRequest): Promise<ProviderOutcome> {
     const call = () => (PAY_OUT.includes(request.kind) ? provider.payOut(request) : provider.payIn(request));
@@ -1280,7 +1282,16 @@ export class Payments {
     } catch (error) {
       if (!isRampartError(error) || !FALLBACK_ERRORS.includes(error.code)) throw error;
       await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
-      return call();
+      try {
+        return await call();
+      } catch (again) {
+        // The first call may have reached the provider (a 5xx, a reset mid-answer): a retry
+        // that never left Rampart (the breaker that error opened) proves nothing of it, and
+        // answered with the retry's error the caller would skip asking the provider and
+        // send the payment to the next one, to be charged or paid out twice.
+        if (isRampartError(again) && neverSent(again) && !neverSent(error)) throw error;
+        throw again;
+      }
     }
   }
 
@@ -2270,6 +2281,9 @@ export const underReview = (p: Payment) => p.status === 'created' && p.approval?
 export const awaitsProvider = (p: Payment) =>
   p.provider_ref === null &&
   ((p.status === 'created' && !underReview(p)) || (PAY_OUT.includes(p.kind) && p.status === 'pending'));
+
+/** An error of a call that never left Rampart: it cannot have moved anything. */
+const neverSent = (error: RampartError): boolean => NEVER_SENT.includes(String(error.details['reason']));
 
 /** What a user's standing (`enforceStanding`) reads of them, read again where money moves. */
 const STANDING_COLUMNS = 'blocked_at, blocked_reason, kyc_status, kyc_reason';
