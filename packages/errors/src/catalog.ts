@@ -836,14 +836,15 @@ const achErrors = {
     action: 'do_not_retry',
     message: 'Payment {payment_id} cannot be refunded ({reason}).',
     description:
-      'Only a completed card deposit can be refunded, through the provider that took it, in the mode it was made ' +
-      'in, while no dispute is open or lost on it and part of it is still unrefunded. details.reason says which ' +
-      'does not hold: not_a_card_deposit, not_completed, disputed, fully_refunded, provider_unavailable or mode.',
+      'Only a completed deposit can be refunded, through the provider that took it, if that provider refunds its ' +
+      'method (cards and pay-by-bank; not ACH debits or crypto), in the mode it was made in, while no dispute is ' +
+      'open or lost on it and part of it is still unrefunded. details.reason says which does not hold: ' +
+      'not_a_deposit, method_not_refundable, not_completed, disputed, fully_refunded, provider_unavailable or mode.',
     details: {
       payment_id: req('string', 'The payment asked to be refunded.'),
       reason: req(
         'string',
-        'not_a_card_deposit, not_completed, disputed, fully_refunded, provider_unavailable or mode.',
+        'not_a_deposit, method_not_refundable, not_completed, disputed, fully_refunded, provider_unavailable or mode.',
       ),
       status: opt('string', 'The payment status, where it decides.'),
     },
@@ -869,12 +870,13 @@ const achErrors = {
     type: 'declined',
     retryable: false,
     action: 'contact_support',
-    message: 'The refund could not be paid back to the card ({reason}).',
+    message: 'The refund could not be paid back to where the payment came from ({reason}).',
     description:
       'The refund was not paid, and nothing left the user’s balance: the refund failed and its hold was freed. ' +
-      'details.reason says why: the processor’s refusal (e.g. expired_or_canceled_card, the card is closed: pay ' +
-      'the user back another way), or a catalog code such as upstream_error when the processor could not be ' +
-      'reached (make a new refund later). The same request replays this answer.',
+      'details.reason says why: the provider’s refusal (e.g. expired_or_canceled_card, the card is closed, or ' +
+      'ACCOUNT_CLOSED, the bank account that paid is: pay the user back another way), or a catalog code such as ' +
+      'upstream_error when the provider could not be reached (make a new refund later). The same request ' +
+      'replays this answer.',
     details: {
       payment_id: req('string', 'The refund payment.'),
       reason: req('string', "Why, in the provider's words or as a catalog code."),

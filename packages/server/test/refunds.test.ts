@@ -324,7 +324,7 @@ describe('refunds of card deposits', async () => {
     assert.equal(retry.json().status, 'processing');
   });
 
-  test('only a completed card deposit without a dispute is refundable: payment_not_refundable says why', async () => {
+  test('only a completed deposit without a dispute is refundable: payment_not_refundable says why', async () => {
     const reasons = async (paymentId: string) => {
       const response = await refund(t, paymentId);
       assert.equal(response.statusCode, 409, response.body);
@@ -333,7 +333,7 @@ describe('refunds of card deposits', async () => {
     };
     await deposit(t, 'refund-kinds', '30.00');
     const withdrawal = await paidOut(t, 'refund-kinds', '10.00');
-    assert.equal(await reasons(withdrawal.id), 'not_a_card_deposit');
+    assert.equal(await reasons(withdrawal.id), 'not_a_deposit');
 
     const declined = await createPayment(t, {
       user_id: 'refund-kinds',
@@ -513,7 +513,7 @@ describe('refunds whose processor answer is lost', async () => {
     const error = response.json().error;
     assert.deepEqual([error.code, error.retryable, error.type], ['refund_failed', false, 'declined']);
     assert.equal(error.details.reason, 'charge_disputed');
-    assert.equal(error.message, 'The refund could not be paid back to the card (charge_disputed).');
+    assert.equal(error.message, 'The refund could not be paid back to where the payment came from (charge_disputed).');
     const made = (await t.app.inject({ method: 'GET', url: `/v1/payments?refund_of=${id}`, headers: t.auth })).json()
       .data[0];
     assert.deepEqual([made.id, made.status, made.failure.code], [error.details.payment_id, 'failed', 'refund_failed']);

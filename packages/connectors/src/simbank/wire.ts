@@ -13,6 +13,7 @@ export type BankPaymentStatus =
   | 'FAILED'
   | 'EXPIRED';
 export type BankPayoutStatus = 'PROCESSING' | 'PAID' | 'FAILED';
+export type BankRefundStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED';
 
 export interface BankPayment {
   payment_id: string;
@@ -26,6 +27,15 @@ export interface BankPayout {
   payout_id: string;
   merchant_reference: string;
   status: BankPayoutStatus;
+  status_reason: string | null;
+}
+
+/** A refund of a settled payment, sent back to the payer's account; `status_reason` once it failed. */
+export interface BankRefund {
+  refund_id: string;
+  payment_id: string;
+  merchant_reference: string;
+  status: BankRefundStatus;
   status_reason: string | null;
 }
 
@@ -48,6 +58,12 @@ const PAYMENT_STATUS: Record<BankPaymentStatus, ProviderOutcome['status']> = {
 const PAYOUT_STATUS: Record<BankPayoutStatus, ProviderOutcome['status']> = {
   PROCESSING: 'processing',
   PAID: 'completed',
+  FAILED: 'failed',
+};
+
+const REFUND_STATUS: Record<BankRefundStatus, ProviderOutcome['status']> = {
+  PENDING: 'processing',
+  SUCCEEDED: 'completed',
   FAILED: 'failed',
 };
 
@@ -75,6 +91,23 @@ export function payoutOutcome(payout: BankPayout): ProviderOutcome {
     status,
     ...(status === 'failed'
       ? { failure: { code: 'withdrawal_failed' as const, details: { provider_reason: payout.status_reason } } }
+      : {}),
+  };
+}
+
+export function refundOutcome(refund: BankRefund): ProviderOutcome {
+  const status = REFUND_STATUS[refund.status];
+  return {
+    providerRef: refund.refund_id,
+    status,
+    nextAction: null,
+    ...(status === 'failed'
+      ? {
+          failure: {
+            code: 'refund_failed' as const,
+            details: { provider_code: refund.status_reason ?? refund.status },
+          },
+        }
       : {}),
   };
 }

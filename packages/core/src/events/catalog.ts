@@ -29,7 +29,7 @@ export const eventTypes = {
   'payment.dispute_closed':
     'The card network decided a dispute: `won`, the payment stands; `lost`, a chargeback: of the whole payment, it is reversed (`payment.reversed`, failure `payment_charged_back`); of part of it (`dispute.amount`), that part is taken back and the payment stays completed.',
   'payment.refunded':
-    'A refund of a card deposit completed: the money went back to the card. On the deposit; `refund` is the refund payment, `amount_refunded` the deposit’s refunds so far.',
+    'A refund of a deposit completed: the money went back to where it came from (the card, or the bank account that paid). On the deposit; `refund` is the refund payment, `amount_refunded` the deposit’s refunds so far.',
   'payment.limit_exceeded':
     'More arrived for a pay-in than was asked, and what arrived is above the operator’s maximum for one payment or the user’s daily limit. It was credited whole (the money is the user’s and has moved); review it, and return the excess if your rules say so.',
   'payment.discrepancy':

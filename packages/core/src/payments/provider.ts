@@ -8,7 +8,7 @@ export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
 
 /**
  * What a payment does: an action a user asks for (deposit, withdrawal, buy, sell), or a
- * refund the operator makes of a card deposit (paid out to the card it came from).
+ * refund the operator makes of a deposit (paid back to the card or bank account it came from).
  */
 export const PAYMENT_KINDS = ['deposit', 'withdrawal', 'buy', 'sell', 'refund'] as const;
 export type PaymentKind = Action | 'refund';

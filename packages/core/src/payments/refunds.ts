@@ -5,7 +5,7 @@ import type { EndUser } from '../users/end-users.ts';
 import type { Payment } from './payment-store.ts';
 import type { PaymentProvider } from './provider.ts';
 
-/** Why an operator refunds, as card processors take it. */
+/** Why an operator refunds, as card processors take it (the bank takes the same, spelt its own way). */
 export const REFUND_REASONS = ['requested_by_customer', 'duplicate', 'fraudulent'] as const;
 export type RefundReason = (typeof REFUND_REASONS)[number];
 
@@ -29,18 +29,21 @@ const notRefundable = (payment: Payment, reason: string) =>
   new RampartError('payment_not_refundable', { payment_id: payment.id, reason, status: payment.status });
 
 /**
- * What makes a payment refundable by itself, before any lock: a card deposit, made in
- * the asking key's mode, whose provider refunds cards. Checked again under the
- * deposit's lock with what can change (`assertRefundableNow`).
+ * What makes a payment refundable by itself, before any lock: a deposit, made in the
+ * asking key's mode, whose provider (still served here) refunds its method — cards and
+ * pay-by-bank, paid back to where the money came from; an ACH debit or a crypto deposit
+ * has no way back its provider offers (`method_not_refundable`). Checked again under
+ * the deposit's lock with what can change (`refundableNow`).
  */
 export function assertRefundable(
   payment: Payment,
   mode: KeyMode,
   provider: PaymentProvider | undefined,
 ): PaymentProvider {
-  if (payment.kind !== 'deposit' || payment.method !== 'card') throw notRefundable(payment, 'not_a_card_deposit');
+  if (payment.kind !== 'deposit') throw notRefundable(payment, 'not_a_deposit');
   if (payment.mode !== mode) throw notRefundable(payment, 'mode');
-  if (!provider?.refunds?.(payment.method)) throw notRefundable(payment, 'provider_unavailable');
+  if (!provider) throw notRefundable(payment, 'provider_unavailable');
+  if (!provider.refunds?.(payment.method)) throw notRefundable(payment, 'method_not_refundable');
   return provider;
 }
 

@@ -41,7 +41,7 @@ export const paymentSchema = {
     kind: {
       type: 'string',
       enum: [...PAYMENT_KINDS],
-      description: 'refund: your refund of a card deposit (`refund_of`), paid back to its card',
+      description: 'refund: your refund of a deposit (`refund_of`), paid back to the card or bank account it came from',
     },
     method: { type: 'string', enum: [...PAYMENT_METHODS] },
     status: { type: 'string', enum: [...PAYMENT_STATUSES] },
@@ -80,7 +80,7 @@ export const paymentSchema = {
     refund_of: { type: ['string', 'null'], description: 'A refund: the deposit it pays back' },
     amount_refunded: {
       type: 'string',
-      description: 'A card deposit: its completed refunds, decimal (in progress ones are listed with `refund_of`)',
+      description: 'A deposit: its completed refunds, decimal (in progress ones are listed with `refund_of`)',
     },
     timeline: {
       type: 'array',
@@ -474,13 +474,15 @@ export function partnerPaymentRoutes(
     {
       schema: {
         tags: ['payments'],
-        summary: 'Refund a completed card deposit, whole or in part, back to its card',
+        summary: 'Refund a completed card or pay-by-bank deposit, whole or in part, back to where it came from',
         description:
           'Makes a payment of kind `refund` (`refund_of` the deposit), paid back through the provider that took ' +
           'the deposit. The user is debited the refund less the part of the deposit’s fee it gives back (in ' +
           'proportion), held until the provider says it is paid: `payment.completed` on the refund and ' +
           '`payment.refunded` on the deposit, or `payment.failed` (`refund_failed`) with the hold freed. ' +
-          'Refunds of a deposit never add up to more than it took.',
+          'Refunds of a deposit never add up to more than it took. Only a deposit whose provider refunds its ' +
+          'method is refundable (cards and pay-by-bank); an ACH debit or a crypto deposit answers ' +
+          '`payment_not_refundable` with `details.reason` `method_not_refundable`.',
         params: idParam,
         body: {
           type: 'object',

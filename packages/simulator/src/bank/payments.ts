@@ -2,6 +2,7 @@ import { isoAt } from '../clock.ts';
 import type { ProviderContext } from '../context.ts';
 import { ReferenceIndex } from '../http/references.ts';
 import { MAGIC_CENTS } from '../magic.ts';
+import { formatMinor } from '../money.ts';
 
 export const BANK_PAYMENT_STATUSES = [
   'PENDING_AUTHORIZATION',
@@ -43,6 +44,8 @@ export interface BankPayment {
   updatedAt: number;
   authorizedAt: number | null;
   settledAt: number | null;
+  /** Minor units its PENDING and SUCCEEDED refunds send back. */
+  amountRefunded: bigint;
 }
 
 export function serializeBankPayment(payment: BankPayment, publicUrl: string) {
@@ -61,6 +64,7 @@ export function serializeBankPayment(payment: BankPayment, publicUrl: string) {
     authorized_at: payment.authorizedAt === null ? null : isoAt(payment.authorizedAt),
     settled_at: payment.settledAt === null ? null : isoAt(payment.settledAt),
     expires_at: isoAt(payment.createdAt + AUTHORIZATION_WINDOW_MS),
+    amount_refunded: formatMinor(payment.amountRefunded, 2),
   };
 }
 
@@ -102,6 +106,7 @@ export class BankPayments {
       updatedAt: now,
       authorizedAt: null,
       settledAt: null,
+      amountRefunded: 0n,
     };
     this.#payments.set(payment.id, payment);
     this.#byReference.remember(payment.merchantReference, payment);

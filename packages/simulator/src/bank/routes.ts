@@ -7,29 +7,21 @@ import { endpoint, paramOf, retrievalRoutes } from '../http/endpoint.ts';
 import { Fields } from '../http/fields.ts';
 import { requestFingerprint } from '../http/fingerprint.ts';
 import { failIfMagicError, MAGIC_CENTS } from '../magic.ts';
-import { magicCentsOfDecimal, parseDecimal } from '../money.ts';
 import { authorizePage, finishedPage, LIGHTBOX_SCRIPT } from './pages.ts';
 import { BankPayments, serializeBankPayment } from './payments.ts';
 import { BankPayouts, serializeBankPayout } from './payouts.ts';
-import { bankDialect, bankError, invalidBankField } from './wire.ts';
+import { registerBankRefundAdmin, registerBankRefundRoutes } from './refund-routes.ts';
+import { BankRefunds } from './refunds.ts';
+import { amountOf, bankDialect, bankError, invalidBankField } from './wire.ts';
 
 const CURRENCIES = ['USD', 'EUR', 'GBP'] as const;
-const MAX_AMOUNT = 1_000_000_00n;
 const HTML = { 'content-type': 'text/html; charset=utf-8' };
 
-function amountOf(fields: Fields): { amount: string; magic: number } {
-  const amount = fields.string('amount', { max: 20 });
-  const minor = parseDecimal(amount, 2);
-  if (minor === undefined || minor > MAX_AMOUNT) {
-    throw fields.fail('amount', 'amount must be a decimal string with at most 2 decimals, from 0.01 to 1000000.00');
-  }
-  return { amount, magic: magicCentsOfDecimal(amount) };
-}
-
-/** Pay-by-bank: a redirect/lightbox flow through a hosted bank login, plus payouts. */
+/** Pay-by-bank: a redirect/lightbox flow through a hosted bank login, plus payouts and refunds. */
 export function createBankProvider(context: ProviderContext): SimulatedProvider {
   const payments = new BankPayments(context);
   const payouts = new BankPayouts(context);
+  const refunds = new BankRefunds(context);
   const { kit } = context;
 
   const findPayment = (request: FastifyRequest) => {
@@ -233,11 +225,16 @@ export function createBankProvider(context: ProviderContext): SimulatedProvider 
         ],
         (payout) => ({ status: 200, body: serializeBankPayout(payout) }),
       );
+
+      registerBankRefundRoutes(app, context, payments, refunds);
     },
-    registerAdmin() {},
+    registerAdmin(app: FastifyInstance) {
+      registerBankRefundAdmin(app, context, refunds);
+    },
     reset() {
       payments.clear();
       payouts.clear();
+      refunds.clear();
     },
   };
 }

@@ -1,4 +1,6 @@
 import { COMMON_STATUS, type CommonError, type Dialect, ProviderError } from '../http/dialect.ts';
+import type { Fields } from '../http/fields.ts';
+import { magicCentsOfDecimal, parseDecimal } from '../money.ts';
 
 /**
  * Pay-by-bank wire format: snake_case, amounts as decimal strings, UPPER_CASE
@@ -42,3 +44,15 @@ export const bankDialect: Dialect = {
 
 export const invalidBankField = (field: string, message: string) =>
   bankDialect.error('invalid_parameter', message, { field });
+
+const MAX_AMOUNT = 1_000_000_00n;
+
+/** An `amount` field as the bank takes it (payments, payouts, refunds), with its magic cents. */
+export function amountOf(fields: Fields): { amount: string; minor: bigint; magic: number } {
+  const amount = fields.string('amount', { max: 20 });
+  const minor = parseDecimal(amount, 2);
+  if (minor === undefined || minor > MAX_AMOUNT) {
+    throw fields.fail('amount', 'amount must be a decimal string with at most 2 decimals, from 0.01 to 1000000.00');
+  }
+  return { amount, minor, magic: magicCentsOfDecimal(amount) };
+}
