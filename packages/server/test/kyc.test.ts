@@ -75,6 +75,23 @@ async function sendKycWebhook(t: TestApp, event: KycWebhook) {
   assert.equal(response.status, 200, await response.text());
 }
 
+/** Sends it again under a new event id (as a provider resending an old webhook does) and waits until applied. */
+async function resentAndApplied(t: TestApp, event: KycWebhook) {
+  const eventId = `${event.eventId}-again`;
+  await sendKycWebhook(t, { ...event, eventId });
+  await eventually(
+    'the resent webhook applied',
+    async () =>
+      (
+        await t.db.query<{ done: boolean }>(
+          'SELECT processed_at IS NOT NULL AS done FROM provider_events WHERE event_id = $1',
+          [eventId],
+        )
+      ).rows[0],
+    (row) => row?.done === true,
+  );
+}
+
 async function kycStatus(t: TestApp, id: string, wanted: string) {
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -172,21 +189,81 @@ describe('KYC through the identity provider', async () => {
     await submitVerification(started.verification_url);
     await kycStatus(t, 'kyc-late', 'reverification_required');
     // The provider's earlier "verified" webhook comes again, under a new event id, after the later one.
-    const verified = await sentBefore(t, 'kyc-late', 'verified');
-    await sendKycWebhook(t, { ...verified, eventId: `${verified.eventId}-again` });
-    await eventually(
-      'the late webhook applied',
-      async () =>
-        (
-          await t.db.query<{ done: boolean }>(
-            'SELECT processed_at IS NOT NULL AS done FROM provider_events WHERE event_id = $1',
-            [`${verified.eventId}-again`],
-          )
-        ).rows[0],
-      (row) => row?.done === true,
-    );
+    await resentAndApplied(t, await sentBefore(t, 'kyc-late', 'verified'));
     const kyc = (await t.app.inject({ method: 'GET', url: '/v1/users/kyc-late/kyc', headers: t.auth })).json();
     assert.equal(kyc.status, 'reverification_required');
+  });
+
+  /** A user the provider verified on its page. */
+  async function verifiedByProvider(id: string) {
+    const widget = await userWith(t, id, 'verified@example.com');
+    await submitVerification((await widgetCall(t, widget, '/widget/v1/kyc/start')).json().verification_url);
+    await kycStatus(t, id, 'verified');
+    return widget;
+  }
+
+  test('the operator’s rejection of a user the provider verified stands over the provider’s resent “verified”', async () => {
+    await verifiedByProvider('kyc-rejected-after');
+    const rejected = await t.app.inject({
+      method: 'POST',
+      url: '/v1/users/kyc-rejected-after/kyc',
+      headers: t.auth,
+      payload: { status: 'failed', reason: 'fraud' },
+    });
+    assert.equal(rejected.statusCode, 200, rejected.body);
+    await resentAndApplied(t, await sentBefore(t, 'kyc-rejected-after', 'verified'));
+    const kyc = (
+      await t.app.inject({ method: 'GET', url: '/v1/users/kyc-rejected-after/kyc', headers: t.auth })
+    ).json();
+    assert.deepEqual([kyc.status, kyc.reason], ['failed', 'fraud']);
+  });
+
+  test('the operator’s request to verify again is told to the provider: a resent “verified” does not undo it, a new check does', async () => {
+    const widget = await verifiedByProvider('kyc-asked-again');
+    const asked = await t.app.inject({
+      method: 'POST',
+      url: '/v1/users/kyc-asked-again/reverification',
+      headers: t.auth,
+      payload: { reason: 'document expired' },
+    });
+    assert.equal(asked.statusCode, 200, asked.body);
+    await resentAndApplied(t, await sentBefore(t, 'kyc-asked-again', 'verified'));
+    await kycStatus(t, 'kyc-asked-again', 'reverification_required');
+    assert.equal(errorOf(await widgetCall(t, widget, '/widget/v1/actions/check')).code, 'reverification_required');
+    // The user verifies again, on the provider's page, which takes the new submission.
+    const again = await widgetCall(t, widget, '/widget/v1/kyc/start');
+    assert.equal(again.statusCode, 200, again.body);
+    await submitVerification(again.json().verification_url);
+    await kycStatus(t, 'kyc-asked-again', 'verified');
+    assert.equal((await widgetCall(t, widget, '/widget/v1/actions/check')).statusCode, 200);
+  });
+
+  test('the provider’s later rejection still ends a verification the operator attested', async () => {
+    const widget = await userWith(t, 'kyc-attested-then', 'verified@example.com');
+    const applicant = (await widgetCall(t, widget, '/widget/v1/kyc/start')).json();
+    assert.ok(applicant.verification_url);
+    const attested = await t.app.inject({
+      method: 'POST',
+      url: '/v1/users/kyc-attested-then/kyc',
+      headers: t.auth,
+      payload: { status: 'verified' },
+    });
+    assert.equal(attested.statusCode, 200, attested.body);
+    // The user had sent the provider their documents meanwhile: it verifies them (which
+    // changes nothing: the operator's attestation stands), then asks for the check again.
+    await submitVerification(applicant.verification_url);
+    const { rows } = await t.db.query<{ id: string }>(
+      "SELECT kyc_applicant_id AS id FROM end_users WHERE id = 'kyc-attested-then'",
+    );
+    // Once it has verified the applicant (its review may take a moment), the provider asks for the check again.
+    await eventually(
+      'the provider asking for the check again',
+      async () =>
+        (await fetch(`${t.simulator!.url}/admin/kyc/applicants/${rows[0]!.id}/reverification`, { method: 'POST' }))
+          .status,
+      (status) => status === 200,
+    );
+    await kycStatus(t, 'kyc-attested-then', 'reverification_required');
   });
 
   test('the provider is asked for its verdict before a webhook batch locks anything: a slow one holds no transaction open', async () => {

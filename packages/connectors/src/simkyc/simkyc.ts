@@ -58,6 +58,22 @@ export class SimKycConnector extends HttpConnector implements KycProvider, Webho
     return verdict && { type: 'kyc', ...verdict };
   }
 
+  /**
+   * The merchant's request that the applicant verify again. One the provider has not
+   * verified (still pending, or rejected) has nothing to verify again: the request is
+   * Rampart's alone, and what the provider says of it still stands.
+   */
+  async requireReverification(applicantId: string): Promise<void> {
+    const answer = await this.call({
+      method: 'POST',
+      path: `/kyc/v1/applicants/${encodeURIComponent(applicantId)}/reverification`,
+      headers: this.headers(),
+    });
+    if (answer.status < 300 || (answer.status === 409 && (answer.body as KycError).errorName === 'invalid_state'))
+      return;
+    throw kycRejection(this.id, answer.status, answer.body as KycError, {});
+  }
+
   readWebhook(headers: Readonly<Record<string, string | string[] | undefined>>, rawBody: string): ProviderNotice {
     verifySimSignature(headers['x-sim-signature'], rawBody, this.options.webhookSecret, this.nowSeconds());
     const body = parseWebhookBody(rawBody) as Partial<KycEvent>;

@@ -18,6 +18,12 @@ export interface KycProvider {
    * that came first, so what is applied is what the provider says now.
    */
   verdict(applicantId: string): Promise<Extract<ProviderNotice['subject'], { type: 'kyc' }> | null>;
+  /**
+   * Asks the provider to verify the applicant again (its verdict becomes
+   * `reverification_required`, and its page takes a new submission): the operator's
+   * request, told to the provider, so that what it says afterwards is about the new check.
+   */
+  requireReverification?(applicantId: string): Promise<void>;
 }
 
 /** The KYC provider of each mode: a sandbox's verdict never verifies a live user. */
@@ -61,12 +67,25 @@ export class Kyc {
     return { status: updated.kyc_status, verification_url: applicant.verificationUrl };
   }
 
-  /** The operator verified the user itself (or revokes that). */
+  /**
+   * The operator verified the user itself (or rejected them). It stands over what the
+   * provider says, however late its webhooks come, until the operator decides again;
+   * except that the provider's later rejection still ends an attested verification.
+   */
   attest(operatorId: string, userId: string, status: 'verified' | 'failed', reason: string | null) {
     return this.users.setKyc(operatorId, userId, { status, reason, attested: true });
   }
 
-  requireReverification(operatorId: string, userId: string, reason: string | null) {
-    return this.users.setKyc(operatorId, userId, { status: 'reverification_required', reason });
+  /**
+   * The operator asks the user to verify again. The user's provider is told first (when
+   * it takes such requests): otherwise it would still say `verified`, and a late or
+   * resent webhook, applied as what the provider says now, would undo the request.
+   */
+  async requireReverification(operatorId: string, mode: KeyMode, userId: string, reason: string | null) {
+    const user = await this.users.get(operatorId, userId);
+    const provider = this.providers[mode];
+    if (user.kyc_applicant_id && provider && provider.id === user.kyc_provider)
+      await provider.requireReverification?.(user.kyc_applicant_id);
+    return this.users.setKyc(operatorId, userId, { status: 'reverification_required', reason, attested: false });
   }
 }

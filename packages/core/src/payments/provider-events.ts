@@ -264,7 +264,7 @@ export class ProviderEvents {
         if (current instanceof Error) throw current;
         if (current === null) return;
         const { status, reason } = current ?? subject;
-        await this.users.setKyc(user.operator_id, user.id, { status, reason, attested: false });
+        await this.users.setKyc(user.operator_id, user.id, { status, reason, attested: false, fromProvider: true });
         return;
       }
       case 'payment': {

@@ -292,9 +292,27 @@ export class EndUsers {
   setKyc(
     operatorId: string,
     userId: string,
-    next: { status: KycStatus; reason?: string | null; provider?: string; applicantId?: string; attested?: boolean },
+    next: {
+      status: KycStatus;
+      reason?: string | null;
+      provider?: string;
+      applicantId?: string;
+      attested?: boolean;
+      /**
+       * The provider's verdict: decided under the user's lock, it yields to the operator's
+       * attestation, unless it ends an attested verification (a rejection, or a request
+       * to verify again).
+       */
+      fromProvider?: boolean;
+    },
   ): Promise<EndUser> {
     return this.change(operatorId, userId, async (user) => {
+      if (
+        next.fromProvider &&
+        user.kyc_attested &&
+        !(user.kyc_status === 'verified' && ['failed', 'reverification_required'].includes(next.status))
+      )
+        return null;
       const set: Record<string, unknown> = {
         kyc_status: next.status,
         kyc_reason: next.reason ?? null,

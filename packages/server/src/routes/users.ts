@@ -5,6 +5,7 @@ import {
   type EndUsers,
   findCurrency,
   formatAmount,
+  type KeyMode,
   type Kyc,
   type Ledger,
   MAX_AMOUNT_INPUT_LENGTH,
@@ -186,7 +187,7 @@ export function userRoutes(app: FastifyInstance, users: EndUsers, kyc: Kyc): voi
   const userAction = (
     path: string,
     summary: string,
-    act: (operatorId: string, userId: string, reason: string | null) => Promise<EndUser>,
+    act: (operatorId: string, userId: string, reason: string | null, mode: KeyMode) => Promise<EndUser>,
   ) =>
     app.post<Params & { Body: { reason?: string } | undefined }>(
       `/v1/users/:id/${path}`,
@@ -200,13 +201,20 @@ export function userRoutes(app: FastifyInstance, users: EndUsers, kyc: Kyc): voi
         },
       },
       async (request) =>
-        presentUser(await act(request.operator.operatorId, request.params.id, request.body?.reason ?? null)),
+        presentUser(
+          await act(
+            request.operator.operatorId,
+            request.params.id,
+            request.body?.reason ?? null,
+            request.operator.mode,
+          ),
+        ),
     );
 
   userAction('block', 'Block an end user from all payments', (o, u, reason) => users.block(o, u, reason));
   userAction('unblock', 'Lift a block', (o, u) => users.unblock(o, u));
-  userAction('reverification', 'Require the user to verify identity again', (o, u, reason) =>
-    kyc.requireReverification(o, u, reason),
+  userAction('reverification', 'Require the user to verify identity again', (o, u, reason, mode) =>
+    kyc.requireReverification(o, mode, u, reason),
   );
 }
 

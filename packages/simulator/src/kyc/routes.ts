@@ -86,6 +86,23 @@ export function createKycProvider(context: ProviderContext): SimulatedProvider {
         }),
       );
 
+      // The merchant asks for the applicant to verify again (a document expired, a risk
+      // review): a verified applicant's verdict becomes reverification_required, and its
+      // page takes a new submission.
+      app.post(
+        '/kyc/v1/applicants/:id/reverification',
+        endpoint(kit, kycDialect, (request) => {
+          const applicant = applicants.get(paramOf(request, 'id'));
+          if (!applicant) throw kycDialect.error('not_found', 'No such applicant');
+          if (
+            applicant.status !== 'reverification_required' &&
+            !applicants.requireReverification(applicant, context.clock.nowMs())
+          )
+            throw kycError(409, 'invalid_state', `The applicant is ${applicant.status}, not verified`);
+          return { status: 200, body: serializeApplicant(applicant, url()) };
+        }),
+      );
+
       app.get(
         '/kyc/verify/:id',
         endpoint(
