@@ -199,6 +199,82 @@ describe('user balances and adjustments', async () => {
   });
 });
 
+describe('who keeps a currency’s balances, Rampart (ledger) or the operator (record)', async () => {
+  const t = await startTestApp();
+  const settings = (currencies: unknown[]) =>
+    t.app.inject({ method: 'PATCH', url: '/v1/operator/settings', headers: t.auth, payload: { currencies } });
+
+  test('is one choice for all of a currency’s networks: a user has one balance of it', async () => {
+    const mixed = await settings([
+      { currency: 'USDT', network: 'TRC20', balances: 'record' },
+      { currency: 'USDT', network: 'ERC20', balances: 'ledger' },
+    ]);
+    assert.equal(mixed.statusCode, 422, mixed.body);
+    assert.deepEqual(
+      [errorOf(mixed).code, errorOf(mixed).details['field'], errorOf(mixed).details['provided']],
+      ['invalid_value', 'currencies[1].balances', 'ledger'],
+    );
+  });
+
+  test('switched to ledger, holds for users the currency already has: no overdraft past zero; and back', async () => {
+    assert.equal((await settings([{ currency: 'USD', network: null, balances: 'record' }])).statusCode, 200);
+    // The operator keeps the balance: Rampart records a debit past zero.
+    assert.equal(
+      (await adjust(t, 'switched', { direction: 'credit', amount: '10.00', reference: 's-1' })).statusCode,
+      201,
+    );
+    assert.equal(
+      (await adjust(t, 'switched', { direction: 'debit', amount: '30.00', reference: 's-2' })).statusCode,
+      201,
+    );
+    assert.equal((await usd(t, 'switched')).available, '-20.00');
+
+    assert.equal((await settings([{ currency: 'USD', network: null, balances: 'ledger' }])).statusCode, 200);
+    const refused = await adjust(t, 'switched', { direction: 'debit', amount: '1.00', reference: 's-3' });
+    assert.deepEqual([refused.statusCode, errorOf(refused).code], [402, 'insufficient_balance']);
+    assert.equal(
+      (await adjust(t, 'switched', { direction: 'credit', amount: '5.00', reference: 's-4' })).statusCode,
+      201,
+    );
+    assert.equal((await usd(t, 'switched')).available, '-15.00');
+
+    assert.equal((await settings([{ currency: 'USD', network: null, balances: 'record' }])).statusCode, 200);
+    assert.equal(
+      (await adjust(t, 'switched', { direction: 'debit', amount: '1.00', reference: 's-5' })).statusCode,
+      201,
+    );
+    assert.equal((await usd(t, 'switched')).available, '-16.00');
+  });
+
+  test('the same adjustment sent many times at once is applied once and announced once', async () => {
+    const counts: number[] = [];
+    for (let round = 0; round < 6; round++) {
+      const reference = `bonus-at-once-${round}`;
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          adjust(t, `at-once-${round}`, { direction: 'credit', amount: '7.00', reason: 'bonus', reference }),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.statusCode),
+        answers.map(() => 201),
+      );
+      assert.equal(new Set(answers.map((a) => a.json().id)).size, 1, 'one transfer');
+      assert.equal((await usd(t, `at-once-${round}`)).available, '7.00', 'the money moved once');
+      const { rows } = await t.db.query(
+        "SELECT count(*)::int AS n FROM events WHERE operator_id = $1 AND type = 'balance.adjusted' AND data->>'reference' = $2",
+        [t.operatorId, reference],
+      );
+      counts.push(rows[0]!.n);
+    }
+    assert.deepEqual(
+      counts,
+      counts.map(() => 1),
+      'balance.adjusted once per adjustment',
+    );
+  });
+});
+
 describe('a user’s statement (balance transactions)', async () => {
   const t = await startTestApp({ sandbox: true });
   await openForPayments(t);

@@ -235,11 +235,20 @@ export class Ledger {
    * gone (a chargeback of part of a deposit the user spent), as `ReverseOptions` says.
    */
   async transfer(tx: Queryable, input: TransferInput, options: { ignoreFloor?: boolean } = {}): Promise<Transfer> {
-    const { transfer } = await this.write(tx, {
-      ...this.transferPlan(input),
-      ignoreFloor: options.ignoreFloor ?? false,
-    });
-    return transfer;
+    return (await this.transferFirst(tx, input, options)).transfer;
+  }
+
+  /**
+   * `transfer`, saying whether this call made it (`created`) or found it made under its
+   * reference: of requests with one reference at once, one alone creates it, whatever
+   * each read before.
+   */
+  transferFirst(
+    tx: Queryable,
+    input: TransferInput,
+    options: { ignoreFloor?: boolean } = {},
+  ): Promise<{ transfer: Transfer; created: boolean }> {
+    return this.write(tx, { ...this.transferPlan(input), ignoreFloor: options.ignoreFloor ?? false });
   }
 
   /**

@@ -163,7 +163,6 @@ export class UserBalances {
       // References are the operator's, per mode: a test adjustment never answers for a live
       // one. (Live keeps the form it had before modes, so a retry across the upgrade replays.)
       const reference = `${ADJUSTMENT_PREFIX}${mode === 'live' ? '' : 'test:'}${input.reference}`;
-      const replay = await this.ledger.transferByReference(operatorId, reference, tx);
       // The same account payments use: in `ledger` mode it cannot go below zero.
       const user = await this.ledger.accountId(tx, {
         operatorId,
@@ -180,7 +179,7 @@ export class UserBalances {
         currency: currency.code,
       });
       const [from, to] = input.direction === 'credit' ? [settlement, user] : [user, settlement];
-      const transfer = await this.ledger.transfer(tx, {
+      const { transfer, created } = await this.ledger.transferFirst(tx, {
         operatorId,
         from,
         to,
@@ -190,8 +189,9 @@ export class UserBalances {
         metadata: { type: 'adjustment', direction: input.direction, user_id: userId, reference: input.reference },
       });
       const balance = await this.ledger.balance(user, tx);
-      // A replay (same reference, same values) answers what was done, and tells no one twice.
-      if (!replay) {
+      // A replay (same reference, same values) answers what was done, and tells no one
+      // twice: told by the request that made the transfer, even when several ran at once.
+      if (created) {
         await this.events.record(tx, {
           operatorId,
           type: 'balance.adjusted',

@@ -292,6 +292,17 @@ export function mergeSettings(
             balances,
           };
         });
+        // A user has one balance of a currency, whatever network it came by: Rampart keeps
+        // it (`ledger`) or the operator does (`record`), for all its networks alike.
+        next.currencies.forEach((entry, i) => {
+          const first = next.currencies.find((other) => other.currency === entry.currency)!;
+          if (first.balances !== entry.balances)
+            invalid(
+              `${key}[${i}].balances`,
+              entry.balances,
+              `${first.balances}, as on ${entry.currency}'s other networks: a user has one ${entry.currency} balance`,
+            );
+        });
         break;
       }
       case 'crypto_xpubs': {
@@ -424,7 +435,18 @@ export class OperatorSettingsStore {
     // releases share the database while a deployment rolls) survive this one's change.
     const hooks = (name: 'approval' | 'messages') => ({ ...(stored[name] as object | undefined), ...next[name] });
     const written = { ...stored, ...next, approval: hooks('approval'), messages: hooks('messages') };
-    await this.db.query('UPDATE operators SET settings = $2 WHERE id = $1', [operatorId, JSON.stringify(written)]);
+    // With the settings, in one statement: the floor of every user account of a currency
+    // as its balances mode now says (none in `record` mode, zero in `ledger` mode), so that
+    // a currency switched to `ledger` refuses overdrafts of users it already has.
+    const currencies = patch['currencies'] === undefined ? [] : next.currencies;
+    await this.db.query(
+      `WITH written AS (UPDATE operators SET settings = $2 WHERE id = $1)
+       UPDATE ledger_accounts a SET floor = c.floor
+         FROM (SELECT DISTINCT currency, CASE WHEN balances = 'ledger' THEN 0 END::numeric AS floor
+                 FROM unnest($3::text[], $4::text[]) AS m(currency, balances)) c
+        WHERE a.operator_id = $1 AND a.kind = 'user' AND a.currency = c.currency AND a.floor IS DISTINCT FROM c.floor`,
+      [operatorId, JSON.stringify(written), currencies.map((c) => c.currency), currencies.map((c) => c.balances)],
+    );
     this.config?.changed(operatorId);
     return next;
   }
