@@ -185,7 +185,7 @@ describe('the deposit address book', async () => {
     const second = await book.addressFor({ operatorId, userId: 'second', network: 'TRC20', xpub: TEST_XPUB });
     assert.equal(second.index, 1);
     assert.equal(second.address, deriveAddress(TEST_XPUB, 'TRC20', 1));
-    // Each network has its own series.
+    // Each chain (address format) has its own series.
     const btc = await book.addressFor({ operatorId, userId: 'second', network: 'BITCOIN', xpub: TEST_XPUB });
     assert.equal(btc.index, 0);
     assert.match(btc.address, /^bc1q/);
@@ -206,6 +206,20 @@ describe('the deposit address book', async () => {
     for (const a of allocated) assert.equal(a.address, deriveAddress(TEST_XPUB, 'ERC20', a.index));
   });
 
+  test('the networks of one address format share a series: a user keeps one address on them, no two users share one', async () => {
+    // ERC20 gave indexes 0 to 19 above: BEP20 and ETHEREUM, EVM chains too, go on from 20.
+    await people.user('evm-first');
+    await people.user('evm-next');
+    const first = await book.addressFor({ operatorId, userId: 'evm-first', network: 'BEP20', xpub: TEST_XPUB });
+    assert.equal(first.index, 20);
+    const same = await book.addressFor({ operatorId, userId: 'evm-first', network: 'ETHEREUM', xpub: TEST_XPUB });
+    assert.deepEqual([same.index, same.address, same.network], [20, first.address, 'ETHEREUM']);
+    const next = await book.addressFor({ operatorId, userId: 'evm-next', network: 'ETHEREUM', xpub: TEST_XPUB });
+    assert.equal(next.index, 21);
+    assert.equal((await book.owner('BEP20', first.address))?.userId, 'evm-first');
+    assert.equal((await book.owner('ETHEREUM', next.address))?.userId, 'evm-next');
+  });
+
   test('parallel allocations for one user give that user one address', async () => {
     await people.user('eager');
     const allocated = await Promise.all(
@@ -214,16 +228,16 @@ describe('the deposit address book', async () => {
       ),
     );
     assert.equal(new Set(allocated.map((a) => a.address)).size, 1);
-    assert.equal(allocated[0]!.index, 0);
+    assert.equal(allocated[0]!.index, 22);
     const next = await people.user('after-eager');
-    assert.equal((await book.addressFor({ operatorId, userId: next.id, network: 'BEP20', xpub: TEST_XPUB })).index, 1);
+    assert.equal((await book.addressFor({ operatorId, userId: next.id, network: 'BEP20', xpub: TEST_XPUB })).index, 23);
   });
 
   test('an allocation that fails gives its index back', async () => {
     await assert.rejects(book.addressFor({ operatorId, userId: 'nobody', network: 'ETHEREUM', xpub: TEST_XPUB }));
     await people.user('somebody');
     const allocated = await book.addressFor({ operatorId, userId: 'somebody', network: 'ETHEREUM', xpub: TEST_XPUB });
-    assert.equal(allocated.index, 0);
+    assert.equal(allocated.index, 24);
   });
 
   test('a rotated xpub gives new addresses from index 0; the old address still belongs to its user', async () => {

@@ -141,7 +141,14 @@ export {
   type ProviderRule,
 } from './settings/operator-settings.ts';
 export { CONFIG_CHANNEL, ConfigCache } from './storage/config-cache.ts';
-export { Database, type DatabaseOptions, type Queryable, type Store } from './storage/database.ts';
+export {
+  Database,
+  type DatabaseOptions,
+  type PurgeBatches,
+  purgeInBatches,
+  type Queryable,
+  type Store,
+} from './storage/database.ts';
 export { MIGRATIONS_DIR, migrate } from './storage/migrate.ts';
 export { EARLIER_NODE_NAMES, LISTENER_NAME, NODE_NAME, Notifications } from './storage/notifications.ts';
 export { deepFreeze, ReadCache } from './storage/read-cache.ts';

@@ -4,6 +4,8 @@ import {
   type EventType,
   type IdGenerator,
   idsMadeFrom,
+  type PurgeBatches,
+  purgeInBatches,
   type Queryable,
   type Store,
 } from '@rampart/core';
@@ -334,21 +336,18 @@ export async function unparkDeliveries(tx: Queryable, endpointId: string, now: D
  * Deletes the deliveries that ended (succeeded, exhausted, cancelled) more than
  * `olderThanMs` ago, with their attempt logs: `RAMPART_WEBHOOK_LOG_RETENTION`. Their ids
  * sort by creation time, so the primary key's range of ids made before the cutoff is all
- * it reads; pending deliveries, however old, are kept. A batch per statement, and batches
- * until one comes back short (at most `maxBatches` per call, so a first purge of a long
- * history is spread over the job's runs); nodes purging at once take disjoint batches.
+ * it reads; pending deliveries, however old, are kept. In batches (`purgeInBatches`).
  * Returns how many went.
  */
-export async function purgeDeliveryLogs(
+export function purgeDeliveryLogs(
   db: Queryable,
   now: Date,
   olderThanMs: number,
-  { batch = 1000, maxBatches = 50 }: { batch?: number; maxBatches?: number } = {},
+  batches: PurgeBatches = {},
 ): Promise<number> {
   const cutoff = new Date(now.getTime() - olderThanMs);
-  let purged = 0;
-  for (let round = 0; round < maxBatches; round++) {
-    const { rowCount } = await db.query({
+  return purgeInBatches(batches, (batch) =>
+    db.query({
       name: 'webhooks-purge-logs',
       text: `WITH ended AS (
                SELECT id FROM webhook_deliveries
@@ -357,9 +356,6 @@ export async function purgeDeliveryLogs(
              attempts AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM ended))
              DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM ended)`,
       values: [idsMadeFrom('dlv', cutoff), cutoff, batch],
-    });
-    purged += rowCount ?? 0;
-    if ((rowCount ?? 0) < batch) break;
-  }
-  return purged;
+    }),
+  );
 }

@@ -2,7 +2,7 @@ import { errorCodeForAchReturn, isRampartError, RampartError } from '@rampart/er
 import type { Clock } from '../clock.ts';
 import type { KycProvider } from '../kyc/kyc.ts';
 import { KEY_MODES, type KeyMode } from '../operators/api-keys.ts';
-import type { Queryable, Store } from '../storage/database.ts';
+import { type PurgeBatches, purgeInBatches, type Queryable, type Store } from '../storage/database.ts';
 import type { EndUsers } from '../users/end-users.ts';
 import { paymentStore } from './payment-store.ts';
 import { assertDisputable, changesNothing, onlyConfirms, type Payments } from './payments.ts';
@@ -156,31 +156,21 @@ export class ProviderEvents {
    * Drops the payloads of the webhooks applied more than `olderThanMs` before `now`
    * (`RAMPART_PROVIDER_WEBHOOK_RETENTION_DAYS`). Each row stays with its event id, so a
    * redelivery however late is still a duplicate, never news. Webhooks not applied
-   * (waiting, or set aside after their attempts) keep their payloads, however old. A
-   * batch per statement, and batches until one comes back short (at most `maxBatches`
-   * per call, so a first purge of a long history is spread over the job's runs); nodes
-   * purging at once take disjoint batches. Returns how many payloads went.
+   * (waiting, or set aside after their attempts) keep their payloads, however old. In
+   * batches (`purgeInBatches`). Returns how many payloads went.
    */
-  async purgePayloads(
-    now: Date,
-    olderThanMs: number,
-    { batch = 1000, maxBatches = 50 }: { batch?: number; maxBatches?: number } = {},
-  ): Promise<number> {
+  purgePayloads(now: Date, olderThanMs: number, batches: PurgeBatches = {}): Promise<number> {
     const cutoff = new Date(now.getTime() - olderThanMs);
-    let purged = 0;
-    for (let round = 0; round < maxBatches; round++) {
-      const { rowCount } = await this.db.query(
+    return purgeInBatches(batches, (batch) =>
+      this.db.query(
         `UPDATE provider_events SET notice = NULL
           WHERE ctid = ANY(ARRAY(
             SELECT ctid FROM provider_events
              WHERE notice IS NOT NULL AND received_at < $1 AND processed_at < $1
              ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
         [cutoff, batch],
-      );
-      purged += rowCount ?? 0;
-      if ((rowCount ?? 0) < batch) break;
-    }
-    return purged;
+      ),
+    );
   }
 
   private async applyPending(batch: number): Promise<number> {

@@ -88,6 +88,31 @@ function preparing(client: pg.PoolClient): Queryable {
   };
 }
 
+/** How a purge job spreads its work: rows per statement, statements per run at most. */
+export interface PurgeBatches {
+  batch?: number;
+  maxBatches?: number;
+}
+
+/**
+ * Runs `purgeOne` (one statement, at most `batch` rows, taken with SKIP LOCKED so nodes
+ * purging at once take disjoint batches) until a batch comes back short, at most
+ * `maxBatches` times per call: a first purge of a long history is spread over a job's
+ * runs. Returns how many rows went.
+ */
+export async function purgeInBatches(
+  { batch = 1000, maxBatches = 50 }: PurgeBatches,
+  purgeOne: (batch: number) => Promise<{ rowCount: number | null }>,
+): Promise<number> {
+  let purged = 0;
+  for (let round = 0; round < maxBatches; round++) {
+    const { rowCount } = await purgeOne(batch);
+    purged += rowCount ?? 0;
+    if ((rowCount ?? 0) < batch) break;
+  }
+  return purged;
+}
+
 export interface DatabaseOptions {
   connectionString: string;
   maxConnections?: number;
