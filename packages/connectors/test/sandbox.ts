@@ -95,6 +95,7 @@ export async function seedOperator(db: Database, clock: Clock = systemClock): Pr
         kyc_applicant_id: null,
         kyc_attested: false,
         kyc_updated_at: null,
+        kyc_verdict_at: null,
         terms_version: null,
         terms_accepted_at: null,
         blocked_at: null,

@@ -149,7 +149,9 @@ describe('verdicts by webhook', () => {
       await verify(verificationUrl);
       const notices = await noticesFor(applicantId);
       assert.deepEqual(notices[0], { type: 'ignored', reason: 'applicantCreated: applicant not started' });
-      assert.deepEqual(notices.at(-1), { type: 'kyc', applicantId, status, reason });
+      const last = notices.at(-1) as { at?: string };
+      assert.deepEqual(notices.at(-1), { type: 'kyc', applicantId, status, reason, at: last.at });
+      assert.ok(last.at && !Number.isNaN(Date.parse(last.at)), 'dated by when the provider reached it');
       assert.deepEqual(await connector.verdict(applicantId), notices.at(-1));
     });
   }

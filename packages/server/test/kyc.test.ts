@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createIdGenerator, EndUsers, EventLog, systemClock } from '@rampart/core';
 import { DEFAULT_WEBHOOK_SECRETS, SIGNATURE_HEADER, signatureHeader } from '@rampart/simulator';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import { simulatorFault } from './payment-fixtures.ts';
@@ -264,6 +265,29 @@ describe('KYC through the identity provider', async () => {
       (status) => status === 200,
     );
     await kycStatus(t, 'kyc-attested-then', 'reverification_required');
+  });
+
+  test('a verdict the provider reached before the one last applied is older news: not applied over it', async () => {
+    // As when one node asked the provider, a second asked later and applied the newer
+    // verdict first, and the first applies its own after: what each brings is dated.
+    const widget = await verifiedByProvider('kyc-dated');
+    assert.ok(widget);
+    const users = new EndUsers(t.db, systemClock, new EventLog(t.db, createIdGenerator(), systemClock));
+    const { rows } = await t.db.query<{ at: Date }>(
+      "SELECT kyc_verdict_at AS at FROM end_users WHERE id = 'kyc-dated'",
+    );
+    const applied = rows[0]!.at;
+    assert.ok(applied instanceof Date, 'the provider’s time of the verdict is kept');
+    const verdict = (status: 'failed' | 'reverification_required', ms: number) =>
+      users.setKyc(t.operatorId, 'kyc-dated', {
+        status,
+        reason: 'older news',
+        attested: false,
+        fromProvider: true,
+        verdictAt: new Date(applied.getTime() + ms).toISOString(),
+      });
+    assert.equal((await verdict('failed', -1)).kyc_status, 'verified', 'reached before: not applied');
+    assert.equal((await verdict('reverification_required', 1)).kyc_status, 'reverification_required', 'after: applied');
   });
 
   test('the provider is asked for its verdict before a webhook batch locks anything: a slow one holds no transaction open', async () => {

@@ -16,6 +16,8 @@ export interface Applicant {
   failureReason: string | null;
   rejectType: 'retry' | 'final' | null;
   verificationUrl: string;
+  /** The applicant's last change: when its current verdict was reached. */
+  updatedAt?: string;
 }
 
 export interface KycError {
@@ -58,7 +60,12 @@ export function verdictOf(applicant: Applicant): Omit<KycSubject, 'type'> | null
   if (status === null) return null;
   // The provider's own reason (document_expired, sanctions_hit, …) is kept as is.
   const reason = status === 'failed' ? (applicant.failureReason ?? 'rejected') : null;
-  return { applicantId: applicant.id, status, reason };
+  return {
+    applicantId: applicant.id,
+    status,
+    reason,
+    ...(typeof applicant.updatedAt === 'string' ? { at: applicant.updatedAt } : {}),
+  };
 }
 
 /** Rampart's name for each field the provider validates. */

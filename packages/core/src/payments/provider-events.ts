@@ -253,8 +253,14 @@ export class ProviderEvents {
           : await this.kycProviders.get(provider)?.verdict(subject.applicantId);
         if (current instanceof Error) throw current;
         if (current === null) return;
-        const { status, reason } = current ?? subject;
-        await this.users.setKyc(user.operator_id, user.id, { status, reason, attested: false, fromProvider: true });
+        const { status, reason, at } = current ?? subject;
+        await this.users.setKyc(user.operator_id, user.id, {
+          status,
+          reason,
+          attested: false,
+          fromProvider: true,
+          ...(at ? { verdictAt: at } : {}),
+        });
         return;
       }
       case 'payment': {

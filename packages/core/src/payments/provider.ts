@@ -144,6 +144,8 @@ export interface ProviderNotice {
         applicantId: string;
         status: 'pending' | 'verified' | 'failed' | 'reverification_required';
         reason: string | null;
+        /** When the provider reached this verdict (ISO 8601), where it says: older news is not applied over newer. */
+        at?: string;
       }
     /** An event Rampart has no use for (e.g. an intermediate state it does not track). */
     | { type: 'ignored'; reason: string };

@@ -25,6 +25,8 @@ export interface EndUser {
   kyc_applicant_id: string | null;
   kyc_attested: boolean;
   kyc_updated_at: Date | null;
+  /** When the provider reached the verdict last applied (see `setKyc`). */
+  kyc_verdict_at: Date | null;
   terms_version: string | null;
   terms_accepted_at: Date | null;
   blocked_at: Date | null;
@@ -47,7 +49,7 @@ export interface UserProfile {
 
 const USER_COLUMNS = `operator_id, id, email, email_verified_at, phone, phone_verified_at, first_name, last_name,
   country, state, to_char(date_of_birth, 'YYYY-MM-DD') AS date_of_birth, kyc_status, kyc_reason, kyc_provider,
-  kyc_applicant_id, kyc_attested, kyc_updated_at, terms_version, terms_accepted_at, blocked_at, blocked_reason,
+  kyc_applicant_id, kyc_attested, kyc_updated_at, kyc_verdict_at, terms_version, terms_accepted_at, blocked_at, blocked_reason,
   limits, created_at, updated_at`;
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{2,63}$/;
@@ -304,6 +306,8 @@ export class EndUsers {
        * to verify again).
        */
       fromProvider?: boolean;
+      /** When the provider reached this verdict: one older than the verdict last applied is not applied. */
+      verdictAt?: string;
     },
   ): Promise<EndUser> {
     return this.change(operatorId, userId, async (user) => {
@@ -313,6 +317,8 @@ export class EndUsers {
         !(user.kyc_status === 'verified' && ['failed', 'reverification_required'].includes(next.status))
       )
         return null;
+      const verdictAt = next.verdictAt === undefined ? undefined : new Date(next.verdictAt);
+      if (verdictAt && user.kyc_verdict_at && verdictAt.getTime() < user.kyc_verdict_at.getTime()) return null;
       const set: Record<string, unknown> = {
         kyc_status: next.status,
         kyc_reason: next.reason ?? null,
@@ -321,6 +327,7 @@ export class EndUsers {
       if (next.provider !== undefined) set['kyc_provider'] = next.provider;
       if (next.applicantId !== undefined) set['kyc_applicant_id'] = next.applicantId;
       if (next.attested !== undefined) set['kyc_attested'] = next.attested;
+      if (verdictAt && !Number.isNaN(verdictAt.getTime())) set['kyc_verdict_at'] = verdictAt;
       if (user.kyc_status === next.status && (user.kyc_reason ?? null) === (next.reason ?? null) && !next.applicantId)
         return null;
       return {
