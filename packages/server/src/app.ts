@@ -302,7 +302,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     complianceConfigRoutes(partner, { settings, terms, operatorTokens, hookPolicy: (mode) => hooks.policy(mode) });
     partnerPaymentRoutes(partner, { payments, compliance, users });
     discrepancyRoutes(partner, payments.discrepancies);
-    paymentStreamRoutes(partner, { stream: paymentStream, payments });
+    paymentStreamRoutes(partner, { stream: paymentStream, payments, operators });
     if (config.devTools) devRoutes(partner, outbox);
     partner.get(
       '/v1/operator/approval_secret',

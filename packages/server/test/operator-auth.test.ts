@@ -165,6 +165,21 @@ describe('allowlists', async () => {
     const error = errorOf(response);
     assert.equal(error.code, 'invalid_value');
     assert.equal(error.details['field'], 'ip_allowlist[1]');
+    // A block named by one of its hosts (which was meant?), or an IPv6 zone (a link of one
+    // machine): refused as such, never stored half-understood.
+    for (const entry of ['10.0.0.1/8', '203.0.113.7/24', '2001:db8::1/32', 'fe80::1%eth0']) {
+      const refused = await t.app.inject({
+        method: 'PATCH',
+        url: '/v1/operator',
+        headers: t.auth,
+        payload: { ip_allowlist: ['10.0.0.0/8', entry] },
+      });
+      assert.equal(refused.statusCode, 422, `${entry}: ${refused.body}`);
+      assert.deepEqual(
+        [errorOf(refused).code, errorOf(refused).details['field']],
+        ['invalid_value', 'ip_allowlist[1]'],
+      );
+    }
   });
 
   test('an IP outside the IPv4 and IPv6 CIDR allowlist answers ip_not_allowed', async () => {

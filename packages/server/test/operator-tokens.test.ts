@@ -102,6 +102,23 @@ describe('operator-signed session tokens', async () => {
     );
   });
 
+  test('a subject or jti the database could not hold (a NUL) answers session_invalid, never a 5xx', async () => {
+    const signed = (claims: { sub?: string; jti?: string }) => {
+      const iat = nowSeconds();
+      return new SignJWT({ operation: 'deposit' })
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'key-2026' })
+        .setIssuer(t.accountId)
+        .setSubject(claims.sub ?? 'user-42')
+        .setAudience('rampart')
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 60)
+        .setJti(claims.jti ?? randomUUID())
+        .sign(key.privateKey);
+    };
+    assert.equal(await invalidReason(await signed({ jti: `a\u0000${randomUUID()}` })), 'invalid_claim_jti');
+    assert.equal(await invalidReason(await signed({ sub: 'user\u00004' })), 'invalid_claim_sub');
+  });
+
   test('a replayed jti is refused', async () => {
     const once = await token();
     assert.equal((await exchange(t, { operator_token: once })).statusCode, 200);

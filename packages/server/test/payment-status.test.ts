@@ -5,9 +5,16 @@ import { errorOf, startTestApp } from './harness.ts';
 import { CARD_3DS, createPayment, openForPayments, passChallenge, waitForStatus } from './payment-fixtures.ts';
 import { widgetCall, widgetSession } from './widget-fixtures.ts';
 
+/** A message of the payment stream. */
+interface Message {
+  type: string;
+  payment?: { status: string };
+  error?: { code: string };
+}
+
 /** Collects the JSON messages of a WebSocket until `done` says enough. */
-function collect(socket: WebSocket, done: (messages: { type: string; payment?: { status: string } }[]) => boolean) {
-  const messages: { type: string; payment?: { status: string } }[] = [];
+function collect(socket: WebSocket, done: (messages: Message[]) => boolean) {
+  const messages: Message[] = [];
   return new Promise<typeof messages>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out with ${JSON.stringify(messages)}`)), 10_000);
     socket.on('message', (data) => {
@@ -45,6 +52,35 @@ describe('payment status by WebSocket and through the widget', async () => {
     assert.equal(messages[0]!.payment!.status, 'pending');
     assert.equal(messages.at(-1)!.payment!.status, 'completed');
     assert.ok(messages.every((m) => m.type === 'payment.status'));
+  });
+
+  test('a WebSocket stream ends once the key it was opened with is revoked: nothing more reaches it', async () => {
+    const issued = await t.app.inject({ method: 'POST', url: '/v1/keys', headers: t.auth, payload: {} });
+    assert.equal(issued.statusCode, 201, issued.body);
+    const { key, secret } = issued.json() as { key: { id: string }; secret: string };
+    const socket = new WebSocket(`${t.url!.replace('http', 'ws')}/v1/payments/stream?user_id=revoked-stream`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    const received: Message[] = [];
+    socket.on('message', (data) => received.push(JSON.parse(String(data))));
+    const closed = new Promise<number>((resolve) => socket.once('close', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
+    await new Promise((r) => setTimeout(r, 100));
+    const revoked = await t.app.inject({ method: 'POST', url: `/v1/keys/${key.id}/revoke`, headers: t.auth });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    // The user's next payment, made with another key, changes status: the stream is closed, not told.
+    const payment = (
+      await createPayment(t, { user_id: 'revoked-stream', amount: '21.00', instrument: CARD_3DS })
+    ).json();
+    await passChallenge(payment);
+    await waitForStatus(t, payment.id, ['completed']);
+    const stillOpen = new Promise<string>((r) => setTimeout(() => r('still open'), 5_000));
+    assert.equal(await Promise.race([closed, stillOpen]), 1008);
+    socket.close();
+    assert.deepEqual(
+      received.map((m) => [m.type, m.error?.code ?? m.payment?.status]),
+      [['error', 'token_revoked']],
+    );
   });
 
   test('a WebSocket without a valid key is refused', async () => {

@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { RampartError } from '@rampart/errors';
+import ipaddr from 'ipaddr.js';
 
 /** `::ffff:1.2.3.4` is how an IPv4 client looks on a dual-stack socket. */
 export function normaliseIp(ip: string): string {
@@ -7,10 +8,15 @@ export function normaliseIp(ip: string): string {
   return mapped ? mapped[1]! : ip;
 }
 
-/** Parses `10.0.0.0/8`, `2001:db8::/32` or a bare address; returns null when malformed. */
+/**
+ * Parses `10.0.0.0/8`, `2001:db8::/32` or a bare address; returns null when malformed,
+ * when a block's address is not its network's (`10.0.0.1/8`: which was meant, the host or
+ * the block?), or for an IPv6 zone (`fe80::1%eth0`: a link of one machine, no address of
+ * a caller). What it takes, PostgreSQL's `cidr` takes too.
+ */
 export function parseCidr(value: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
   const [address = '', prefixText, ...rest] = value.trim().split('/');
-  if (rest.length > 0) return null;
+  if (rest.length > 0 || address.includes('%')) return null;
   const version = isIP(address);
   if (version === 0) return null;
   const max = version === 4 ? 32 : 128;
@@ -21,6 +27,9 @@ export function parseCidr(value: string): { address: string; prefix: number; fam
     prefix > max ||
     (prefixText !== undefined && !/^\d+$/.test(prefixText))
   )
+    return null;
+  const family = version === 4 ? ipaddr.IPv4 : ipaddr.IPv6;
+  if (family.networkAddressFromCIDR(`${address}/${prefix}`).toString() !== family.parse(address).toString())
     return null;
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }

@@ -53,7 +53,7 @@ function validateAllowlists(input: { ip_allowlist?: readonly string[]; origin_al
         throw new RampartError('invalid_value', {
           field: `ip_allowlist[${index}]`,
           provided: cidr,
-          expected: 'an IPv4 or IPv6 address or CIDR block',
+          expected: 'an IPv4 or IPv6 address, or a CIDR block named by its network address (10.0.0.0/8)',
         });
       return `${parsed.address}/${parsed.prefix}`;
     });

@@ -35,6 +35,11 @@ export interface OperatorTokenClaims {
 const KEY_COLUMNS = 'kid, mode, public_jwk, created_at, revoked_at';
 const invalid = (reason: string) => new RampartError('session_invalid', { reason });
 
+/** A claim stored as text: 1 to 128 characters, none of them NUL (which PostgreSQL's text cannot hold). */
+function storableClaim(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 128 && !value.includes('\u0000');
+}
+
 /**
  * Session tokens that operators sign themselves (EdDSA, Ed25519) with a key whose
  * public half they registered here. Each token is accepted once (`jti`), lives at
@@ -127,7 +132,7 @@ export class OperatorTokens {
       typeof unverified.iss !== 'string' ||
       typeof header.kid !== 'string' ||
       !OPERATOR_ID.test(unverified.iss) ||
-      header.kid.includes('\u0000')
+      !storableClaim(header.kid)
     )
       throw invalid('malformed');
     const key = await this.signingKey(unverified.iss, header.kid, tx);
@@ -151,8 +156,9 @@ export class OperatorTokens {
       throw tokenError(error);
     }
     const { sub, exp, iat, jti } = payload as { sub: unknown; exp: number; iat: number; jti: unknown };
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) throw invalid('invalid_claim_sub');
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 128) throw invalid('invalid_claim_jti');
+    // Both are stored (the user's id; the id spent against replay): text PostgreSQL holds.
+    if (!storableClaim(sub)) throw invalid('invalid_claim_sub');
+    if (!storableClaim(jti)) throw invalid('invalid_claim_jti');
     if (exp - iat > MAX_OPERATOR_TOKEN_LIFETIME_SECONDS) throw invalid('lifetime_too_long');
     if (iat * 1000 > now.getTime() + CLOCK_SKEW_SECONDS * 1000) throw invalid('issued_in_future');
     const consumed = await tx.query(

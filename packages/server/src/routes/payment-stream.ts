@@ -1,6 +1,7 @@
 import type {} from '@fastify/websocket';
 import {
   type Notifications,
+  type Operators,
   PAYMENT_STATUS_CHANNEL,
   type PaymentNotice,
   type Payments,
@@ -9,6 +10,7 @@ import {
 import { RampartError } from '@rampart/errors';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
+import { bearer } from '../http/auth.ts';
 import { presentPayment } from './payments.ts';
 
 interface Subscriber {
@@ -16,10 +18,18 @@ interface Subscriber {
   operatorId: string;
   paymentId?: string;
   userId?: string;
+  /**
+   * Checks again that the key the stream was opened with may still read (not revoked,
+   * not expired past its rotation, the caller still allowed): throws its catalog error.
+   */
+  authorize: () => Promise<unknown>;
 }
 
 /** Per node, a bound on open streams: each holds a socket and memory. */
 const MAX_SUBSCRIBERS = 10_000;
+
+/** How often every open stream's key is checked again, whatever it is sent meanwhile. */
+const REAUTHORIZE_EVERY_MS = 15_000;
 
 /**
  * Status changes of payments pushed over WebSocket to operator servers. One LISTEN
@@ -31,10 +41,17 @@ export class PaymentStream {
   private readonly notifications: Notifications;
   private readonly payments: Payments;
   private listening: Promise<void> | undefined;
+  private readonly sweep: NodeJS.Timeout;
 
   constructor(notifications: Notifications, payments: Payments) {
     this.notifications = notifications;
     this.payments = payments;
+    // A key revoked (or past its rotation) ends its streams: checked before each message,
+    // and every REAUTHORIZE_EVERY_MS for streams that are sent nothing.
+    this.sweep = setInterval(() => {
+      for (const s of this.subscribers) void this.stillAuthorized(s);
+    }, REAUTHORIZE_EVERY_MS);
+    this.sweep.unref();
     // Notices missed while the connection was down cannot be replayed: streams are told to resubscribe.
     notifications.onGap(() => {
       for (const s of this.subscribers) s.socket.close(1011, 'stream interrupted; reconnect');
@@ -59,7 +76,28 @@ export class PaymentStream {
     const payment = await this.payments.get(notice.operator_id, notice.payment_id).catch(() => undefined);
     if (!payment) return;
     const message = JSON.stringify({ type: 'payment.status', payment: presentPayment(payment) });
-    for (const target of targets) if (target.socket.readyState === target.socket.OPEN) target.socket.send(message);
+    await Promise.all(
+      targets.map(async (target) => {
+        if (target.socket.readyState === target.socket.OPEN && (await this.stillAuthorized(target)))
+          target.socket.send(message);
+      }),
+    );
+  }
+
+  /** Whether the stream's key may still read; if not, the stream is told why and closed. */
+  private async stillAuthorized(subscriber: Subscriber): Promise<boolean> {
+    try {
+      await subscriber.authorize();
+      return true;
+    } catch (error) {
+      const code = error instanceof RampartError ? error.code : 'internal_error';
+      this.subscribers.delete(subscriber);
+      if (subscriber.socket.readyState === subscriber.socket.OPEN) {
+        subscriber.socket.send(JSON.stringify({ type: 'error', error: { code } }));
+        subscriber.socket.close(1008, code);
+      }
+      return false;
+    }
   }
 
   async subscribe(subscriber: Subscriber): Promise<void> {
@@ -71,12 +109,16 @@ export class PaymentStream {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweep);
     for (const s of this.subscribers) s.socket.close(1001, 'server shutting down');
     this.subscribers.clear();
   }
 }
 
-export function paymentStreamRoutes(app: FastifyInstance, deps: { stream: PaymentStream; payments: Payments }): void {
+export function paymentStreamRoutes(
+  app: FastifyInstance,
+  deps: { stream: PaymentStream; payments: Payments; operators: Operators },
+): void {
   app.get<{ Querystring: { payment_id?: string; user_id?: string } }>(
     '/v1/payments/stream',
     {
@@ -102,9 +144,13 @@ export function paymentStreamRoutes(app: FastifyInstance, deps: { stream: Paymen
           const payment = await deps.payments.get(operatorId, paymentId);
           socket.send(JSON.stringify({ type: 'payment.status', payment: presentPayment(payment) }));
         }
+        // The key as it was presented, checked again while the stream lasts.
+        const secret = bearer(request);
+        const caller = { ip: request.ip, origin: request.headers.origin };
         await deps.stream.subscribe({
           socket,
           operatorId,
+          authorize: () => deps.operators.authenticate(secret, caller),
           ...(paymentId ? { paymentId } : {}),
           ...(userId ? { userId } : {}),
         });
