@@ -62,7 +62,12 @@ export interface NewDelivery {
   sequence: bigint;
 }
 
-/** Creates deliveries due now, in one statement. */
+/**
+ * Creates deliveries due now, in one statement, for endpoints not deleted: their rows
+ * are share-locked, so an endpoint's delete (which cancels its pending deliveries) either
+ * commits first and none are made for it, or waits and cancels these too. Answers the
+ * ids of those made, in order.
+ */
 export async function insertDeliveries(
   tx: Queryable,
   ids: IdGenerator,
@@ -72,12 +77,16 @@ export async function insertDeliveries(
 ): Promise<string[]> {
   if (rows.length === 0) return [];
   const deliveryIds = rows.map(() => ids('dlv'));
-  await tx.query(
-    `INSERT INTO webhook_deliveries (id, operator_id, endpoint_id, event_id, subject_id, sequence, reason, status,
+  const { rows: made } = await tx.query<{ id: string }>(
+    `WITH live AS (
+       SELECT id FROM webhook_endpoints WHERE id = ANY($3::text[]) AND deleted_at IS NULL ORDER BY id FOR SHARE)
+     INSERT INTO webhook_deliveries (id, operator_id, endpoint_id, event_id, subject_id, sequence, reason, status,
                                      next_attempt_at, created_at)
      SELECT u.id, u.operator_id, u.endpoint_id, u.event_id, u.subject_id, u.sequence, $7, 'pending', $8, $8
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-         AS u(id, operator_id, endpoint_id, event_id, subject_id, sequence)`,
+         AS u(id, operator_id, endpoint_id, event_id, subject_id, sequence)
+      WHERE u.endpoint_id IN (SELECT id FROM live)
+     RETURNING id`,
     [
       deliveryIds,
       rows.map((r) => r.operatorId),
@@ -89,7 +98,8 @@ export async function insertDeliveries(
       now,
     ],
   );
-  return deliveryIds;
+  const inserted = new Set(made.map((row) => row.id));
+  return deliveryIds.filter((id) => inserted.has(id));
 }
 
 function requireEnabled(endpoint: WebhookEndpoint, action: string): void {
@@ -195,7 +205,10 @@ export class WebhookDeliveries {
       subjectId: event.subject_id,
       sequence: event.sequence,
     }));
-    return this.byIds(await insertDeliveries(this.db, this.ids, rows, 'redeliver', this.clock.now()));
+    // To every endpoint that wants it: one deleted meanwhile is left out.
+    if (endpointId === undefined)
+      return this.byIds(await insertDeliveries(this.db, this.ids, rows, 'redeliver', this.clock.now()));
+    return this.byIds(await this.madeFor(operatorId, endpointId, rows, 'redeliver', this.db));
   }
 
   /**
@@ -236,7 +249,7 @@ export class WebhookDeliveries {
       subjectId: event.subject_id,
       sequence: event.sequence,
     }));
-    const created = await insertDeliveries(this.db, this.ids, rows, 'replay', this.clock.now());
+    const created = await this.madeFor(operatorId, endpointId, rows, 'replay', this.db);
     return { endpoint_id: endpointId, from: range.from, to: range.to, deliveries: created.length };
   }
 
@@ -257,14 +270,30 @@ export class WebhookDeliveries {
       });
       // Not fanned out: it is for this endpoint alone.
       await tx.query('DELETE FROM webhook_fanout_queue WHERE event_id = $1', [event.id]);
-      const [id] = await insertDeliveries(
-        tx,
-        this.ids,
+      const [id] = await this.madeFor(
+        operatorId,
+        endpointId,
         [{ operatorId, endpointId, eventId: event.id, subjectId: event.subject_id, sequence: event.sequence }],
         'test',
+        tx,
         now,
       );
       return (await this.byIds([id!], tx))[0]!;
     });
+  }
+
+  /** `insertDeliveries` for one endpoint an operator asked for: deleted meanwhile, it is not found. */
+  private async madeFor(
+    operatorId: string,
+    endpointId: string,
+    rows: readonly NewDelivery[],
+    reason: DeliveryReason,
+    tx: Queryable,
+    now = this.clock.now(),
+  ): Promise<string[]> {
+    const made = await insertDeliveries(tx, this.ids, rows, reason, now);
+    if (made.length < rows.length)
+      throw new RampartError('resource_not_found', { resource: 'webhook_endpoint', id: endpointId });
+    return made;
   }
 }

@@ -82,9 +82,11 @@ export class DeliveryQueue {
                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1
                   AND EXISTS (SELECT 1 FROM webhook_endpoints w
                                WHERE w.id = d.endpoint_id AND w.status = 'enabled' AND w.deleted_at IS NULL)
-                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                  -- A subject's events go out in sequence; test sends (the endpoint's own
+                  -- subject, sent to it alone) carry nothing to order, and wait for none.
+                  AND (d.reason = 'test' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p
                                    WHERE p.endpoint_id = d.endpoint_id AND p.subject_id = d.subject_id
-                                     AND p.status = 'pending' AND p.sequence < d.sequence)
+                                     AND p.status = 'pending' AND p.sequence < d.sequence))
                   AND NOT EXISTS (SELECT 1 FROM webhook_fanout_queue q
                                    WHERE q.subject_id = d.subject_id AND q.sequence < d.sequence)
                 ORDER BY d.next_attempt_at
@@ -172,7 +174,7 @@ export class DeliveryQueue {
                  UPDATE webhook_deliveries s SET next_attempt_at = u.next_attempt_at
                    FROM u JOIN webhook_deliveries d ON d.id = u.delivery_id
                   WHERE u.status = 'pending' AND d.attempt_count = u.attempt AND d.status = 'pending'
-                    AND s.endpoint_id = d.endpoint_id AND s.subject_id = d.subject_id AND s.status = 'pending'
+                    AND d.reason <> 'test' AND s.endpoint_id = d.endpoint_id AND s.subject_id = d.subject_id AND s.status = 'pending'
                     AND s.sequence > d.sequence AND s.next_attempt_at < u.next_attempt_at)
              UPDATE webhook_deliveries d
                 SET status = u.status, last_attempt_at = u.started_at,

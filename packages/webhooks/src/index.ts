@@ -9,6 +9,7 @@ export {
   type DeliveryReason,
   type DeliveryStatus,
   endpointWants,
+  insertDeliveries,
   MAX_REPLAY_EVENTS,
   type WebhookAttempt,
   WebhookDeliveries,

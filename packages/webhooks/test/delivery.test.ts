@@ -6,6 +6,7 @@ import {
   DeliveryQueue,
   defaultWebhookConfig,
   FanOut,
+  insertDeliveries,
   purgeDeliveryLogs,
   SecretBox,
   type WebhookConfig,
@@ -580,6 +581,83 @@ describe('delivery', () => {
     assert.deepEqual(
       w.receiver.received.map((r) => [r.event.type, r.event.sequence]),
       [['payment.completed', 2]],
+    );
+  });
+});
+
+describe('test sends, and endpoints deleted while deliveries are made for them', () => {
+  test('a test send after an earlier failed one goes out at once: test sends are not ordered behind each other', async () => {
+    const w = await world({ retrySchedule: [0, 3_600_000, 3_600_000] });
+    const queue = new DeliveryQueue({ db: w.db, ids, clock, config: { ...fast, retrySchedule: [0, 3_600_000] } });
+    const { endpoint } = await w.endpoints.create(w.caller, { url: 'http://127.0.0.1:9/hooks' });
+    const first = await w.deliveries.sendTest(w.operatorId, endpoint.id);
+    const [claimed] = await queue.claim(10, 60_000);
+    assert.equal(claimed!.id, first.id);
+    // The receiver was down: the first test is tried again in an hour.
+    await queue.complete([{ delivery: claimed!, startedAt: new Date(), result: answer(500), endpointAtFault: true }]);
+    // The operator fixes the receiver and sends another test: it goes now.
+    const second = await w.deliveries.sendTest(w.operatorId, endpoint.id);
+    assert.deepEqual(
+      (await queue.claim(10, 60_000)).map((d) => d.id),
+      [second.id],
+    );
+  });
+
+  test('a redelivery to an endpoint deleted meanwhile makes nothing: endpoint not found, no delivery left pending', async () => {
+    const w = await world();
+    const { endpoint } = await w.endpoints.create(w.caller, { url: 'http://127.0.0.1:9/hooks' });
+    const event = await w.record('payment.created', 'pay_deleted_meanwhile');
+    await w.db.query('DELETE FROM webhook_fanout_queue');
+    // The operator's delete commits between the redelivery's check of the endpoint and its insert.
+    const racing = Object.create(w.endpoints) as WebhookEndpoints;
+    racing.get = async (operatorId: string, id: string) => {
+      const found = await w.endpoints.get(operatorId, id);
+      await w.endpoints.delete(operatorId, id);
+      return found;
+    };
+    const deliveries = new WebhookDeliveries({ db: w.db, ids, clock, endpoints: racing });
+    await assert.rejects(deliveries.redeliver(w.operatorId, event.id, endpoint.id), /webhook_endpoint not found/);
+    const { rows } = await w.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending'",
+      [endpoint.id],
+    );
+    assert.equal(rows[0]!.n, 0);
+  });
+
+  test('a delete waiting for deliveries being made for its endpoint cancels them too', async () => {
+    const w = await world();
+    const { endpoint } = await w.endpoints.create(w.caller, { url: 'http://127.0.0.1:9/hooks' });
+    const event = await w.record('payment.created', 'pay_deleted_after');
+    await w.db.query('DELETE FROM webhook_fanout_queue');
+    let deleting: Promise<unknown> | undefined;
+    await w.db.transaction(async (tx) => {
+      await insertDeliveries(
+        tx,
+        ids,
+        [
+          {
+            operatorId: w.operatorId,
+            endpointId: endpoint.id,
+            eventId: event.id,
+            subjectId: event.subject_id,
+            sequence: event.sequence,
+          },
+        ],
+        'redeliver',
+        new Date(),
+      );
+      // The delete comes while the deliveries are not yet committed: it waits for them.
+      deleting = w.endpoints.delete(w.operatorId, endpoint.id);
+      await settle(200);
+    });
+    await deleting;
+    const { rows } = await w.db.query<{ status: string }>(
+      'SELECT status FROM webhook_deliveries WHERE endpoint_id = $1',
+      [endpoint.id],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['cancelled'],
     );
   });
 });
