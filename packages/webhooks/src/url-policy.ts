@@ -53,14 +53,17 @@ function embeddedIpv4(address: string): string | undefined {
 }
 
 /**
- * Link-local (where clouds serve instance metadata and credentials) and unspecified
- * addresses: refused even to test-mode endpoints, which may otherwise use private networks.
+ * Link-local (where clouds serve instance metadata and credentials), the cloud metadata
+ * services that sit elsewhere (AWS's IPv6 one is unique-local, fd00:ec2::254) and
+ * unspecified addresses: refused even to test-mode endpoints, which may otherwise use
+ * private networks.
  */
 const neverRanges = new BlockList();
 neverRanges.addSubnet('0.0.0.0', 8, 'ipv4');
 neverRanges.addSubnet('169.254.0.0', 16, 'ipv4');
 neverRanges.addSubnet('::', 128, 'ipv6');
 neverRanges.addSubnet('fe80::', 10, 'ipv6');
+neverRanges.addAddress('fd00:ec2::254', 'ipv6');
 
 /**
  * Where an endpoint may connect: `public` addresses only (live mode); also `private`

@@ -71,6 +71,8 @@ describe('SSRF policy', () => {
     assert.equal(addressAllowed('169.254.169.254', 'private'), false);
     assert.equal(addressAllowed('::ffff:169.254.169.254', 'private'), false);
     assert.equal(addressAllowed('0.0.0.0', 'private'), false);
+    assert.equal(addressAllowed('fd00:ec2::254', 'private'), false, 'AWS’s IPv6 instance metadata');
+    assert.equal(addressAllowed('fd00:ec2::253', 'private'), true, 'the rest of a unique-local network is private');
     assert.equal(addressAllowed('127.0.0.1', 'private'), true);
     assert.equal(addressAllowed('127.0.0.1', 'public'), false);
     assert.equal(addressAllowed('169.254.169.254', 'any'), true);
