@@ -83,10 +83,10 @@ export class DeliveryQueue {
                   AND EXISTS (SELECT 1 FROM webhook_endpoints w
                                WHERE w.id = d.endpoint_id AND w.status = 'enabled' AND w.deleted_at IS NULL)
                   -- A subject's events go out in sequence; test sends (the endpoint's own
-                  -- subject, sent to it alone) carry nothing to order, and wait for none.
-                  AND (d.reason = 'test' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                  -- subject, sent to it alone) carry nothing to order, and hold none back.
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
                                    WHERE p.endpoint_id = d.endpoint_id AND p.subject_id = d.subject_id
-                                     AND p.status = 'pending' AND p.sequence < d.sequence))
+                                     AND p.status = 'pending' AND p.sequence < d.sequence AND p.reason <> 'test')
                   AND NOT EXISTS (SELECT 1 FROM webhook_fanout_queue q
                                    WHERE q.subject_id = d.subject_id AND q.sequence < d.sequence)
                 ORDER BY d.next_attempt_at
