@@ -211,12 +211,16 @@ export class SimBankConnector extends HttpConnector implements PaymentProvider, 
     if (typeof eventId !== 'string' || !data)
       throw new RampartError('validation_error', { issues: [{ field: 'data', message: 'missing' }] });
     if (body['notification_type'] === 'REFUND_STATUS_CHANGED') {
+      // Rampart's refunds name themselves in their metadata. A refund made elsewhere (the
+      // bank's dashboard) may carry any reference, even a deposit's id: it names no payment
+      // of Rampart's, and is never taken for that deposit's own news.
+      const rampartId = data.metadata?.['rampart_payment_id'];
       return {
         eventId,
         subject: {
           type: 'payment',
           providerRef: data.refund_id,
-          paymentId: data.merchant_reference,
+          ...(typeof rampartId === 'string' ? { paymentId: rampartId } : {}),
           outcome: refundOutcome(data),
         },
       };

@@ -37,6 +37,8 @@ export interface BankRefund {
   merchant_reference: string;
   status: BankRefundStatus;
   status_reason: string | null;
+  /** What the merchant attached; Rampart's own refunds carry `rampart_payment_id`. */
+  metadata?: Record<string, unknown> | null;
 }
 
 export interface BankError {

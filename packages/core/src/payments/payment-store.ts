@@ -148,7 +148,11 @@ export const paymentStore = {
     return rows[0];
   },
 
-  /** A provider's payment by its reference, else by Rampart's id (one round trip). */
+  /**
+   * A provider's payment by its reference, else by Rampart's id (one round trip): by id
+   * only while the payment has no reference yet (its create's answer was lost). One that
+   * has another is another object at the provider, whatever reference that one carries.
+   */
   async byProviderRefOrId(
     db: Queryable,
     provider: string,
@@ -157,7 +161,7 @@ export const paymentStore = {
   ): Promise<Payment | undefined> {
     const { rows } = await db.query<Payment>(
       `SELECT ${PAYMENT_COLUMNS} FROM payments
-        WHERE provider = $1 AND (provider_ref = $2 OR id = $3)
+        WHERE provider = $1 AND (provider_ref = $2 OR (id = $3 AND provider_ref IS NULL))
         ORDER BY provider_ref = $2 DESC NULLS LAST LIMIT 1`,
       [provider, providerRef, paymentId],
     );
