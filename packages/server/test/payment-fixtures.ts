@@ -319,9 +319,45 @@ export async function approvalEndpoint(): Promise<{
 }
 
 /** The card processor's id of a Rampart payment (the create it got carried Rampart's id as its key). */
-export async function processorIdOf(t: TestApp, paymentId: string): Promise<string> {
-  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=cards&idempotency_key=${paymentId}`);
+export async function processorIdOf(t: TestApp, paymentId: string, provider = 'cards'): Promise<string> {
+  const requests = await fetch(`${t.simulator!.url}/admin/requests?provider=${provider}&idempotency_key=${paymentId}`);
   return ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
+}
+
+/** The user approves a pay-by-bank payment on the (sandbox) bank's page. */
+export function approveAtBank(url: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'username=ada&password=pw&decision=approve',
+    redirect: 'manual',
+  });
+}
+
+/** The sandbox bank settles a payment a minute (its own clock) after the user approves it. */
+export const BANK_SETTLE_SECONDS = 60;
+
+/** A pay-by-bank deposit its user approves at the bank, completed once the bank settles it. */
+export async function bankDeposit(t: TestApp, userId: string, amount: string): Promise<string> {
+  const response = await createPayment(t, { user_id: userId, method: 'bank', amount, instrument: {} });
+  assert.equal(response.statusCode, 201, response.body);
+  const pending = response.json();
+  assert.deepEqual([pending.status, pending.provider], ['pending', 'simbank']);
+  assert.equal((await approveAtBank(pending.next_action.url)).status, 303);
+  await waitForStatus(t, pending.id, ['processing']);
+  await advanceSimulator(t, BANK_SETTLE_SECONDS);
+  await waitForStatus(t, pending.id, ['completed']);
+  return pending.id;
+}
+
+/** A sandbox bank API call with any key, as the bank's dashboard (or a test) would make it. */
+export async function atBank(t: TestApp, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${t.simulator!.url}${path}`, {
+    method,
+    headers: { 'x-bank-api-key': 'sk_dashboard', 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 /** Asks the simulated card network to open (of `amount`, by default all of it), or decide, a dispute of the payment. */

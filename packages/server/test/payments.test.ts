@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp } from './harness.ts';
 import {
+  approveAtBank,
   balance,
   CARD_3DS,
   CARD_OK,
@@ -12,16 +13,6 @@ import {
   simulatorFault,
   waitForStatus,
 } from './payment-fixtures.ts';
-
-/** The user approves a pay-by-bank payment on the (sandbox) bank's page. */
-function approveAtBank(url: string): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'username=ada&password=pw&decision=approve',
-    redirect: 'manual',
-  });
-}
 
 describe('deposits through the card processor', async () => {
   const t = await startTestApp({ sandbox: true });

@@ -7,41 +7,19 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { TestApp } from './harness.ts';
-import { advanceSimulator, balance, createPayment, startCryptoApp, waitForStatus } from './payment-fixtures.ts';
+import {
+  advanceSimulator,
+  approveAtBank,
+  atBank,
+  BANK_SETTLE_SECONDS,
+  balance,
+  bankDeposit,
+  createPayment,
+  processorIdOf,
+  startCryptoApp,
+  waitForStatus,
+} from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
-
-const SETTLE_SECONDS = 60;
-
-async function atBank(t: TestApp, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${t.simulator!.url}${path}`, {
-    method,
-    headers: { 'x-bank-api-key': 'sk_dashboard', 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function bankIdOf(t: TestApp, paymentId: string): Promise<string> {
-  const log = await fetch(`${t.simulator!.url}/admin/requests?provider=bank&idempotency_key=${paymentId}`);
-  return ((await log.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
-}
-
-async function bankDeposit(t: TestApp, userId: string, amount: string): Promise<string> {
-  const response = await createPayment(t, { user_id: userId, method: 'bank', amount, instrument: {} });
-  assert.equal(response.statusCode, 201, response.body);
-  const pending = response.json();
-  const approved = await fetch(pending.next_action.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'username=u&password=p&decision=approve',
-    redirect: 'manual',
-  });
-  assert.equal(approved.status, 303);
-  await waitForStatus(t, pending.id, ['processing']);
-  await advanceSimulator(t, SETTLE_SECONDS);
-  await waitForStatus(t, pending.id, ['completed']);
-  return pending.id;
-}
 
 /** The provider events Rampart recorded for this bank refund id. */
 async function noticesOf(t: TestApp, refundId: string) {
@@ -68,17 +46,17 @@ describe('bank refunds made outside Rampart', async () => {
     // Refunded at the bank behind Rampart's back: once under an unrelated reference, once
     // under the payment's own merchant_reference (the Rampart deposit id).
     const a = await atBank(t, 'POST', '/bank/v1/refunds', {
-      payment_id: await bankIdOf(t, other),
+      payment_id: await processorIdOf(t, other, 'bank'),
       amount: '20.00',
       merchant_reference: 'dashboard-refund-x',
     });
     const b = await atBank(t, 'POST', '/bank/v1/refunds', {
-      payment_id: await bankIdOf(t, same),
+      payment_id: await processorIdOf(t, same, 'bank'),
       amount: '20.00',
       merchant_reference: same,
     });
     assert.deepEqual([a.status, b.status], [201, 201]);
-    await advanceSimulator(t, SETTLE_SECONDS);
+    await advanceSimulator(t, BANK_SETTLE_SECONDS);
     const refA = String(a.body['refund_id']);
     const refB = String(b.body['refund_id']);
     await eventually(
@@ -111,13 +89,7 @@ describe('bank refunds made outside Rampart', async () => {
     });
     assert.equal(response.statusCode, 201, response.body);
     const id = response.json().id as string;
-    const approved = await fetch(response.json().next_action.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'username=u&password=p&decision=approve',
-      redirect: 'manual',
-    });
-    assert.equal(approved.status, 303);
+    assert.equal((await approveAtBank(response.json().next_action.url)).status, 303);
     await waitForStatus(t, id, ['processing']);
     // The settlement webhook is late (Rampart's endpoint unreachable a while): Rampart still says processing.
     const targets = await fetch(`${t.simulator!.url}/admin/webhook-targets/bank`, {
@@ -126,8 +98,8 @@ describe('bank refunds made outside Rampart', async () => {
       body: JSON.stringify({ url: 'http://127.0.0.1:9/nowhere' }),
     });
     assert.equal(targets.ok, true);
-    await advanceSimulator(t, SETTLE_SECONDS);
-    const bankId = await bankIdOf(t, id);
+    await advanceSimulator(t, BANK_SETTLE_SECONDS);
+    const bankId = await processorIdOf(t, id, 'bank');
     assert.equal((await atBank(t, 'GET', `/bank/v1/payments/${bankId}`)).body['status'], 'SETTLED');
     // A part refunded in the bank's dashboard under the payment's own merchant_reference, which fails.
     const made = await atBank(t, 'POST', '/bank/v1/refunds', {

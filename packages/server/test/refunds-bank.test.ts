@@ -10,17 +10,21 @@ import { describe, test } from 'node:test';
 import type { TestApp } from './harness.ts';
 import {
   advanceSimulator,
+  atBank,
   BANK_ACCOUNT,
+  BANK_SETTLE_SECONDS,
   balance,
+  bankDeposit,
   createPayment,
   feesEarned,
   held,
+  processorIdOf,
   startCryptoApp,
   waitForStatus,
 } from './payment-fixtures.ts';
 
-/** The sandbox bank settles a minute (simulated) after the user approves, and sends refunds a minute after they are made. */
-const SETTLE_SECONDS = 60;
+/** The sandbox bank sends refunds a minute (simulated) after they are made, as it settles payments. */
+const SETTLE_SECONDS = BANK_SETTLE_SECONDS;
 const FEES = { deposit: { USD: { fixed: '1.00' } } };
 
 function refund(t: TestApp, paymentId: string, payload: Record<string, unknown> = {}) {
@@ -29,41 +33,6 @@ function refund(t: TestApp, paymentId: string, payload: Record<string, unknown> 
 
 async function getPayment(t: TestApp, id: string) {
   return (await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth })).json();
-}
-
-/** A sandbox API call with any key, as the bank's dashboard (or a test) would make it. */
-async function atBank(t: TestApp, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${t.simulator!.url}${path}`, {
-    method,
-    headers: { 'x-bank-api-key': 'sk_dashboard', 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** The bank's id of the payment Rampart made there under `paymentId`. */
-async function bankIdOf(t: TestApp, paymentId: string): Promise<string> {
-  const log = await fetch(`${t.simulator!.url}/admin/requests?provider=bank&idempotency_key=${paymentId}`);
-  return ((await log.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
-}
-
-/** A pay-by-bank deposit its user approves at the bank, completed once the bank settles it. */
-async function bankDeposit(t: TestApp, userId: string, amount: string): Promise<string> {
-  const response = await createPayment(t, { user_id: userId, method: 'bank', amount, instrument: {} });
-  assert.equal(response.statusCode, 201, response.body);
-  const pending = response.json();
-  assert.deepEqual([pending.status, pending.provider], ['pending', 'simbank']);
-  const approved = await fetch(pending.next_action.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'username=u&password=p&decision=approve',
-    redirect: 'manual',
-  });
-  assert.equal(approved.status, 303);
-  await waitForStatus(t, pending.id, ['processing']);
-  await advanceSimulator(t, SETTLE_SECONDS);
-  await waitForStatus(t, pending.id, ['completed']);
-  return pending.id;
 }
 
 async function eventTypes(t: TestApp, paymentId: string): Promise<string[]> {
@@ -118,7 +87,7 @@ describe('refunds of pay-by-bank deposits', async () => {
     assert.equal(atTheBank.status, 200);
     assert.deepEqual(
       [atTheBank.body['payment_id'], atTheBank.body['amount'], atTheBank.body['reason'], atTheBank.body['status']],
-      [await bankIdOf(t, id), '50.00', 'REQUESTED_BY_CUSTOMER', 'PENDING'],
+      [await processorIdOf(t, id, 'bank'), '50.00', 'REQUESTED_BY_CUSTOMER', 'PENDING'],
     );
 
     await advanceSimulator(t, SETTLE_SECONDS);
@@ -135,7 +104,7 @@ describe('refunds of pay-by-bank deposits', async () => {
     );
     assert.deepEqual(await eventTypes(t, made.id), ['payment.created', 'payment.processing', 'payment.completed']);
     assert.equal(
-      (await atBank(t, 'GET', `/bank/v1/payments/${await bankIdOf(t, id)}`)).body['amount_refunded'],
+      (await atBank(t, 'GET', `/bank/v1/payments/${await processorIdOf(t, id, 'bank')}`)).body['amount_refunded'],
       '50.00',
     );
 
@@ -173,7 +142,7 @@ describe('refunds of pay-by-bank deposits', async () => {
     const id = await bankDeposit(t, 'bank-refund-refused', '18.00');
     // Refunded at the bank behind Rampart's back: the bank has nothing left to send.
     const elsewhere = await atBank(t, 'POST', '/bank/v1/refunds', {
-      payment_id: await bankIdOf(t, id),
+      payment_id: await processorIdOf(t, id, 'bank'),
       amount: '18.00',
       merchant_reference: 'dashboard-refund-1',
     });
