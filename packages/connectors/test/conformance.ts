@@ -25,7 +25,7 @@ import {
   signatureHeader,
 } from '../../simulator/src/index.ts';
 import { CircuitBreaker } from '../src/circuit-breaker.ts';
-import { type Delivery, type Sandbox, thrownBy } from './sandbox.ts';
+import { type Delivery, type People, type Sandbox, thrownBy } from './sandbox.ts';
 
 export type Connector = PaymentProvider & WebhookSource;
 
@@ -61,6 +61,23 @@ let sequence = 0;
 /** Unique per run: the simulator and the database outlive a single test. */
 export function uniqueId(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}${(++sequence).toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** A request in USD of a new user of `people`, as payments make one, under a new payment id. */
+export async function providerRequest(
+  people: People,
+  spec: Pick<ProviderRequest, 'kind' | 'method' | 'amount' | 'instrument' | 'returnUrl'>,
+): Promise<ProviderRequest> {
+  const paymentId = uniqueId('pay');
+  return {
+    ...spec,
+    paymentId,
+    operatorId: people.operatorId,
+    currency: 'USD',
+    network: null,
+    user: await people.user(uniqueId('user')),
+    idempotencyKey: paymentId,
+  };
 }
 
 /** Sends a request as payments do: withdrawals and sells go out, the rest come in. */

@@ -4,7 +4,7 @@ import type { ProviderNotice, ProviderOutcome, ProviderRequest } from '@rampart/
 import { createTestDatabase } from '../../server/test/harness.ts';
 import { CircuitBreaker } from '../src/circuit-breaker.ts';
 import { SimBankConnector } from '../src/simbank/simbank.ts';
-import { uniqueId } from './conformance.ts';
+import { providerRequest, uniqueId } from './conformance.ts';
 import { seedOperator, startSandbox } from './sandbox.ts';
 
 const sandbox = await startSandbox();
@@ -14,25 +14,18 @@ const connector = new SimBankConnector(sandbox.options('bank', { breaker: new Ci
 const HOUR = 3_600;
 
 /** A bank request in USD of a new user, as payments make one, under a new payment id. */
-async function bankRequest(
+function bankRequest(
   kind: ProviderRequest['kind'],
   amount: bigint,
   instrument: Record<string, unknown> = {},
 ): Promise<ProviderRequest> {
-  const paymentId = uniqueId('pay');
-  return {
-    paymentId,
-    operatorId: people.operatorId,
+  return providerRequest(people, {
     kind,
     method: 'bank',
     amount,
-    currency: 'USD',
-    network: null,
-    user: await people.user(uniqueId('user')),
-    returnUrl: 'https://operator.example/return',
     instrument,
-    idempotencyKey: paymentId,
-  };
+    returnUrl: 'https://operator.example/return',
+  });
 }
 
 /** A bank deposit through the connector, approved by its user at the bank and settled an hour later. */

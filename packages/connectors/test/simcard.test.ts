@@ -5,7 +5,7 @@ import { createTestDatabase } from '../../server/test/harness.ts';
 import { DEFAULT_WEBHOOK_SECRETS, signatureHeader } from '../../simulator/src/index.ts';
 import { CircuitBreaker } from '../src/circuit-breaker.ts';
 import { SimCardConnector } from '../src/simcard/simcard.ts';
-import { uniqueId } from './conformance.ts';
+import { providerRequest, uniqueId } from './conformance.ts';
 import { type Delivery, seedOperator, startSandbox, thrownBy } from './sandbox.ts';
 
 const sandbox = await startSandbox();
@@ -15,25 +15,12 @@ const connector = new SimCardConnector(sandbox.options('cards', { breaker: new C
 const DAY = 86_400;
 
 /** A card request in USD of a new user, as payments make one, under a new payment id. */
-async function cardRequest(
+function cardRequest(
   kind: ProviderRequest['kind'],
   amount: bigint,
   instrument: Record<string, unknown>,
 ): Promise<ProviderRequest> {
-  const paymentId = uniqueId('pay');
-  return {
-    paymentId,
-    operatorId: people.operatorId,
-    kind,
-    method: 'card',
-    amount,
-    currency: 'USD',
-    network: null,
-    user: await people.user(uniqueId('user')),
-    returnUrl: null,
-    instrument,
-    idempotencyKey: paymentId,
-  };
+  return providerRequest(people, { kind, method: 'card', amount, instrument, returnUrl: null });
 }
 
 /** A card deposit through the connector, as payments make it. */

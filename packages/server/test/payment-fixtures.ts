@@ -324,6 +324,19 @@ export async function processorIdOf(t: TestApp, paymentId: string, provider = 'c
   return ((await requests.json()) as { requests: { created_id: string }[] }).requests[0]!.created_id;
 }
 
+/** A withdrawal of `amount` to a bank account (by default the one the sandbox bank pays out to). */
+export function withdraw(
+  t: TestApp,
+  userId: string,
+  amount: string,
+  {
+    instrument = BANK_ACCOUNT,
+    headers = {},
+  }: { instrument?: Record<string, unknown>; headers?: Record<string, string> } = {},
+) {
+  return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument }, headers);
+}
+
 /** The user approves a pay-by-bank payment on the (sandbox) bank's page. */
 export function approveAtBank(url: string): Promise<Response> {
   return fetch(url, {

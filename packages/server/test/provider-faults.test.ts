@@ -4,7 +4,6 @@ import pg from 'pg';
 import { databaseUrl, errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
   advanceSimulator,
-  BANK_ACCOUNT,
   balance,
   CARD_3DS,
   cardWebhook,
@@ -18,6 +17,7 @@ import {
   travellingClock,
   waitForStatus,
   waitingForLocks as waitingForLocksIn,
+  withdraw,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
@@ -93,13 +93,7 @@ describe('upstream faults through payments', async () => {
     await createPayment(t, { user_id: 'paid-anyway', amount: '50.00' });
     await simulatorFault(t, { provider: 'bank', kind: 'error', status: 500, phase: 'after', method: 'POST', count: 2 });
     try {
-      const response = await createPayment(t, {
-        user_id: 'paid-anyway',
-        kind: 'withdrawal',
-        method: 'bank',
-        amount: '20.00',
-        instrument: BANK_ACCOUNT,
-      });
+      const response = await withdraw(t, 'paid-anyway', '20.00');
       assert.equal(response.statusCode, 201, response.body);
       const payout = response.json();
       assert.equal(payout.provider, 'simbank', 'no fallback to the card processor');
@@ -660,13 +654,7 @@ describe('a provider that did the work, answered 5xx, and then refused the retry
     await simulatorFault(t, { provider: 'bank', kind: 'reorder_webhooks', batch: 100, hold_ms: 3000 });
     await simulatorFault(t, { provider: 'bank', kind: 'error', status: 500, phase: 'after', method: 'POST', count: 1 });
     try {
-      const response = await createPayment(t, {
-        user_id: 'made-then-500',
-        kind: 'withdrawal',
-        method: 'bank',
-        amount: '20.00',
-        instrument: BANK_ACCOUNT,
-      });
+      const response = await withdraw(t, 'made-then-500', '20.00');
       assert.equal(response.statusCode, 201, response.body);
       const payout = response.json();
       assert.deepEqual([payout.provider, payout.status], ['simbank', 'pending'], 'kept open, its outcome unknown');

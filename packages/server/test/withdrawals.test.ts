@@ -14,12 +14,9 @@ import {
   travellingClock,
   waitForStatus,
   waitingForLocks,
+  withdraw,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
-
-function withdraw(t: TestApp, userId: string, amount: string, instrument: Record<string, unknown> = BANK_ACCOUNT) {
-  return createPayment(t, { user_id: userId, kind: 'withdrawal', method: 'bank', amount, instrument });
-}
 
 /** Funds `user` with `funds`, then withdraws `amount` to a bank account: the payout, processing at the bank. */
 async function payoutToBank(t: TestApp, user: string, funds: string, amount: string) {
@@ -495,7 +492,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
       .data[0];
     return [row.posted_minor, row.held_minor];
   };
-  const payout = (user: string) => ({
+  const _payout = (user: string) => ({
     user_id: user,
     kind: 'withdrawal',
     method: 'bank',
@@ -517,12 +514,12 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
       hold_ms: 10_000,
     });
     const key = { 'idempotency-key': 'blocked-later-1' };
-    const first = createPayment(t, payout('blocked-later'), key);
+    const first = withdraw(t, 'blocked-later', '40.00', { headers: key });
     await eventually('the first request at the bank', bankPayouts, (n) => n === before + 1);
     await block('blocked-later');
     // The first request's lease lapses (as a dead node's would): the client retries with its key.
     clock.advance(10 * 60);
-    const retry = await createPayment(t, payout('blocked-later'), key);
+    const retry = await withdraw(t, 'blocked-later', '40.00', { headers: key });
     assert.deepEqual([retry.statusCode, errorOf(retry).code], [403, 'customer_blocked']);
     const id = (await first).json().id as string;
     assert.equal(await bankPayouts(), before + 1, 'the retry sent nothing');
@@ -541,7 +538,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
     approver.deciding = new Promise((resolve) => (decide = resolve));
     const seen = approver.seen.length;
     const key = { 'idempotency-key': 'blocked-while-asked-1' };
-    const first = createPayment(t, payout('blocked-while-asked'), key);
+    const first = withdraw(t, 'blocked-while-asked', '40.00', { headers: key });
     await eventually(
       'the approver asked',
       () => approver.seen.length,
@@ -552,7 +549,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
     clock.advance(10 * 60);
     approver.deciding = undefined;
     approver.answer = { status: 200, body: { approved: true } };
-    const retry = await createPayment(t, payout('blocked-while-asked'), key);
+    const retry = await withdraw(t, 'blocked-while-asked', '40.00', { headers: key });
     assert.deepEqual([retry.statusCode, errorOf(retry).code], [403, 'customer_blocked']);
     const failed = await waitForStatus(t, id, ['failed'], 1_000);
     assert.equal(failed.failure.code, 'customer_blocked');
@@ -571,7 +568,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
     let decideFirst!: () => void;
     approver.deciding = new Promise((resolve) => (decideFirst = resolve));
     const seen = approver.seen.length;
-    const first = createPayment(t, payout(user), key);
+    const first = withdraw(t, user, '40.00', { headers: key });
     await eventually(
       'the approver asked',
       () => approver.seen.length,
@@ -591,7 +588,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
       path: '/bank/v1/payouts',
       count: 1,
     });
-    const retry = createPayment(t, payout(user), key);
+    const retry = withdraw(t, user, '40.00', { headers: key });
     await waitForStatus(t, id, ['pending'], 5_000);
     // Now, while the bank works it, the first ask is answered: declined.
     approver.answer = { status: 200, body: { approved: false, reason: 2 } };
@@ -613,7 +610,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
     approver.deciding = new Promise((resolve) => (decide = resolve));
     approver.answer = { status: 200, body: { approved: true } };
     const seen = approver.seen.length;
-    const answer = createPayment(t, payout('blocked-during-approval'));
+    const answer = withdraw(t, 'blocked-during-approval', '40.00');
     await eventually(
       'the approver asked',
       () => approver.seen.length,
@@ -642,7 +639,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
         "UPDATE end_users SET blocked_at = now(), blocked_reason = 'fraud' WHERE operator_id = $1 AND id = 'blocked-at-insert'",
         [t.operatorId],
       );
-      answer = createPayment(t, payout('blocked-at-insert'));
+      answer = withdraw(t, 'blocked-at-insert', '40.00');
       await eventually(
         'the withdrawal waiting for the user',
         () => waitingForLocks(t),
