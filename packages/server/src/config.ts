@@ -38,6 +38,12 @@ export interface Config {
   simulatorUrl: string | undefined;
   /** Development pages (mail/SMS outbox). Switch off in production. */
   devTools: boolean;
+  /**
+   * On a first start (no operators yet), create a test-mode demo operator and print its
+   * secret key. A deployment's logs are kept and shared, so a key must never reach them:
+   * there the first operator is made with the CLI, its key shown only to whoever ran it.
+   */
+  demoOperator: boolean;
   /** How long Idempotency-Key answers are kept. */
   idempotencyTtlSeconds: number;
   /** Days an applied provider webhook's payload is kept (its event id for good); 0: the payload too. */
@@ -159,6 +165,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     // Dev pages show every operator's verification links and codes, unauthenticated: by
     // default only where nobody else can reach them (embedded database, loopback address).
     devTools: boolean(env, 'RAMPART_DEV_TOOLS', databaseUrl === undefined && isLoopback(host)),
+    demoOperator: boolean(env, 'RAMPART_DEMO_OPERATOR', databaseUrl === undefined),
     idempotencyTtlSeconds: integer(env, 'RAMPART_IDEMPOTENCY_TTL_SECONDS', 86_400, 3_600, 30 * 86_400),
     idempotencyLeaseSeconds: integer(env, 'RAMPART_IDEMPOTENCY_LEASE_SECONDS', 15, 3, 600),
     providerWebhookRetentionDays: integer(env, 'RAMPART_PROVIDER_WEBHOOK_RETENTION_DAYS', 180, 0, 3_650),

@@ -93,15 +93,17 @@ export async function startRampart(
       print(`Sandbox         ${config.simulatorUrl} (external simulator, for test mode only)`);
     print(`Database        ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}`}`);
     const existing = await operators.list();
-    if (existing.length === 0) {
+    if (existing.length > 0) {
+      print(
+        `Operators       ${existing.length} (${existing[0]!.id} ...); new key: npm run rampart -- keys create --operator ${existing[0]!.id}`,
+      );
+    } else if (config.demoOperator) {
       const demo = await operators.create({ name: 'Demo Operator', mode: 'test' });
       print(`Demo operator   ${demo.operator.id}`);
       print(`Secret key      ${demo.key.secret}   (shown once; stored only as a hash)`);
       print(`Try it          curl -H "Authorization: Bearer ${demo.key.secret}" ${url}/v1/operator`);
     } else {
-      print(
-        `Operators       ${existing.length} (${existing[0]!.id} ...); new key: npm run rampart -- keys create --operator ${existing[0]!.id}`,
-      );
+      print('Operators       none yet; create the first: npm run rampart -- operators create --name <name>');
     }
 
     let closed: Promise<void> | undefined;

@@ -67,6 +67,7 @@ async function rig(settings: Record<string, unknown>, options: { survivor?: bool
   };
   const env = {
     DATABASE_URL: databaseUrl,
+    RAMPART_DEMO_OPERATOR: 'true',
     PORT: String(port),
     RAMPART_SIMULATOR: 'true',
     RAMPART_SIMULATOR_URL: simulator.url,

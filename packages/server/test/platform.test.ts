@@ -115,6 +115,8 @@ describe('configuration', () => {
     assert.equal(loadConfig({ HOST: '0.0.0.0' }).devTools, false, 'nor where others can reach them');
     assert.equal(loadConfig({ HOST: '0.0.0.0', RAMPART_DEV_TOOLS: 'true' }).devTools, true, 'unless asked for');
     assert.equal(deployed.simulator, false);
+    assert.equal(config.demoOperator, true, 'a demo operator on a first start with the embedded database');
+    assert.equal(deployed.demoOperator, false, 'but never a key printed to the logs of a deployment');
   });
 });
 

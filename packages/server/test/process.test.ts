@@ -62,8 +62,20 @@ describe('the server process on the embedded PostgreSQL', () => {
 describe('the server process on DATABASE_URL', async () => {
   const { url: databaseUrl } = await createTestDatabase();
 
+  test('a first start makes no demo operator and prints no key: logs of a deployment are not where keys go', async () => {
+    const { url: emptyUrl } = await createTestDatabase();
+    const server = launchServer({ DATABASE_URL: emptyUrl });
+    const { secret } = await serverReady(server);
+    assert.equal(secret, undefined);
+    assert.doesNotMatch(server.output(), /rk_(test|live)_/);
+    assert.match(server.output(), /Operators\s+none yet; create the first: npm run rampart -- operators create/);
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0);
+  });
+
   test('data committed before kill -9 is there after restart', async () => {
-    const first = launchServer({ DATABASE_URL: databaseUrl });
+    // Asked for, as a staging deployment might: the demo operator and its key.
+    const first = launchServer({ DATABASE_URL: databaseUrl, RAMPART_DEMO_OPERATOR: 'true' });
     const { url, secret } = await serverReady(first);
     assert.ok(secret);
     const madeBeforeCrash = await createKey(url, secret);

@@ -15,6 +15,7 @@ test('kill -9 with undelivered events in the outbox: after restart every event i
   const { db, url: databaseUrl } = await createTestDatabase();
   const env = {
     DATABASE_URL: databaseUrl,
+    RAMPART_DEMO_OPERATOR: 'true',
     RAMPART_SECRETS_KEY: SECRETS_KEY,
     RAMPART_WEBHOOK_TIMEOUT: '1s',
     RAMPART_WEBHOOK_POLL_INTERVAL: '50ms',
