@@ -175,6 +175,7 @@ async function main(): Promise<void> {
       [join(here, '..', 'packages/server/src/main.ts')],
       {
         DATABASE_URL: databaseUrl,
+        RAMPART_DEMO_OPERATOR: 'true',
         PORT: String(apiPort),
         RAMPART_SIMULATOR: 'true',
         RAMPART_SIMULATOR_URL: `http://127.0.0.1:${simulatorPort}`,
