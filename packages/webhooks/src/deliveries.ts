@@ -262,6 +262,15 @@ export class WebhookDeliveries {
     requireEnabled(endpoint, 'test');
     return this.db.transaction(async (tx) => {
       const now = this.clock.now();
+      // The endpoint before its event sequence, as a worker recording a notice about the
+      // endpoint (disabled, delivery exhausted) takes them: the other order deadlocks the two.
+      // Its status as of now, too: a worker may have disabled it since it was read.
+      const { rows } = await tx.query<Pick<WebhookEndpoint, 'status'>>(
+        'SELECT status FROM webhook_endpoints WHERE operator_id = $1 AND id = $2 AND deleted_at IS NULL FOR SHARE',
+        [operatorId, endpointId],
+      );
+      if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'webhook_endpoint', id: endpointId });
+      requireEnabled({ ...endpoint, status: rows[0].status }, 'test');
       const event = await this.events.record(tx, {
         operatorId,
         type: 'webhook.test',

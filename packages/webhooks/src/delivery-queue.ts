@@ -20,6 +20,8 @@ export interface ClaimedDelivery {
   endpoint_id: string;
   /** This attempt's number (1-based); also the fencing token of the lease. */
   attempt_count: number;
+  /** When the lease ends: another worker may claim the delivery from then on. */
+  lease_ends_at: Date;
   url: string;
   allow_private: boolean;
   secret: Buffer;
@@ -95,9 +97,9 @@ export class DeliveryQueue {
              UPDATE webhook_deliveries d SET attempt_count = d.attempt_count + 1, next_attempt_at = $3
                FROM due, events e, webhook_endpoints w
               WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
-             RETURNING d.id, d.operator_id, d.endpoint_id, d.attempt_count, w.url, w.allow_private, w.secret,
-                       w.previous_secret, w.previous_secret_expires_at, e.id AS event_id, e.type, e.api_version,
-                       e.subject_id, e.sequence, e.data, e.created_at`,
+             RETURNING d.id, d.operator_id, d.endpoint_id, d.attempt_count, d.next_attempt_at AS lease_ends_at, w.url,
+                       w.allow_private, w.secret, w.previous_secret, w.previous_secret_expires_at, e.id AS event_id,
+                       e.type, e.api_version, e.subject_id, e.sequence, e.data, e.created_at`,
         values: [now, limit, new Date(now.getTime() + leaseMs)],
       });
       return rows;
@@ -139,14 +141,11 @@ export class DeliveryQueue {
       // Losing this commit in a database crash only means sending again (the leases
       // lapse), never losing a delivery: no need to wait for the WAL flush.
       await tx.query('SET LOCAL synchronous_commit = off');
-      // Row locks on endpoints in id order: concurrent batches cannot deadlock on them.
-      // Taken too for every delivery to be tried again, so that the statement below sees
-      // a disabling or enabling of its endpoint committed before it (see `parked`).
+      // The endpoints before the deliveries (`lockEndpoints`); those of deliveries to be tried
+      // again too, so that the statement below sees a disabling or enabling of their endpoint
+      // committed before it (see `parked`).
       const retrying = plans.filter((p) => p.status === 'pending').map((p) => p.completion.delivery.endpoint_id);
-      if (failing.size > 0 || retrying.length > 0)
-        await tx.query('SELECT 1 FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE', [
-          [...new Set([...failing, ...retrying, ...(failing.size > 0 ? healthy : [])])],
-        ]);
+      const recovering = await lockEndpoints(tx, [...new Set([...failing, ...retrying])], healthy);
       // One statement: the attempt log, each delivery's new state, and any success
       // clearing its endpoint's failure record. A delivery to be tried again at T holds
       // the later pending deliveries of its subject to the same endpoint back until T
@@ -166,10 +165,7 @@ export class DeliveryQueue {
                  SELECT delivery_id, attempt, started_at, latency_ms, status_code, succeeded, excerpt, error FROM u
                   WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = u.delivery_id)
                  ON CONFLICT DO NOTHING),
-               recovered AS (
-                 UPDATE webhook_endpoints SET failing_since = NULL
-                  WHERE id IN (SELECT id FROM webhook_endpoints WHERE id = ANY($12) AND failing_since IS NOT NULL
-                                ORDER BY id FOR NO KEY UPDATE)),
+               recovered AS (UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY($12)),
                held_back AS (
                  UPDATE webhook_deliveries s SET next_attempt_at = u.next_attempt_at
                    FROM u JOIN webhook_deliveries d ON d.id = u.delivery_id
@@ -199,7 +195,7 @@ export class DeliveryQueue {
           plans.map((p) => p.status),
           plans.map((p) => p.nextAttemptAt),
           now,
-          healthy,
+          recovering,
         ],
       });
       const current = new Set(applied.map((r) => r.id));
@@ -289,6 +285,29 @@ export class DeliveryQueue {
     );
     return rows.filter((r) => r.just_disabled);
   }
+}
+
+/**
+ * Row locks on every endpoint a batch of results writes, before any delivery's: `locked`
+ * (failing, or with a delivery to be tried again) and, of the `healthy` ones (a success
+ * among the results), those with a failure record for the success to end. In id order, so
+ * concurrent batches cannot deadlock on them; and endpoint before deliveries is the order
+ * of everything else that writes both (an endpoint's delete, disabling, enabling): the
+ * other way round, a delete cancelling an endpoint's deliveries while a success for one of
+ * them ends the endpoint's failure record deadlocks the two. Answers the healthy endpoints
+ * whose failure record ends; one that another batch starts after this lock stays (as if
+ * this batch came first).
+ */
+async function lockEndpoints(tx: Queryable, locked: readonly string[], healthy: readonly string[]): Promise<string[]> {
+  if (locked.length === 0 && healthy.length === 0) return [];
+  const { rows } = await tx.query<{ id: string; recovering: boolean }>({
+    name: 'webhooks-lock-endpoints',
+    text: `SELECT id, id = ANY($2) AND failing_since IS NOT NULL AS recovering FROM webhook_endpoints
+            WHERE id = ANY($1) OR (id = ANY($2) AND failing_since IS NOT NULL)
+            ORDER BY id FOR NO KEY UPDATE`,
+    values: [locked, healthy],
+  });
+  return rows.filter((r) => r.recovering).map((r) => r.id);
 }
 
 /**

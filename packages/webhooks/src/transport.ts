@@ -27,6 +27,7 @@ export interface PostRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /** The whole attempt ends within this, its retry on a fresh connection included. */
   timeoutMs: number;
   /** Which addresses may be connected to; checked on every connection (SSRF guard). */
   policy: NetworkPolicy;
@@ -34,8 +35,9 @@ export interface PostRequest {
 
 /**
  * Outgoing webhook POSTs over keep-alive connections. Redirects are not followed (a 3xx
- * is a failed attempt), the whole exchange including the body has one deadline, and
- * connections under different network policies never share a pool.
+ * is a failed attempt), the whole exchange including the body, and a retry on a fresh
+ * connection, has one deadline, and connections under different network policies never
+ * share a pool.
  */
 export class WebhookTransport {
   private readonly agents: Record<NetworkPolicy, [http.Agent, https.Agent]>;
@@ -51,14 +53,17 @@ export class WebhookTransport {
   }
 
   async post(request: PostRequest): Promise<PostResult> {
-    const first = await this.once(request);
+    // One deadline for both tries: a worker's lease is sized for the timeout, and an attempt
+    // outlasting its lease can be claimed and sent by another worker while it is still open.
+    const endsBy = performance.now() + request.timeoutMs;
+    const first = await this.once(request, endsBy);
     // A kept-alive connection the receiver closed just as we reused it: not the receiver's
     // fault, so try once more on a fresh connection instead of burning a scheduled attempt.
-    if (first.stale) return (await this.once(request)).result;
+    if (first.stale && performance.now() < endsBy) return (await this.once(request, endsBy)).result;
     return first.result;
   }
 
-  private once(request: PostRequest): Promise<{ result: PostResult; stale: boolean }> {
+  private once(request: PostRequest, endsBy: number): Promise<{ result: PostResult; stale: boolean }> {
     const started = performance.now();
     const url = new URL(request.url);
     const secure = url.protocol === 'https:';
@@ -93,7 +98,7 @@ export class WebhookTransport {
       const deadline = setTimeout(() => {
         req.destroy();
         finish(failed(`timeout: no complete response within ${request.timeoutMs} ms`));
-      }, request.timeoutMs);
+      }, endsBy - started);
 
       req.on('response', (res) => {
         const chunks: Buffer[] = [];

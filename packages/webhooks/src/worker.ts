@@ -47,6 +47,7 @@ export class WebhookWorker {
   private readonly devServer: boolean;
   private readonly box: SecretBox;
   private readonly log: WorkerLog | undefined;
+  private readonly leaseMarginMs: number;
   private readonly fanOut: FanOut;
   private readonly queue: DeliveryQueue;
   private readonly transport: WebhookTransport;
@@ -75,12 +76,15 @@ export class WebhookWorker {
      * on a development server loses that once its node is no longer one.
      */
     devServer?: boolean;
+    /** Time a lease keeps after the request's timeout, to write the result; shortened by tests. */
+    leaseMarginMs?: number;
   }) {
     this.devServer = deps.devServer === true;
     this.clock = deps.clock;
     this.config = deps.config;
     this.box = deps.secrets;
     this.log = deps.log;
+    this.leaseMarginMs = deps.leaseMarginMs ?? LEASE_MARGIN_MS;
     this.fanOut = new FanOut(deps);
     this.queue = new DeliveryQueue(deps);
     this.transport = new WebhookTransport(Math.max(deps.config.concurrency, 1));
@@ -126,7 +130,7 @@ export class WebhookWorker {
   }
 
   private async loop(): Promise<void> {
-    const leaseMs = this.config.timeoutMs + LEASE_MARGIN_MS;
+    const leaseMs = this.config.timeoutMs + this.leaseMarginMs;
     while (!this.stopping) {
       let busy = false;
       this.woken = false;
@@ -172,6 +176,7 @@ export class WebhookWorker {
   private send(delivery: ClaimedDelivery): void {
     const task = this.attempt(delivery).then((completion) => {
       this.inFlight.delete(task);
+      if (!completion) return;
       this.stats.attempts++;
       if (isSuccess(completion.result)) this.stats.succeeded++;
       else this.stats.failed++;
@@ -182,8 +187,26 @@ export class WebhookWorker {
     this.inFlight.add(task);
   }
 
-  private async attempt(delivery: ClaimedDelivery): Promise<Completion> {
+  /**
+   * The time the request may take: the configured timeout, less whatever the claim took, so
+   * that it ends before the lease, with the margin for writing its result. A request still
+   * open when its lease ends could be sent a second time, at once, by another worker.
+   */
+  private requestTimeMs(delivery: ClaimedDelivery, now: Date): number {
+    return Math.min(this.config.timeoutMs, delivery.lease_ends_at.getTime() - this.leaseMarginMs - now.getTime());
+  }
+
+  /** Undefined when not sent: the lease left no time for it, and runs out as if this worker had died. */
+  private async attempt(delivery: ClaimedDelivery): Promise<Completion | undefined> {
     const startedAt = this.clock.now();
+    const timeoutMs = this.requestTimeMs(delivery, startedAt);
+    if (timeoutMs <= 0) {
+      this.log?.warn(
+        { delivery: delivery.id, timeoutMs },
+        'webhook worker: claimed too late to send; left to its lease',
+      );
+      return undefined;
+    }
     let secrets: KeyObject[];
     try {
       secrets = this.signingKeys(delivery, startedAt);
@@ -217,7 +240,7 @@ export class WebhookWorker {
     const result = await this.transport.post({
       url: delivery.url,
       body,
-      timeoutMs: this.config.timeoutMs,
+      timeoutMs,
       policy: networkPolicy(delivery.allow_private && this.devServer, this.config.allowPrivateUrls),
       headers: {
         'content-type': 'application/json',

@@ -15,7 +15,7 @@ import {
   WebhookWorker,
 } from '../src/index.ts';
 import { createOperator, createTestDatabase } from './fixtures/database.ts';
-import { eventually, TestReceiver } from './fixtures/receiver.ts';
+import { type Answer, eventually, TestReceiver } from './fixtures/receiver.ts';
 
 const ids = createIdGenerator();
 const clock = systemClock;
@@ -39,8 +39,8 @@ async function world(config: Partial<WebhookConfig> = {}) {
   const events = new EventLog(db, ids, clock);
   const receiver = await new TestReceiver().start();
   const caller = { operatorId, allowPrivate: true };
-  let worker: WebhookWorker | undefined;
-  after(() => worker?.stop());
+  const workers: WebhookWorker[] = [];
+  after(() => Promise.all(workers.map((worker) => worker.stop())));
   return {
     db,
     operatorId,
@@ -49,8 +49,10 @@ async function world(config: Partial<WebhookConfig> = {}) {
     events,
     receiver,
     caller,
-    startWorker() {
-      worker = new WebhookWorker({ db, ids, clock, config: merged, secrets, devServer: true }).start();
+    /** A worker more each call, as on another node. */
+    startWorker(options: { leaseMarginMs?: number } = {}) {
+      const worker = new WebhookWorker({ db, ids, clock, config: merged, secrets, devServer: true, ...options });
+      workers.push(worker.start());
       return worker;
     },
     record(type: EventType, subjectId: string, data: Record<string, unknown> = {}) {
@@ -560,6 +562,65 @@ describe('delivery', () => {
       assert.match(attempts[0]!.error ?? '', /not a public address|may not reach/);
     }
     assert.equal(w.receiver.received.length, 0, 'nothing reached the loopback receiver');
+  });
+
+  test('an attempt retried on a connection reset late still ends within its lease: no other worker sends the delivery while it is open', async () => {
+    const timeoutMs = 1_000;
+    const w = await world({ timeoutMs, retrySchedule: [0, 0, 0] });
+    const { endpoint, secret } = await w.endpoints.create(w.caller, { url: w.receiver.url });
+    w.receiver.secrets = [secret];
+    // The first request leaves a kept-alive connection. The delivery's request, sent on it, is
+    // reset after most of the timeout, so the transport tries again on a fresh connection; that
+    // one is held past any timeout. The next attempt is answered.
+    const answers: Answer[] = [
+      { status: 200 },
+      { status: 0, reset: true, delayMs: 0.9 * timeoutMs },
+      { status: 0, delayMs: 3 * timeoutMs },
+    ];
+    w.receiver.respond = (_, index) => answers[index] ?? { status: 200 };
+    await w.record('payment.created', 'pay_warm_up');
+    const leaseMarginMs = 200;
+    w.startWorker({ leaseMarginMs });
+    await eventually(
+      'a kept-alive connection',
+      () => w.receiver.successes().length,
+      (n) => n === 1,
+    );
+    const event = await w.record('payment.created', 'pay_reset');
+    await eventually(
+      'the delivery sent',
+      () => w.receiver.received.length,
+      (n) => n === 2,
+    );
+    // Another node, there to claim the delivery the moment its lease lapses.
+    w.startWorker({ leaseMarginMs });
+    const [delivery] = await eventually(
+      'delivered',
+      () => w.deliveries.listForEndpoint(w.operatorId, endpoint.id, { eventId: event.id }),
+      (rows) => rows[0]?.status === 'succeeded',
+    );
+
+    await eventually(
+      'every request ended',
+      () => w.receiver.received.every((r) => r.endedAt !== undefined),
+      (ended) => ended,
+    );
+    const sends = w.receiver.received.filter((r) => r.webhookId === event.id);
+    assert.equal(sends.length, 3, 'reset, its retry on a fresh connection, the next attempt');
+    assert.ok(
+      sends[1]!.endedAt! - sends[0]!.at < timeoutMs + leaseMarginMs,
+      `the attempt, its retry included, ended within its lease (${sends[1]!.endedAt! - sends[0]!.at} ms)`,
+    );
+    for (let i = 1; i < sends.length; i++)
+      assert.ok(sends[i]!.at >= sends[i - 1]!.endedAt!, `send ${i + 1} began after send ${i} had ended`);
+    const { attempts } = await w.deliveries.get(w.operatorId, delivery!.id);
+    assert.deepEqual(
+      attempts.map((a) => [a.attempt, a.status_code, a.error?.split(':')[0] ?? null]),
+      [
+        [1, null, 'timeout'],
+        [2, 200, null],
+      ],
+    );
   });
 
   test('an endpoint receives only the event types it subscribes to', async () => {
