@@ -896,6 +896,15 @@ const platformErrors = {
     details: { retry_after: req('number', 'Seconds to wait before retrying.') },
     seeds: { ramp_v1: [sc('rate_limit_exceeded', 429)], card_ach_api: [sc('rate_limit_exceeded', 429)] },
   }),
+  concurrent_conflict: define({
+    status: 409,
+    type: 'conflict',
+    retryable: true,
+    action: 'retry_with_backoff',
+    message: 'The request met a concurrent one changing the same records; retry it.',
+    description:
+      "PostgreSQL ended this request's transaction to resolve a deadlock or serialization conflict with another (40P01, 40001), or could not take a lock in time (55P03). That transaction was rolled back whole, so nothing in it took effect; retry with the same Idempotency-Key, and the retry finishes whatever earlier steps of the request began.",
+  }),
   internal_error: define({
     status: 500,
     type: 'internal',

@@ -8,6 +8,7 @@ import {
   balance,
   createPayment,
   fund,
+  held,
   madeAt,
   openForPayments,
   simulatorFault,
@@ -61,6 +62,38 @@ describe('withdrawals', async () => {
     const second = await withdraw(t, 'eager', '5.00');
     assert.equal(second.statusCode, 409);
     assert.equal(errorOf(second).code, 'withdrawal_in_progress');
+  });
+
+  test('a withdrawal PostgreSQL ends to break a deadlock answers concurrent_conflict (409, retry), not a 500; its retry goes through', async () => {
+    await fund(t, 'deadlocked', '50.00');
+    const key = { 'idempotency-key': 'deadlocked-withdrawal' };
+    // Another session holds the user's balance, then asks for the user, which the
+    // withdrawal locked before it reached for the balance: a cycle PostgreSQL breaks by
+    // ending the withdrawal's transaction, the first to wait.
+    let requesting: Promise<Awaited<ReturnType<typeof withdraw>>> | undefined;
+    await t.db.transaction(async (tx) => {
+      await tx.query(
+        "SELECT 1 FROM ledger_accounts WHERE operator_id = $1 AND kind = 'user' AND owner_ref = 'deadlocked' FOR UPDATE",
+        [t.operatorId],
+      );
+      requesting = withdraw(t, 'deadlocked', '20.00', { headers: key });
+      await eventually(
+        'the withdrawal waiting for the balance',
+        () => waitingForLocks(t),
+        (n) => n === 1,
+      );
+      await tx.query("SELECT 1 FROM end_users WHERE operator_id = $1 AND id = 'deadlocked' FOR UPDATE", [t.operatorId]);
+    });
+    const response = await requesting!;
+    assert.equal(response.statusCode, 409, response.body);
+    const error = errorOf(response);
+    assert.equal(error.code, 'concurrent_conflict');
+    assert.equal(error.retryable, true);
+    assert.equal(await held(t, 'deadlocked'), 0n, 'rolled back whole: no hold');
+
+    const retried = await withdraw(t, 'deadlocked', '20.00', { headers: key });
+    assert.equal(retried.statusCode, 201, retried.body);
+    assert.equal(await held(t, 'deadlocked'), 2000n);
   });
 
   test('200 concurrent withdrawals from one balance never overdraw it and leave exactly one hold', async () => {

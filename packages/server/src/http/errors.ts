@@ -28,6 +28,13 @@ function fieldOf(
 }
 
 /**
+ * PostgreSQL's answers to a transaction that collided with another: a deadlock it broke
+ * (40P01), a serialization failure (40001), a lock not available in time (55P03). The
+ * transaction was rolled back whole; what the client needs is to try again.
+ */
+const CONCURRENCY_FAILURES = new Set(['40P01', '40001', '55P03']);
+
+/**
  * The framework's own failures, translated into catalog errors. Anything not listed
  * here that carries a 4xx from the framework is still a client error, never a 500.
  */
@@ -55,6 +62,8 @@ export function translateFrameworkError(error: FastifyError): RampartError {
   if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return new RampartError('body_undecodable', { reason: 'body is not valid JSON' });
   }
+  if (CONCURRENCY_FAILURES.has(String(error.code)))
+    return new RampartError('concurrent_conflict', {}, { cause: error });
   const status = error.statusCode ?? 500;
   if (status === 415) return new RampartError('unsupported_media_type', {});
   if (status === 413) return new RampartError('body_too_large', {});
