@@ -7,7 +7,7 @@ import { HDKey } from '@scure/bip32';
 import { createTestDatabase } from '../../server/test/harness.ts';
 import { isValidAddress as simulatorAccepts } from '../../simulator/src/crypto/addresses.ts';
 import { DepositAddresses } from '../src/crypto/deposit-addresses.ts';
-import { deriveAddress, MAX_CHILD_INDEX, readXpub } from '../src/crypto/derivation.ts';
+import { deriveAddress, MAX_CHILD_INDEX, readXpub, xpubId } from '../src/crypto/derivation.ts';
 import { evmAddress, p2wpkhAddress, tronAddress } from '../src/crypto/encoding.ts';
 import { assertPayoutAddress, isValidAddress } from '../src/crypto/validation.ts';
 import {
@@ -218,6 +218,33 @@ describe('the deposit address book', async () => {
     assert.equal(next.index, 21);
     assert.equal((await book.owner('BEP20', first.address))?.userId, 'evm-first');
     assert.equal((await book.owner('ETHEREUM', next.address))?.userId, 'evm-next');
+  });
+
+  test('an address a node of an earlier release hands out, recording no owner, is owned on its chain all the same', async () => {
+    // As such a node allocates: per network, an insert of the address alone.
+    const oldRelease = (userId: string, network: string, index: number) =>
+      db.query(
+        `INSERT INTO deposit_addresses (operator_id, user_id, network, xpub_sha256, derivation_index, address, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())`,
+        [operatorId, userId, network, xpubId(TEST_XPUB), index, deriveAddress(TEST_XPUB, network, index)],
+      );
+    await people.user('old-release-first');
+    await people.user('old-release-second');
+    await oldRelease('old-release-first', 'ERC20', 100);
+    const { rows } = await db.query('SELECT operator_id, user_id FROM deposit_address_owners WHERE address = $1', [
+      deriveAddress(TEST_XPUB, 'ERC20', 100),
+    ]);
+    assert.deepEqual(rows, [{ operator_id: operatorId, user_id: 'old-release-first' }]);
+    // ETHEREUM's own series, as that release kept it, reaching the same index: one address, another user.
+    await assert.rejects(oldRelease('old-release-second', 'ETHEREUM', 100), {
+      code: '23505',
+      constraint: 'deposit_addresses_address_unique',
+    });
+    await oldRelease('old-release-first', 'ETHEREUM', 100);
+    assert.equal(
+      (await book.owner('ETHEREUM', deriveAddress(TEST_XPUB, 'ETHEREUM', 100)))?.userId,
+      'old-release-first',
+    );
   });
 
   test('parallel allocations for one user give that user one address', async () => {
