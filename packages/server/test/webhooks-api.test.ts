@@ -381,54 +381,63 @@ describe('an endpoint written while a worker records its deliveries', async () =
         payload: { url: `http://127.0.0.1:9/${path}` },
       })
     ).json();
-
-  test('a delete racing a success that ends the endpoint’s failure record waits for it: 200, never a deadlock (500); the other endpoint’s delivery is recorded once', async () => {
-    const deleted = await create('deleted');
-    const other = await create('other');
+  const queue = new DeliveryQueue({ db: t.db, ids, clock: systemClock, config: defaultWebhookConfig });
+  /** An event fanned out to every endpoint, its deliveries claimed by a worker. */
+  const claimedAfterAnEvent = async (subjectId: string) => {
     await t.db.transaction((tx) =>
       new EventLog(t.db, ids, systemClock).record(tx, {
         operatorId: t.operatorId,
         type: 'payment.created',
-        subjectId: 'pay_delete_race',
+        subjectId,
         data: {},
       }),
     );
     while ((await new FanOut({ db: t.db, ids, clock: systemClock }).dispatchBatch()) > 0);
-    const queue = new DeliveryQueue({ db: t.db, ids, clock: systemClock, config: defaultWebhookConfig });
     const claimed = await queue.claim(10, 60_000);
-    const to = (endpoint: { id: string }) => claimed.find((d) => d.endpoint_id === endpoint.id)!;
+    return (endpoint: { id: string }) => claimed.find((d) => d.endpoint_id === endpoint.id)!;
+  };
+  /** Another session holding a row lock (`sql`) until `release`d. */
+  const holding = async (sql: string, values: unknown[]) => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = () => {};
+    const locked = new Promise<void>((resolve) => (held = resolve));
+    const holder = t.db.transaction(async (tx) => {
+      await tx.query(sql, values);
+      held();
+      await released;
+    });
+    await locked;
+    return () => {
+      release();
+      return holder;
+    };
+  };
+  const waiting = (what: string, n: number) =>
+    eventually(
+      what,
+      () => waitingForLocks(t),
+      (waiters) => waiters === n,
+    );
+
+  test('a delete racing a success that ends the endpoint’s failure record waits for it: 200, never a deadlock (500); the other endpoint’s delivery is recorded once', async () => {
+    const deleted = await create('deleted');
+    const other = await create('other');
+    const to = await claimedAfterAnEvent('pay_delete_race');
     // A failure earlier: the success being recorded ends the record, a write to the endpoint's row.
     await t.db.query('UPDATE webhook_endpoints SET failing_since = now() WHERE id = $1', [deleted.id]);
 
     // Another session holds the other endpoint's delivery, so the worker's write of the
     // results waits in the middle, having written what comes before it.
-    let release = () => {};
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding = () => {};
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const holder = t.db.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR SHARE', [to(other).id]);
-      holding();
-      await released;
-    });
-    await held;
+    const release = await holding('SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR SHARE', [to(other).id]);
     const success = { statusCode: 200, latencyMs: 1, excerpt: null, error: null, retryAfter: undefined };
     const completing = queue.complete(
       [deleted, other].map((e) => ({ delivery: to(e), startedAt: new Date(), result: success, endpointAtFault: true })),
     );
-    await eventually(
-      'the results waiting',
-      () => waitingForLocks(t),
-      (n) => n === 1,
-    );
+    await waiting('the results waiting', 1);
     const deleting = t.app.inject({ method: 'DELETE', url: `/v1/webhook_endpoints/${deleted.id}`, headers: t.auth });
-    await eventually(
-      'the delete waiting',
-      () => waitingForLocks(t),
-      (n) => n === 2,
-    );
-    release();
-    await holder;
+    await waiting('the delete waiting', 2);
+    await release();
     const [response] = await Promise.all([deleting, completing]);
 
     assert.equal(response.statusCode, 200, response.body);
@@ -439,7 +448,7 @@ describe('an endpoint written while a worker records its deliveries', async () =
     const { rows } = await t.db.query<{ endpoint_id: string; status: string; attempts: number }>(
       `SELECT d.endpoint_id, d.status, (SELECT count(*)::int FROM webhook_attempts a WHERE a.delivery_id = d.id) AS attempts
          FROM webhook_deliveries d WHERE d.id = ANY($1) ORDER BY d.endpoint_id = $2`,
-      [claimed.map((d) => d.id), other.id],
+      [[to(deleted).id, to(other).id], other.id],
     );
     assert.deepEqual(rows, [
       { endpoint_id: deleted.id, status: 'succeeded', attempts: 1 },
@@ -449,48 +458,20 @@ describe('an endpoint written while a worker records its deliveries', async () =
 
   test('a test send racing the worker disabling its endpoint waits for it: never a deadlock (500)', async () => {
     const endpoint = await create('test-send');
-    await t.db.transaction((tx) =>
-      new EventLog(t.db, ids, systemClock).record(tx, {
-        operatorId: t.operatorId,
-        type: 'payment.created',
-        subjectId: 'pay_test_send_race',
-        data: {},
-      }),
-    );
-    while ((await new FanOut({ db: t.db, ids, clock: systemClock }).dispatchBatch()) > 0);
-    const queue = new DeliveryQueue({ db: t.db, ids, clock: systemClock, config: defaultWebhookConfig });
-    const delivery = (await queue.claim(10, 60_000)).find((d) => d.endpoint_id === endpoint.id)!;
+    const delivery = (await claimedAfterAnEvent('pay_test_send_race'))(endpoint);
     // Failing for longer than the endpoint may: this failure disables it, with a notice in its sequence.
     await t.db.query("UPDATE webhook_endpoints SET failing_since = now() - interval '30 days' WHERE id = $1", [
       endpoint.id,
     ]);
 
     // Another session holds the endpoint: the worker queues for it first, then the test send.
-    let release = () => {};
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding = () => {};
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const holder = t.db.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
-      holding();
-      await released;
-    });
-    await held;
+    const release = await holding('SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
     const failure = { statusCode: 500, latencyMs: 1, excerpt: null, error: null, retryAfter: undefined };
     const completing = queue.complete([{ delivery, startedAt: new Date(), result: failure, endpointAtFault: true }]);
-    await eventually(
-      'the results waiting',
-      () => waitingForLocks(t),
-      (n) => n === 1,
-    );
+    await waiting('the results waiting', 1);
     const sending = t.app.inject({ method: 'POST', url: `/v1/webhook_endpoints/${endpoint.id}/test`, headers: t.auth });
-    await eventually(
-      'the test send waiting',
-      () => waitingForLocks(t),
-      (n) => n === 2,
-    );
-    release();
-    await holder;
+    await waiting('the test send waiting', 2);
+    await release();
     const [response] = await Promise.all([sending, completing]);
 
     // The worker went first: the test send finds the endpoint disabled, and says so.
