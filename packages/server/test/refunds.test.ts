@@ -19,6 +19,7 @@ import {
   openForPayments,
   paidOut,
   processorIdOf,
+  signedCardEvent,
   waitForStatus,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
@@ -79,6 +80,21 @@ async function ledgerBalances(t: TestApp) {
       GROUP BY t.id, e.currency HAVING sum(e.amount) <> 0`,
   );
   assert.equal(rowCount, 0, 'every posting balances to zero');
+}
+
+/** Waits until the provider event was tried (applied, or failed at least once). */
+function tried(t: TestApp, eventId: string) {
+  return eventually(
+    `${eventId} tried`,
+    async () =>
+      (
+        await t.db.query<{ processed: boolean; last_error: string | null }>(
+          'SELECT processed_at IS NOT NULL AS processed, last_error FROM provider_events WHERE event_id = $1',
+          [eventId],
+        )
+      ).rows[0],
+    (row) => row !== undefined && (row.processed || row.last_error !== null),
+  );
 }
 
 describe('refunds of card deposits', async () => {
@@ -363,6 +379,85 @@ describe('refunds of card deposits', async () => {
     const after = (await getPayment(t, id)).json();
     assert.deepEqual([after.status, after.dispute.status, after.amount_refunded], ['completed', 'open', '10.00']);
     assert.equal(await balance(t, 'refund-then-dispute'), 2900n - 967n, 'debited for the refund alone');
+  });
+
+  test('a refund request reusing an Idempotency-Key after its stored answer was purged, for another amount, is a conflict, not answered with the earlier refund', async () => {
+    const id = await deposit(t, 'audit-key-reuse', '50.00');
+    const headers = { 'idempotency-key': 'audit-reuse-1' };
+    const first = await refund(t, id, { amount: '10.00' }, headers);
+    assert.equal(first.statusCode, 201, first.body);
+    // The stored answer of the key ages out (RAMPART_IDEMPOTENCY_TTL_SECONDS) and the purge job runs.
+    await t.db.query(`UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE key = $1`, [
+      'audit-reuse-1',
+    ]);
+    await t.app.jobs.find((job) => job.name === 'purge-idempotency-keys')!.run();
+    const second = await refund(t, id, { amount: '30.00' }, headers);
+    // A conflict, as a payment create answers a reused key: never the earlier 10.00 refund
+    // answered as if it were the 30.00 one asked for.
+    assert.equal(second.statusCode, 409, second.body);
+    assert.equal(second.json().error.code, 'idempotency_conflict');
+  });
+
+  test('an ACH return notice naming a card deposit refunded in part does not take the refunded money (and fee) back a second time', async () => {
+    const id = await deposit(t, 'audit-return-card', '100.00');
+    const feesBefore = await feesEarned(t);
+    const made = await refund(t, id, { amount: '40.00' });
+    assert.equal(made.statusCode, 201, made.body);
+    assert.deepEqual([made.json().status, made.json().fee], ['completed', '0.40']);
+    const before = await balance(t, 'audit-return-card');
+    assert.equal(before, 9900n - 3960n, 'credited 99.00, debited 39.60 by the refund');
+    const ref = await processorIdOf(t, id);
+    // The processor's signed return notice (type payment_return), about the card payment's id.
+    const body = JSON.stringify({
+      id: 'evt_audit_return_card',
+      object: 'event',
+      type: 'ach_debit.returned',
+      data: {
+        object: { id: ref, object: 'ach_debit', status: 'returned', return_code: 'R01', return_description: 'x' },
+      },
+    });
+    assert.equal((await signedCardEvent(t, body).deliver()).received, true);
+    await tried(t, 'evt_audit_return_card');
+    const after = (await getPayment(t, id)).json();
+    const debited = before - (await balance(t, 'audit-return-card'));
+    const feesGivenBack = feesBefore - (await feesEarned(t));
+    await ledgerBalances(t);
+    // A card payment has no ACH return: the notice should be set aside for a person (as a
+    // dispute of a pay-out is). Were a reversal applied at all, it could take back only what
+    // is still credited for the deposit (59.40) and the fee not yet given back (0.60).
+    assert.ok(debited <= 5940n, `user debited ${debited} more after a refund (99.00 credited, 39.60 already refunded)`);
+    assert.ok(feesGivenBack <= 100n, `fees given back ${feesGivenBack} of a 1.00 fee`);
+    assert.equal(after.status, 'completed', `card deposit ${id} was ${after.status} by an ACH return notice`);
+  });
+
+  test('an ACH return notice naming a card payout already paid does not give the user the money back', async () => {
+    const user = 'audit-return-payout';
+    await deposit(t, user, '50.00');
+    const payout = await createPayment(t, {
+      user_id: user,
+      kind: 'withdrawal',
+      method: 'card',
+      amount: '20.00',
+      instrument: CARD_OK,
+    });
+    assert.equal(payout.statusCode, 201, payout.body);
+    await waitForStatus(t, payout.json().id, ['completed']);
+    const before = await balance(t, user);
+    assert.equal(before, 4900n - 2000n);
+    const ref = await processorIdOf(t, payout.json().id);
+    const body = JSON.stringify({
+      id: 'evt_audit_return_payout',
+      object: 'event',
+      type: 'ach_debit.returned',
+      data: {
+        object: { id: ref, object: 'ach_debit', status: 'returned', return_code: 'R01', return_description: 'x' },
+      },
+    });
+    assert.equal((await signedCardEvent(t, body).deliver()).received, true);
+    await tried(t, 'evt_audit_return_payout');
+    const after = (await getPayment(t, payout.json().id)).json();
+    await ledgerBalances(t);
+    assert.equal(await balance(t, user), before, `the paid-out 20.00 was credited back (payout now ${after.status})`);
   });
 
   test('bad refund requests get catalog errors', async () => {

@@ -4,6 +4,7 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import type { EventType } from '../events/catalog.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { enforceGates, enforceStanding, type GateContext } from '../gates/gates.ts';
+import { canonicalJson } from '../idempotency/idempotency-keys.ts';
 import type { IdGenerator } from '../ids.ts';
 import { type Ledger, ledgerError } from '../ledger/ledger.ts';
 import {
@@ -1002,7 +1003,7 @@ export class Payments {
     // A retry of a request that ended unanswered (its node died): the refund it made is
     // the answer, sent on if it never reached the processor. Looked for first: counted
     // against what is refundable, it would refuse the retry as more than is left.
-    const earlier = input.idempotencyKey ? await this.earlierRefund(deposit, input.idempotencyKey) : undefined;
+    const earlier = input.idempotencyKey ? await this.earlierRefund(deposit, input, asked) : undefined;
     if (earlier) return this.resumeRefund(earlier, provider, sending);
     await this.assertNoEarlierNodes();
     let refund: Payment;
@@ -1011,13 +1012,13 @@ export class Payments {
         const locked = await paymentStore.get(tx, input.operatorId, deposit.id, true);
         const committed = await this.refundsCommitted(tx, locked.id);
         const amount = refundAmount(locked, currency, asked, refundableNow(locked, committed.amount));
-        return this.insertRefund(tx, locked, amount, feeGivenBack(locked, amount, committed), input);
+        return this.insertRefund(tx, locked, amount, feeGivenBack(locked, amount, committed), input, asked);
       });
     } catch (error) {
       // The same key at the same time: the other request's refund is the answer.
       const existing =
         input.idempotencyKey && uniqueViolation(error) === 'payments_idempotency'
-          ? await this.earlierRefund(deposit, input.idempotencyKey)
+          ? await this.earlierRefund(deposit, input, asked)
           : undefined;
       if (existing) return this.resumeRefund(existing, provider, sending);
       // Its payment gone by the time it is looked for: the other request is still at it.
@@ -1059,11 +1060,35 @@ export class Payments {
     return rows[0]!;
   }
 
-  /** The payment made under this Idempotency-Key, if any: a refund of `deposit`, or the key was another request's. */
-  private async earlierRefund(deposit: Payment, key: string): Promise<Payment | undefined> {
+  /**
+   * The refund made under this request's Idempotency-Key, if any. The key's stored answer
+   * may have been purged since: a key used again for another request (another deposit,
+   * amount, reason, reference or metadata) is a conflict, never answered with this refund.
+   */
+  private async earlierRefund(
+    deposit: Payment,
+    input: CreateRefund,
+    asked: bigint | undefined,
+  ): Promise<Payment | undefined> {
+    const key = input.idempotencyKey!;
     const existing = await paymentStore.byIdempotencyKey(this.db, deposit.operator_id, deposit.mode, key);
-    if (existing && existing.refund_of !== deposit.id)
-      throw new RampartError('idempotency_conflict', { idempotency_key: key });
+    if (!existing) return undefined;
+    const { rows } = await this.db.query<{ data: { reason?: string | null; asked?: string | null } }>(
+      'SELECT data FROM payment_transitions WHERE payment_id = $1 AND seq = 1',
+      [existing.id],
+    );
+    const first = rows[0]?.data ?? {};
+    const same =
+      existing.refund_of === deposit.id &&
+      (first.reason ?? null) === (input.reason ?? null) &&
+      existing.reference === (input.reference ?? null) &&
+      canonicalJson(existing.metadata) === canonicalJson(input.metadata ?? {}) &&
+      // What was asked: an amount, or (null) all that was left. Refunds recorded before
+      // Rampart kept it are compared by the amount alone, where one is asked.
+      ('asked' in first
+        ? first.asked === (asked?.toString() ?? null)
+        : asked === undefined || existing.amount === asked);
+    if (!same) throw new RampartError('idempotency_conflict', { idempotency_key: key });
     return existing;
   }
 
@@ -1088,6 +1113,7 @@ export class Payments {
     amount: bigint,
     feeBack: bigint,
     input: CreateRefund,
+    asked: bigint | undefined,
   ): Promise<Payment> {
     const now = this.clock.now();
     const id = this.ids('pay');
@@ -1125,7 +1151,8 @@ export class Payments {
       [
         id,
         `refund of ${deposit.id}${reason ? ` (${reason})` : ''}`,
-        JSON.stringify({ refund_of: deposit.id, reason }),
+        // What was asked, beside what it came to: a key used again is compared with it.
+        JSON.stringify({ refund_of: deposit.id, reason, asked: asked?.toString() ?? null }),
         now,
       ],
     );
@@ -1716,6 +1743,11 @@ export class Payments {
       const payment = await paymentStore.get(tx, operatorId, id, true);
       const cause = `ACH return ${returned.returnCode}`;
       if (payment.status === 'reversed') return payment; // a redelivered return
+      const refunded =
+        payment.kind === 'deposit' && payment.status === 'completed'
+          ? (await this.refundsCommitted(tx, payment.id)).amount
+          : 0n;
+      assertReturnable(payment, returned.returnCode, refunded);
       if (payment.status === 'completed') {
         return this.transitionIn(tx, payment, 'reversed', cause, {
           set: { failure_code: returned.failure.code, failure_message: cause },
@@ -2155,6 +2187,27 @@ export class Payments {
  * all or part of it. Anything else (`invalid_value`) is left for a person, its provider
  * notice set aside.
  */
+/**
+ * Only an ACH debit or credit (a deposit or withdrawal by ACH) can be returned. A return
+ * naming anything else (a card payment, a refund) is a processor's mix-up, and one of a
+ * deposit refunded in part would take back what the refund already gave back: both are
+ * refused (`invalid_value`), setting the notice aside for a person.
+ */
+function assertReturnable(payment: Payment, returnCode: string, refunded: bigint): void {
+  if (payment.method !== 'ach' || (payment.kind !== 'deposit' && payment.kind !== 'withdrawal'))
+    throw new RampartError('invalid_value', {
+      field: 'return',
+      provided: returnCode,
+      expected: `an ACH deposit or withdrawal (${payment.id} is a ${payment.method} ${payment.kind})`,
+    });
+  if (refunded > 0n)
+    throw new RampartError('invalid_value', {
+      field: 'return',
+      provided: returnCode,
+      expected: `a payment not refunded (${refunded} of it is refunded or being refunded)`,
+    });
+}
+
 export function assertDisputable(
   payment: Payment,
   news: { disputeId: string; amount: bigint },
