@@ -690,3 +690,36 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
     assert.deepEqual(await balances('blocked-at-insert'), ['10000', '0']);
   });
 });
+
+describe('an approver’s decline message PostgreSQL cannot store as sent', async () => {
+  const t = await startTestApp({ sandbox: true });
+  const approver = await approvalEndpoint();
+  await openForPayments(t, {
+    approval: { url: approver.url, timeout_ms: 1_000, retries: 0, on_no_answer: 'decline' },
+  });
+
+  for (const [name, message] of [
+    ['a NUL character', 'not\u0000eligible'],
+    ['a lone surrogate', 'not \ud800 eligible'],
+  ] as const) {
+    test(`a decline whose message holds ${name} still declines with its reason and frees the hold (no 5xx)`, async () => {
+      const user = `nul-${name.length}`;
+      await fund(t, user, '50.00');
+      approver.answer = { status: 200, body: { approved: false, reason: 4, message } };
+      const response = await withdraw(t, user, '10.00');
+      const listed = (
+        await t.app.inject({ method: 'GET', url: `/v1/payments?user_id=${user}&kind=withdrawal`, headers: t.auth })
+      ).json().data as { status: string }[];
+      assert.deepEqual(
+        {
+          status: response.statusCode,
+          code: JSON.parse(response.body).error?.code,
+          payment: listed[0]?.status,
+          held: await held(t, user),
+        },
+        { status: 402, code: 'withdrawal_user_not_eligible', payment: 'failed', held: 0n },
+        `the approver declined (reason 4); Rampart answered ${response.statusCode}: ${response.body}`,
+      );
+    });
+  }
+});

@@ -16,6 +16,18 @@ function reasonOf(body: unknown): number | string | null {
   return null;
 }
 
+/** The longest decline message kept: it is shown on the payment, not a document. */
+const MAX_MESSAGE_LENGTH = 500;
+
+/**
+ * The operator's decline message as PostgreSQL can store it: bounded, a lone surrogate
+ * replaced (U+FFFD), NUL removed. Refusing the message would refuse the decline with it,
+ * leaving the withdrawal undecided and its hold in place.
+ */
+function storableMessage(message: string): string {
+  return message.slice(0, MAX_MESSAGE_LENGTH).toWellFormed().replaceAll('\u0000', '');
+}
+
 /** What an approval endpoint's answer means; a string is a fault, asked again. */
 function readApproval(status: number, body: unknown): ApprovalAnswer | string {
   if (status >= 400) return { kind: 'declined', reason: reasonOf(body) };
@@ -25,7 +37,11 @@ function readApproval(status: number, body: unknown): ApprovalAnswer | string {
   if (approved === true) return { kind: 'approved' };
   if (approved === false) {
     const message = (body as { message?: unknown }).message;
-    return { kind: 'declined', reason: reasonOf(body), ...(typeof message === 'string' ? { message } : {}) };
+    return {
+      kind: 'declined',
+      reason: reasonOf(body),
+      ...(typeof message === 'string' && message !== '' ? { message: storableMessage(message) } : {}),
+    };
   }
   return 'answer without a boolean "approved" or "review": true';
 }
