@@ -64,6 +64,22 @@ describe('withdrawals', async () => {
     assert.equal(errorOf(second).code, 'withdrawal_in_progress');
   });
 
+  test('a daily limit the currency cannot hold is refused when set, not on every withdrawal after', async () => {
+    const patch = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/operator/settings',
+      headers: t.auth,
+      payload: { limits: { withdrawal: { USD: { min: '1.00', max: '1000.00', daily: '100.005' } } } },
+    });
+    assert.equal(patch.statusCode, 422, patch.body);
+    const error = errorOf(patch);
+    assert.equal(error.code, 'invalid_amount');
+    assert.equal(error.details['field'], 'limits.withdrawal.USD.daily');
+    await fund(t, 'decimals', '50.00');
+    const response = await withdraw(t, 'decimals', '10.00');
+    assert.equal(response.statusCode, 201, `the limits in force still apply: ${response.body}`);
+  });
+
   test('a withdrawal PostgreSQL ends to break a deadlock answers concurrent_conflict (409, retry), not a 500; its retry goes through', async () => {
     await fund(t, 'deadlocked', '50.00');
     const key = { 'idempotency-key': 'deadlocked-withdrawal' };

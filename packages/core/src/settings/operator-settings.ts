@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RampartError } from '@rampart/errors';
 import { createBase58check } from '@scure/base';
+import { getCurrency, parseAmount } from '../money/index.ts';
 import type { NoAnswerPolicy } from '../payments/approval.ts';
 import { checkedFee, type FeeSetting } from '../payments/fees.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
@@ -332,11 +333,15 @@ export function mergeSettings(
           for (const [currency, limit] of Object.entries(perCurrency as Record<string, unknown>)) {
             const l = limit as Record<string, unknown>;
             const entry: Limit = {};
+            const field = `${key}.${action}.${currency}`;
+            // Checked as the amounts they bound will be: a limit its currency cannot hold (too
+            // many decimals, zero) would otherwise refuse every payment in it, blaming the client.
+            const of = getCurrency(currency.toUpperCase(), field);
             for (const bound of ['min', 'max', 'daily'] as const) {
               const v = l?.[bound];
               if (v === undefined) continue;
-              if (typeof v !== 'string' || !/^\d{1,30}(\.\d{1,18})?$/.test(v))
-                invalid(`${key}.${action}.${currency}.${bound}`, v, 'a decimal string such as 10.00');
+              if (typeof v !== 'string') invalid(`${field}.${bound}`, v, 'a decimal string such as 10.00');
+              parseAmount(v, of, `${field}.${bound}`);
               entry[bound] = v;
             }
             out[currency.toUpperCase()] = entry;
