@@ -19,6 +19,7 @@ import {
   simulatorFault,
   travellingClock,
   waitForStatus,
+  waitingForLocks,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
 import { widgetCall, widgetSession } from './widget-fixtures.ts';
@@ -279,6 +280,29 @@ describe('withdrawals held for review', async () => {
     assert.equal(after.failure?.code, 'customer_blocked');
     assert.equal(await held(t, 'blocked-later'), 0n);
     assert.equal(await madeAt(t, 'bank', payment.id), 0);
+  });
+
+  test('a user blocked after the approval read the gates, before it took the payment, is not paid', async () => {
+    const payment = await reviewed(t, 'race-block');
+    let approving: ReturnType<typeof post> | undefined;
+    // The approval has read the user (not blocked) and waits for the payment's lock, held
+    // here as any concurrent writer of the payment holds it; meanwhile the block commits.
+    await t.db.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM payments WHERE id = $1 FOR UPDATE', [payment.id]);
+      approving = post(t, `/v1/payments/${payment.id}/approve`);
+      await eventually(
+        'the approval waiting for the payment',
+        () => waitingForLocks(t),
+        (n) => n === 1,
+      );
+      const blocked = await post(t, '/v1/users/race-block/block', { reason: 'fraud' });
+      assert.equal(blocked.statusCode, 200, blocked.body);
+    });
+    const response = await approving!;
+    assert.equal(response.statusCode, 403, `approved and sent for a blocked user: ${response.body}`);
+    assert.equal(errorOf(response).code, 'customer_blocked');
+    assert.equal(await madeAt(t, 'bank', payment.id), 0, 'nothing sent to the bank');
+    assert.equal(await held(t, 'race-block'), 0n);
   });
 
   test('reconciliation leaves a withdrawal under review alone; unreviewed past review_hours, it is declined as unavailable', async () => {

@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
   approvalEndpoint,
+  atBank,
   BANK_ACCOUNT,
   balance,
   createPayment,
@@ -18,6 +19,11 @@ import {
   withdraw,
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
+
+/** The payment as `GET /v1/payments/{id}` shows it. */
+async function paymentOf(t: TestApp, id: string) {
+  return (await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth })).json();
+}
 
 /** Funds `user` with `funds`, then withdraws `amount` to a bank account: the payout, processing at the bank. */
 async function payoutToBank(t: TestApp, user: string, funds: string, amount: string) {
@@ -738,4 +744,76 @@ describe('an approver’s decline message PostgreSQL cannot store as sent', asyn
       );
     });
   }
+});
+
+describe('a retry for a user blocked since, while a withdrawal without an approver is at its bank', async () => {
+  const clock = travellingClock();
+  // No approval URL: the withdrawal is sent to its bank while still `created`.
+  const t = await startTestApp({ clock, sandbox: { timeoutMs: 15_000, settleDelayMs: 60_000 } });
+  await openForPayments(t);
+  // The bank's notices are late (lost here): what Rampart knows comes from its answers and from asking it.
+  t.simulator!.admin.setWebhookTarget('bank', 'http://127.0.0.1:9/nowhere');
+
+  test('the payout the bank received is not failed by the retry: its hold stays, and paid it is debited once', async () => {
+    const user = 'no-approver';
+    await fund(t, user, '100.00');
+    // The bank makes the payout at once, then takes its time to answer.
+    await simulatorFault(t, {
+      provider: 'bank',
+      kind: 'latency',
+      ms: 4_000,
+      phase: 'after',
+      method: 'POST',
+      path: '/bank/v1/payouts',
+      count: 1,
+    });
+    const key = { 'idempotency-key': 'no-approver-1' };
+    const first = withdraw(t, user, '40.00', { headers: key });
+    const listed = await eventually(
+      'the withdrawal recorded',
+      async () =>
+        (
+          await t.app.inject({ method: 'GET', url: `/v1/payments?user_id=${user}&kind=withdrawal`, headers: t.auth })
+        ).json().data as { id: string; status: string }[],
+      (data) => data.length === 1,
+    );
+    const id = listed[0]!.id;
+    await eventually(
+      'the bank made the payout',
+      async () => (await atBank(t, 'GET', `/bank/v1/payouts/by_reference/${id}`)).status,
+      (status) => status === 200,
+    );
+    assert.equal((await paymentOf(t, id)).status, 'pending', 'on its way to the bank: pending, as an approved one is');
+    const blocked = await t.app.inject({
+      method: 'POST',
+      url: `/v1/users/${user}/block`,
+      headers: t.auth,
+      payload: { reason: 'fraud' },
+    });
+    assert.equal(blocked.statusCode, 200, blocked.body);
+    // The first request's lease lapses (as a dead node's would): the client retries with its key.
+    clock.advance(10 * 60);
+    const retry = await withdraw(t, user, '40.00', { headers: key });
+    assert.deepEqual([retry.statusCode, errorOf(retry).code], [403, 'customer_blocked']);
+    const afterRetry = await paymentOf(t, id);
+    const heldAfterRetry = await held(t, user);
+    await first;
+    t.simulator!.admin.advanceClock(120); // the bank pays the payout it made
+    clock.advance(10 * 60);
+    await t.app.jobs.find((j) => j.name === 'reconcile-payments')!.run();
+    const atTheBank = await atBank(t, 'GET', `/bank/v1/payouts/by_reference/${id}`);
+    assert.equal(atTheBank.body['status'], 'PAID', 'the bank paid the payout out');
+    const final = await paymentOf(t, id);
+    assert.deepEqual(
+      {
+        heldAfterRetry,
+        statusAfterRetry: afterRetry.status,
+        finalStatus: final.status,
+        balance: await balance(t, user),
+        held: await held(t, user),
+      },
+      { heldAfterRetry: 4000n, statusAfterRetry: 'pending', finalStatus: 'completed', balance: 6000n, held: 0n },
+      'the bank paid 40.00 out: the hold must stay until it answers, then be debited once',
+    );
+  });
 });

@@ -655,7 +655,14 @@ export class Payments {
    */
   private async approve(payment: Payment, input: CreatePayment): Promise<Payment> {
     const approval = input.gates.settings.approval;
-    if (!approval.url) return payment;
+    if (!approval.url) {
+      // No approval step: on at once, but `pending` before it is sent, as an approved one
+      // is. `created` says the payout is still before its provider: a retry refused by the
+      // gates fails it and frees its hold, which for a payout its provider may be paying
+      // would let the user spend the money again.
+      const moved = await this.moveIf(awaitingApproval, payment, 'pending', 'no approval step', {});
+      return moved.applied ? moved.payment : this.asAnswer(moved.payment, moved.payment.provider);
+    }
     await this.emit(this.db, payment, 'withdrawal.approval_requested', {});
     const answer = await this.approvals.ask({
       operatorId: payment.operator_id,
@@ -705,6 +712,19 @@ export class Payments {
   }
 
   /**
+   * The gates as read before, with the user's standing (blocked, verified…) as committed
+   * now, read under a share lock: a block waits for the transaction that sends the payout on.
+   */
+  private async standingNow(tx: Queryable, payment: Payment, gates: GateContext): Promise<GateContext> {
+    const { rows } = await tx.query<Standing>({
+      name: 'payment-user-standing',
+      text: `SELECT ${STANDING_COLUMNS} FROM end_users WHERE operator_id = $1 AND id = $2 FOR SHARE`,
+      values: [payment.operator_id, payment.user_id],
+    });
+    return rows[0] ? { ...gates, user: { ...gates.user, ...rows[0] } } : gates;
+  }
+
+  /**
    * An approved withdrawal goes on (`pending`) only if the user still stands as the gates
    * found them: the approver may take many seconds, and a block or a lapsed verification
    * committed meanwhile is read here, under the user's lock, in the transaction that
@@ -719,13 +739,9 @@ export class Payments {
     return this.inTransaction(async (tx) => {
       const current = await paymentStore.get(tx, payment.operator_id, payment.id, true);
       if (!awaitingApproval(current)) return { payment: current, applied: false };
-      const { rows } = await tx.query<Standing>({
-        name: 'payment-user-standing',
-        text: `SELECT ${STANDING_COLUMNS} FROM end_users WHERE operator_id = $1 AND id = $2 FOR SHARE`,
-        values: [current.operator_id, current.user_id],
-      });
+      const standing = await this.standingNow(tx, current, input.gates);
       try {
-        if (rows[0]) enforceStanding({ ...input.gates, user: { ...input.gates.user, ...rows[0] } }, actionOf(current));
+        enforceStanding(standing, actionOf(current));
       } catch (error) {
         if (!isRampartError(error)) throw error;
         const failed = await this.transitionIn(tx, current, 'failed', `operator approved; ${error.code}`, {
@@ -834,8 +850,11 @@ export class Payments {
         });
       }
       const reviewed = { reviewed_at: this.clock.now().toISOString() };
+      // As it stands now, under the payment's lock: a block committed since the route read
+      // the gates is not paid out.
+      const standing = await this.standingNow(tx, current, gates);
       try {
-        enforceStanding(gates, actionOf(current));
+        enforceStanding(standing, actionOf(current));
       } catch (error) {
         if (!isRampartError(error)) throw error;
         const failed = await this.endReview(tx, current, 'failed', `approved after review; ${error.code}`, {
