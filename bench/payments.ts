@@ -41,10 +41,32 @@ async function startFloor(
   };
 }
 
+/** How many times each paired measurement is taken: the median of three resists one outlier. */
+const ROUNDS = 3;
+
+/**
+ * Runs `round` ROUNDS times and answers the round whose `ratio` is the median, with every
+ * round's ratio (as printed, two decimals).
+ */
+async function pairedRounds<T>(
+  round: () => Promise<T>,
+  ratio: (measured: T) => number,
+): Promise<{ median: T; ratios: string }> {
+  const measured: { value: T; ratio: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const value = await round();
+    measured.push({ value, ratio: ratio(value) });
+  }
+  const ratios = measured.map((m) => m.ratio.toFixed(2)).join(', ');
+  const sorted = [...measured].sort((a, b) => a.ratio - b.ratio);
+  return { median: sorted[Math.floor(sorted.length / 2)]!.value, ratios };
+}
+
 export async function benchPayments(options: {
   apiUrl: string;
   auth: Record<string, string>;
-  helloRps: number;
+  /** The hello-world server polling is measured beside, round by round. */
+  helloUrl: string;
   pgRps: number;
   databaseUrl: string;
   /** The processes whose CPU a create is charged with, besides PostgreSQL and the load generator. */
@@ -77,21 +99,34 @@ export async function benchPayments(options: {
     body: body.replace('__USER__', 'poller'),
   });
   const payment = (await one.json()) as { id: string };
-  const poll = await load({ url: `${options.apiUrl}/v1/payments/${payment.id}`, headers: options.auth });
+  // Paired rounds, each baseline measured just before its figure: noise that drifts
+  // through a run (other work on a shared machine) touches both sides of a pair alike.
+  const polling = await pairedRounds(
+    async () => {
+      const hello = await load({ url: options.helloUrl });
+      const poll = await load({ url: `${options.apiUrl}/v1/payments/${payment.id}`, headers: options.auth });
+      return { hello, poll };
+    },
+    ({ hello, poll }) => poll.rps / hello.rps,
+  );
+  const { hello, poll } = polling.median;
   // The same load on both: 32 connections, 500 users, a fresh Idempotency-Key each.
   const createLoad = { method: 'POST', body, uniqueIdempotencyKey: true, users: 500, connections: 32 };
-  // The floors first, while Rampart is idle.
   const floorLoad = async (records: boolean) => {
     const server = await startFloor(options.databaseUrl, records);
     return withCpu(server.pids, () =>
       load({ ...createLoad, url: `${server.url}/deposits`, headers: { 'content-type': 'application/json' } }),
     ).finally(() => server.stop());
   };
-  const floor = await floorLoad(false);
-  const recordsFloor = await floorLoad(true);
-  const create = await withCpu(options.pids, () =>
-    load({ ...createLoad, url: `${options.apiUrl}/v1/payments`, headers }),
+  const creates = await pairedRounds(
+    async () => ({
+      floor: await floorLoad(false),
+      recordsFloor: await floorLoad(true),
+      create: await withCpu(options.pids, () => load({ ...createLoad, url: `${options.apiUrl}/v1/payments`, headers })),
+    }),
+    ({ create, recordsFloor }) => create.rps / recordsFloor.rps,
   );
+  const { floor, recordsFloor, create } = creates.median;
   // Latency when not saturated: the same creates, paced at half the rate just reached.
   const halfRate = Math.max(1, Math.round(create.rps / 2));
   const paced = await load({ ...createLoad, url: `${options.apiUrl}/v1/payments`, headers, overallRate: halfRate });
@@ -122,7 +157,7 @@ export async function benchPayments(options: {
       cpuPerRequest: create.cpuPerRequest,
     },
     {
-      name: 'POST /v1/payments beside the floor with records',
+      name: `POST /v1/payments beside the floor with records (median of paired rounds: ${creates.ratios})`,
       rps: create.rps,
       p99: create.p99,
       baseline: 'card deposit floor with records',
@@ -136,11 +171,11 @@ export async function benchPayments(options: {
       baselineRps: 0,
     },
     {
-      name: 'GET /v1/payments/{id} (polling)',
+      name: `GET /v1/payments/{id} (polling; median of paired rounds: ${polling.ratios})`,
       rps: poll.rps,
       p99: poll.p99,
       baseline: 'fastify hello-world',
-      baselineRps: options.helloRps,
+      baselineRps: hello.rps,
       target: '>= 0.40 of hello-world',
     },
   ];

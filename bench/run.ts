@@ -208,9 +208,7 @@ async function main(): Promise<void> {
       baselineRps: pgRun.rps,
     });
     const pids = { Rampart: rampart.proc.pid!, simulator: simulator.proc.pid! };
-    figures.push(
-      ...(await benchPayments({ apiUrl, auth, helloRps: helloRun.rps, pgRps: pgRun.rps, databaseUrl, pids })),
-    );
+    figures.push(...(await benchPayments({ apiUrl, auth, helloUrl, pgRps: pgRun.rps, databaseUrl, pids })));
     rampart.proc.kill('SIGTERM');
     hello.proc.kill('SIGTERM');
 
