@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { PROVIDER_EVENT_MAX_ATTEMPTS } from '@rampart/core';
 import pg from 'pg';
 import { databaseUrl, startTestApp, type TestApp } from './harness.ts';
 import {
@@ -475,6 +476,38 @@ describe('refunds of card deposits', async () => {
     assert.equal(unknown.statusCode, 400);
     assert.equal(unknown.json().error.code, 'validation_error');
     assert.equal((await getPayment(t, id)).json().amount_refunded, '0.00');
+  });
+});
+
+describe('a chargeback lost while a refund is pending at the processor', async () => {
+  // Refunds stay pending for a minute at the processor (a bank's can take days).
+  const t = await startTestApp({ sandbox: { settleDelayMs: 60_000 } });
+  await openForPayments(t, { fees: FEES });
+
+  test('set aside and given up on, it applies once the refund fails: what it took back is debited once', async () => {
+    const user = 'chargeback-after-failed-refund';
+    const id = await deposit(t, user, '100.00', REFUND_FAILS_LATER);
+    const made = (await refund(t, id, { amount: '50.00' })).json();
+    assert.equal(made.status, 'processing');
+    await cardNetwork(t, id, 'open');
+    await disputeOf(t, id, 'open');
+    await cardNetwork(t, id, 'lost');
+    await disputesSetAside(t, id, 1);
+    // Its retries spent, as they would be long before the refund fails.
+    await t.db.query(
+      `UPDATE provider_events SET attempts = $1
+        WHERE notice -> 'subject' ->> 'type' = 'dispute' AND notice -> 'subject' ->> 'providerRef' = $2`,
+      [PROVIDER_EVENT_MAX_ATTEMPTS, await processorIdOf(t, id)],
+    );
+    await advanceSimulator(t, 61);
+    await waitForStatus(t, made.id, ['failed']);
+    // The network took back the 50.00 not being refunded when the dispute opened, and its share of the fee.
+    await disputeOf(t, id, 'lost');
+    const after = (await getPayment(t, id)).json();
+    assert.deepEqual([after.status, after.amount_refunded], ['completed', '0.00']);
+    assert.equal(await balance(t, user), 9900n - 4950n, 'the chargeback taken from the credit, once');
+    assert.equal(await held(t, user), 0n);
+    await ledgerBalances(t);
   });
 });
 

@@ -2059,6 +2059,18 @@ export class Payments {
     const hold = refund.hold_id ? await this.ledger.getHold(refund.hold_id, tx) : undefined;
     if (to === 'failed' || to === 'cancelled') {
       if (hold?.status === 'pending') await this.ledger.voidHold(tx, hold.id);
+      // A chargeback lost while this refund was under way was set aside (`assertDisputable`),
+      // perhaps given up on after its retries: without the refund, it may apply now. Notices
+      // being tried at this moment are skipped (this may be one of their batch's): they are
+      // tried again anyway.
+      await tx.query(
+        `UPDATE provider_events SET attempts = 0 WHERE ctid = ANY(ARRAY(
+           SELECT ctid FROM provider_events
+            WHERE provider = $1 AND processed_at IS NULL AND notice -> 'subject' ->> 'type' = 'dispute'
+              AND notice -> 'subject' ->> 'providerRef' = (SELECT provider_ref FROM payments WHERE id = $2)
+              FOR UPDATE SKIP LOCKED))`,
+        [refund.provider, refund.refund_of],
+      );
       return;
     }
     if (to !== 'completed') return;
