@@ -98,6 +98,26 @@ function tried(t: TestApp, eventId: string) {
   );
 }
 
+/** The processor's signed ACH return notice (R01) naming the payment, delivered and tried. */
+async function achReturnOf(t: TestApp, paymentId: string, eventId: string) {
+  const body = JSON.stringify({
+    id: eventId,
+    object: 'event',
+    type: 'ach_debit.returned',
+    data: {
+      object: {
+        id: await processorIdOf(t, paymentId),
+        object: 'ach_debit',
+        status: 'returned',
+        return_code: 'R01',
+        return_description: 'insufficient funds',
+      },
+    },
+  });
+  assert.equal((await signedCardEvent(t, body).deliver()).received, true);
+  await tried(t, eventId);
+}
+
 describe('refunds of card deposits', async () => {
   const t = await startTestApp({ sandbox: true });
   await openForPayments(t, { fees: FEES });
@@ -407,18 +427,7 @@ describe('refunds of card deposits', async () => {
     assert.deepEqual([made.json().status, made.json().fee], ['completed', '0.40']);
     const before = await balance(t, 'audit-return-card');
     assert.equal(before, 9900n - 3960n, 'credited 99.00, debited 39.60 by the refund');
-    const ref = await processorIdOf(t, id);
-    // The processor's signed return notice (type payment_return), about the card payment's id.
-    const body = JSON.stringify({
-      id: 'evt_audit_return_card',
-      object: 'event',
-      type: 'ach_debit.returned',
-      data: {
-        object: { id: ref, object: 'ach_debit', status: 'returned', return_code: 'R01', return_description: 'x' },
-      },
-    });
-    assert.equal((await signedCardEvent(t, body).deliver()).received, true);
-    await tried(t, 'evt_audit_return_card');
+    await achReturnOf(t, id, 'evt_audit_return_card');
     const after = (await getPayment(t, id)).json();
     const debited = before - (await balance(t, 'audit-return-card'));
     const feesGivenBack = feesBefore - (await feesEarned(t));
@@ -445,17 +454,7 @@ describe('refunds of card deposits', async () => {
     await waitForStatus(t, payout.json().id, ['completed']);
     const before = await balance(t, user);
     assert.equal(before, 4900n - 2000n);
-    const ref = await processorIdOf(t, payout.json().id);
-    const body = JSON.stringify({
-      id: 'evt_audit_return_payout',
-      object: 'event',
-      type: 'ach_debit.returned',
-      data: {
-        object: { id: ref, object: 'ach_debit', status: 'returned', return_code: 'R01', return_description: 'x' },
-      },
-    });
-    assert.equal((await signedCardEvent(t, body).deliver()).received, true);
-    await tried(t, 'evt_audit_return_payout');
+    await achReturnOf(t, payout.json().id, 'evt_audit_return_payout');
     const after = (await getPayment(t, payout.json().id)).json();
     await ledgerBalances(t);
     assert.equal(await balance(t, user), before, `the paid-out 20.00 was credited back (payout now ${after.status})`);

@@ -20,6 +20,17 @@ import {
 } from './payment-fixtures.ts';
 import { eventually } from './webhooks-fixtures.ts';
 
+/** The operator blocks the user (for fraud). */
+async function block(t: TestApp, user: string) {
+  const blocked = await t.app.inject({
+    method: 'POST',
+    url: `/v1/users/${user}/block`,
+    headers: t.auth,
+    payload: { reason: 'fraud' },
+  });
+  assert.equal(blocked.statusCode, 200, blocked.body);
+}
+
 /** The payment as `GET /v1/payments/{id}` shows it. */
 async function paymentOf(t: TestApp, id: string) {
   return (await t.app.inject({ method: 'GET', url: `/v1/payments/${id}`, headers: t.auth })).json();
@@ -533,15 +544,6 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
       (r) => r.method === 'POST' && r.path.startsWith('/bank/v1/payouts'),
     ).length;
   };
-  const block = async (user: string) => {
-    const blocked = await t.app.inject({
-      method: 'POST',
-      url: `/v1/users/${user}/block`,
-      headers: t.auth,
-      payload: { reason: 'fraud' },
-    });
-    assert.equal(blocked.statusCode, 200, blocked.body);
-  };
   const balances = async (user: string) => {
     const row = (await t.app.inject({ method: 'GET', url: `/v1/users/${user}/balances`, headers: t.auth })).json()
       .data[0];
@@ -571,7 +573,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
     const key = { 'idempotency-key': 'blocked-later-1' };
     const first = withdraw(t, 'blocked-later', '40.00', { headers: key });
     await eventually('the first request at the bank', bankPayouts, (n) => n === before + 1);
-    await block('blocked-later');
+    await block(t, 'blocked-later');
     // The first request's lease lapses (as a dead node's would): the client retries with its key.
     clock.advance(10 * 60);
     const retry = await withdraw(t, 'blocked-later', '40.00', { headers: key });
@@ -600,7 +602,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
       (n) => n === seen + 1,
     );
     const id = JSON.parse(approver.seen.at(-1)!.body).payment_id as string;
-    await block('blocked-while-asked');
+    await block(t, 'blocked-while-asked');
     clock.advance(10 * 60);
     approver.deciding = undefined;
     approver.answer = { status: 200, body: { approved: true } };
@@ -672,7 +674,7 @@ describe('a retry with its Idempotency-Key resuming a withdrawal', async () => {
       (n) => n === seen + 1,
     );
     const id = JSON.parse(approver.seen.at(-1)!.body).payment_id as string;
-    await block('blocked-during-approval');
+    await block(t, 'blocked-during-approval');
     decide();
     approver.deciding = undefined;
     const refused = await answer;
@@ -784,13 +786,7 @@ describe('a retry for a user blocked since, while a withdrawal without an approv
       (status) => status === 200,
     );
     assert.equal((await paymentOf(t, id)).status, 'pending', 'on its way to the bank: pending, as an approved one is');
-    const blocked = await t.app.inject({
-      method: 'POST',
-      url: `/v1/users/${user}/block`,
-      headers: t.auth,
-      payload: { reason: 'fraud' },
-    });
-    assert.equal(blocked.statusCode, 200, blocked.body);
+    await block(t, user);
     // The first request's lease lapses (as a dead node's would): the client retries with its key.
     clock.advance(10 * 60);
     const retry = await withdraw(t, user, '40.00', { headers: key });
