@@ -118,6 +118,21 @@ async function achReturnOf(t: TestApp, paymentId: string, eventId: string) {
   await tried(t, eventId);
 }
 
+/**
+ * A 100.00 deposit by `card`, refunded 50.00 (under way at the processor), then disputed
+ * and lost while the refund is: the loss set aside, not applied.
+ */
+async function chargebackLostWhileRefunding(t: TestApp, user: string, card: Record<string, unknown>) {
+  const id = await deposit(t, user, '100.00', card);
+  const made = (await refund(t, id, { amount: '50.00' })).json();
+  assert.equal(made.status, 'processing');
+  await cardNetwork(t, id, 'open');
+  await disputeOf(t, id, 'open');
+  await cardNetwork(t, id, 'lost');
+  await disputesSetAside(t, id, 1);
+  return { id, made };
+}
+
 describe('refunds of card deposits', async () => {
   const t = await startTestApp({ sandbox: true });
   await openForPayments(t, { fees: FEES });
@@ -245,13 +260,7 @@ describe('refunds of card deposits', async () => {
   });
 
   test('a chargeback while a refund is under way is recorded open, its loss set aside: the card is not paid back twice', async () => {
-    const id = await deposit(t, 'refund-then-chargeback', '100.00', REFUND_SUCCEEDS_LATER);
-    const made = (await refund(t, id, { amount: '50.00' })).json();
-    assert.equal(made.status, 'processing');
-    await cardNetwork(t, id, 'open');
-    await disputeOf(t, id, 'open');
-    await cardNetwork(t, id, 'lost');
-    await disputesSetAside(t, id, 1);
+    const { id, made } = await chargebackLostWhileRefunding(t, 'refund-then-chargeback', REFUND_SUCCEEDS_LATER);
     await advanceSimulator(t, 5);
     await waitForStatus(t, made.id, ['completed']);
     const after = (await getPayment(t, id)).json();
@@ -485,13 +494,7 @@ describe('a chargeback lost while a refund is pending at the processor', async (
 
   test('set aside and given up on, it applies once the refund fails: what it took back is debited once', async () => {
     const user = 'chargeback-after-failed-refund';
-    const id = await deposit(t, user, '100.00', REFUND_FAILS_LATER);
-    const made = (await refund(t, id, { amount: '50.00' })).json();
-    assert.equal(made.status, 'processing');
-    await cardNetwork(t, id, 'open');
-    await disputeOf(t, id, 'open');
-    await cardNetwork(t, id, 'lost');
-    await disputesSetAside(t, id, 1);
+    const { id, made } = await chargebackLostWhileRefunding(t, user, REFUND_FAILS_LATER);
     // Its retries spent, as they would be long before the refund fails.
     await t.db.query(
       `UPDATE provider_events SET attempts = $1
