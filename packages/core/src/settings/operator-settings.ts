@@ -5,7 +5,7 @@ import { getCurrency, parseAmount } from '../money/index.ts';
 import type { NoAnswerPolicy } from '../payments/approval.ts';
 import { checkedFee, type FeeSetting } from '../payments/fees.ts';
 import type { ConfigCache } from '../storage/config-cache.ts';
-import type { Queryable } from '../storage/database.ts';
+import type { Queryable, Store } from '../storage/database.ts';
 import { deepFreeze, type ReadCache } from '../storage/read-cache.ts';
 import { isWebUrl } from '../web-url.ts';
 
@@ -395,11 +395,11 @@ export function walletOf(xpub: string): string {
 }
 
 export class OperatorSettingsStore {
-  private readonly db: Queryable;
+  private readonly db: Store;
   private readonly config: ConfigCache | undefined;
   private readonly cache: ReadCache<OperatorSettings> | undefined;
 
-  constructor(db: Queryable, config?: ConfigCache) {
+  constructor(db: Store, config?: ConfigCache) {
     this.db = db;
     this.config = config;
     this.cache = config?.cache<OperatorSettings>((operatorId) => operatorId);
@@ -419,10 +419,11 @@ export class OperatorSettingsStore {
   private async loadStored(
     operatorId: string,
     tx: Queryable,
+    { forUpdate = false }: { forUpdate?: boolean } = {},
   ): Promise<{ settings: OperatorSettings; stored: Record<string, unknown> }> {
     const { rows } = await tx.query<{ settings: Record<string, unknown> }>({
-      name: 'operator-settings',
-      text: 'SELECT settings FROM operators WHERE id = $1',
+      name: forUpdate ? 'operator-settings-for-update' : 'operator-settings',
+      text: `SELECT settings FROM operators WHERE id = $1${forUpdate ? ' FOR NO KEY UPDATE' : ''}`,
       values: [operatorId],
     });
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'operator', id: operatorId });
@@ -432,26 +433,33 @@ export class OperatorSettingsStore {
     return { settings: mergeSettings(DEFAULT_SETTINGS, stored, { unknown: 'ignore' }), stored };
   }
 
+  /**
+   * Merges `patch` into the operator's settings, read under the operator's row lock: two
+   * changes at once apply one after the other, and neither loses what the other wrote.
+   */
   async update(operatorId: string, patch: Record<string, unknown>): Promise<OperatorSettings> {
-    const { settings, stored } = await this.loadStored(operatorId, this.db);
-    const next = mergeSettings(settings, patch);
-    if (patch['crypto_xpubs'] !== undefined) await this.assertWalletsOwn(operatorId, next.crypto_xpubs);
-    // Written over what was stored, so that fields of a later release (nodes of two
-    // releases share the database while a deployment rolls) survive this one's change.
-    const hooks = (name: 'approval' | 'messages') => ({ ...(stored[name] as object | undefined), ...next[name] });
-    const written = { ...stored, ...next, approval: hooks('approval'), messages: hooks('messages') };
-    // With the settings, in one statement: the floor of every user account of a currency
-    // as its balances mode now says (none in `record` mode, zero in `ledger` mode), so that
-    // a currency switched to `ledger` refuses overdrafts of users it already has.
-    const currencies = patch['currencies'] === undefined ? [] : next.currencies;
-    await this.db.query(
-      `WITH written AS (UPDATE operators SET settings = $2 WHERE id = $1)
-       UPDATE ledger_accounts a SET floor = c.floor
-         FROM (SELECT DISTINCT currency, CASE WHEN balances = 'ledger' THEN 0 END::numeric AS floor
-                 FROM unnest($3::text[], $4::text[]) AS m(currency, balances)) c
-        WHERE a.operator_id = $1 AND a.kind = 'user' AND a.currency = c.currency AND a.floor IS DISTINCT FROM c.floor`,
-      [operatorId, JSON.stringify(written), currencies.map((c) => c.currency), currencies.map((c) => c.balances)],
-    );
+    const next = await this.db.transaction(async (tx) => {
+      const { settings, stored } = await this.loadStored(operatorId, tx, { forUpdate: true });
+      const next = mergeSettings(settings, patch);
+      if (patch['crypto_xpubs'] !== undefined) await this.assertWalletsOwn(tx, operatorId, next.crypto_xpubs);
+      // Written over what was stored, so that fields of a later release (nodes of two
+      // releases share the database while a deployment rolls) survive this one's change.
+      const hooks = (name: 'approval' | 'messages') => ({ ...(stored[name] as object | undefined), ...next[name] });
+      const written = { ...stored, ...next, approval: hooks('approval'), messages: hooks('messages') };
+      // With the settings, in one statement: the floor of every user account of a currency
+      // as its balances mode now says (none in `record` mode, zero in `ledger` mode), so that
+      // a currency switched to `ledger` refuses overdrafts of users it already has.
+      const currencies = patch['currencies'] === undefined ? [] : next.currencies;
+      await tx.query(
+        `WITH written AS (UPDATE operators SET settings = $2 WHERE id = $1)
+         UPDATE ledger_accounts a SET floor = c.floor
+           FROM (SELECT DISTINCT currency, CASE WHEN balances = 'ledger' THEN 0 END::numeric AS floor
+                   FROM unnest($3::text[], $4::text[]) AS m(currency, balances)) c
+          WHERE a.operator_id = $1 AND a.kind = 'user' AND a.currency = c.currency AND a.floor IS DISTINCT FROM c.floor`,
+        [operatorId, JSON.stringify(written), currencies.map((c) => c.currency), currencies.map((c) => c.balances)],
+      );
+      return next;
+    });
     this.config?.changed(operatorId);
     return next;
   }
@@ -462,8 +470,11 @@ export class OperatorSettingsStore {
    * the second would find each taken). Test and live of one operator count as two: a
    * test key registering the live wallet would take its addresses from live deposits.
    */
-  private async assertWalletsOwn(operatorId: string, xpubs: Record<string, string>): Promise<void> {
-    const { rows } = await this.db.query<{ xpub: string }>(
+  private async assertWalletsOwn(tx: Queryable, operatorId: string, xpubs: Record<string, string>): Promise<void> {
+    // One registration of wallets at a time, across operators: two at once would each
+    // miss the other's key.
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('rampart:crypto_xpubs'))");
+    const { rows } = await tx.query<{ xpub: string }>(
       `SELECT DISTINCT x.value AS xpub FROM operators o, jsonb_each_text(o.settings -> 'crypto_xpubs') x
         WHERE o.id <> $1`,
       [operatorId],

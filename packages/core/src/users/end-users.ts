@@ -154,27 +154,33 @@ export class EndUsers {
   async upsert(operatorId: string, userId: string, input: UserProfile): Promise<{ user: EndUser; created: boolean }> {
     if (!/^[\x21-\x7e]{1,128}$/.test(userId)) invalid('id', userId, '1 to 128 printable ASCII characters');
     return this.db.transaction(async (tx) => {
-      const existing = await tx
+      const now = this.clock.now();
+      // The row first, then its lock: a lock taken on a user not yet there locks nothing,
+      // and two first mentions at once would each create the user, each with its fields
+      // alone. Here the second waits for the first, then updates what it created.
+      const inserted = await tx.query(
+        `INSERT INTO end_users (operator_id, id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+         ON CONFLICT DO NOTHING`,
+        [operatorId, userId, now],
+      );
+      const locked = await tx
         .query<EndUser>(`SELECT ${USER_COLUMNS} FROM end_users WHERE operator_id = $1 AND id = $2 FOR UPDATE`, [
           operatorId,
           userId,
         ])
-        .then((r) => r.rows[0]);
+        .then((r) => r.rows[0]!);
+      const existing = inserted.rowCount === 1 ? undefined : locked;
       const profile = normaliseProfile(input, existing);
-      const now = this.clock.now();
       const merged = { ...existing, ...profile };
       const emailChanged = existing !== undefined && profile.email !== undefined && profile.email !== existing.email;
       const phoneChanged = existing !== undefined && profile.phone !== undefined && profile.phone !== existing.phone;
       const { rows } = await tx.query<EndUser>(
-        `INSERT INTO end_users (operator_id, id, email, phone, first_name, last_name, country, state, date_of_birth,
-                                created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-         ON CONFLICT (operator_id, id) DO UPDATE SET
-           email = EXCLUDED.email, phone = EXCLUDED.phone, first_name = EXCLUDED.first_name,
-           last_name = EXCLUDED.last_name, country = EXCLUDED.country, state = EXCLUDED.state,
-           date_of_birth = EXCLUDED.date_of_birth, updated_at = EXCLUDED.updated_at,
-           email_verified_at = CASE WHEN $11 THEN NULL ELSE end_users.email_verified_at END,
-           phone_verified_at = CASE WHEN $12 THEN NULL ELSE end_users.phone_verified_at END
+        `UPDATE end_users SET
+           email = $3, phone = $4, first_name = $5, last_name = $6, country = $7, state = $8,
+           date_of_birth = $9, updated_at = $10,
+           email_verified_at = CASE WHEN $11 THEN NULL ELSE email_verified_at END,
+           phone_verified_at = CASE WHEN $12 THEN NULL ELSE phone_verified_at END
+         WHERE operator_id = $1 AND id = $2
          RETURNING ${USER_COLUMNS}`,
         [
           operatorId,

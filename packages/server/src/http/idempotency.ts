@@ -1,4 +1,4 @@
-import { type IdempotencyKeys, requestFingerprint } from '@rampart/core';
+import { type IdempotencyKeys, requestFingerprint, type StoredResponse } from '@rampart/core';
 import { catalog, type ErrorCode } from '@rampart/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { onPostRoutes } from './post-hooks.ts';
@@ -30,6 +30,22 @@ declare module 'fastify' {
  * slow request keeps its key, and a request whose process died frees it within one
  * lease for the client's retry, which then finishes what the dead one began.
  */
+/**
+ * A stored answer as this request replays it: an error names this request's id (its
+ * `X-Request-Id`), as every error does, not the first request's; all else is as stored.
+ */
+function answeredAs(response: StoredResponse, requestId: string): string {
+  if (response.status < 400) return response.body;
+  try {
+    const parsed = JSON.parse(response.body) as { error?: { request_id?: unknown } };
+    if (typeof parsed.error?.request_id !== 'string') return response.body;
+    parsed.error.request_id = requestId;
+    return JSON.stringify(parsed);
+  } catch {
+    return response.body;
+  }
+}
+
 /** An error whose action is to send the same request again later, with the same key: it did nothing. */
 function asksForRetry(code: ErrorCode | null): boolean {
   if (code === null) return false;
@@ -58,7 +74,7 @@ export function idempotentPosts(
           .code(claim.response.status)
           .header('idempotent-replayed', 'true')
           .type(claim.response.contentType || 'application/json; charset=utf-8')
-          .send(claim.response.body);
+          .send(answeredAs(claim.response, request.id));
       }
       const renewal = setInterval(
         () =>
