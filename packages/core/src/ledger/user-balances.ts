@@ -45,8 +45,9 @@ const ADJUSTMENT_PREFIX = 'adjustment:';
  * `<payment id>:credit|hold|reversal|chargeback:<dispute id>…`, adjustments as `adjustment:…`.
  */
 function sourceOf(kind: TransferKind, origin: string | null, metadata: Record<string, unknown>): StatementSource {
-  // A chargeback of part of a payment takes that part back: a reversal, though a transfer of its own.
-  const reversal = kind === 'reversal' || (origin?.includes(':chargeback:') ?? false);
+  // A chargeback of part of a payment takes that part back: a reversal, though a transfer of
+  // its own. (Only a payment's: an adjustment's reference is the operator's own words.)
+  const reversal = kind === 'reversal' || (origin?.startsWith('pay_') && origin.includes(':chargeback:')) === true;
   if (origin?.startsWith('pay_'))
     return { type: reversal ? 'reversal' : 'payment', payment_id: origin.split(':')[0]!, reference: null };
   if (origin?.startsWith(ADJUSTMENT_PREFIX) && !reversal)
@@ -139,14 +140,16 @@ export class UserBalances {
     return rows.map(({ kind, origin, metadata, ...entry }) => ({ ...entry, source: sourceOf(kind, origin, metadata) }));
   }
 
-  /** Like a payment, an adjustment for a user Rampart has not met yet creates the user. */
+  /**
+   * Like a payment, an adjustment for a user Rampart has not met yet creates the user: in
+   * the transaction that moves the money, so one refused creates no one.
+   */
   async adjust(
     operatorId: string,
     userId: string,
     input: Adjustment,
     mode: Mode,
   ): Promise<{ transfer: Transfer; balance: Balance }> {
-    await this.users.ensure(operatorId, userId);
     const currency = getAsset(input.currency).currency;
     const settings = await this.settings.get(operatorId);
     const enabled = settings.currencies.find((c) => c.currency === currency.code);
@@ -160,6 +163,7 @@ export class UserBalances {
         expected: '1 to 500 characters',
       });
     return this.db.transaction(async (tx) => {
+      await this.users.ensure(operatorId, userId, tx);
       // References are the operator's, per mode: a test adjustment never answers for a live
       // one. (Live keeps the form it had before modes, so a retry across the upgrade replays.)
       const reference = `${ADJUSTMENT_PREFIX}${mode === 'live' ? '' : 'test:'}${input.reference}`;
@@ -188,6 +192,8 @@ export class UserBalances {
         description: reason,
         metadata: { type: 'adjustment', direction: input.direction, user_id: userId, reference: input.reference },
       });
+      // The reference used again for another reason: another adjustment, not this one replayed.
+      if (!created && transfer.description !== reason) throw new RampartError('idempotency_conflict');
       const balance = await this.ledger.balance(user, tx);
       // A replay (same reference, same values) answers what was done, and tells no one
       // twice: told by the request that made the transfer, even when several ran at once.

@@ -123,8 +123,10 @@ export class EndUsers {
     return rows[0];
   }
 
-  /** The user, created bare if the operator never registered it (sessions and payments may name new users). */
-  /** The user, created (with nothing known about them yet) on first mention; one round trip. */
+  /**
+   * The user, created (with nothing known about them yet) on first mention: sessions,
+   * payments and adjustments may name users the operator never registered. One round trip.
+   */
   async ensure(operatorId: string, userId: string, tx: Queryable = this.db): Promise<EndUser> {
     if (!/^[\x21-\x7e]{1,128}$/.test(userId)) invalid('user_id', userId, '1 to 128 printable ASCII characters');
     // The SELECT does not see the CTE's row (one snapshot): exactly one branch answers.
