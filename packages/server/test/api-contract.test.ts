@@ -28,14 +28,17 @@ describe('idempotency keys and concurrent writes', async () => {
     return rows[0]!.n;
   };
 
-  test('a replayed error answer keeps the envelope contract: error.request_id is the X-Request-Id of the reply', async () => {
+  test('a replayed error answer is the first byte for byte, and names the request it replays (Original-Request-Id)', async () => {
     const first = await post('/v1/keys/key_doesnotexist/revoke', 'replayed-404');
     assert.equal(first.statusCode, 404, first.body);
     errorOf(first);
     const again = await post('/v1/keys/key_doesnotexist/revoke', 'replayed-404');
     assert.equal(again.statusCode, 404, again.body);
     assert.equal(again.headers['idempotent-replayed'], 'true');
-    // The harness's envelope check: the body's request_id names the reply it is in.
+    assert.equal(again.body, first.body);
+    assert.equal(again.headers['original-request-id'], first.headers['x-request-id']);
+    assert.notEqual(again.headers['x-request-id'], first.headers['x-request-id'], 'the replay is a request of its own');
+    // The envelope's check: the body's request_id names the request it answers.
     errorOf(again);
   });
 

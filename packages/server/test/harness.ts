@@ -127,7 +127,10 @@ export function errorOf(response: { statusCode: number; headers: Record<string, 
 } {
   const body = JSON.parse(response.body) as { error?: ReturnType<typeof errorOf> };
   if (!body.error || typeof body.error.code !== 'string') throw new Error(`not an error envelope: ${response.body}`);
-  if (body.error.request_id !== response.headers['x-request-id'])
-    throw new Error('error.request_id differs from the X-Request-Id header');
+  // A replayed answer is the first request's, byte for byte: it names that request, and
+  // says so (`Original-Request-Id`); any other names the request it answers.
+  const answering = response.headers['original-request-id'] ?? response.headers['x-request-id'];
+  if (body.error.request_id !== answering)
+    throw new Error('error.request_id differs from the request it answers (X-Request-Id, or Original-Request-Id)');
   return body.error;
 }

@@ -31,18 +31,17 @@ declare module 'fastify' {
  * lease for the client's retry, which then finishes what the dead one began.
  */
 /**
- * A stored answer as this request replays it: an error names this request's id (its
- * `X-Request-Id`), as every error does, not the first request's; all else is as stored.
+ * The request a stored error answer came from, as its body names it. The body is replayed
+ * byte for byte, so it keeps that request's id; the replay has its own (`X-Request-Id`),
+ * and says which request it replays, as Stripe's `Original-Request` does.
  */
-function answeredAs(response: StoredResponse, requestId: string): string {
-  if (response.status < 400) return response.body;
+function originalRequestOf(response: StoredResponse): string | undefined {
+  if (response.status < 400) return undefined;
   try {
-    const parsed = JSON.parse(response.body) as { error?: { request_id?: unknown } };
-    if (typeof parsed.error?.request_id !== 'string') return response.body;
-    parsed.error.request_id = requestId;
-    return JSON.stringify(parsed);
+    const id = (JSON.parse(response.body) as { error?: { request_id?: unknown } }).error?.request_id;
+    return typeof id === 'string' ? id : undefined;
   } catch {
-    return response.body;
+    return undefined;
   }
 }
 
@@ -70,11 +69,13 @@ export function idempotentPosts(
       const fingerprint = requestFingerprint(request.method, `${path} ${JSON.stringify(request.params)}`, request.body);
       const claim = await keys.claim(principal, key, fingerprint);
       if (claim.kind === 'replay') {
+        const original = originalRequestOf(claim.response);
+        if (original) reply.header('original-request-id', original);
         return reply
           .code(claim.response.status)
           .header('idempotent-replayed', 'true')
           .type(claim.response.contentType || 'application/json; charset=utf-8')
-          .send(answeredAs(claim.response, request.id));
+          .send(claim.response.body);
       }
       const renewal = setInterval(
         () =>
