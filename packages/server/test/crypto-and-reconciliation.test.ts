@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
@@ -112,6 +113,63 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
         JSON.stringify(done.timeline),
       );
     }
+  });
+
+  test('a ramp notice that a deposit completed in another asset than the payment’s credits nothing: set aside', async () => {
+    const response = await createPayment(t, {
+      user_id: 'mixed-up',
+      method: 'crypto',
+      currency: 'USDT',
+      network: 'TRC20',
+      amount: '100.01',
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const payment = response.json();
+    const { rows } = await t.db.query<{ provider_ref: string }>('SELECT provider_ref FROM payments WHERE id = $1', [
+      payment.id,
+    ]);
+    // The ramp's own signed notice for this watch, but naming BTC: 0.5 BTC is 50,000,000
+    // minor units, which read as USDT would credit 50.000000 USDT.
+    const body = JSON.stringify({
+      event_id: 'cev_mixed_up',
+      event: 'deposit.confirmed',
+      timestamp: Math.floor(Date.now() / 1000),
+      data: {
+        watch_id: rows[0]!.provider_ref,
+        status: 'confirmed',
+        address: payment.next_action.address,
+        asset: 'BTC',
+        network: 'BTC',
+        expected_amount: '100.01',
+        reference: payment.id,
+        failure_reason: null,
+        transaction: { tx_hash: 'ab'.repeat(32), amount: '0.5', confirmations: 6, required_confirmations: 6 },
+      },
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    const sent = await fetch(`${t.url}/v1/provider-webhooks/simcrypto`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-sim-signature': `t=${ts},v1=${createHmac('sha256', 'whsec_sim_crypto').update(`${ts}.${body}`).digest('hex')}`,
+      },
+      body,
+    });
+    assert.equal(sent.status, 200, await sent.text());
+    const tried = await eventually(
+      'the notice tried',
+      async () =>
+        (
+          await t.db.query<{ last_error: string | null; processed: boolean }>(
+            "SELECT last_error, processed_at IS NOT NULL AS processed FROM provider_events WHERE event_id = 'cev_mixed_up'",
+          )
+        ).rows[0],
+      (row) => row !== undefined && (row.processed || row.last_error !== null),
+    );
+    assert.deepEqual(tried, { last_error: 'upstream_invalid_response', processed: false });
+    const after = (await t.app.inject({ method: 'GET', url: `/v1/payments/${payment.id}`, headers: t.auth })).json();
+    assert.equal(after.status, 'pending');
+    assert.equal(await balance(t, 'mixed-up', 'USDT'), 0n);
   });
 
   test('a payout to an address that is not valid for the network answers invalid_value before anything is sent', async () => {

@@ -159,7 +159,9 @@ export function watchOutcome(watch: DepositWatch, provider: string): ProviderOut
   return {
     providerRef: watch.watch_id,
     status,
-    ...(received !== undefined && status === 'completed' ? { amount: received.toString() } : {}),
+    ...(received !== undefined && status === 'completed'
+      ? { amount: received.toString(), amountAsset: { currency: pair!.currency, network: pair!.network } }
+      : {}),
     nextAction:
       status === 'pending'
         ? {

@@ -1458,6 +1458,14 @@ export class Payments {
     cause: string,
     guarded: boolean,
   ): Promise<Payment | undefined> {
+    // An amount in another asset than the payment's: the provider mixed up what it reports
+    // on; read in the payment's units it would credit a different sum altogether.
+    const asset = outcome.amount === undefined ? undefined : outcome.amountAsset;
+    if (asset && (asset.currency !== payment.currency || asset.network !== payment.network))
+      throw new RampartError('upstream_invalid_response', {
+        provider: payment.provider,
+        provider_status: `${outcome.status} in ${asset.currency}${asset.network ? ` on ${asset.network}` : ''}`,
+      });
     const set: Record<string, unknown> = {};
     if (payment.provider_ref === null) set['provider_ref'] = outcome.providerRef;
     // A webhook that says nothing of the next step leaves the one we have; leaving

@@ -31,6 +31,11 @@ export interface ProviderOutcome {
    * recorded as JSON (provider events).
    */
   amount?: string;
+  /**
+   * The asset `amount` is in, where the provider names it. One other than the payment's
+   * is a provider's mix-up, never a conversion: the outcome is not applied.
+   */
+  amountAsset?: { currency: string; network: string | null };
 }
 
 export interface ProviderRequest {
