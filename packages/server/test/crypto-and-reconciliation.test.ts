@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { errorOf, startTestApp, type TestApp } from './harness.ts';
 import {
@@ -10,6 +9,7 @@ import {
   createPayment,
   openForPayments,
   passChallenge,
+  signedProviderEvent,
   startCryptoApp,
   WALLET_XPUB,
   waitForStatus,
@@ -25,19 +25,24 @@ function admin(t: TestApp, method: string, path: string, body?: unknown) {
   });
 }
 
+/** A USDT deposit on TRC20 of `amount` for `user`, opened: pending, with its address. */
+async function usdtDeposit(t: TestApp, user: string, amount: string) {
+  const response = await createPayment(t, {
+    user_id: user,
+    method: 'crypto',
+    currency: 'USDT',
+    network: 'TRC20',
+    amount,
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  return response.json();
+}
+
 describe('crypto deposits and withdrawals through the ramp', async () => {
   const t = await startCryptoApp();
 
   test('a deposit shows the user’s own derived address; the on-chain deposit, once confirmed, credits the ledger; asking again answers the open deposit', async () => {
-    const response = await createPayment(t, {
-      user_id: 'hodler',
-      method: 'crypto',
-      currency: 'USDT',
-      network: 'TRC20',
-      amount: '50',
-    });
-    assert.equal(response.statusCode, 201, response.body);
-    const payment = response.json();
+    const payment = await usdtDeposit(t, 'hodler', '50');
     assert.equal(payment.status, 'pending');
     assert.equal(payment.next_action.type, 'crypto_address');
     assert.match(payment.next_action.address, /^T[1-9A-HJ-NP-Za-km-z]{33}$/, 'a TRON base58check address');
@@ -87,15 +92,7 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
     ];
     for (const [user, sent, credited, shown] of outcomes) {
       // …01 cents: the sandbox chain sends nothing by itself; the test sends `sent` instead.
-      const response = await createPayment(t, {
-        user_id: user,
-        method: 'crypto',
-        currency: 'USDT',
-        network: 'TRC20',
-        amount: '100.01',
-      });
-      assert.equal(response.statusCode, 201, response.body);
-      const payment = response.json();
+      const payment = await usdtDeposit(t, user, '100.01');
       const sentOnChain = await admin(t, 'POST', '/admin/crypto/deposits', {
         address: payment.next_action.address,
         network: 'TRC20',
@@ -116,15 +113,7 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
   });
 
   test('a ramp notice that a deposit completed in another asset than the payment’s credits nothing: set aside', async () => {
-    const response = await createPayment(t, {
-      user_id: 'mixed-up',
-      method: 'crypto',
-      currency: 'USDT',
-      network: 'TRC20',
-      amount: '100.01',
-    });
-    assert.equal(response.statusCode, 201, response.body);
-    const payment = response.json();
+    const payment = await usdtDeposit(t, 'mixed-up', '100.01');
     const { rows } = await t.db.query<{ provider_ref: string }>('SELECT provider_ref FROM payments WHERE id = $1', [
       payment.id,
     ]);
@@ -146,16 +135,7 @@ describe('crypto deposits and withdrawals through the ramp', async () => {
         transaction: { tx_hash: 'ab'.repeat(32), amount: '0.5', confirmations: 6, required_confirmations: 6 },
       },
     });
-    const ts = Math.floor(Date.now() / 1000);
-    const sent = await fetch(`${t.url}/v1/provider-webhooks/simcrypto`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-sim-signature': `t=${ts},v1=${createHmac('sha256', 'whsec_sim_crypto').update(`${ts}.${body}`).digest('hex')}`,
-      },
-      body,
-    });
-    assert.equal(sent.status, 200, await sent.text());
+    assert.equal((await signedProviderEvent(t, 'simcrypto', body).deliver()).received, true);
     const tried = await eventually(
       'the notice tried',
       async () =>

@@ -247,15 +247,18 @@ export async function processorSays(
   );
 }
 
-/** A card-processor event `body`, signed as the processor signs (afresh on each send). */
-export function signedCardEvent(t: TestApp, body: string) {
+/** The sandbox's public webhook secrets, by the connector receiving them. */
+const SANDBOX_SECRETS = { simcard: 'whsec_sim_cards', simcrypto: 'whsec_sim_crypto' } as const;
+
+/** A sandbox provider's event `body`, signed as the simulator signs (afresh on each send). */
+export function signedProviderEvent(t: TestApp, connector: keyof typeof SANDBOX_SECRETS, body: string) {
   const sign = () => {
     const ts = Math.floor(Date.now() / 1000);
-    return `t=${ts},v1=${createHmac('sha256', 'whsec_sim_cards').update(`${ts}.${body}`).digest('hex')}`;
+    return `t=${ts},v1=${createHmac('sha256', SANDBOX_SECRETS[connector]).update(`${ts}.${body}`).digest('hex')}`;
   };
   /** Sends it to Rampart, freshly signed; Rampart must answer 200. */
   const deliver = async (): Promise<{ received: boolean; duplicate: boolean }> => {
-    const response = await fetch(`${t.url}/v1/provider-webhooks/simcard`, {
+    const response = await fetch(`${t.url}/v1/provider-webhooks/${connector}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-sim-signature': sign() },
       body,
@@ -264,6 +267,11 @@ export function signedCardEvent(t: TestApp, body: string) {
     return (await response.json()) as { received: boolean; duplicate: boolean };
   };
   return { body, sign, deliver };
+}
+
+/** A card-processor event `body`, signed as the processor signs. */
+export function signedCardEvent(t: TestApp, body: string) {
+  return signedProviderEvent(t, 'simcard', body);
 }
 
 /** Sessions of the test's database waiting for a lock (to see a forced interleaving in place). */
