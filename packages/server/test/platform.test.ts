@@ -146,6 +146,14 @@ describe('operator settings while a deployment rolls', async () => {
     assert.equal(rows[0]!.settings.approval.later_field, 5);
     assert.equal(rows[0]!.settings.approval.timeout_ms, 2000);
     assert.equal(rows[0]!.settings.session_ttl_seconds, 600);
+    // A limit written before limits were checked against their currency still loads.
+    await t.db.query(
+      `UPDATE operators SET settings = jsonb_set(settings, '{limits}', '{"withdrawal": {"USD": {"daily": "100.005"}}}')
+        WHERE id = $1`,
+      [t.operatorId],
+    );
+    const legacy = await t.app.inject({ method: 'GET', url: '/v1/operator/settings', headers: t.auth });
+    assert.equal(legacy.statusCode, 200, legacy.body);
     const unknown = await t.app.inject({
       method: 'PATCH',
       url: '/v1/operator/settings',

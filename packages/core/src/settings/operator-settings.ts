@@ -334,14 +334,15 @@ export function mergeSettings(
             const l = limit as Record<string, unknown>;
             const entry: Limit = {};
             const field = `${key}.${action}.${currency}`;
-            // Checked as the amounts they bound will be: a limit its currency cannot hold (too
-            // many decimals, zero) would otherwise refuse every payment in it, blaming the client.
-            const of = getCurrency(currency.toUpperCase(), field);
             for (const bound of ['min', 'max', 'daily'] as const) {
               const v = l?.[bound];
               if (v === undefined) continue;
-              if (typeof v !== 'string') invalid(`${field}.${bound}`, v, 'a decimal string such as 10.00');
-              parseAmount(v, of, `${field}.${bound}`);
+              if (typeof v !== 'string' || !/^\d{1,30}(\.\d{1,18})?$/.test(v))
+                invalid(`${field}.${bound}`, v, 'a decimal string such as 10.00');
+              // Written, checked as the amounts it bounds will be: a limit its currency cannot hold
+              // (too many decimals, zero) would otherwise refuse every payment in it, blaming the
+              // client. Read back as stored: one written before this check still loads.
+              if (!ignoring) parseAmount(v, getCurrency(currency.toUpperCase(), field), `${field}.${bound}`);
               entry[bound] = v;
             }
             out[currency.toUpperCase()] = entry;
