@@ -2239,10 +2239,18 @@ function assertReturnable(payment: Payment, returnCode: string, refunded: bigint
       provided: returnCode,
       expected: `an ACH deposit or withdrawal (${payment.id} is a ${payment.method} ${payment.kind})`,
     });
+  refuseRefunded('return', returnCode, refunded);
+}
+
+/**
+ * Money a refund gave back (or is giving back) is no longer all Rampart credited: news
+ * taking the whole payment back (a return, a chargeback) would take it twice.
+ */
+function refuseRefunded(field: string, provided: string, refunded: bigint): void {
   if (refunded > 0n)
     throw new RampartError('invalid_value', {
-      field: 'return',
-      provided: returnCode,
+      field,
+      provided,
       expected: `a payment not refunded (${refunded} of it is refunded or being refunded)`,
     });
 }
@@ -2255,13 +2263,7 @@ export function assertDisputable(
 ): void {
   if (PAY_OUT.includes(payment.kind))
     throw new RampartError('invalid_value', { field: 'dispute', provided: news.disputeId, expected: 'a pay-in' });
-  // Refunded in part, what the cardholder disputes is no longer all Rampart credited.
-  if (refunded > 0n)
-    throw new RampartError('invalid_value', {
-      field: 'dispute',
-      provided: news.disputeId,
-      expected: `a payment not refunded (${refunded} of it is refunded or being refunded)`,
-    });
+  refuseRefunded('dispute', news.disputeId, refunded);
   if (news.amount <= 0n || news.amount > payment.amount)
     throw new RampartError('invalid_value', {
       field: 'dispute.amount',
