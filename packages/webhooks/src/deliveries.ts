@@ -258,19 +258,12 @@ export class WebhookDeliveries {
    * endpoint only; the result appears in the delivery log like any other.
    */
   async sendTest(operatorId: string, endpointId: string): Promise<WebhookDelivery> {
-    const endpoint = await this.endpoints.get(operatorId, endpointId);
-    requireEnabled(endpoint, 'test');
     return this.db.transaction(async (tx) => {
       const now = this.clock.now();
       // The endpoint before its event sequence, as a worker recording a notice about the
       // endpoint (disabled, delivery exhausted) takes them: the other order deadlocks the two.
-      // Its status as of now, too: a worker may have disabled it since it was read.
-      const { rows } = await tx.query<Pick<WebhookEndpoint, 'status'>>(
-        'SELECT status FROM webhook_endpoints WHERE operator_id = $1 AND id = $2 AND deleted_at IS NULL FOR SHARE',
-        [operatorId, endpointId],
-      );
-      if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'webhook_endpoint', id: endpointId });
-      requireEnabled({ ...endpoint, status: rows[0].status }, 'test');
+      const endpoint = await this.endpoints.get(operatorId, endpointId, tx, { forShare: true });
+      requireEnabled(endpoint, 'test');
       const event = await this.events.record(tx, {
         operatorId,
         type: 'webhook.test',
@@ -293,7 +286,7 @@ export class WebhookDeliveries {
 
   /** `insertDeliveries` for one endpoint an operator asked for: deleted meanwhile, it is not found. */
   private async madeFor(
-    operatorId: string,
+    _operatorId: string,
     endpointId: string,
     rows: readonly NewDelivery[],
     reason: DeliveryReason,

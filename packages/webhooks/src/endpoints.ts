@@ -145,9 +145,16 @@ export class WebhookEndpoints {
     });
   }
 
-  async get(operatorId: string, id: string, tx: Queryable = this.db): Promise<WebhookEndpoint> {
+  /** `forShare`: read under a share lock, which a change of the endpoint waits for until the transaction ends. */
+  async get(
+    operatorId: string,
+    id: string,
+    tx: Queryable = this.db,
+    { forShare = false }: { forShare?: boolean } = {},
+  ): Promise<WebhookEndpoint> {
     const { rows } = await tx.query<WebhookEndpoint>(
-      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE operator_id = $1 AND id = $2 AND deleted_at IS NULL`,
+      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE operator_id = $1 AND id = $2 AND deleted_at IS NULL
+       ${forShare ? 'FOR SHARE' : ''}`,
       [operatorId, id],
     );
     if (!rows[0]) throw new RampartError('resource_not_found', { resource: 'webhook_endpoint', id });
